@@ -1,0 +1,46 @@
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+CHURNCTL := $(VENV)/bin/churnctl
+DEMO_ARTIFACTS ?= .demo-artifacts
+
+.PHONY: help install test bench demo data clean
+
+help:
+	@echo "make demo   - create .venv, install churnctl, run the lifecycle on data/"
+	@echo "make test   - create .venv with test extras and run the test suite"
+	@echo "make bench  - run the benchmarks"
+	@echo "make data   - regenerate the demo data in data/ with churnctl simulate"
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("churnctl needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q tests
+
+bench: $(VENV)/.installed
+	$(PY) -m tests.benchmarks
+
+data: $(VENV)/.installed
+	$(CHURNCTL) simulate --rows 5000 --seed 7 --output data/customers.csv
+	$(CHURNCTL) simulate --rows 2000 --seed 8 --shift Age=+4 --mix Geography=Germany:0.45 --output data/new_batch.csv
+	printf '%s\n' '{"CreditScore": 650, "Geography": "France", "Gender": "Male", "Age": 35, "Tenure": 5, "Balance": 50000, "NumOfProducts": 2, "HasCrCard": 1, "IsActiveMember": 1, "EstimatedSalary": 60000}' > data/row.json
+
+demo: $(VENV)/.installed
+	rm -rf $(DEMO_ARTIFACTS)
+	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) ingest data/customers.csv --target Exited --seed 42
+	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) train
+	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) evaluate
+	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) predict --json data/row.json
+	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) predict --input data/new_batch.csv --output $(DEMO_ARTIFACTS)/new_batch_scored.csv
+	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) evaluate --data data/new_batch.csv
+	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) models list
+
+clean:
+	rm -rf $(VENV) $(DEMO_ARTIFACTS) .pytest_cache
