@@ -1,0 +1,3 @@
+from churnctl.cli.app import main
+
+main()

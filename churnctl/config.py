@@ -1,0 +1,114 @@
+"""Settings from ``churnctl.toml``; command-line flags override them.
+
+Lookup order for the file: ``--config FILE``, then ``$CHURNCTL_CONFIG``, then ``./churnctl.toml``.
+Unknown sections or keys are rejected so that a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from churnctl.errors import UsageError
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    target: str | None = None
+    positive: str | None = None
+    test_size: float = 0.2
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    model: str = "auto"
+    seed: int = 42
+    cv_folds: int = 5
+    # Seconds the auto model search may spend; the two baseline candidates always run.
+    time_budget: float = 600.0
+    # "f1" (best F1 on out-of-fold predictions), "youden" (max TPR - FPR) or a fixed probability.
+    threshold: str | float = "f1"
+    # Rows of training features kept, exactly, as the drift reference of each model version.
+    reference_rows: int = 50_000
+
+
+@dataclass(frozen=True)
+class PredictSettings:
+    # Probabilities below the first bound are "low" risk, from the second bound on "high".
+    risk_bands: tuple[float, float] = (0.3, 0.6)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data: DataSettings = field(default_factory=DataSettings)
+    train: TrainSettings = field(default_factory=TrainSettings)
+    predict: PredictSettings = field(default_factory=PredictSettings)
+    source: Path | None = None
+
+
+def _coerce(section: str, key: str, value, default):
+    where = f"[{section}] {key}"
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, tuple):
+        ok = isinstance(value, list) and all(isinstance(v, (int, float)) for v in value)
+        value = tuple(float(v) for v in value) if ok else value
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:  # str or optional str: accept str, and numbers where the field also takes them
+        ok = isinstance(value, (str, int, float)) and not isinstance(value, bool)
+    if not ok:
+        raise UsageError(
+            f"configuration {where} has the wrong type: expected {type(default).__name__}, "
+            f"found {value!r}",
+            hint="fix the value in churnctl.toml",
+        )
+    return value
+
+
+def load_settings(path: str | os.PathLike | None = None) -> Settings:
+    explicit = path or os.environ.get("CHURNCTL_CONFIG")
+    candidate = Path(explicit) if explicit else Path("churnctl.toml")
+    if not candidate.exists():
+        if explicit:
+            raise UsageError(f"configuration file {candidate} does not exist",
+                             hint="pass an existing file to --config or unset CHURNCTL_CONFIG")
+        return Settings()
+    try:
+        raw = tomllib.loads(candidate.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise UsageError(f"cannot read configuration file {candidate}: {exc}",
+                         hint="check the TOML syntax") from None
+    sections = {f.name: f for f in dataclasses.fields(Settings) if f.name != "source"}
+    built = {}
+    for name, value in raw.items():
+        if name not in sections:
+            raise UsageError(f"unknown section [{name}] in {candidate}",
+                             hint=f"known sections: {', '.join(sorted(sections))}")
+        if not isinstance(value, dict):
+            raise UsageError(f"{name} in {candidate} must be a [section]")
+        cls = sections[name].default_factory
+        defaults = cls()
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise UsageError(f"unknown key(s) {', '.join(unknown)} in [{name}] of {candidate}",
+                             hint=f"known keys: {', '.join(sorted(known))}")
+        built[name] = cls(**{k: _coerce(name, k, v, getattr(defaults, k)) for k, v in value.items()})
+    settings = Settings(**built, source=candidate)
+    validate_risk_bands(settings.predict.risk_bands)
+    return settings
+
+
+def validate_risk_bands(bands) -> tuple[float, float]:
+    if len(bands) != 2 or not 0.0 < bands[0] < bands[1] < 1.0:
+        raise UsageError(f"risk_bands must be two increasing probabilities in (0, 1), found {list(bands)}",
+                         hint="for example risk_bands = [0.3, 0.6]")
+    return float(bands[0]), float(bands[1])

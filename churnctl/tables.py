@@ -1,0 +1,202 @@
+"""Reading and writing tabular files: CSV (optionally compressed), Parquet and JSON rows.
+
+CSV cells are read as text and typed later by :mod:`churnctl.schema`, so that ingest, predict and
+later checks apply one set of rules (blank numeric cells are missing, "abc" in a numeric column is
+an error naming row and column) instead of whatever a parser guessed for one file. Readers come
+in two forms: whole-table (training needs all rows) and batch iterators with bounded memory
+(scoring and monitoring of files larger than memory).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from churnctl.errors import DataError, UsageError, preview
+
+# Cells read as missing, as pandas and most tools read them.
+NULL_TOKENS = ["", "NA", "N/A", "NaN", "nan", "NULL", "null", "None", "#N/A"]
+CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".txt")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def file_format(path: str | os.PathLike) -> str:
+    name = str(path).lower()
+    if name.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    if name.endswith(CSV_SUFFIXES):
+        return "csv"
+    raise UsageError(f"cannot tell the format of {path}: expected a .csv or .parquet file",
+                     hint="rename the file with a .csv, .csv.gz or .parquet extension")
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise DataError(f"input file {path} does not exist", hint="check the path")
+    if path.is_dir():
+        raise DataError(f"input {path} is a directory, expected a file")
+    if path.stat().st_size == 0:
+        raise DataError(f"input file {path} is empty (0 bytes)",
+                        hint="expected a header line and at least one data row")
+
+
+def read_header(path: str | os.PathLike) -> list[str]:
+    """Column names, in order; rejects empty headers and duplicated names."""
+    path = Path(path)
+    _check_readable(path)
+    if file_format(path) == "parquet":
+        try:
+            names = list(pq.read_schema(path).names)
+        except (pa.ArrowException, OSError) as exc:
+            raise DataError(f"{path} is not a readable Parquet file: {exc}") from None
+    else:
+        try:
+            with pa.input_stream(str(path), compression="detect") as raw:
+                text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+                names = next(csv.reader(text), [])
+        except UnicodeDecodeError:
+            raise DataError(f"{path} is not UTF-8 text",
+                            hint="re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+        except (pa.ArrowException, OSError, csv.Error) as exc:
+            raise DataError(f"cannot read the header of {path}: {exc}") from None
+        names = [n.strip() for n in names]
+    if not names or all(n == "" for n in names):
+        raise DataError(f"{path} has no header line", hint="the first line must name the columns")
+    if any(n == "" for n in names):
+        raise DataError(f"{path} has an unnamed column (position {names.index('') + 1})",
+                        hint="give every column a name in the header")
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise DataError(f"{path} has duplicate column names: {preview(dupes)}",
+                        hint="rename the columns so that each name appears once")
+    return names
+
+
+def _csv_options(names: list[str], columns: list[str] | None):
+    read = pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 22)
+    wanted = names if columns is None else [c for c in names if c in set(columns)]
+    convert = pacsv.ConvertOptions(
+        column_types={c: pa.string() for c in wanted},
+        null_values=NULL_TOKENS,
+        strings_can_be_null=True,
+        include_columns=wanted,
+    )
+    return read, convert
+
+
+def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
+    return table.to_pandas(types_mapper=None, self_destruct=True)
+
+
+def _arrow_error(path: Path, exc: Exception) -> DataError:
+    text = str(exc)
+    if "UTF8" in text or "utf8" in text or "UTF-8" in text:
+        return DataError(f"{path} contains bytes that are not UTF-8 text",
+                         hint="re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)")
+    return DataError(f"cannot parse {path}: {text.splitlines()[0] if text else exc!r}",
+                     hint="check that it is a well-formed CSV with one header line")
+
+
+def read_table(path: str | os.PathLike, columns: list[str] | None = None) -> pd.DataFrame:
+    """The whole file as a DataFrame (CSV cells as text, Parquet with its own types)."""
+    path = Path(path)
+    names = read_header(path)
+    try:
+        if file_format(path) == "parquet":
+            table = pq.read_table(path, columns=[c for c in names if columns is None or c in columns])
+        else:
+            read, convert = _csv_options(names, columns)
+            table = pacsv.read_csv(str(path), read_options=read, convert_options=convert)
+    except (pa.ArrowException, OSError) as exc:
+        raise _arrow_error(path, exc) from None
+    return _arrow_to_pandas(table)
+
+
+def iter_table(path: str | os.PathLike, columns: list[str] | None = None,
+               batch_rows: int = 200_000) -> Iterator[pd.DataFrame]:
+    """The file in consecutive DataFrames of about ``batch_rows`` rows, with bounded memory."""
+    path = Path(path)
+    names = read_header(path)
+    try:
+        if file_format(path) == "parquet":
+            wanted = [c for c in names if columns is None or c in columns]
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=wanted):
+                yield _arrow_to_pandas(pa.Table.from_batches([batch]))
+            return
+        read, convert = _csv_options(names, columns)
+        reader = pacsv.open_csv(str(path), read_options=read, convert_options=convert)
+        pending: list[pa.RecordBatch] = []
+        size = 0
+        for batch in reader:
+            pending.append(batch)
+            size += batch.num_rows
+            if size >= batch_rows:
+                yield _arrow_to_pandas(pa.Table.from_batches(pending))
+                pending, size = [], 0
+        if pending:
+            yield _arrow_to_pandas(pa.Table.from_batches(pending))
+    except (pa.ArrowException, OSError) as exc:
+        raise _arrow_error(path, exc) from None
+
+
+def parse_json_rows(text: str, source: str = "input") -> tuple[list[dict], bool]:
+    """Rows from a JSON object or array of objects; returns (rows, was_single_object)."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                        hint="expected one JSON object or an array of objects") from None
+    if isinstance(doc, dict):
+        return [doc], True
+    if isinstance(doc, list) and doc and all(isinstance(r, dict) for r in doc):
+        return doc, False
+    if isinstance(doc, list) and not doc:
+        raise DataError(f"{source} is an empty JSON array", hint="give at least one row object")
+    raise DataError(f"{source} must be a JSON object or an array of objects, found {type(doc).__name__}"
+                    + (" elements" if isinstance(doc, list) else ""))
+
+
+def atomic_output(path: str | os.PathLike):
+    """A temporary path beside ``path``; call ``commit()`` to move it into place."""
+    return _AtomicOutput(Path(path))
+
+
+class _AtomicOutput:
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        self.tmp = Path(tmp)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+        return False
+
+
+def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write CSV or Parquet by extension, atomically (a reader never sees half a file)."""
+    path = Path(path)
+    fmt = file_format(path)
+    with atomic_output(path) as out:
+        if fmt == "parquet":
+            frame.to_parquet(out.tmp, index=False)
+        else:
+            compression = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd"}.get(path.suffix)
+            frame.to_csv(out.tmp, index=False, compression=compression)
