@@ -22,7 +22,7 @@ EXIT_CODES = {
     EXIT_ARTIFACT: "artifact problem: nothing trained yet, unknown version, checksum mismatch, "
     "incompatible format",
     EXIT_LOCKED: "another run holds the registry lock",
-    EXIT_INTERNAL: "internal error (a bug: rerun with -v for a traceback and report it)",
+    EXIT_INTERNAL: "internal error, a bug (rerun with -v for a traceback and report it)",
 }
 
 

@@ -325,19 +325,19 @@ def _row_list(mask: np.ndarray, offset: int, limit: int = 5) -> str:
 
 
 def prepare_features(frame: pd.DataFrame, schema: Schema, *, source: str = "input",
-                     row_offset: int = 0) -> tuple[pd.DataFrame, list[str]]:
-    """Check ``frame`` against the schema and return (model input, warnings).
+                     row_offset: int = 0) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
+    """Check ``frame`` against the schema; return (model input, unseen categories).
 
     Missing feature columns and cells of the wrong type raise :class:`DataError` naming them; rows
-    are numbered from 1 (the first data row, header excluded) plus ``row_offset``. Unseen categories
-    are kept (the model scores them as unknown) and reported in the warnings. Extra columns are
-    ignored.
+    are numbered from 1 (the first data row, header excluded) plus ``row_offset``. Categories never
+    seen in training are kept (the model scores them as unknown) and returned as
+    ``{column: {value: rows}}`` for the caller to report. Extra columns are ignored.
     """
     missing = [n for n in schema.feature_names if n not in frame.columns]
     if missing:
         raise DataError(f"{source} lacks {len(missing)} feature column(s) the model needs: {preview(missing)}",
                         hint="add the missing columns (blank values are allowed) and run again")
-    warnings: list[str] = []
+    unseen: dict[str, dict[str, int]] = {}
     out: dict[str, object] = {}
     for spec in schema.features:
         series = frame[spec.name]
@@ -351,16 +351,29 @@ def prepare_features(frame: pd.DataFrame, schema: Schema, *, source: str = "inpu
             out[spec.name] = values
         else:
             text = to_text(series)
-            known = set(spec.categories or ())
-            unseen = text.notna() & ~text.isin(known)
-            if unseen.any():
-                counts = text[unseen].value_counts()
-                listed = ", ".join(f"{v!r} ({c} row{'s' if c > 1 else ''})" for v, c in counts.head(5).items())
-                more = f" (+{len(counts) - 5} more)" if len(counts) > 5 else ""
-                warnings.append(f"{source}: column {spec.name!r} has categories never seen in training: "
-                                f"{listed}{more}; scored as unknown")
+            new = text.notna() & ~text.isin(set(spec.categories or ()))
+            if new.any():
+                unseen[spec.name] = {str(k): int(v) for k, v in text[new].value_counts().items()}
             out[spec.name] = text.to_numpy(dtype=object)
-    return pd.DataFrame(out, index=frame.index), warnings
+    return pd.DataFrame(out, index=frame.index), unseen
+
+
+def merge_unseen(total: dict[str, dict[str, int]], more: dict[str, dict[str, int]]) -> None:
+    for column, counts in more.items():
+        bucket = total.setdefault(column, {})
+        for value, rows in counts.items():
+            bucket[value] = bucket.get(value, 0) + rows
+
+
+def unseen_warnings(unseen: dict[str, dict[str, int]], source: str = "input") -> list[str]:
+    messages = []
+    for column, counts in sorted(unseen.items()):
+        ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        listed = ", ".join(f"{v!r} ({c} row{'s' if c > 1 else ''})" for v, c in ordered[:5])
+        more = f" (+{len(ordered) - 5} more)" if len(ordered) > 5 else ""
+        messages.append(f"{source}: column {column!r} has categories never seen in training: "
+                        f"{listed}{more}; scored as unknown")
+    return messages
 
 
 def encode_target(series: pd.Series, schema: Schema, *, source: str = "input") -> tuple[np.ndarray, np.ndarray]:

@@ -200,3 +200,59 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> None:
         else:
             compression = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd"}.get(path.suffix)
             frame.to_csv(out.tmp, index=False, compression=compression)
+
+
+class TableWriter:
+    """Write a table in consecutive frames to CSV or Parquet (or CSV on stdout), atomically.
+
+    Frames go to a temporary file; on success it is renamed into place (or copied to stdout), so a
+    failure half-way leaves no partial output behind.
+    """
+
+    def __init__(self, path: str | os.PathLike | None):
+        self.path = Path(path) if path is not None else None
+        self.format = file_format(self.path) if self.path is not None else "csv"
+        self._target = atomic_output(self.path) if self.path is not None else None
+        if self._target is None:
+            fd, tmp = tempfile.mkstemp(prefix=".churnctl-stdout.", suffix=".csv")
+            os.close(fd)
+            self._tmp = Path(tmp)
+        else:
+            self._tmp = self._target.tmp
+        self._parquet = None
+        self._csv_header = True
+        self.rows = 0
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.format == "parquet":
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self._tmp, table.schema)
+            self._parquet.write_table(table)
+        else:
+            compression = {".gz": "gzip", ".bz2": "bz2"}.get(self.path.suffix) if self.path else None
+            if compression:  # compressed streams concatenate into one valid file
+                frame.to_csv(self._tmp, mode="ab", index=False, header=self._csv_header, compression=compression)
+            else:
+                frame.to_csv(self._tmp, mode="a", index=False, header=self._csv_header)
+            self._csv_header = False
+        self.rows += len(frame)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self._parquet is not None:
+            self._parquet.close()
+        if self._target is not None:
+            return self._target.__exit__(exc_type, exc, tb)
+        try:
+            if exc_type is None:
+                import shutil
+                import sys
+                with open(self._tmp, encoding="utf-8") as handle:
+                    shutil.copyfileobj(handle, sys.stdout)
+                sys.stdout.flush()
+        finally:
+            self._tmp.unlink(missing_ok=True)
+        return False

@@ -1,0 +1,1 @@
+"""The command-line skin: parse arguments, call one workflow function, render its result."""

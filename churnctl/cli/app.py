@@ -1,0 +1,133 @@
+"""The ``churnctl`` root command: global options, command registration, errors -> exit codes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from churnctl.errors import EXIT_CODES, EXIT_INTERNAL, ChurnctlError
+
+EPILOG = "Exit codes: " + "; ".join(f"{code} {text.split(':')[0]}" for code, text in sorted(EXIT_CODES.items()))
+
+app = typer.Typer(
+    name="churnctl",
+    help="Run the whole life of a customer-churn model: simulate, ingest, train, evaluate, predict, "
+         "and manage model versions, all in one versioned artifacts directory.",
+    epilog=EPILOG,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@dataclass
+class State:
+    artifacts: Path
+    config: Optional[Path]
+    verbosity: int
+    _settings: object = field(default=None, repr=False)
+
+    @property
+    def settings(self):
+        if self._settings is None:
+            from churnctl.config import load_settings
+
+            self._settings = load_settings(self.config)
+        return self._settings
+
+    @property
+    def registry(self):
+        from churnctl.registry import Registry
+
+        return Registry(self.artifacts)
+
+
+_state: State | None = None
+
+
+def state() -> State:
+    assert _state is not None, "the root callback sets the state"
+    return _state
+
+
+class _StderrFormatter(logging.Formatter):
+    def format(self, record):
+        level = record.levelname.lower()
+        prefix = "churnctl: " + ("" if record.levelno == logging.INFO else f"{level}: ")
+        return prefix + record.getMessage()
+
+
+def _configure_logging(verbosity: int) -> None:
+    logger = logging.getLogger("churnctl")
+    logger.handlers.clear()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_StderrFormatter())
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel({-1: logging.ERROR, 0: logging.INFO}.get(verbosity, logging.DEBUG))
+
+
+@app.callback()
+def root(
+    artifacts: Annotated[Path, typer.Option(
+        "--artifacts", envvar="CHURNCTL_ARTIFACTS", help="Artifacts directory (datasets, models, events).",
+        show_default=True)] = Path("artifacts"),
+    config: Annotated[Optional[Path], typer.Option(
+        "--config", help="Settings file (default: $CHURNCTL_CONFIG, else ./churnctl.toml if present).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More detail on stderr; tracebacks for internal errors.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+) -> None:
+    global _state
+    verbosity = 1 if verbose else (-1 if quiet else 0)
+    _configure_logging(verbosity)
+    _state = State(artifacts=artifacts, config=config, verbosity=verbosity)
+
+
+def _register() -> None:
+    from churnctl.cli import data, models, modelling
+
+    app.command("simulate")(data.simulate_command)
+    app.command("ingest")(data.ingest_command)
+    app.command("train")(modelling.train_command)
+    app.command("evaluate")(modelling.evaluate_command)
+    app.command("predict")(modelling.predict_command)
+    app.add_typer(models.app, name="models")
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app and map every outcome to one exit code.
+
+    Typer handles usage errors itself (exit 2) and exits with the command's code; a
+    :class:`ChurnctlError` becomes one message on stderr and its exit code; anything else is a bug.
+    """
+    try:
+        app(args=argv, prog_name="churnctl")
+    except ChurnctlError as exc:
+        if _state is not None and _state.verbosity > 0:
+            logging.getLogger("churnctl").debug("details", exc_info=True)
+        sys.stderr.write(f"churnctl: error: {exc}\n")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("churnctl: interrupted\n")
+        sys.exit(130)
+    except BrokenPipeError:  # e.g. `churnctl predict --input big.csv | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
+    except Exception as exc:  # a bug: say so, and show the traceback with -v
+        if _state is not None and _state.verbosity > 0:
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+        sys.stderr.write(f"churnctl: internal error: {type(exc).__name__}: {exc}\n"
+                         "  hint: rerun with -v for a traceback and report it\n")
+        sys.exit(EXIT_INTERNAL)

@@ -1,0 +1,50 @@
+"""Evaluation metrics for a churn score: ranking, calibration, and the decision at a threshold."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def top_decile(y: np.ndarray, proba: np.ndarray) -> tuple[float | None, float | None]:
+    """(lift, capture rate) of the 10 % highest-scored rows (at least one row)."""
+    if y.sum() == 0:
+        return None, None
+    k = max(1, math.ceil(len(y) / 10))
+    top = y[np.argsort(-proba, kind="stable")[:k]]
+    return float(top.mean() / y.mean()), float(top.sum() / y.sum())
+
+
+def classification_metrics(y: np.ndarray, proba: np.ndarray, threshold: float) -> dict:
+    """Metrics of probabilities ``proba`` against 0/1 labels ``y``; AUCs are None for one class."""
+    from sklearn.metrics import (average_precision_score, brier_score_loss, log_loss,
+                                 roc_auc_score)
+
+    y = np.asarray(y).astype(int)
+    proba = np.asarray(proba, dtype=float)
+    predicted = (proba >= threshold).astype(int)
+    tp = int(((predicted == 1) & (y == 1)).sum())
+    fp = int(((predicted == 1) & (y == 0)).sum())
+    fn = int(((predicted == 0) & (y == 1)).sum())
+    tn = int(((predicted == 0) & (y == 0)).sum())
+    both = 0 < y.sum() < len(y)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    lift, capture = top_decile(y, proba)
+    return {
+        "roc_auc": float(roc_auc_score(y, proba)) if both else None,
+        "pr_auc": float(average_precision_score(y, proba)) if both else None,
+        "accuracy": (tp + tn) / len(y),
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "brier": float(brier_score_loss(y, proba, pos_label=1)),
+        "log_loss": float(log_loss(y, np.clip(proba, 1e-15, 1 - 1e-15), labels=[0, 1])),
+        "confusion_matrix": [[tn, fp], [fn, tp]],
+        "threshold": float(threshold),
+        "top_decile_lift": lift,
+        "top_decile_capture": capture,
+        "churn_rate": float(y.mean()),
+        "n_rows": int(len(y)),
+    }

@@ -1,0 +1,78 @@
+"""The registry lock: one writer at a time, and no manual clean-up after a crash.
+
+It is an advisory ``flock`` on ``<artifacts>/.lock``. The kernel releases it when the holding process
+exits for any reason, SIGKILL included, so a lock left by a dead process is simply free for the next
+run. The holder writes its pid, host, start time and command into the file so that a refused run
+can say who holds it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from churnctl.errors import LockHeldError
+
+
+class RegistryLock:
+    def __init__(self, path: Path, wait: float = 0.0, poll: float = 0.2):
+        self.path = path
+        self.wait = wait
+        self.poll = poll
+        self._fd: int | None = None
+
+    def holder(self) -> dict:
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8") or "{}")
+        except (OSError, ValueError):
+            return {}
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    info = self.holder()
+                    who = (f"pid {info.get('pid', '?')} on {info.get('host', '?')}, "
+                           f"started {info.get('started', '?')}"
+                           + (f" ({info['command']})" if info.get("command") else ""))
+                    raise LockHeldError(
+                        f"another churnctl run holds the registry lock {self.path}: {who}",
+                        hint="wait for it to finish, or pass --wait SECONDS to queue behind it",
+                    ) from None
+                time.sleep(self.poll)
+        info = {"pid": os.getpid(), "host": socket.gethostname(),
+                "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "command": " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv[:6]))}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            try:
+                os.ftruncate(self._fd, 0)
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            finally:
+                os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
