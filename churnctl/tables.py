@@ -135,16 +135,15 @@ def iter_table(path: str | os.PathLike, columns: list[str] | None = None,
             return
         read, convert = _csv_options(names, columns)
         reader = pacsv.open_csv(str(path), read_options=read, convert_options=convert)
-        pending: list[pa.RecordBatch] = []
-        size = 0
+        pending = None
         for batch in reader:
-            pending.append(batch)
-            size += batch.num_rows
-            if size >= batch_rows:
-                yield _arrow_to_pandas(pa.Table.from_batches(pending))
-                pending, size = [], 0
-        if pending:
-            yield _arrow_to_pandas(pa.Table.from_batches(pending))
+            table = pa.Table.from_batches([batch])
+            pending = table if pending is None else pa.concat_tables([pending, table])
+            while pending.num_rows >= batch_rows:
+                yield _arrow_to_pandas(pending.slice(0, batch_rows))
+                pending = pending.slice(batch_rows)
+        if pending is not None and pending.num_rows:
+            yield _arrow_to_pandas(pending)
     except (pa.ArrowException, OSError) as exc:
         raise _arrow_error(path, exc) from None
 

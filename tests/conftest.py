@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BANK_CSV = ROOT.parent / "shared" / "data" / "bank_churn" / "Churn_Modelling.csv"
+EXAMPLE_ROW = {"CreditScore": 650, "Geography": "France", "Gender": "Male", "Age": 35, "Tenure": 5,
+               "Balance": 50000, "NumOfProducts": 2, "HasCrCard": 1, "IsActiveMember": 1,
+               "EstimatedSalary": 60000}
+# Small, fast settings for tests that do not measure model quality.
+FAST_CONFIG = "[train]\ncv_folds = 3\n"
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self):
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Run churnctl in-process like the console script; returns exit code, stdout and stderr."""
+    from churnctl.cli.app import main
+
+    def run(*args: str, stdin: str | None = None) -> Run:
+        if stdin is not None:
+            import io
+            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out, err = capsys.readouterr()
+        return Run(code, out, err)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def bank_csv() -> Path:
+    if not BANK_CSV.exists():
+        pytest.skip(f"real bank-churn data not found at {BANK_CSV} (only present beside the project checkout)")
+    return BANK_CSV
+
+
+@pytest.fixture(scope="session")
+def sim_csv(tmp_path_factory) -> Path:
+    from churnctl.simulate import simulate_customers
+
+    path = tmp_path_factory.mktemp("sim") / "customers.csv"
+    simulate_customers(3000, seed=11).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_artifacts(tmp_path_factory, sim_csv) -> Path:
+    """A registry with one dataset and one current model, built once; copy it before changing it."""
+    from churnctl import workflows
+    from churnctl.config import load_settings
+    from churnctl.registry import Registry
+
+    folder = tmp_path_factory.mktemp("trained")
+    config = folder / "churnctl.toml"
+    config.write_text(FAST_CONFIG)
+    settings = load_settings(config)
+    registry = Registry(folder / "artifacts")
+    workflows.ingest(registry, str(sim_csv), settings, target="Exited", seed=42)
+    workflows.train(registry, settings, model="hgb")
+    return folder / "artifacts"
+
+
+@pytest.fixture
+def artifacts(tmp_path, trained_artifacts) -> Path:
+    """A private copy of the trained registry."""
+    target = tmp_path / "artifacts"
+    shutil.copytree(trained_artifacts, target)
+    return target
+
+
+@pytest.fixture
+def fast_config(tmp_path) -> Path:
+    path = tmp_path / "fast.toml"
+    path.write_text(FAST_CONFIG)
+    return path

@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from churnctl.metrics import classification_metrics, top_decile
+from churnctl.modeling import choose_threshold
+
+
+def test_hand_computed_case():
+    y = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 1])
+    p = np.array([0.9, 0.8, 0.7, 0.4, 0.3, 0.2, 0.1, 0.1, 0.05, 0.6])
+    m = classification_metrics(y, p, threshold=0.5)
+    # predicted 1: rows 0,1,2,9 -> TP 3 (0,2,9), FP 1 (1); TN rows 3-8
+    assert m["confusion_matrix"] == [[6, 1], [0, 3]]
+    assert m["precision"] == pytest.approx(0.75) and m["recall"] == 1.0
+    assert m["accuracy"] == pytest.approx(0.9)
+    # top decile = 1 row (p=0.9, a churner): lift = 1 / 0.3, capture = 1/3
+    assert m["top_decile_lift"] == pytest.approx(1 / 0.3) and m["top_decile_capture"] == pytest.approx(1 / 3)
+
+
+def test_agrees_with_sklearn():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 500)
+    p = np.clip(rng.normal(0.3 + 0.3 * y, 0.2), 0.001, 0.999)
+    m = classification_metrics(y, p, 0.4)
+    pred = (p >= 0.4).astype(int)
+    assert m["roc_auc"] == pytest.approx(skm.roc_auc_score(y, p), abs=1e-12)
+    assert m["pr_auc"] == pytest.approx(skm.average_precision_score(y, p), abs=1e-12)
+    assert m["f1"] == pytest.approx(skm.f1_score(y, pred), abs=1e-12)
+    assert m["brier"] == pytest.approx(skm.brier_score_loss(y, p), abs=1e-12)
+    assert m["log_loss"] == pytest.approx(skm.log_loss(y, p), abs=1e-12)
+    assert m["confusion_matrix"] == skm.confusion_matrix(y, pred).tolist()
+
+
+def test_one_class_has_no_auc():
+    m = classification_metrics(np.zeros(10, int), np.linspace(0, 1, 10), 0.5)
+    assert m["roc_auc"] is None and m["pr_auc"] is None and m["top_decile_lift"] is None
+
+
+def test_top_decile_rounds_up():
+    lift, capture = top_decile(np.array([0] * 10 + [1]), np.r_[np.zeros(10), 1.0])
+    # ceil(11 / 10) = 2 rows; they hold the one churner: rate 1/2 against 1/11 overall
+    assert capture == 1.0 and lift == pytest.approx(0.5 / (1 / 11))
+
+
+def test_f1_threshold_is_best_over_all_cuts():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 300)
+    p = np.clip(rng.normal(0.4 + 0.2 * y, 0.2), 0, 1)
+    t = choose_threshold(y, p, "f1")
+    best = max(skm.f1_score(y, (p >= c).astype(int)) for c in np.unique(p))
+    assert skm.f1_score(y, (p >= t).astype(int)) == pytest.approx(best)
+    assert choose_threshold(y, p, 0.35) == 0.35
+    fpr, tpr, cuts = skm.roc_curve(y, p)
+    assert choose_threshold(y, p, "youden") == pytest.approx(min(cuts[np.argmax(tpr - fpr)], 1.0))

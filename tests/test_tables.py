@@ -1,0 +1,77 @@
+import gzip
+
+import pandas as pd
+import pytest
+
+from churnctl import tables
+from churnctl.errors import DataError, UsageError
+
+
+def test_csv_cells_are_text_and_nulls_are_missing(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("a,b\n1, x \n,NA\n3,\n")
+    frame = tables.read_table(path)
+    assert frame["a"].tolist()[0] == "1" and pd.isna(frame["a"][1])
+    assert frame["b"][0] == " x " and pd.isna(frame["b"][1]) and pd.isna(frame["b"][2])
+
+
+def test_bom_and_gzip(tmp_path):
+    path = tmp_path / "a.csv.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.write("\ufeffx,y\n1,2\n")
+    assert tables.read_header(path) == ["x", "y"]
+    assert tables.read_table(path)["x"].tolist() == ["1"]
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "empty"), (b"a,b,a\n1,2,3\n", "duplicate column names: 'a'"), (b"\n", "no header"),
+    (b"a,\n1,2\n", "unnamed column"), (b"a,b\n1,2\n\xff\xfe\xfa,3\n", "not UTF-8"),
+    (b"a,b\n1,2,3,4\n", "cannot parse"),
+])
+def test_bad_files(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=message):
+        tables.read_table(path)
+
+
+def test_missing_file_and_unknown_extension(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        tables.read_table(tmp_path / "nope.csv")
+    (tmp_path / "x.xlsx").write_text("a")
+    with pytest.raises(UsageError, match="cannot tell the format"):
+        tables.read_table(tmp_path / "x.xlsx")
+    with pytest.raises(DataError, match="not a readable Parquet"):
+        (tmp_path / "x.parquet").write_text("not parquet")
+        tables.read_table(tmp_path / "x.parquet")
+
+
+def test_batches_cover_file_in_order(tmp_path):
+    frame = pd.DataFrame({"a": range(1000), "b": ["x"] * 1000})
+    for name in ("f.csv", "f.parquet"):
+        tables.write_table(frame, tmp_path / name)
+        parts = list(tables.iter_table(tmp_path / name, columns=["a"], batch_rows=300))
+        assert len(parts) >= 2 and all(list(p.columns) == ["a"] for p in parts)
+        assert [int(v) for p in parts for v in p["a"]] == list(range(1000))
+
+
+def test_table_writer_leaves_nothing_on_failure(tmp_path):
+    out = tmp_path / "out.csv"
+    with pytest.raises(RuntimeError):
+        with tables.TableWriter(out) as writer:
+            writer.write(pd.DataFrame({"a": [1]}))
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("text,rows,single", [('{"a": 1}', 1, True), ('[{"a": 1}, {"a": 2}]', 2, False)])
+def test_json_rows(text, rows, single):
+    parsed, was_single = tables.parse_json_rows(text)
+    assert len(parsed) == rows and was_single is single
+
+
+@pytest.mark.parametrize("text,message", [("{", "not valid JSON"), ("[]", "empty JSON array"),
+                                          ("[1, 2]", "array of objects"), ('"x"', "must be a JSON object")])
+def test_bad_json_rows(text, message):
+    with pytest.raises(DataError, match=message):
+        tables.parse_json_rows(text)
