@@ -88,6 +88,7 @@ def root(
     verbosity = 1 if verbose else (-1 if quiet else 0)
     _configure_logging(verbosity)
     _state = State(artifacts=artifacts, config=config, verbosity=verbosity)
+    _state.settings  # a broken settings file is a usage error for every command, read or write
 
 
 def _register() -> None:

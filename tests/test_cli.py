@@ -1,0 +1,198 @@
+"""Every command through the CLI: exit code, stdout, stderr, and the registry state after."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from churnctl.registry import Registry
+from tests.conftest import EXAMPLE_ROW
+
+
+def test_help_lists_commands_and_exit_codes(cli):
+    run = cli("--help")
+    assert run.code == 0
+    for command in ("simulate", "ingest", "train", "evaluate", "predict", "models"):
+        assert command in run.stdout
+    assert "75 another run holds the registry lock" in " ".join(run.stdout.split())
+    assert "drift-check" not in run.stdout.replace("(drift-check only)", "")
+
+
+def test_unknown_option_is_a_usage_error(cli):
+    run = cli("train", "--bogus")
+    assert run.code == 2 and run.stdout == ""
+
+
+def test_simulate_writes_file(cli, tmp_path):
+    out = tmp_path / "s.parquet"
+    run = cli("simulate", "--rows", "200", "--seed", "3", "--output", out, "--format", "json")
+    assert run.code == 0 and run.json()["rows"] == 200
+    frame = pd.read_parquet(out)
+    assert len(frame) == 200 and "Exited" in frame.columns
+    assert cli("simulate", "--rows", "10", "--output", out, "--shift", "Nope=1").code == 2
+
+
+def test_ingest_train_evaluate_predict_lifecycle(cli, tmp_path, sim_csv, fast_config):
+    art = tmp_path / "art"
+    base = ["--artifacts", art, "--config", fast_config]
+    run = cli(*base, "ingest", sim_csv, "--target", "Exited", "--format", "json")
+    assert run.code == 0, run.stderr
+    ingested = run.json()
+    assert ingested["created"] and ingested["n_train"] + ingested["n_test"] == 3000
+    assert {e["name"] for e in ingested["excluded"]} == {"CustomerId"}
+
+    again = cli(*base, "ingest", sim_csv, "--target", "Exited", "--format", "json").json()
+    assert again["dataset_id"] == ingested["dataset_id"] and not again["created"]
+    registry = Registry(art)
+    assert registry.dataset_ids() == [ingested["dataset_id"]]
+
+    run = cli(*base, "train", "--model", "hgb", "--format", "json")
+    assert run.code == 0, run.stderr
+    trained = run.json()
+    assert trained["version"] == "v0001" and trained["promoted"] and registry.current() == "v0001"
+    assert 0 < trained["threshold"] < 1 and trained["cv_roc_auc"] > 0.75
+
+    run = cli(*base, "evaluate", "--format", "json")
+    metrics = run.json()
+    for key in ("roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "brier", "log_loss",
+                "confusion_matrix", "threshold", "top_decile_lift", "n_rows", "model_version"):
+        assert key in metrics
+    assert metrics["n_rows"] == ingested["n_test"] and metrics["roc_auc"] == trained["test_metrics"]["roc_auc"]
+
+    row = tmp_path / "row.json"
+    row.write_text(json.dumps({**EXAMPLE_ROW, "CustomerId": 777}))
+    run = cli(*base, "predict", "--json", row)
+    assert run.code == 0 and run.stderr == ""
+    prediction = run.json()
+    assert prediction["CustomerId"] == 777 and prediction["model_version"] == "v0001"
+    assert 0 <= prediction["churn_probability"] <= 1 and prediction["churn_label"] in (0, 1)
+    assert prediction["risk_level"] in ("low", "medium", "high") and 0 <= prediction["confidence"] <= 1
+
+    # A second model is not promoted without --promote.
+    trained2 = cli(*base, "train", "--model", "logreg", "--format", "json").json()
+    assert trained2["version"] == "v0002" and not trained2["promoted"] and registry.current() == "v0001"
+    listing = cli(*base, "models", "list", "--format", "json").json()
+    assert [(m["version"], m["status"]) for m in listing] == [("v0001", "current"), ("v0002", "not promoted")]
+    assert cli(*base, "models", "promote", "v0002").code == 0 and registry.current() == "v0002"
+    assert cli(*base, "predict", "--json", row).json()["model_version"] == "v0002"
+    assert cli(*base, "models", "rollback").code == 0 and registry.current() == "v0001"
+    assert cli(*base, "models", "rollback").code == 4
+
+    events = [e["event"] for e in registry.events()]
+    assert events == ["dataset_added", "model_trained", "model_promoted", "model_trained", "model_promoted",
+                      "model_rolled_back"]
+
+
+def test_text_outputs_render(cli, artifacts, tmp_path):
+    a = ["--artifacts", artifacts]
+    for args in (["models", "list"], ["models", "show", "v0001"], ["evaluate"]):
+        run = cli(*a, *args)
+        assert run.code == 0 and run.stdout.strip(), (args, run.stderr)
+    assert "roc_auc" in cli(*a, "evaluate").stdout
+
+
+def test_predict_batch_to_stdout_and_files(cli, artifacts, sim_csv, tmp_path):
+    a = ["--artifacts", artifacts]
+    run = cli(*a, "predict", "--input", sim_csv)
+    assert run.code == 0
+    lines = run.stdout.splitlines()
+    assert lines[0] == "CustomerId,churn_probability,churn_label,risk_level,confidence,model_version"
+    assert len(lines) == 3001
+    out = tmp_path / "scored.parquet"
+    summary = cli(*a, "predict", "--input", sim_csv, "--output", out, "--format", "json").json()
+    scored = pd.read_parquet(out)
+    assert summary["n_rows"] == len(scored) == 3000
+    assert sum(summary["risk_levels"].values()) == 3000
+    assert cli(*a, "predict", "--input", sim_csv, "--format", "json").code == 2
+
+
+def test_predict_json_and_batch_agree(cli, artifacts, sim_csv, tmp_path):
+    a = ["--artifacts", artifacts]
+    frame = pd.read_csv(sim_csv).head(5)
+    rows = tmp_path / "rows.json"
+    rows.write_text(frame.to_json(orient="records"))
+    from_json = cli(*a, "predict", "--json", rows).json()
+    batch = tmp_path / "five.csv"
+    frame.to_csv(batch, index=False)
+    from_csv = pd.read_csv(__import__("io").StringIO(cli(*a, "predict", "--input", batch).stdout))
+    assert [r["churn_probability"] for r in from_json] == pytest.approx(from_csv["churn_probability"].tolist())
+
+
+@pytest.mark.parametrize("rows,code,message", [
+    ({k: v for k, v in EXAMPLE_ROW.items() if k not in ("Age", "Tenure")}, 3, "lacks 2 feature column(s)"),
+    ({**EXAMPLE_ROW, "Age": "abc"}, 3, "column 'Age' expects numbers, found 'abc' in row 1"),
+    ([EXAMPLE_ROW, {**EXAMPLE_ROW, "Balance": [1]}], 3, "'Balance' expects numbers"),
+])
+def test_predict_rejects_bad_rows(cli, artifacts, tmp_path, rows, code, message):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(rows))
+    run = cli("--artifacts", artifacts, "predict", "--json", path)
+    assert run.code == code and message in run.stderr and run.stdout == ""
+    assert "Traceback" not in run.stderr
+
+
+def test_predict_unseen_category_and_extra_columns(cli, artifacts):
+    row = {**EXAMPLE_ROW, "Geography": "Italy", "Unrelated": "x"}
+    run = cli("--artifacts", artifacts, "predict", "--json", "-", stdin=json.dumps(row))
+    assert run.code == 0
+    assert "'Geography'" in run.stderr and "'Italy'" in run.stderr
+    assert "churn_probability" in run.json()
+
+
+def test_predict_bad_json_and_wrong_usage(cli, artifacts, tmp_path):
+    a = ["--artifacts", artifacts]
+    assert cli(*a, "predict", "--json", "-", stdin="{not json").code == 3
+    assert cli(*a, "predict", "--json", tmp_path / "missing.json").code == 3
+    assert cli(*a, "predict").code == 2
+    assert cli(*a, "predict", "--json", "-", "--model", "v0042", stdin="{}").code == 4
+
+
+def test_nothing_trained_is_an_artifact_error(cli, tmp_path):
+    a = ["--artifacts", tmp_path / "empty"]
+    for args in (["train"], ["evaluate"], ["predict", "--json", "-"], ["models", "show"], ["models", "rollback"]):
+        run = cli(*a, *args, stdin="{}")
+        assert run.code == 4, (args, run.stderr)
+        assert "churnctl: error:" in run.stderr and "hint:" in run.stderr
+    assert cli(*a, "models", "list", "--format", "json").json() == []
+
+
+BAD_FILES = {
+    "empty.csv": b"",
+    "header_only.csv": b"a,b,Exited\n",
+    "one_class.csv": b"a,b,Exited\n" + b"".join(b"%d,x,0\n" % i for i in range(30)),
+    "no_target.csv": b"a,b\n1,2\n3,4\n",
+    "dupes.csv": b"a,a,Exited\n1,2,0\n3,4,1\n",
+    "no_feature.csv": b"id,Exited\n" + b"".join(b"%d,%d\n" % (i, i % 2) for i in range(30)),
+    "latin1.csv": "a,b,Exited\n1,Málaga,0\n2,Köln,1\n".encode("latin-1"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_ingest_rejects_bad_files_and_changes_nothing(cli, artifacts, tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(BAD_FILES[name])
+    before = sorted(p.relative_to(artifacts) for p in artifacts.rglob("*"))
+    run = cli("--artifacts", artifacts, "ingest", path, "--target", "Exited")
+    assert run.code == 3, run.stderr
+    assert run.stderr.startswith("churnctl: error:") and "Traceback" not in run.stderr
+    after = sorted(p.relative_to(artifacts) for p in artifacts.rglob("*") if ".staging" not in p.parts)
+    assert after == [p for p in before if ".staging" not in p.parts]
+
+
+def test_config_file_and_flags(cli, tmp_path, sim_csv):
+    config = tmp_path / "churnctl.toml"
+    config.write_text('[data]\ntarget = "Exited"\ntest_size = 0.3\n[train]\ncv_folds = 3\n')
+    a = ["--artifacts", tmp_path / "art", "--config", config]
+    ingested = cli(*a, "ingest", sim_csv, "--format", "json").json()
+    assert ingested["n_test"] == 900
+    flagged = cli(*a, "ingest", sim_csv, "--test-size", "0.25", "--format", "json").json()
+    assert flagged["n_test"] == 750 and flagged["dataset_id"] != ingested["dataset_id"]
+    config.write_text("[train]\ncv_fold = 3\n")
+    run = cli(*a, "train")
+    assert run.code == 2 and "cv_fold" in run.stderr
+    assert cli("--config", tmp_path / "nope.toml", "models", "list").code == 2
+
+
+def test_artifacts_from_environment(cli, artifacts, monkeypatch):
+    monkeypatch.setenv("CHURNCTL_ARTIFACTS", str(artifacts))
+    assert cli("models", "list", "--format", "json").json()[0]["version"] == "v0001"
