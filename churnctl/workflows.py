@@ -432,7 +432,7 @@ class PredictFileResult(Result):
 
 
 def predict_file(registry: Registry, settings: Settings, input_path: str, *, output: str | None = None,
-                 version: str | None = None, batch_rows: int = 200_000) -> PredictFileResult:
+                 version: str | None = None, batch_rows: int = 100_000) -> PredictFileResult:
     """Score a CSV/Parquet file in batches (bounded memory) into CSV/Parquet, or CSV on stdout."""
     model = load_model(registry, version)
     bands = validate_risk_bands(settings.predict.risk_bands)

@@ -1,0 +1,91 @@
+"""Benchmarks (``make bench``): speed and memory as ratios against a floor measured in the same run.
+
+* Batch scoring streams the file in chunks: its peak memory must not grow with the file (at most
+  1.25x for 4x the rows), while merely loading the file with pandas, measured beside it, grows with
+  the file. Throughput is reported in rows per second.
+* Training time with model selection on the real bank data, when it is present.
+
+Run: ``make bench`` (``BENCH_ROWS`` sets the batch size, default 1,000,000).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BANK = ROOT.parent / "shared" / "data" / "bank_churn" / "Churn_Modelling.csv"
+CHURNCTL = [sys.executable, "-m", "churnctl"]
+
+
+def measure(cmd: list[str], env=None) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MiB) of a child process."""
+    wrapper = ("import resource, subprocess, sys, time, json; t = time.perf_counter(); "
+               "rc = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL); "
+               "print(json.dumps([rc, time.perf_counter() - t, "
+               "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024]))")
+    out = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, env=env,
+                         cwd=ROOT, check=True)
+    rc, seconds, rss = json.loads(out.stdout.strip().splitlines()[-1])
+    if rc != 0:
+        raise SystemExit(f"benchmark command failed ({rc}): {' '.join(cmd)}")
+    return seconds, rss
+
+
+def main() -> int:
+    rows = int(os.environ.get("BENCH_ROWS", "1000000"))
+    failures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        env = {**os.environ, "CHURNCTL_ARTIFACTS": str(tmp / "artifacts")}
+        train_csv = tmp / "train.csv"
+        quiet = {"env": env, "check": True, "stdout": subprocess.DEVNULL}
+        subprocess.run([*CHURNCTL, "-q", "simulate", "--rows", "20000", "--seed", "1", "-o", str(train_csv)], **quiet)
+        subprocess.run([*CHURNCTL, "-q", "ingest", str(train_csv), "--target", "Exited"], **quiet)
+        subprocess.run([*CHURNCTL, "-q", "train", "--model", "hgb"], **quiet)
+        print("batch scoring (churnctl predict --input FILE --output scored.parquet) against pandas.read_csv of "
+              "the same file:")
+        peaks = {}
+        for n in (rows // 4, rows):
+            batch_csv = tmp / f"batch{n}.csv"
+            subprocess.run([*CHURNCTL, "-q", "simulate", "--rows", str(n), "--seed", "2", "-o", str(batch_csv)],
+                           **quiet)
+            size_mib = batch_csv.stat().st_size / 2**20
+            floor_s, floor_rss = measure([sys.executable, "-c",
+                                          f"import pandas as pd; pd.read_csv({str(batch_csv)!r})"])
+            score_s, score_rss = measure([*CHURNCTL, "-q", "predict", "--input", str(batch_csv),
+                                          "--output", str(tmp / "scored.parquet")], env=env)
+            peaks[n] = (score_rss, floor_rss)
+            print(f"  {n:>9,} rows ({size_mib:4.0f} MiB): read_csv {floor_s:5.1f} s / {floor_rss:5.0f} MiB;"
+                  f" predict {score_s:5.1f} s / {score_rss:5.0f} MiB; {n / score_s:,.0f} rows/s")
+        small, large = peaks[rows // 4], peaks[rows]
+        growth, floor_growth = large[0] / small[0], large[1] / small[1]
+        print(f"  peak memory growth for 4x the rows: predict {growth:.2f}x, read_csv {floor_growth:.2f}x")
+        if growth > 1.25:
+            failures.append(f"streaming predict memory grew {growth:.2f}x for 4x the rows (target <= 1.25x)")
+
+        if BANK.exists():
+            bank_env = {**os.environ, "CHURNCTL_ARTIFACTS": str(tmp / "bank")}
+            subprocess.run([*CHURNCTL, "-q", "ingest", str(BANK), "--target", "Exited", "--seed", "1"],
+                           check=True, env=bank_env, stdout=subprocess.DEVNULL)
+            started = time.perf_counter()
+            out = subprocess.run([*CHURNCTL, "-q", "train", "--format", "json"], check=True, env=bank_env,
+                                 capture_output=True, text=True)
+            doc = json.loads(out.stdout)
+            print(f"train --model auto on the bank data (8,000 rows, {len(doc['candidates'])} candidates x "
+                  f"5 folds): {time.perf_counter() - started:.1f} s, CV ROC-AUC {doc['cv_roc_auc']:.4f}, "
+                  f"test ROC-AUC {doc['test_metrics']['roc_auc']:.4f}")
+        else:
+            print(f"bank data not found at {BANK}: training benchmark skipped")
+    for failure in failures:
+        print("FAILED:", failure)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
