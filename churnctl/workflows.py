@@ -14,7 +14,6 @@ import json
 import logging
 import math
 import platform
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -523,7 +522,3 @@ def rollback(registry: Registry, *, wait: float = 0.0) -> PointerResult:
         leaving, target = registry.rollback()
         registry.record("model_rolled_back", version=target, previous=leaving)
     return PointerResult(action="rollback", current=target, previous=leaving)
-
-
-def runtime_info() -> dict:
-    return {"python": sys.version.split()[0], "churnctl": churnctl.__version__}

@@ -210,7 +210,7 @@ class Registry:
             raise ArtifactError("there is no previous current model to roll back to",
                                 hint="'churnctl models history' shows what has been current")
         leaving, target = history[-1], history[-2]
-        self.model_dir(target)
+        self.verify(target)  # never roll back onto a damaged or tampered version
         write_json_atomic(self.current_path, {"current": target, "history": history[:-1]})
         return leaving, target
 
