@@ -43,10 +43,28 @@ class PredictSettings:
 
 
 @dataclass(frozen=True)
+class DriftSettings:
+    """Defaults and their rationale: churnctl/drift/monitor.py and the README."""
+
+    alpha: float = 0.05
+    correction: str = "bh"  # bh (Benjamini-Hochberg) | bonferroni
+    min_rows: int = 100
+    numeric_effect: float = 0.1  # Wasserstein-1 distance in reference standard deviations
+    categorical_effect: float = 0.05  # Jensen-Shannon distance, base 2
+    missing_effect: float = 0.02  # absolute change of the missing rate
+    prediction_effect: float = 0.1  # Wasserstein-1 of churn probabilities, in reference SDs
+    max_auc_drop: float = 0.05
+    min_drifted_features: int = 1
+    min_drifted_share: float = 0.0
+    min_drifted_importance: float = 0.0
+
+
+@dataclass(frozen=True)
 class Settings:
     data: DataSettings = field(default_factory=DataSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
     predict: PredictSettings = field(default_factory=PredictSettings)
+    drift: DriftSettings = field(default_factory=DriftSettings)
     source: Path | None = None
 
 
@@ -104,7 +122,18 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
         built[name] = cls(**{k: _coerce(name, k, v, getattr(defaults, k)) for k, v in value.items()})
     settings = Settings(**built, source=candidate)
     validate_risk_bands(settings.predict.risk_bands)
+    validate_drift(settings.drift)
     return settings
+
+
+def validate_drift(drift: DriftSettings) -> DriftSettings:
+    if drift.correction not in ("bh", "bonferroni"):
+        raise UsageError(f"[drift] correction must be 'bh' or 'bonferroni', found {drift.correction!r}")
+    if not 0.0 < drift.alpha < 1.0:
+        raise UsageError(f"[drift] alpha must be in (0, 1), found {drift.alpha}")
+    if drift.min_rows < 1 or drift.min_drifted_features < 1:
+        raise UsageError("[drift] min_rows and min_drifted_features must be at least 1")
+    return drift
 
 
 def validate_risk_bands(bands) -> tuple[float, float]:

@@ -229,6 +229,22 @@ def load_model(registry: Registry, version: str | None = None) -> LoadedModel:
 # train
 
 
+def feature_importance(pipeline, X: pd.DataFrame, y: np.ndarray, seed: int, max_rows: int = 5000) -> dict:
+    """Permutation importance (drop of ROC-AUC) per feature on held-out rows, as shares summing to 1."""
+    from sklearn.inspection import permutation_importance
+
+    if len(y) > max_rows:
+        keep = np.random.default_rng(seed).choice(len(y), max_rows, replace=False)
+        X, y = X.iloc[np.sort(keep)], y[np.sort(keep)]
+    if y.min() == y.max():
+        return {}
+    result = permutation_importance(pipeline, X, y, scoring="roc_auc", n_repeats=5, random_state=seed)
+    raw = np.maximum(result.importances_mean, 0.0)
+    total = raw.sum()
+    return {name: float(v / total) if total > 0 else 0.0 for name, v in zip(X.columns, raw)}
+
+
+
 @dataclass
 class TrainResult(Result):
     version: str
@@ -270,10 +286,15 @@ def train(registry: Registry, settings: Settings, *, dataset_id: str | None = No
         threshold = choose_threshold(y, selection.oof_proba, cfg.threshold)
         X_test, _ = prepare_features(test_frame, schema, source="test split")
         y_test = test_frame[schema.target].to_numpy().astype(int)
-        test_metrics = classification_metrics(y_test, selection.pipeline.predict_proba(X_test)[:, 1], threshold)
+        test_proba = selection.pipeline.predict_proba(X_test)[:, 1]
+        test_metrics = classification_metrics(y_test, test_proba, threshold)
+        importance = feature_importance(selection.pipeline, X_test, y_test, seed)
 
         staged = registry.stage()
         joblib.dump(selection.pipeline, staged / "model.joblib")
+        # Held-out churn probabilities: the reference of prediction drift (training rows would be
+        # scored over-confidently by the model that learnt them).
+        pd.DataFrame({"churn_probability": test_proba}).to_parquet(staged / "reference_scores.parquet", index=False)
         # Exact sample of training features: the drift reference of this version.
         n_ref = min(cfg.reference_rows, len(train_frame))
         reference = train_frame.sample(n=n_ref, random_state=seed) if n_ref < len(train_frame) else train_frame
@@ -288,7 +309,8 @@ def train(registry: Registry, settings: Settings, *, dataset_id: str | None = No
             "candidates": [c.to_dict() for c in selection.candidates],
             "skipped_candidates": selection.skipped,
             "threshold": threshold, "threshold_strategy": str(cfg.threshold),
-            "test_metrics": test_metrics, "n_train": int(len(y)), "n_reference": int(n_ref),
+            "test_metrics": test_metrics, "feature_importance": importance,
+            "n_train": int(len(y)), "n_reference": int(n_ref),
             "schema": schema.to_dict(),
             "versions": {"churnctl": churnctl.__version__, "scikit-learn": sklearn.__version__,
                          "pandas": pd.__version__, "numpy": np.__version__,
@@ -418,6 +440,14 @@ def predict_rows(registry: Registry, settings: Settings, rows_json: str, *, sour
                              warnings=_warn(unseen_warnings(unseen, source)))
 
 
+def _require_features(path: str, schema: Schema) -> list[str]:
+    """The file's header, after checking that it has every feature column."""
+    header = tables.read_header(path)
+    if any(n not in header for n in schema.feature_names):
+        prepare_features(pd.DataFrame(columns=header), schema, source=str(path))  # raises, naming them
+    return header
+
+
 @dataclass
 class PredictFileResult(Result):
     model_version: str
@@ -435,10 +465,7 @@ def predict_file(registry: Registry, settings: Settings, input_path: str, *, out
     """Score a CSV/Parquet file in batches (bounded memory) into CSV/Parquet, or CSV on stdout."""
     model = load_model(registry, version)
     bands = validate_risk_bands(settings.predict.risk_bands)
-    header = tables.read_header(input_path)
-    missing = [n for n in model.schema.feature_names if n not in header]
-    if missing:
-        prepare_features(pd.DataFrame(columns=header), model.schema, source=str(input_path))  # raises
+    header = _require_features(input_path, model.schema)
     wanted = model.schema.feature_names + [n for n in model.schema.identifier_names if n in header]
     unseen: dict[str, dict[str, int]] = {}
     n_rows = n_churn = 0
@@ -522,3 +549,50 @@ def rollback(registry: Registry, *, wait: float = 0.0) -> PointerResult:
         leaving, target = registry.rollback()
         registry.record("model_rolled_back", version=target, previous=leaving)
     return PointerResult(action="rollback", current=target, previous=leaving)
+
+
+# ---------------------------------------------------------------------------------------------
+# drift-check
+
+
+def reference_profile(registry: Registry, model: LoadedModel):
+    """The drift reference of a model version, from its stored files (never the original CSV)."""
+    from churnctl.drift.profile import ReferenceProfile
+
+    reference = pd.read_parquet(registry.model_file(model.version, "reference.parquet"))
+    X_ref, _ = prepare_features(reference, model.schema, source=f"reference of {model.version}")
+    scores = pd.read_parquet(registry.model_file(model.version, "reference_scores.parquet"))["churn_probability"]
+    return ReferenceProfile.build(model.schema, X_ref, scores.to_numpy())
+
+
+def drift_check(registry: Registry, settings: Settings, current: str, *, version: str | None = None,
+                batch_rows: int = 100_000, **overrides):
+    """Compare a CSV/Parquet batch with a model version's reference; returns a DriftReport.
+
+    ``overrides`` replace ``[drift]`` settings (alpha, correction, min_rows, ...). The current file
+    streams through in batches; only per-feature counts are kept.
+    """
+    from dataclasses import replace
+
+    from churnctl.config import validate_drift
+    from churnctl.drift.monitor import DriftMonitor
+
+    cfg = validate_drift(replace(settings.drift, **{k: v for k, v in overrides.items() if v is not None}))
+    model = load_model(registry, version)
+    header = _require_features(current, model.schema)
+    profile = reference_profile(registry, model)
+    monitor = DriftMonitor(model, profile, cfg, importance=model.manifest.get("feature_importance"))
+    columns = model.schema.feature_names + ([model.schema.target] if model.schema.target in header else [])
+    for batch in tables.iter_table(current, columns=columns, batch_rows=batch_rows):
+        monitor.update(batch, source=str(current))
+    if monitor.n_rows == 0:
+        raise DataError(f"{current} has a header but no data rows")
+    report = monitor.report()
+    _warn(report.warnings)
+    registry.record("drift_checked", model_version=model.version, current=str(Path(current).resolve()),
+                    current_sha256=sha256_file(current), n_current=report.n_current, status=report.status,
+                    drift_detected=report.drift_detected, drifted_features=report.drifted_features,
+                    share_drifted=report.share_drifted, prediction_drift=report.prediction_drift["drift"],
+                    performance_drift=bool(report.performance and report.performance["drift"]),
+                    reasons=report.reasons)
+    return report

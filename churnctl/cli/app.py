@@ -92,13 +92,14 @@ def root(
 
 
 def _register() -> None:
-    from churnctl.cli import data, models, modelling
+    from churnctl.cli import data, models, modelling, monitoring
 
     app.command("simulate")(data.simulate_command)
     app.command("ingest")(data.ingest_command)
     app.command("train")(modelling.train_command)
     app.command("evaluate")(modelling.evaluate_command)
     app.command("predict")(modelling.predict_command)
+    app.command("drift-check")(monitoring.drift_check_command)
     app.add_typer(models.app, name="models")
 
 

@@ -1,0 +1,288 @@
+"""The drift decision.
+
+Per feature, one test of the distribution — two-sample Kolmogorov–Smirnov for numeric features,
+chi-square test of homogeneity for categorical and binary ones — and, where either side has missing
+values, a chi-square test of the missing rate. Every p-value of the run (features, missing rates,
+prediction drift, performance) is adjusted together for multiple testing, Benjamini–Hochberg by
+default. A test counts only when its adjusted p-value is below ``alpha`` AND its effect size passes
+a minimum: significance alone flags trivial shifts on millions of rows, effect size alone flags
+noise on a few hundred.
+
+Effect sizes and default minimums (``[drift]`` in churnctl.toml):
+
+* numeric: Wasserstein-1 distance in reference standard deviations, ≥ 0.1 (a mean shift of a
+  tenth of a standard deviation; PSI is reported too);
+* categorical / binary: Jensen–Shannon distance (base 2), ≥ 0.05 (a 15-point move of one
+  category's share is about 0.13; PSI is reported too);
+* missing values: absolute change of the missing rate, ≥ 0.02;
+* prediction drift: Wasserstein-1 distance of the churn probabilities in reference standard
+  deviations, ≥ 0.1, against the model's probabilities on its held-out test split;
+* performance (when the current data carry the target): ROC-AUC at least 0.05 below the model's
+  test ROC-AUC, with a one-sided test using Hanley–McNeil standard errors.
+
+Dataset-level drift: at least ``min_drifted_features`` (1) features drift, making at least
+``min_drifted_share`` (0) of the features and ``min_drifted_importance`` (0) of the model's
+permutation importance — or the predictions drift — or performance dropped. Batches with fewer
+than ``min_rows`` (100) rows get status ``insufficient_data`` and no verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from churnctl.config import DriftSettings
+from churnctl.drift import stats
+from churnctl.drift.profile import (CategoricalAccumulator, NumericAccumulator, ReferenceProfile,
+                                    treats_as_categories)
+from churnctl.schema import encode_target, merge_unseen, prepare_features
+
+
+@dataclass
+class FeatureDrift:
+    kind: str
+    test: str
+    statistic: float | None
+    p_value: float
+    p_value_adjusted: float
+    effect_size: float
+    effect_metric: str
+    effect_threshold: float
+    psi: float | None
+    js_distance: float | None
+    missing_rate_reference: float
+    missing_rate_current: float
+    missing_p_value: float | None
+    missing_p_value_adjusted: float | None
+    new_missing_values: bool
+    unseen_categories: list[dict]
+    importance: float
+    drift: bool
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DriftReport:
+    drift_detected: bool
+    status: str  # drift | no_drift | insufficient_data
+    share_drifted: float
+    importance_drifted: float
+    drifted_features: list[str]
+    n_reference: int
+    n_current: int
+    model_version: str
+    correction: str
+    alpha: float
+    features: dict[str, FeatureDrift]
+    prediction_drift: dict
+    performance: dict | None
+    reasons: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class DriftMonitor:
+    """Accumulate current data batch by batch, then decide."""
+
+    def __init__(self, model, profile: ReferenceProfile, settings: DriftSettings, importance: dict | None = None):
+        self.model = model
+        self.schema = model.schema
+        self.profile = profile
+        self.settings = settings
+        names = self.schema.feature_names
+        raw = importance or {}
+        total = sum(max(raw.get(n, 0.0), 0.0) for n in names)
+        self.importance = ({n: max(raw.get(n, 0.0), 0.0) / total for n in names} if total > 0
+                           else {n: 1.0 / len(names) for n in names})
+        self.accumulators = {
+            name: (CategoricalAccumulator(ref) if treats_as_categories(self.schema.column(name))
+                   else NumericAccumulator(ref))
+            for name, ref in profile.features.items()
+        }
+        self.scores = NumericAccumulator(profile.scores)
+        self.unseen: dict[str, dict[str, int]] = {}
+        self._labels: list[np.ndarray] = []
+        self._labelled_scores: list[np.ndarray] = []
+        self.n_rows = 0
+
+    def update(self, frame: pd.DataFrame, *, source: str = "current data") -> None:
+        X, unseen = prepare_features(frame, self.schema, source=source, row_offset=self.n_rows)
+        merge_unseen(self.unseen, unseen)
+        for name, accumulator in self.accumulators.items():
+            accumulator.update(X[name].to_numpy())
+        proba = self.model.pipeline.predict_proba(X)[:, 1]
+        self.scores.update(proba)
+        if self.schema.target in frame.columns:
+            y, labelled = encode_target(frame[self.schema.target], self.schema, source=source)
+            self._labels.append(y[labelled])
+            self._labelled_scores.append(proba[labelled].astype(np.float32))
+        self.n_rows += len(frame)
+
+    # -- the decision ------------------------------------------------------------------------
+
+    def _numeric(self, accumulator: NumericAccumulator) -> dict:
+        ref = accumulator.reference
+        if accumulator.n_present == 0 or len(ref.points) == 0:
+            return {"statistic": None, "p_value": 1.0, "effect_size": 0.0, "psi": None, "js": None}
+        d = stats.ks_statistic(ref.counts, accumulator.equal, accumulator.between)
+        p = stats.ks_pvalue(d, int(ref.counts.sum()), accumulator.n_present)
+        w = stats.wasserstein_normalised(ref.points, ref.counts, accumulator.equal, accumulator.between,
+                                         accumulator.between_sum, ref.std)
+        ref_bins, cur_bins = stats.quantile_bin_counts(ref.counts, accumulator.equal, accumulator.between)
+        return {"statistic": d, "p_value": p, "effect_size": w, "psi": stats.psi(ref_bins, cur_bins), "js": None}
+
+    def _categorical(self, accumulator: CategoricalAccumulator) -> dict:
+        categories = list(accumulator.reference.counts) + [c for c in accumulator.counts
+                                                            if c not in accumulator.reference.counts]
+        ref = np.array([accumulator.reference.counts.get(c, 0) for c in categories], dtype=float)
+        cur = np.array([accumulator.counts.get(c, 0) for c in categories], dtype=float)
+        if cur.sum() == 0 or ref.sum() == 0:
+            return {"statistic": None, "p_value": 1.0, "effect_size": 0.0, "psi": None, "js": None}
+        chi2, p = stats.chi2_homogeneity(ref, cur)
+        js = stats.js_distance(ref, cur)
+        return {"statistic": chi2, "p_value": p, "effect_size": js, "psi": stats.psi(ref, cur), "js": js}
+
+    def _performance(self) -> dict | None:
+        if not self._labels:
+            return None
+        from churnctl.metrics import classification_metrics
+
+        y = np.concatenate(self._labels)
+        proba = np.concatenate(self._labelled_scores).astype(float)
+        if len(y) == 0:
+            return None
+        current = classification_metrics(y, proba, self.model.threshold)
+        reference = self.model.manifest["test_metrics"]
+        (_, _), (fn, tp) = reference["confusion_matrix"]
+        ref_pos = fn + tp
+        ref_neg = reference["n_rows"] - ref_pos
+        result = {
+            "n_labelled": int(len(y)),
+            "roc_auc": current["roc_auc"], "roc_auc_reference": reference["roc_auc"],
+            "pr_auc": current["pr_auc"], "pr_auc_reference": reference["pr_auc"],
+            "churn_rate": current["churn_rate"], "churn_rate_reference": reference["churn_rate"],
+            "f1": current["f1"], "f1_reference": reference["f1"],
+            "roc_auc_drop": None, "p_value": None, "p_value_adjusted": None, "drift": False,
+        }
+        n_pos = int(y.sum())
+        if current["roc_auc"] is not None and reference["roc_auc"] is not None:
+            result["roc_auc_drop"] = reference["roc_auc"] - current["roc_auc"]
+            result["p_value"] = stats.auc_drop_pvalue((reference["roc_auc"], ref_pos, ref_neg),
+                                                      (current["roc_auc"], n_pos, len(y) - n_pos))
+        return result
+
+    def report(self) -> DriftReport:
+        cfg = self.settings
+        features: dict[str, FeatureDrift] = {}
+        pvalues: list[float] = []
+        slots: list[tuple[str, str]] = []  # (owner, which) for each p-value in the family
+        computed = {}
+        for name, accumulator in self.accumulators.items():
+            spec = self.schema.column(name)
+            categorical = treats_as_categories(spec)
+            result = self._categorical(accumulator) if categorical else self._numeric(accumulator)
+            ref = accumulator.reference
+            ref_missing = ref.n_missing / ref.n_rows if ref.n_rows else 0.0
+            cur_missing = accumulator.n_missing / accumulator.n_rows if accumulator.n_rows else 0.0
+            missing_p = None
+            if accumulator.n_rows and (ref.n_missing or accumulator.n_missing):
+                _, missing_p = stats.chi2_homogeneity(
+                    np.array([ref.n_missing, ref.n_rows - ref.n_missing], dtype=float),
+                    np.array([accumulator.n_missing, accumulator.n_rows - accumulator.n_missing], dtype=float))
+                pvalues.append(missing_p)
+                slots.append((name, "missing"))
+            if result["statistic"] is not None:
+                pvalues.append(result["p_value"])
+                slots.append((name, "distribution"))
+            computed[name] = (spec, categorical, result, ref_missing, cur_missing, missing_p)
+
+        prediction = self._numeric(self.scores)
+        if prediction["statistic"] is not None:
+            pvalues.append(prediction["p_value"])
+            slots.append(("__prediction__", "distribution"))
+        performance = self._performance()
+        if performance is not None and performance["p_value"] is not None:
+            pvalues.append(performance["p_value"])
+            slots.append(("__performance__", "auc"))
+
+        adjusted = dict(zip(slots, stats.adjust_pvalues(pvalues, cfg.correction)))
+        insufficient = self.n_rows < cfg.min_rows
+
+        for name, (spec, categorical, result, ref_missing, cur_missing, missing_p) in computed.items():
+            threshold = cfg.categorical_effect if categorical else cfg.numeric_effect
+            p_adj = adjusted.get((name, "distribution"), 1.0)
+            missing_adj = adjusted.get((name, "missing"))
+            reasons = []
+            if p_adj < cfg.alpha and result["effect_size"] >= threshold:
+                reasons.append("distribution")
+            if (missing_adj is not None and missing_adj < cfg.alpha
+                    and abs(cur_missing - ref_missing) >= cfg.missing_effect):
+                reasons.append("missing values")
+            unseen = self.unseen.get(name, {})
+            n_cur = self.accumulators[name].n_rows or 1
+            features[name] = FeatureDrift(
+                kind=spec.kind, test="chi2" if categorical else "ks", statistic=result["statistic"],
+                p_value=result["p_value"], p_value_adjusted=p_adj, effect_size=result["effect_size"],
+                effect_metric="jensen_shannon" if categorical else "wasserstein_sd", effect_threshold=threshold,
+                psi=result["psi"], js_distance=result["js"],
+                missing_rate_reference=ref_missing, missing_rate_current=cur_missing,
+                missing_p_value=missing_p, missing_p_value_adjusted=missing_adj,
+                new_missing_values=ref_missing == 0 and cur_missing > 0,
+                unseen_categories=[{"value": v, "rows": c, "share": c / n_cur}
+                                   for v, c in sorted(unseen.items(), key=lambda kv: (-kv[1], kv[0]))],
+                importance=self.importance[name], drift=bool(reasons) and not insufficient, reasons=reasons)
+
+        prediction_p_adj = adjusted.get(("__prediction__", "distribution"), 1.0)
+        prediction_drift = {
+            "test": "ks", "statistic": prediction["statistic"], "p_value": prediction["p_value"],
+            "p_value_adjusted": prediction_p_adj, "effect_size": prediction["effect_size"],
+            "effect_metric": "wasserstein_sd", "effect_threshold": cfg.prediction_effect, "psi": prediction["psi"],
+            "mean_probability_reference": float(np.average(self.profile.scores.points,
+                                                           weights=self.profile.scores.counts)),
+            "mean_probability_current": (float((self.scores.between_sum.sum()
+                                                + (self.scores.equal * self.profile.scores.points).sum())
+                                               / self.scores.n_present) if self.scores.n_present else None),
+            "drift": (not insufficient and prediction_p_adj < cfg.alpha
+                      and prediction["effect_size"] >= cfg.prediction_effect),
+        }
+        if performance is not None:
+            performance["p_value_adjusted"] = adjusted.get(("__performance__", "auc"))
+            performance["drift"] = bool(
+                not insufficient and performance["p_value_adjusted"] is not None
+                and performance["p_value_adjusted"] < cfg.alpha
+                and performance["roc_auc_drop"] >= cfg.max_auc_drop)
+
+        drifted = [n for n, f in features.items() if f.drift]
+        share = len(drifted) / len(features) if features else 0.0
+        importance = float(sum(self.importance[n] for n in drifted))
+        reasons = []
+        if (drifted and len(drifted) >= cfg.min_drifted_features and share >= cfg.min_drifted_share
+                and importance >= cfg.min_drifted_importance):
+            reasons.append(f"{len(drifted)} drifting feature(s): {', '.join(drifted)}")
+        if prediction_drift["drift"]:
+            reasons.append("the churn-probability distribution shifted")
+        if performance is not None and performance["drift"]:
+            reasons.append(f"ROC-AUC fell by {performance['roc_auc_drop']:.3f}")
+        warnings = []
+        if insufficient:
+            warnings.append(f"only {self.n_rows} row(s); at least {cfg.min_rows} are needed for a verdict "
+                            "([drift] min_rows)")
+        for name, f in features.items():
+            if f.unseen_categories:
+                listed = ", ".join(f"{u['value']!r} ({u['share']:.1%})" for u in f.unseen_categories[:5])
+                warnings.append(f"column {name!r}: categories never seen in training: {listed}")
+            if f.new_missing_values:
+                warnings.append(f"column {name!r}: {f.missing_rate_current:.1%} missing values; "
+                                "training had none")
+        detected = bool(reasons) and not insufficient
+        return DriftReport(
+            drift_detected=detected,
+            status="insufficient_data" if insufficient else ("drift" if detected else "no_drift"),
+            share_drifted=share, importance_drifted=importance, drifted_features=drifted,
+            n_reference=self.profile.n_rows, n_current=self.n_rows, model_version=self.model.version,
+            correction=cfg.correction, alpha=cfg.alpha, features=features, prediction_drift=prediction_drift,
+            performance=performance, reasons=reasons, warnings=warnings)

@@ -1,0 +1,131 @@
+"""Reference profiles and current-side accumulators.
+
+A :class:`ReferenceProfile` summarises a model version's stored reference (an exact sample of its
+training features, and the model's churn probabilities on its held-out test split) per feature:
+numeric features as sorted distinct values with counts, categorical and binary ones as counts per
+category. Accumulators summarise the current data in the same terms, one batch at a time, in
+memory that does not grow with the number of rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from churnctl.drift.stats import value_counts_at
+from churnctl.schema import Schema, label_text
+
+
+@dataclass
+class NumericReference:
+    points: np.ndarray  # sorted distinct non-missing values
+    counts: np.ndarray  # rows per point
+    n_missing: int
+    std: float
+
+    @classmethod
+    def from_values(cls, values: np.ndarray) -> NumericReference:
+        values = np.asarray(values, dtype=float)
+        present = values[~np.isnan(values)]
+        points, counts = np.unique(present, return_counts=True)
+        return cls(points, counts, int(len(values) - len(present)), float(present.std()) if len(present) else 0.0)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.counts.sum()) + self.n_missing
+
+
+@dataclass
+class CategoricalReference:
+    counts: dict[str, int]
+    n_missing: int
+
+    @property
+    def n_rows(self) -> int:
+        return int(sum(self.counts.values())) + self.n_missing
+
+
+def _category_counts(values) -> tuple[dict[str, int], int]:
+    series = pd.Series(values)
+    counts = series.value_counts(dropna=True)
+    merged: dict[str, int] = {}
+    for key, count in counts.items():
+        text = label_text(key)
+        merged[text] = merged.get(text, 0) + int(count)
+    return merged, int(series.isna().sum())
+
+
+def treats_as_categories(spec) -> bool:
+    """Binary numeric features (0/1 flags) are compared as categories, like text features."""
+    return spec.dtype == "string" or spec.kind == "binary"
+
+
+@dataclass
+class ReferenceProfile:
+    features: dict[str, NumericReference | CategoricalReference]
+    scores: NumericReference  # the model's churn probabilities on held-out reference rows
+    n_rows: int
+
+    @classmethod
+    def build(cls, schema: Schema, reference: pd.DataFrame, scores: np.ndarray) -> ReferenceProfile:
+        """``reference`` holds the model input columns (as prepared by ``prepare_features``)."""
+        features: dict[str, NumericReference | CategoricalReference] = {}
+        for spec in schema.features:
+            values = reference[spec.name].to_numpy()
+            if treats_as_categories(spec):
+                counts, n_missing = _category_counts(values)
+                features[spec.name] = CategoricalReference(counts, n_missing)
+            else:
+                features[spec.name] = NumericReference.from_values(values)
+        return cls(features, NumericReference.from_values(scores), len(reference))
+
+
+@dataclass
+class NumericAccumulator:
+    reference: NumericReference
+    equal: np.ndarray = field(init=False)
+    between: np.ndarray = field(init=False)
+    between_sum: np.ndarray = field(init=False)
+    n_missing: int = 0
+
+    def __post_init__(self):
+        k = len(self.reference.points)
+        self.equal = np.zeros(k, dtype=np.int64)
+        self.between = np.zeros(k + 1, dtype=np.int64)
+        self.between_sum = np.zeros(k + 1)
+
+    def update(self, values) -> None:
+        values = np.asarray(values, dtype=float)
+        missing = np.isnan(values)
+        self.n_missing += int(missing.sum())
+        equal, between, between_sum = value_counts_at(self.reference.points, values[~missing])
+        self.equal += equal
+        self.between += between
+        self.between_sum += between_sum
+
+    @property
+    def n_present(self) -> int:
+        return int(self.equal.sum() + self.between.sum())
+
+    @property
+    def n_rows(self) -> int:
+        return self.n_present + self.n_missing
+
+
+@dataclass
+class CategoricalAccumulator:
+    reference: CategoricalReference
+    counts: dict[str, int] = field(default_factory=dict)
+    n_missing: int = 0
+
+    def update(self, values) -> None:
+        counts, n_missing = _category_counts(values)
+        self.n_missing += n_missing
+        for key, count in counts.items():
+            self.counts[key] = self.counts.get(key, 0) + count
+
+    @property
+    def n_rows(self) -> int:
+        return int(sum(self.counts.values())) + self.n_missing
