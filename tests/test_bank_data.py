@@ -36,3 +36,34 @@ def test_example_row_from_the_original_project(cli, bank_csv, tmp_path):
     assert set(prediction) == {"churn_probability", "churn_label", "risk_level", "confidence", "model_version"}
     # A 35-year-old active customer with two products is a low churn risk in this data.
     assert prediction["churn_probability"] < 0.2 and prediction["risk_level"] == "low"
+
+
+def test_drift_check_on_the_real_data(cli, bank_csv, tmp_path):
+    """No drift on the model's own held-out rows; drift naming the feature when Age or Geography move."""
+    import pandas as pd
+
+    a = ["--artifacts", tmp_path / "art"]
+    ingested = cli(*a, "ingest", bank_csv, "--target", "Exited", "--seed", "1", "--format", "json").json()
+    assert cli(*a, "train").code == 0
+    test = pd.read_parquet(tmp_path / "art" / "datasets" / ingested["dataset_id"] / "test.parquet")
+    own = tmp_path / "own.csv"
+    test.to_csv(own, index=False)
+    run = cli(*a, "drift-check", "--current", own, "--format", "json")
+    assert run.code == 0, run.json()["reasons"]
+    assert run.json()["status"] == "no_drift" and run.json()["performance"]["drift"] is False
+
+    older = test.assign(Age=test["Age"] + 5)
+    older_path = tmp_path / "older.csv"
+    older.drop(columns="Exited").to_csv(older_path, index=False)
+    run = cli(*a, "drift-check", "--current", older_path, "--format", "json")
+    assert run.code == 1 and "Age" in run.json()["drifted_features"]
+    assert run.json()["features"]["Age"]["drift"] and run.json()["performance"] is None
+
+    remix = test.copy()
+    rng = np.random.default_rng(0)
+    remix.loc[rng.random(len(remix)) < 0.3, "Geography"] = "Germany"
+    remix_path = tmp_path / "remix.parquet"
+    remix.to_parquet(remix_path)
+    run = cli(*a, "drift-check", "--current", remix_path, "--format", "json")
+    assert run.code == 1 and "Geography" in run.json()["drifted_features"]
+    assert "Age" not in run.json()["drifted_features"]

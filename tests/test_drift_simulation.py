@@ -1,0 +1,94 @@
+"""Drift decisions by simulation: false alarms on no-drift batches, power against known drifts.
+
+Sized for `make test` (a logistic-regression model, 100 batches per case); the benchmark runs larger
+versions with the default model.
+"""
+
+import numpy as np
+import pytest
+
+from churnctl import workflows
+from churnctl.config import DriftSettings, Settings, TrainSettings
+from churnctl.drift.monitor import DriftMonitor
+from churnctl.registry import Registry
+from churnctl.simulate import Drift, simulate_customers
+
+N_BATCHES = 100
+
+
+@pytest.fixture(scope="module")
+def monitor_factory(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("drift-sim")
+    path = folder / "reference.csv"
+    simulate_customers(10_000, seed=100).to_csv(path, index=False)
+    settings = Settings(train=TrainSettings(cv_folds=3))
+    registry = Registry(folder / "artifacts")
+    workflows.ingest(registry, str(path), settings, target="Exited")
+    workflows.train(registry, settings, model="logreg")
+    model = workflows.load_model(registry)
+    profile = workflows.reference_profile(registry, model)
+
+    def check(frame, batch_rows=100_000):
+        monitor = DriftMonitor(model, profile, DriftSettings(), importance=model.manifest["feature_importance"])
+        for start in range(0, len(frame), batch_rows):
+            monitor.update(frame.iloc[start:start + batch_rows])
+        return monitor.report()
+
+    return check
+
+
+@pytest.mark.parametrize("rows", [1_000, 100_000])
+def test_false_alarm_rate_without_drift(monitor_factory, rows):
+    flagged = []
+    for i in range(N_BATCHES):
+        report = monitor_factory(simulate_customers(rows, seed=10_000 + i))
+        flagged.append(report.drift_detected)
+    assert report.status == "no_drift" or report.status == "drift"
+    assert np.mean(flagged) <= 0.05, f"{sum(flagged)} of {N_BATCHES} no-drift batches of {rows} rows flagged"
+
+
+def test_no_drift_at_one_million_rows(monitor_factory):
+    report = monitor_factory(simulate_customers(1_000_000, seed=777))
+    assert not report.drift_detected, report.reasons
+    assert report.n_current == 1_000_000 and report.status == "no_drift"
+
+
+SCENARIOS = {
+    "numeric shift 0.25 sd": (Drift(shift_sd={"CreditScore": 0.25}), "CreditScore"),
+    "category share +15 points": (Drift(mix={"Geography": {"Germany": 0.40}}), "Geography"),
+    "new category in 5% of rows": (Drift(new_category={"Geography": ("Italy", 0.05)}), "Geography"),
+    "10% missing values": (Drift(missing={"Tenure": 0.10}), "Tenure"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_detection_power(monitor_factory, name):
+    drift, feature = SCENARIOS[name]
+    hits = 0
+    for i in range(N_BATCHES):
+        report = monitor_factory(simulate_customers(10_000, seed=20_000 + i, drift=drift))
+        hits += report.drift_detected and feature in report.drifted_features
+    assert hits >= 0.95 * N_BATCHES, f"{name}: {hits} of {N_BATCHES} batches flagged with {feature}"
+
+
+def test_detection_of_a_changed_churn_mechanism(monitor_factory):
+    hits = 0
+    for i in range(N_BATCHES):
+        report = monitor_factory(simulate_customers(10_000, seed=30_000 + i, drift=Drift(concept=1.0)))
+        hits += report.drift_detected and report.performance["drift"]
+    assert hits >= 0.95 * N_BATCHES
+
+
+def test_reports_unseen_categories_and_new_missing_values_below_the_rule(monitor_factory):
+    frame = simulate_customers(2_000, seed=5, drift=Drift(new_category={"Geography": ("Italy", 0.002)},
+                                                           missing={"Age": 0.003}))
+    report = monitor_factory(frame)
+    geography = report.features["Geography"]
+    assert [u["value"] for u in geography.unseen_categories] == ["Italy"]
+    assert report.features["Age"].new_missing_values and report.features["Age"].missing_rate_current > 0
+    assert any("Italy" in w for w in report.warnings) and any("'Age'" in w for w in report.warnings)
+
+
+def test_small_batches_get_no_verdict(monitor_factory):
+    report = monitor_factory(simulate_customers(50, seed=6, drift=Drift(shift={"Age": 30})))
+    assert report.status == "insufficient_data" and not report.drift_detected
