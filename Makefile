@@ -30,6 +30,7 @@ bench: $(VENV)/.installed
 data: $(VENV)/.installed
 	$(CHURNCTL) simulate --rows 5000 --seed 7 --output data/customers.csv
 	$(CHURNCTL) simulate --rows 2000 --seed 8 --shift Age=+4 --mix Geography=Germany:0.45 --output data/new_batch.csv
+	$(CHURNCTL) simulate --rows 2000 --seed 9 --output data/stable_batch.csv
 	printf '%s\n' '{"CreditScore": 650, "Geography": "France", "Gender": "Male", "Age": 35, "Tenure": 5, "Balance": 50000, "NumOfProducts": 2, "HasCrCard": 1, "IsActiveMember": 1, "EstimatedSalary": 60000}' > data/row.json
 
 demo: $(VENV)/.installed
@@ -40,6 +41,9 @@ demo: $(VENV)/.installed
 	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) predict --json data/row.json
 	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) predict --input data/new_batch.csv --output $(DEMO_ARTIFACTS)/new_batch_scored.csv
 	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) evaluate --data data/new_batch.csv
+	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) drift-check --current data/stable_batch.csv
+	@echo "drift-check on the drifted batch exits 1 (drift detected):"
+	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) drift-check --current data/new_batch.csv || test $$? -eq 1
 	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) models list
 
 clean:
