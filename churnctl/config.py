@@ -60,11 +60,25 @@ class DriftSettings:
 
 
 @dataclass(frozen=True)
+class RetrainSettings:
+    holdout: float = 0.3  # share of the NEW labelled rows held out to compare champion and challenger
+    window_rows: int = 500_000  # most recent training rows kept (previous training rows, then new ones)
+    min_improvement: float = 0.01  # challenger ROC-AUC must beat the champion's by this much
+    bootstrap: int = 1000  # paired bootstrap resamples of the holdout; 0 skips the test
+    max_p_value: float = 0.05  # one-sided bootstrap p-value that the challenger is not better
+    min_roc_auc: float = 0.0  # absolute floors the challenger must pass
+    min_pr_auc: float = 0.0
+    keep_versions: int = 20  # model versions kept; the current and previous champion never pruned
+    seed: int = 42
+
+
+@dataclass(frozen=True)
 class Settings:
     data: DataSettings = field(default_factory=DataSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
     predict: PredictSettings = field(default_factory=PredictSettings)
     drift: DriftSettings = field(default_factory=DriftSettings)
+    retrain: RetrainSettings = field(default_factory=RetrainSettings)
     source: Path | None = None
 
 

@@ -314,6 +314,28 @@ def infer_schema(frame: pd.DataFrame, target: str | None, positive: str | None) 
                         n_unlabelled=int((~labelled).sum()))
 
 
+def refresh_statistics(schema: Schema, frame: pd.DataFrame) -> Schema:
+    """The same contract (roles, kinds, labels) with what training saw recomputed on ``frame``
+    (typed model input): categories and counts, ranges, missing rates. Used when new labelled data
+    join the training rows, so that the challenger knows the categories they bring."""
+    import copy
+
+    updated = copy.deepcopy(schema)
+    for spec in updated.features:
+        series = frame[spec.name]
+        spec.missing_rate = float(series.isna().mean()) if len(series) else 0.0
+        if spec.dtype == "string":
+            counts = series.value_counts(dropna=True)
+            spec.categories = {str(k): int(v) for k, v in counts.items()}
+            spec.n_unique = len(spec.categories)
+        else:
+            values = series.to_numpy(dtype=float)
+            if (~np.isnan(values)).any():
+                spec.__dict__.update(_numeric_stats(values))
+                spec.n_unique = int(len(np.unique(values[~np.isnan(values)])))
+    return updated
+
+
 # ---------------------------------------------------------------------------------------------
 # Enforcement
 

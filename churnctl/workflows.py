@@ -160,28 +160,45 @@ def ingest(registry: Registry, path: str, settings: Settings, *, target: str | N
             manifest = registry.dataset_manifest(dataset_id)
             log.info("dataset %s already holds this file with these options; nothing written", dataset_id)
             return _ingest_result(manifest, schema, created=False, warnings=_warn(warnings))
-        try:
-            train_idx, test_idx = train_test_split(np.arange(len(frame)), test_size=test_size, stratify=y,
-                                                   random_state=seed)
-        except ValueError as exc:
-            raise DataError(f"cannot split {source} into train and test: {exc}",
-                            hint="ingest more labelled rows or change --test-size") from None
-        staged = registry.stage()
-        frame.iloc[np.sort(train_idx)].to_parquet(staged / "train.parquet", index=False)
-        frame.iloc[np.sort(test_idx)].to_parquet(staged / "test.parquet", index=False)
-        write_json_atomic(staged / "schema.json", schema.to_dict())
-        manifest = {
-            "dataset_id": dataset_id, "format": DATASET_FORMAT, "created": _now(),
-            "source": str(source.resolve()), "source_sha256": checksum,
-            "target": schema.target, "positive_label": schema.positive_label, "test_size": test_size,
-            "seed": seed, "n_rows": len(frame), "n_train": len(train_idx), "n_test": len(test_idx),
-            "n_unlabelled": inferred.n_unlabelled, "churn_rate": float(y.mean()),
-            "churnctl_version": churnctl.__version__,
-        }
-        registry.publish_dataset(staged, dataset_id, manifest)
-        registry.record("dataset_added", dataset_id=dataset_id, source=manifest["source"],
-                        source_sha256=checksum, n_rows=len(frame), churn_rate=manifest["churn_rate"])
+        train_frame, test_frame = stratified_split(frame, y, test_size, seed, str(source))
+        manifest = store_dataset(registry, dataset_id, schema, train_frame, test_frame, {
+            "source": str(source.resolve()), "source_sha256": checksum, "test_size": test_size, "seed": seed,
+            "n_unlabelled": inferred.n_unlabelled})
     return _ingest_result(manifest, schema, created=True, warnings=_warn(warnings))
+
+
+def stratified_split(frame: pd.DataFrame, y: np.ndarray, test_size: float, seed: int,
+                     source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from sklearn.model_selection import train_test_split
+
+    try:
+        train_idx, test_idx = train_test_split(np.arange(len(frame)), test_size=test_size, stratify=y,
+                                               random_state=seed)
+    except ValueError as exc:
+        raise DataError(f"cannot split {source} into train and test: {exc}",
+                        hint="use more labelled rows of both classes") from None
+    return frame.iloc[np.sort(train_idx)], frame.iloc[np.sort(test_idx)]
+
+
+def store_dataset(registry: Registry, dataset_id: str, schema: Schema, train_frame: pd.DataFrame,
+                  test_frame: pd.DataFrame, fields: dict) -> dict:
+    """Write a dataset version (caller holds the lock) and log it; returns its manifest."""
+    staged = registry.stage()
+    train_frame.to_parquet(staged / "train.parquet", index=False)
+    test_frame.to_parquet(staged / "test.parquet", index=False)
+    write_json_atomic(staged / "schema.json", schema.to_dict())
+    y = np.r_[train_frame[schema.target].to_numpy(), test_frame[schema.target].to_numpy()]
+    manifest = {
+        "dataset_id": dataset_id, "format": DATASET_FORMAT, "created": _now(),
+        "target": schema.target, "positive_label": schema.positive_label,
+        "n_rows": len(y), "n_train": len(train_frame), "n_test": len(test_frame), "churn_rate": float(y.mean()),
+        "churnctl_version": churnctl.__version__, **fields,
+    }
+    registry.publish_dataset(staged, dataset_id, manifest)
+    registry.record("dataset_added", dataset_id=dataset_id, source=manifest.get("source"),
+                    source_sha256=manifest.get("source_sha256"), n_rows=manifest["n_rows"],
+                    churn_rate=manifest["churn_rate"])
+    return manifest
 
 
 def load_dataset(registry: Registry, dataset_id: str) -> tuple[Schema, pd.DataFrame, pd.DataFrame]:
@@ -264,6 +281,14 @@ class TrainResult(Result):
 
 def train(registry: Registry, settings: Settings, *, dataset_id: str | None = None, model: str | None = None,
           seed: int | None = None, promote: bool = False, wait: float = 0.0) -> TrainResult:
+    """Train a model version on a dataset (default: the latest); the first version becomes current."""
+    with registry.lock(wait):
+        return train_locked(registry, settings, dataset_id=dataset_id, model=model, seed=seed, promote=promote)
+
+
+def train_locked(registry: Registry, settings: Settings, *, dataset_id: str | None = None,
+                 model: str | None = None, seed: int | None = None, promote: bool = False) -> TrainResult:
+    """:func:`train` for a caller that already holds the registry lock."""
     import joblib
     import sklearn
 
@@ -274,58 +299,57 @@ def train(registry: Registry, settings: Settings, *, dataset_id: str | None = No
     model = model or cfg.model
     seed = cfg.seed if seed is None else seed
     started = time.monotonic()
-    with registry.lock(wait):
-        dataset_id = dataset_id or registry.latest_dataset()
-        schema, train_frame, test_frame = load_dataset(registry, dataset_id)
-        X, _ = prepare_features(train_frame, schema, source="training split")
-        y = train_frame[schema.target].to_numpy().astype(int)
-        log.info("training on dataset %s: %d rows, %d features (model=%s)", dataset_id, len(y),
-                 len(schema.feature_names), model)
-        selection = select_and_fit(schema, X, y, model=model, seed=seed, folds=cfg.cv_folds,
-                                   time_budget=cfg.time_budget)
-        threshold = choose_threshold(y, selection.oof_proba, cfg.threshold)
-        X_test, _ = prepare_features(test_frame, schema, source="test split")
-        y_test = test_frame[schema.target].to_numpy().astype(int)
-        test_proba = selection.pipeline.predict_proba(X_test)[:, 1]
-        test_metrics = classification_metrics(y_test, test_proba, threshold)
-        importance = feature_importance(selection.pipeline, X_test, y_test, seed)
+    dataset_id = dataset_id or registry.latest_dataset()
+    schema, train_frame, test_frame = load_dataset(registry, dataset_id)
+    X, _ = prepare_features(train_frame, schema, source="training split")
+    y = train_frame[schema.target].to_numpy().astype(int)
+    log.info("training on dataset %s: %d rows, %d features (model=%s)", dataset_id, len(y),
+             len(schema.feature_names), model)
+    selection = select_and_fit(schema, X, y, model=model, seed=seed, folds=cfg.cv_folds,
+                               time_budget=cfg.time_budget)
+    threshold = choose_threshold(y, selection.oof_proba, cfg.threshold)
+    X_test, _ = prepare_features(test_frame, schema, source="test split")
+    y_test = test_frame[schema.target].to_numpy().astype(int)
+    test_proba = selection.pipeline.predict_proba(X_test)[:, 1]
+    test_metrics = classification_metrics(y_test, test_proba, threshold)
+    importance = feature_importance(selection.pipeline, X_test, y_test, seed)
 
-        staged = registry.stage()
-        joblib.dump(selection.pipeline, staged / "model.joblib")
-        # Held-out churn probabilities: the reference of prediction drift (training rows would be
-        # scored over-confidently by the model that learnt them).
-        pd.DataFrame({"churn_probability": test_proba}).to_parquet(staged / "reference_scores.parquet", index=False)
-        # Exact sample of training features: the drift reference of this version.
-        n_ref = min(cfg.reference_rows, len(train_frame))
-        reference = train_frame.sample(n=n_ref, random_state=seed) if n_ref < len(train_frame) else train_frame
-        reference[schema.feature_names].to_parquet(staged / "reference.parquet", index=False)
-        version = registry.next_version()
-        manifest = {
-            "version": version, "created": _now(), "dataset_id": dataset_id, "seed": seed,
-            "estimator": selection.chosen.family, "params": selection.chosen.params,
-            "model_option": model, "cv_folds": cfg.cv_folds,
-            "cv_roc_auc": selection.chosen.mean_auc,
-            "cv_roc_auc_std": float(np.std(selection.chosen.fold_auc)),
-            "candidates": [c.to_dict() for c in selection.candidates],
-            "skipped_candidates": selection.skipped,
-            "threshold": threshold, "threshold_strategy": str(cfg.threshold),
-            "test_metrics": test_metrics, "feature_importance": importance,
-            "n_train": int(len(y)), "n_reference": int(n_ref),
-            "schema": schema.to_dict(),
-            "versions": {"churnctl": churnctl.__version__, "scikit-learn": sklearn.__version__,
-                         "pandas": pd.__version__, "numpy": np.__version__,
-                         "python": platform.python_version()},
-        }
-        registry.publish_model(staged, version, manifest)
-        promoted = registry.current() is None or promote
-        registry.record("model_trained", version=version, dataset_id=dataset_id,
-                        estimator=selection.chosen.family, cv_roc_auc=selection.chosen.mean_auc,
-                        test_roc_auc=test_metrics["roc_auc"], threshold=threshold)
-        if promoted:
-            previous = registry.set_current(version)
-            registry.record("model_promoted", version=version, previous=previous,
-                            reason="first model" if previous is None else "train --promote")
-        current = registry.current()
+    staged = registry.stage()
+    joblib.dump(selection.pipeline, staged / "model.joblib")
+    # Held-out churn probabilities: the reference of prediction drift (training rows would be
+    # scored over-confidently by the model that learnt them).
+    pd.DataFrame({"churn_probability": test_proba}).to_parquet(staged / "reference_scores.parquet", index=False)
+    # Exact sample of training features: the drift reference of this version.
+    n_ref = min(cfg.reference_rows, len(train_frame))
+    reference = train_frame.sample(n=n_ref, random_state=seed) if n_ref < len(train_frame) else train_frame
+    reference[schema.feature_names].to_parquet(staged / "reference.parquet", index=False)
+    version = registry.next_version()
+    manifest = {
+        "version": version, "created": _now(), "dataset_id": dataset_id, "seed": seed,
+        "estimator": selection.chosen.family, "params": selection.chosen.params,
+        "model_option": model, "cv_folds": cfg.cv_folds,
+        "cv_roc_auc": selection.chosen.mean_auc,
+        "cv_roc_auc_std": float(np.std(selection.chosen.fold_auc)),
+        "candidates": [c.to_dict() for c in selection.candidates],
+        "skipped_candidates": selection.skipped,
+        "threshold": threshold, "threshold_strategy": str(cfg.threshold),
+        "test_metrics": test_metrics, "feature_importance": importance,
+        "n_train": int(len(y)), "n_reference": int(n_ref),
+        "schema": schema.to_dict(),
+        "versions": {"churnctl": churnctl.__version__, "scikit-learn": sklearn.__version__,
+                     "pandas": pd.__version__, "numpy": np.__version__,
+                     "python": platform.python_version()},
+    }
+    registry.publish_model(staged, version, manifest)
+    promoted = registry.current() is None or promote
+    registry.record("model_trained", version=version, dataset_id=dataset_id,
+                    estimator=selection.chosen.family, cv_roc_auc=selection.chosen.mean_auc,
+                    test_roc_auc=test_metrics["roc_auc"], threshold=threshold)
+    if promoted:
+        previous = registry.set_current(version)
+        registry.record("model_promoted", version=version, previous=previous,
+                        reason="first model" if previous is None else "train --promote")
+    current = registry.current()
     return TrainResult(version=version, dataset_id=dataset_id, estimator=selection.chosen.family,
                        params=selection.chosen.params, cv_roc_auc=selection.chosen.mean_auc,
                        cv_roc_auc_std=manifest["cv_roc_auc_std"], threshold=threshold,
@@ -508,11 +532,14 @@ class ModelSummary(Result):
 def list_models(registry: Registry) -> list[ModelSummary]:
     current = registry.current()
     history = registry.promotion_history()
+    rejected = {e.get("challenger") for e in registry.events()
+                if e.get("event") == "retrain" and e.get("outcome") == "rejected"}
     summaries = []
     for version in registry.versions():
         manifest = registry.model_manifest(version)
         status = ("current" if version == current else
-                  "previous champion" if version in history else "not promoted")
+                  "previous champion" if version in history else
+                  "rejected" if version in rejected else "not promoted")
         summaries.append(ModelSummary(
             version=version, created=manifest["created"], dataset_id=manifest["dataset_id"],
             estimator=manifest["estimator"], cv_roc_auc=manifest.get("cv_roc_auc"),
@@ -596,3 +623,34 @@ def drift_check(registry: Registry, settings: Settings, current: str, *, version
                     performance_drift=bool(report.performance and report.performance["drift"]),
                     reasons=report.reasons)
     return report
+
+
+# ---------------------------------------------------------------------------------------------
+# history and verification
+
+HISTORY_EVENTS = ("model_trained", "model_promoted", "model_rolled_back", "retrain", "models_pruned")
+
+
+def history(registry: Registry) -> list[dict]:
+    """Registry events about model versions, oldest first, flattened for display."""
+    rows = []
+    for event in registry.events():
+        kind = event.get("event")
+        if kind not in HISTORY_EVENTS:
+            continue
+        rows.append({
+            "time": event.get("time"), "event": kind,
+            "version": event.get("version") or event.get("challenger") or ", ".join(event.get("versions", [])),
+            "previous": event.get("previous") or event.get("champion"),
+            "outcome": event.get("outcome"), "reason": event.get("reason"),
+        })
+    return rows
+
+
+def verify(registry: Registry) -> dict[str, str | None]:
+    """Check every model version's and dataset's files against their manifests."""
+    problems = registry.verify_all()
+    current = registry.current()
+    if current is not None and f"model {current}" not in problems:
+        problems[f"model {current}"] = "the current pointer names a version that does not exist"
+    return problems

@@ -100,6 +100,7 @@ def _register() -> None:
     app.command("evaluate")(modelling.evaluate_command)
     app.command("predict")(modelling.predict_command)
     app.command("drift-check")(monitoring.drift_check_command)
+    app.command("retrain")(monitoring.retrain_command)
     app.add_typer(models.app, name="models")
 
 

@@ -88,3 +88,37 @@ def rollback_command(wait: WaitOption = 0.0, format: FormatOption = OutputFormat
         emit_json(result.to_dict())
     else:
         console().print(f"rolled back: current model is {result.current} (was {result.previous})")
+
+
+@app.command("history")
+def history_command(format: FormatOption = OutputFormat.text) -> None:
+    """Show trainings, promotions, rejections, rollbacks and prunings, oldest first."""
+    from churnctl import workflows
+
+    rows = workflows.history(state().registry)
+    if format is OutputFormat.json:
+        emit_json(rows)
+        return
+    if not rows:
+        console().print("no model history yet")
+        return
+    console().print(table("Model history", ["time", "event", "version", "previous / champion", "outcome", "reason"],
+                          [[r["time"], r["event"], r["version"], r["previous"], r["outcome"], r["reason"]]
+                           for r in rows]))
+
+
+@app.command("verify")
+def verify_command(format: FormatOption = OutputFormat.text) -> None:
+    """Check every version's files against the SHA-256 in its manifest; exit 4 if any differ."""
+    from churnctl import workflows
+    from churnctl.errors import EXIT_ARTIFACT
+
+    problems = workflows.verify(state().registry)
+    bad = {k: v for k, v in problems.items() if v}
+    if format is OutputFormat.json:
+        emit_json({"ok": not bad, "checked": sorted(problems), "problems": bad})
+    else:
+        console().print(table("Verification", ["artifact", "status"],
+                              [[name, problem or "ok"] for name, problem in sorted(problems.items())]))
+    if bad:
+        raise typer.Exit(EXIT_ARTIFACT)

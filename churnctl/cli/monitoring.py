@@ -76,3 +76,30 @@ def _render(report) -> None:
     else:
         verdict = "[bold green]no drift[/bold green]"
     out.print(verdict)
+
+
+def retrain_command(
+    data: Annotated[Path, typer.Option("--data", help="Newly labelled CSV/Parquet file, or a directory of them.")],
+    force: Annotated[bool, typer.Option("--force", help="Train a challenger even when no drift is detected.")] = False,
+    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for the registry lock (default: fail at once).")] = 0.0,
+    format: FormatOption = OutputFormat.text,
+) -> None:
+    """Retrain on newly labelled data; promote the challenger only if it beats the champion."""
+    from churnctl.retrain import retrain
+
+    st = state()
+    result = retrain(st.registry, st.settings, str(data), force=force, wait=wait)
+    if format is OutputFormat.json:
+        emit_json(result.to_dict())
+        return
+    out = console()
+    out.print(f"[bold]{result.outcome}[/bold]: {result.reason}")
+    if result.metrics:
+        m = result.metrics
+        out.print(table(f"Champion {result.champion} vs challenger {result.challenger} on {m['holdout_rows']} "
+                        "held-out new rows", ["model", "ROC-AUC", "PR-AUC", "F1", "Brier"],
+                        [[f"champion {result.champion}", m["champion"]["roc_auc"], m["champion"]["pr_auc"],
+                          m["champion"]["f1"], m["champion"]["brier"]],
+                         [f"challenger {result.challenger}", m["challenger"]["roc_auc"], m["challenger"]["pr_auc"],
+                          m["challenger"]["f1"], m["challenger"]["brier"]]]))
+    out.print(f"current model: {result.current}" + (f"; pruned {', '.join(result.pruned)}" if result.pruned else ""))

@@ -19,8 +19,11 @@ def append_event(path: Path, event: str, **fields) -> dict:
     record = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "event": event,
               "churnctl_version": churnctl.__version__, **fields}
     line = (json.dumps(record, default=str, sort_keys=False) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line  # a writer was killed mid-line: keep that fragment off this event's line
         os.write(fd, line)
         os.fsync(fd)
     finally:

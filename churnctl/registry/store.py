@@ -214,6 +214,36 @@ class Registry:
         write_json_atomic(self.current_path, {"current": target, "history": history[:-1]})
         return leaving, target
 
+    def prune(self, version: str) -> None:
+        """Delete a model version: moved out of ``models/`` in one step, then removed."""
+        folder = self.model_dir(version)
+        trash = self.staging_dir / f"pruned-{version}-{uuid.uuid4().hex[:8]}"
+        trash.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(folder, trash)
+        pointer = self._pointer()
+        if version in pointer.get("history", []):
+            pointer["history"] = [v for v in pointer["history"] if v != version]
+            write_json_atomic(self.current_path, pointer)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def verify_all(self) -> dict[str, str | None]:
+        """{name: problem or None} for every model version and dataset."""
+        problems: dict[str, str | None] = {}
+        for version in self.versions():
+            try:
+                self.verify(version)
+                problems[f"model {version}"] = None
+            except ArtifactError as exc:
+                problems[f"model {version}"] = exc.message
+        for dataset_id in self.dataset_ids():
+            folder = self.datasets_dir / dataset_id
+            try:
+                self._verify_files(folder, read_json(folder / "manifest.json"))
+                problems[f"dataset {dataset_id}"] = None
+            except ArtifactError as exc:
+                problems[f"dataset {dataset_id}"] = exc.message
+        return problems
+
     # -- events ------------------------------------------------------------------------------
 
     def record(self, event: str, **fields) -> dict:

@@ -1,0 +1,256 @@
+"""Unattended retraining: champion/challenger on newly labelled data, safe to run from cron.
+
+One run, all under the registry lock:
+
+1. list the input files (a file, or every CSV/Parquet file of a directory); files whose content
+   hash an earlier retrain already processed are left out, and with nothing new the run is
+   ``skipped``;
+2. validate the new rows against the champion's schema (the target must be present);
+3. run the drift check against the champion's reference; no drift and no ``--force`` → ``skipped``;
+4. record a dataset version: training rows = the champion's training rows followed by the new
+   rows, the most recent ``window_rows`` of them; test rows = a stratified ``holdout`` share of the
+   NEW rows only, so that both models are judged on the data that matter now;
+5. train a challenger with the same model selection as ``train``;
+6. score champion and challenger on that holdout; promote only if the challenger's ROC-AUC beats
+   the champion's by ``min_improvement`` AND a paired bootstrap of the holdout says the gain is not
+   chance (one-sided p ≤ ``max_p_value``) AND it passes the absolute floors; otherwise the challenger
+   stays as a rejected version and the champion stays current;
+7. prune old versions beyond ``keep_versions`` (never the current or the previous champion) and
+   append one ``retrain`` event with inputs, drift summary, both models' metrics and the decision.
+
+A run killed at any moment leaves the registry consistent: versions appear by atomic rename, the
+current pointer moves by atomic replace, and the next run clears the staging area. Input files are
+marked processed only by the final event, so a killed run's files are processed again next time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from churnctl import tables
+from churnctl.config import Settings
+from churnctl.errors import DataError
+from churnctl.registry import Registry
+from churnctl.registry.files import sha256_file
+from churnctl.schema import encode_target, prepare_features, refresh_statistics
+from churnctl.workflows import (load_dataset, load_model, reference_profile, stratified_split, store_dataset,
+                                train_locked)
+
+log = logging.getLogger("churnctl")
+DATA_SUFFIXES = tables.CSV_SUFFIXES + tables.PARQUET_SUFFIXES
+
+
+@dataclass
+class RetrainResult:
+    outcome: str  # promoted | rejected | skipped
+    reason: str
+    champion: str | None
+    challenger: str | None
+    metrics: dict | None
+    drift: dict | None
+    inputs: list[dict] = field(default_factory=list)
+    dataset_id: str | None = None
+    current: str | None = None
+    pruned: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def input_files(data: str) -> list[Path]:
+    path = Path(data)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir()
+                       if p.is_file() and not p.name.startswith(".") and p.name.lower().endswith(DATA_SUFFIXES))
+        if not files:
+            raise DataError(f"directory {path} holds no CSV or Parquet file",
+                            hint="put the newly labelled rows there as .csv or .parquet files")
+        return files
+    if not path.exists():
+        raise DataError(f"{path} does not exist", hint="pass a labelled CSV/Parquet file or a directory of them")
+    return [path]
+
+
+def processed_hashes(registry: Registry) -> set[str]:
+    done = set()
+    for event in registry.events():
+        if event.get("event") == "retrain":
+            done.update(i["sha256"] for i in event.get("inputs", []) if i.get("processed"))
+    return done
+
+
+def paired_bootstrap_pvalue(y: np.ndarray, champion: np.ndarray, challenger: np.ndarray, resamples: int,
+                            seed: int) -> float | None:
+    """One-sided p-value that the challenger's ROC-AUC is not higher than the champion's on the same
+    rows: the share of paired bootstrap resamples in which it is not (with the usual +1 correction)."""
+    from sklearn.metrics import roc_auc_score
+
+    if resamples <= 0:
+        return None
+    rng = np.random.default_rng(seed)
+    not_better = used = 0
+    for _ in range(resamples):
+        idx = rng.integers(0, len(y), len(y))
+        if y[idx].min() == y[idx].max():
+            continue
+        used += 1
+        not_better += roc_auc_score(y[idx], challenger[idx]) <= roc_auc_score(y[idx], champion[idx])
+    return (not_better + 1) / (used + 1) if used else None
+
+
+def _drift_summary(report) -> dict:
+    return {"drift_detected": report.drift_detected, "status": report.status,
+            "drifted_features": report.drifted_features, "share_drifted": report.share_drifted,
+            "prediction_drift": report.prediction_drift["drift"],
+            "performance_drift": bool(report.performance and report.performance["drift"]),
+            "roc_auc_current": report.performance["roc_auc"] if report.performance else None,
+            "reasons": report.reasons}
+
+
+def _prune(registry: Registry, keep: int) -> list[str]:
+    versions = registry.versions()
+    history = registry.promotion_history()
+    protected = {registry.current(), *history[-2:]}
+    pruned = []
+    for version in versions:
+        if len(versions) - len(pruned) <= keep:
+            break
+        if version not in protected:
+            registry.prune(version)
+            pruned.append(version)
+    if pruned:
+        registry.record("models_pruned", versions=pruned, keep=keep)
+    return pruned
+
+
+def retrain(registry: Registry, settings: Settings, data: str, *, force: bool = False,
+            wait: float = 0.0) -> RetrainResult:
+    from churnctl.drift.monitor import DriftMonitor
+    from churnctl.metrics import classification_metrics
+
+    cfg = settings.retrain
+    files = input_files(data)
+    with registry.lock(wait):
+        champion = load_model(registry)
+        schema = champion.schema
+        hashes = {f: sha256_file(f) for f in files}
+        done = processed_hashes(registry)
+        new_files = [f for f in files if hashes[f] not in done]
+        inputs = [{"path": str(f.resolve()), "sha256": hashes[f], "processed": f in new_files} for f in files]
+
+        def finish(result: RetrainResult) -> RetrainResult:
+            result.inputs, result.current = inputs, registry.current()
+            registry.record("retrain", outcome=result.outcome, reason=result.reason, champion=result.champion,
+                            challenger=result.challenger, dataset_id=result.dataset_id, inputs=inputs,
+                            drift=result.drift, metrics=result.metrics, pruned=result.pruned)
+            for message in result.warnings:
+                log.warning(message)
+            return result
+
+        if not new_files:
+            for item in inputs:
+                item["processed"] = False
+            return finish(RetrainResult("skipped", "already processed: every input file was used by an "
+                                        "earlier retrain", champion.version, None, None, None))
+
+        # 2. validate
+        frames = []
+        for path in new_files:
+            frame = tables.read_table(path)
+            if schema.target not in frame.columns:
+                raise DataError(f"{path} has no target column {schema.target!r}; retrain needs labelled rows",
+                                hint="use 'churnctl drift-check' for unlabelled data")
+            y, labelled = encode_target(frame[schema.target], schema, source=str(path))
+            frame = frame.loc[labelled].reset_index(drop=True)
+            X, _ = prepare_features(frame, schema, source=str(path))
+            typed = X.copy()
+            for name in schema.identifier_names:
+                if name in frame.columns:
+                    typed[name] = frame[name].astype(str).to_numpy()
+            typed[schema.target] = y[labelled].astype("int8")
+            frames.append(typed)
+        new_rows = pd.concat(frames, ignore_index=True)
+        if len(new_rows) == 0:
+            raise DataError("the new files hold no labelled rows")
+        warnings = []
+
+        # 3. drift
+        monitor = DriftMonitor(champion, reference_profile(registry, champion), settings.drift,
+                               importance=champion.manifest.get("feature_importance"))
+        labelled_view = new_rows.drop(columns=schema.identifier_names, errors="ignore").assign(**{
+            schema.target: np.where(new_rows[schema.target] == 1, schema.positive_label, schema.negative_label)})
+        monitor.update(labelled_view, source="new data")
+        report = monitor.report()
+        drift = _drift_summary(report)
+        if not report.drift_detected and not force:
+            return finish(RetrainResult("skipped", f"no drift in {len(new_rows)} new rows (use --force to retrain "
+                                        "anyway)", champion.version, None, None, drift, warnings=report.warnings))
+
+        # 4. dataset: previous training rows + new rows, most recent window; holdout from the new rows
+        y_new = new_rows[schema.target].to_numpy()
+        counts = np.bincount(y_new, minlength=2)
+        if counts.min() < 2 or len(new_rows) * cfg.holdout < 2:
+            raise DataError(f"the new data hold {counts[1]} churned and {counts[0]} retained customers; a "
+                            "holdout for comparing the models needs at least 2 of each",
+                            hint="wait for more labelled rows")
+        new_train, holdout = stratified_split(new_rows, y_new, cfg.holdout, cfg.seed, "the new data")
+        _, previous_train, _ = load_dataset(registry, champion.manifest["dataset_id"])
+        columns = list(new_rows.columns)
+        previous_train = previous_train.reindex(columns=columns)
+        training = pd.concat([previous_train, new_train], ignore_index=True).tail(cfg.window_rows)
+        key = json.dumps({"base": champion.manifest["dataset_id"], "inputs": sorted(hashes[f] for f in new_files),
+                          "holdout": cfg.holdout, "window": cfg.window_rows, "seed": cfg.seed}, sort_keys=True)
+        dataset_id = "ds-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+        if not registry.has_dataset(dataset_id):
+            X_all, _ = prepare_features(training, schema, source="training rows")
+            store_dataset(registry, dataset_id, refresh_statistics(schema, X_all), training.reset_index(drop=True),
+                          holdout.reset_index(drop=True),
+                          {"source": "retrain", "base_dataset": champion.manifest["dataset_id"],
+                           "inputs": [i for i in inputs if i["processed"]], "holdout": cfg.holdout,
+                           "window_rows": cfg.window_rows, "seed": cfg.seed})
+
+        # 5. challenger
+        trained = train_locked(registry, settings, dataset_id=dataset_id, promote=False)
+        challenger = load_model(registry, trained.version)
+
+        # 6. compare on the same holdout
+        y_hold = holdout[schema.target].to_numpy().astype(int)
+        X_hold, _ = prepare_features(holdout, schema, source="holdout")
+        p_champion = champion.pipeline.predict_proba(X_hold)[:, 1]
+        X_hold_c, _ = prepare_features(holdout, challenger.schema, source="holdout")
+        p_challenger = challenger.pipeline.predict_proba(X_hold_c)[:, 1]
+        champion_metrics = classification_metrics(y_hold, p_champion, champion.threshold)
+        challenger_metrics = classification_metrics(y_hold, p_challenger, challenger.threshold)
+        gain = challenger_metrics["roc_auc"] - champion_metrics["roc_auc"]
+        p_value = paired_bootstrap_pvalue(y_hold, p_champion, p_challenger, cfg.bootstrap, cfg.seed)
+        metrics = {"holdout_rows": int(len(y_hold)), "champion": champion_metrics, "challenger": challenger_metrics,
+                   "roc_auc_gain": gain, "bootstrap_p_value": p_value}
+        failures = []
+        if gain < cfg.min_improvement:
+            failures.append(f"ROC-AUC gain {gain:+.4f} is below the required {cfg.min_improvement:.4f}")
+        if p_value is not None and p_value > cfg.max_p_value:
+            failures.append(f"paired bootstrap p-value {p_value:.3f} > {cfg.max_p_value}")
+        if challenger_metrics["roc_auc"] < cfg.min_roc_auc:
+            failures.append(f"ROC-AUC {challenger_metrics['roc_auc']:.4f} below the floor {cfg.min_roc_auc}")
+        if challenger_metrics["pr_auc"] < cfg.min_pr_auc:
+            failures.append(f"PR-AUC {challenger_metrics['pr_auc']:.4f} below the floor {cfg.min_pr_auc}")
+        if failures:
+            outcome, reason = "rejected", "; ".join(failures)
+        else:
+            outcome = "promoted"
+            reason = (f"challenger ROC-AUC {challenger_metrics['roc_auc']:.4f} beats the champion's "
+                      f"{champion_metrics['roc_auc']:.4f} by {gain:+.4f}"
+                      + (f" (bootstrap p = {p_value:.3f})" if p_value is not None else ""))
+            previous = registry.set_current(challenger.version)
+            registry.record("model_promoted", version=challenger.version, previous=previous, reason="retrain")
+        pruned = _prune(registry, cfg.keep_versions)
+        return finish(RetrainResult(outcome, reason, champion.version, challenger.version, metrics, drift,
+                                    dataset_id=dataset_id, pruned=pruned, warnings=report.warnings))
