@@ -1,0 +1,207 @@
+"""retrain with real processes: promotion logic, idempotency, locking, SIGKILL fault injection."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from churnctl.registry import Registry
+from churnctl.simulate import Drift, simulate_customers
+from tests.conftest import EXAMPLE_ROW, ROOT
+
+CONFIG = """[train]
+model = "logreg"
+cv_folds = 3
+[retrain]
+bootstrap = 300
+"""
+
+
+@pytest.fixture(scope="module")
+def base_registry(tmp_path_factory):
+    """One champion (v0001) trained on simulated customers; copied by each test."""
+    from churnctl import workflows
+    from churnctl.config import load_settings
+
+    folder = tmp_path_factory.mktemp("retrain-base")
+    (folder / "churnctl.toml").write_text(CONFIG)
+    data = folder / "customers.csv"
+    simulate_customers(4000, seed=1).to_csv(data, index=False)
+    settings = load_settings(folder / "churnctl.toml")
+    registry = Registry(folder / "artifacts")
+    workflows.ingest(registry, str(data), settings, target="Exited")
+    workflows.train(registry, settings)
+    return folder
+
+
+@pytest.fixture
+def env(tmp_path, base_registry):
+    import shutil
+
+    shutil.copytree(base_registry / "artifacts", tmp_path / "artifacts")
+    (tmp_path / "churnctl.toml").write_text(CONFIG)
+    return tmp_path
+
+
+def args(env):
+    return ["--artifacts", env / "artifacts", "--config", env / "churnctl.toml"]
+
+
+def batch(env, name, rows=3000, seed=0, drift=None, labelled=True):
+    frame = simulate_customers(rows, seed=seed, drift=drift)
+    if not labelled:
+        frame = frame.drop(columns="Exited")
+    path = env / name
+    frame.to_csv(path, index=False) if name.endswith(".csv") else frame.to_parquet(path)
+    return path
+
+
+def test_changed_mechanism_is_retrained_and_promoted_then_rolled_back(cli, env):
+    data = batch(env, "concept.csv", seed=10, drift=Drift(concept=1.0))
+    run = cli(*args(env), "retrain", "--data", data, "--format", "json")
+    assert run.code == 0, run.stderr
+    doc = run.json()
+    assert doc["outcome"] == "promoted", doc["reason"]
+    assert doc["drift"]["drift_detected"] and doc["drift"]["performance_drift"]
+    assert doc["champion"] == "v0001" and doc["challenger"] == "v0002" and doc["current"] == "v0002"
+    m = doc["metrics"]
+    assert m["challenger"]["roc_auc"] >= m["champion"]["roc_auc"] + 0.01 and m["bootstrap_p_value"] <= 0.05
+    registry = Registry(env / "artifacts")
+    assert registry.current() == "v0002"
+    event = [e for e in registry.events() if e["event"] == "retrain"][-1]
+    assert event["outcome"] == "promoted" and event["inputs"][0]["sha256"] and event["metrics"]["champion"]
+    # the challenger's dataset: previous training rows + new rows; its test split = new rows only
+    manifest = registry.dataset_manifest(doc["dataset_id"])
+    assert manifest["n_test"] == 900 and manifest["n_train"] == 3200 + 2100
+
+    history = cli(*args(env), "models", "history", "--format", "json").json()
+    assert [h["event"] for h in history][-2:] == ["model_promoted", "retrain"]
+    assert cli(*args(env), "models", "rollback").code == 0 and registry.current() == "v0001"
+    assert cli(*args(env), "models", "history", "--format", "json").json()[-1]["event"] == "model_rolled_back"
+
+
+def test_forced_retrain_without_change_is_rejected(cli, env):
+    data = batch(env, "same.csv", seed=11)
+    run = cli(*args(env), "retrain", "--data", data)
+    assert run.code == 0 and run.stdout.startswith("skipped: no drift")
+    forced = batch(env, "same2.parquet", seed=12)
+    doc = cli(*args(env), "retrain", "--data", forced, "--force", "--format", "json").json()
+    assert doc["outcome"] == "rejected" and doc["current"] == "v0001", doc["reason"]
+    listing = {m["version"]: m["status"] for m in cli(*args(env), "models", "list", "--format", "json").json()}
+    assert listing == {"v0001": "current", "v0002": "rejected"}
+
+
+def test_same_data_again_is_skipped_and_directories_are_scanned(cli, env):
+    folder = env / "labelled"
+    folder.mkdir()
+    batch(folder, "a.csv", seed=20, drift=Drift(concept=1.0))
+    first = cli(*args(env), "retrain", "--data", folder, "--format", "json").json()
+    assert first["outcome"] in ("promoted", "rejected")
+    versions = Registry(env / "artifacts").versions()
+    again = cli(*args(env), "retrain", "--data", folder, "--force", "--format", "json").json()
+    assert again["outcome"] == "skipped" and again["reason"].startswith("already processed")
+    assert Registry(env / "artifacts").versions() == versions
+    batch(folder, "b.parquet", seed=21, drift=Drift(concept=1.0))
+    third = cli(*args(env), "retrain", "--data", folder, "--force", "--format", "json").json()
+    assert [i["processed"] for i in third["inputs"]] == [False, True]
+
+
+def test_invalid_new_data_changes_nothing(cli, env):
+    registry = Registry(env / "artifacts")
+    before = (registry.versions(), registry.dataset_ids(), registry.current())
+    unlabelled = batch(env, "unlabelled.csv", seed=30, labelled=False)
+    run = cli(*args(env), "retrain", "--data", unlabelled)
+    assert run.code == 3 and "no target column" in run.stderr
+    broken = batch(env, "broken.csv", seed=31)
+    text = broken.read_text().splitlines()
+    text[5] = text[5].replace(text[5].split(",")[4], "abc", 1)  # Age of the fifth customer
+    broken.write_text("\n".join(text) + "\n")
+    run = cli(*args(env), "retrain", "--data", broken)
+    assert run.code == 3 and "expects numbers" in run.stderr
+    assert cli(*args(env), "retrain", "--data", env / "nothing-here").code == 3
+    empty_dir = env / "empty"
+    empty_dir.mkdir()
+    assert cli(*args(env), "retrain", "--data", empty_dir).code == 3
+    assert (registry.versions(), registry.dataset_ids(), registry.current()) == before
+    assert not [e for e in registry.events() if e["event"] == "retrain"]
+
+
+def test_retention_keeps_current_and_previous_champion(cli, env):
+    (env / "churnctl.toml").write_text(CONFIG + "keep_versions = 2\n")
+    for i in range(3):
+        doc = cli(*args(env), "retrain", "--data", batch(env, f"c{i}.csv", seed=40 + i, drift=Drift(concept=1.0)),
+                  "--force", "--format", "json").json()
+    registry = Registry(env / "artifacts")
+    assert len(registry.versions()) == 2
+    history = registry.promotion_history()
+    assert registry.current() in registry.versions()
+    assert all(v in registry.versions() for v in history[-2:])
+    assert doc["pruned"] or any(e["event"] == "models_pruned" for e in registry.events())
+
+
+def test_models_verify_detects_tampering(cli, env):
+    assert cli(*args(env), "models", "verify").code == 0
+    reference = env / "artifacts" / "models" / "v0001" / "reference.parquet"
+    reference.write_bytes(reference.read_bytes()[:-10])
+    run = cli(*args(env), "models", "verify", "--format", "json")
+    assert run.code == 4 and "model v0001" in run.json()["problems"]
+
+
+def _spawn(env, data, *extra):
+    return subprocess.Popen([sys.executable, "-m", "churnctl", *map(str, args(env)), "retrain", "--data", str(data),
+                             "--format", "json", *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def test_five_concurrent_retrains_one_trains_the_others_exit_75(cli, env):
+    # A long bootstrap keeps the winner busy well past the others' start-up, so none of them can
+    # arrive after it finished and legitimately find the data already processed.
+    (env / "churnctl.toml").write_text(CONFIG.replace("bootstrap = 300", "bootstrap = 4000"))
+    data = batch(env, "concurrent.csv", seed=50, drift=Drift(concept=1.0))
+    procs = [_spawn(env, data, "--force") for _ in range(5)]
+    results = [(p.wait(timeout=300), p.stdout.read(), p.stderr.read()) for p in procs]
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 75, 75, 75, 75], results
+    assert all("holds the registry lock" in err for code, _, err in results if code == 75)
+    registry = Registry(env / "artifacts")
+    assert len(registry.versions()) == 2
+    assert cli(*args(env), "models", "verify").code == 0
+
+
+def test_sigkill_at_random_moments_never_corrupts_the_registry(cli, env):
+    """Kill retrains at random moments; after each, every version verifies and predict works."""
+    rng = random.Random(7)
+    row = env / "row.json"
+    row.write_text(json.dumps(EXAMPLE_ROW))
+    started = time.monotonic()
+    first = _spawn(env, batch(env, "k0.csv", seed=60, drift=Drift(concept=1.0)), "--force")
+    assert first.wait(timeout=300) == 0, first.stderr.read()
+    full_run = time.monotonic() - started
+    kills = 0
+    for i in range(1, 27):
+        proc = _spawn(env, batch(env, f"k{i}.csv", seed=60 + i, drift=Drift(concept=rng.random())), "--force")
+        time.sleep(rng.uniform(0.0, full_run))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+        verify = cli(*args(env), "models", "verify", "--format", "json")
+        assert verify.code == 0, (i, verify.stdout)
+        prediction = cli(*args(env), "predict", "--json", row)
+        assert prediction.code == 0, (i, prediction.stderr)
+        registry = Registry(env / "artifacts")
+        assert prediction.json()["model_version"] == registry.current()
+        lines = (env / "artifacts" / "events.jsonl").read_text().splitlines()
+        assert all("}{" not in line for line in lines)  # no event glued onto a cut line
+        assert json.loads(lines[-1]) or True
+    assert kills >= 20, f"only {kills} runs were killed mid-way"
+    # leftovers of killed runs are cleared by the next writer
+    assert cli(*args(env), "models", "promote", Registry(env / "artifacts").current()).code == 0
+    assert not any((env / "artifacts" / ".staging").glob("*"))
