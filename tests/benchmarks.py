@@ -23,6 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
+# One compute thread per process, as the churnctl command sets for itself: the suite and the
+# benchmarks start churnctl processes beside their own work on a 2-core machine, and competing
+# OpenMP thread pools slow everything down many times over.
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
 ROOT = Path(__file__).resolve().parent.parent
 BANK = ROOT.parent / "shared" / "data" / "bank_churn" / "Churn_Modelling.csv"
 CHURNCTL = [sys.executable, "-m", "churnctl"]

@@ -1,12 +1,19 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+# One compute thread per process, as the churnctl command sets for itself: the suite and the
+# benchmarks start churnctl processes beside their own work on a 2-core machine, and competing
+# OpenMP thread pools slow everything down many times over.
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 BANK_CSV = ROOT.parent / "shared" / "data" / "bank_churn" / "Churn_Modelling.csv"
