@@ -44,6 +44,8 @@ demo: $(VENV)/.installed
 	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) drift-check --current data/stable_batch.csv
 	@echo "drift-check on the drifted batch exits 1 (drift detected):"
 	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) drift-check --current data/new_batch.csv || test $$? -eq 1
+	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) retrain --data data/new_batch.csv
+	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) models history
 	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) models list
 
 clean:
