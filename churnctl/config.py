@@ -87,14 +87,17 @@ def _coerce(section: str, key: str, value, default):
     if isinstance(default, bool):
         ok = isinstance(value, bool)
     elif isinstance(default, tuple):
-        ok = isinstance(value, list) and all(isinstance(v, (int, float)) for v in value)
+        ok = isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
         value = tuple(float(v) for v in value) if ok else value
     elif isinstance(default, float):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
     elif isinstance(default, int):
         ok = isinstance(value, int) and not isinstance(value, bool)
-    else:  # str or optional str: accept str, and numbers where the field also takes them
+    elif key in ("target", "positive"):  # column names and labels are text, even when they look numeric
+        ok = isinstance(value, (str, int, float)) and not isinstance(value, bool)
+        value = str(value) if ok else value
+    else:  # str, or a field that takes a string or a number (threshold)
         ok = isinstance(value, (str, int, float)) and not isinstance(value, bool)
     if not ok:
         raise UsageError(
@@ -137,7 +140,38 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
     settings = Settings(**built, source=candidate)
     validate_risk_bands(settings.predict.risk_bands)
     validate_drift(settings.drift)
+    _validate_ranges(settings)
     return settings
+
+
+def _validate_ranges(settings: Settings) -> None:
+    """Reject out-of-range values when the file is read, not half-way through a run."""
+    checks = [
+        ("[data] test_size", settings.data.test_size, 0.0 < settings.data.test_size < 1.0, "a fraction in (0, 1)"),
+        ("[train] cv_folds", settings.train.cv_folds, settings.train.cv_folds >= 2, "at least 2"),
+        ("[train] reference_rows", settings.train.reference_rows, settings.train.reference_rows >= 100,
+         "at least 100"),
+        ("[train] time_budget", settings.train.time_budget, settings.train.time_budget > 0, "positive"),
+        ("[train] model", settings.train.model, settings.train.model in ("auto", "logreg", "hgb"),
+         "auto, logreg or hgb"),
+        ("[retrain] holdout", settings.retrain.holdout, 0.0 < settings.retrain.holdout < 1.0, "a fraction in (0, 1)"),
+        ("[retrain] window_rows", settings.retrain.window_rows, settings.retrain.window_rows >= 100, "at least 100"),
+        ("[retrain] bootstrap", settings.retrain.bootstrap, settings.retrain.bootstrap >= 0, "0 or more"),
+        ("[retrain] max_p_value", settings.retrain.max_p_value, 0.0 < settings.retrain.max_p_value <= 1.0,
+         "in (0, 1]"),
+        ("[retrain] keep_versions", settings.retrain.keep_versions, settings.retrain.keep_versions >= 2,
+         "at least 2 (the current and the previous champion)"),
+    ]
+    threshold = settings.train.threshold
+    try:
+        ok = threshold in ("f1", "youden") or 0.0 < float(threshold) < 1.0
+    except (TypeError, ValueError):
+        ok = False
+    checks.append(("[train] threshold", threshold, ok, "'f1', 'youden' or a probability in (0, 1)"))
+    for name, value, ok, expected in checks:
+        if not ok:
+            raise UsageError(f"configuration {name} = {value!r} is out of range: expected {expected}",
+                             hint="fix the value in churnctl.toml")
 
 
 def validate_drift(drift: DriftSettings) -> DriftSettings:

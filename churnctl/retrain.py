@@ -39,12 +39,13 @@ from churnctl.config import Settings
 from churnctl.errors import DataError
 from churnctl.registry import Registry
 from churnctl.registry.files import sha256_file
-from churnctl.schema import encode_target, prepare_features, refresh_statistics
+from churnctl.schema import encode_target, prepare_features, refresh_statistics, to_text
 from churnctl.workflows import (load_dataset, load_model, reference_profile, stratified_split, store_dataset,
                                 train_locked)
 
 log = logging.getLogger("churnctl")
-DATA_SUFFIXES = tables.CSV_SUFFIXES + tables.PARQUET_SUFFIXES
+DATA_SUFFIXES = tuple(s for s in tables.CSV_SUFFIXES if s != ".txt") + tables.PARQUET_SUFFIXES
+MIN_HOLDOUT_CLASS = 10  # churners and non-churners each in the holdout, for a comparison that means anything
 
 
 @dataclass
@@ -90,20 +91,21 @@ def processed_hashes(registry: Registry) -> set[str]:
 def paired_bootstrap_pvalue(y: np.ndarray, champion: np.ndarray, challenger: np.ndarray, resamples: int,
                             seed: int) -> float | None:
     """One-sided p-value that the challenger's ROC-AUC is not higher than the champion's on the same
-    rows: the share of paired bootstrap resamples in which it is not (with the usual +1 correction)."""
+    rows: the share of paired bootstrap resamples in which it is not (with the usual +1 correction).
+    Resampling is stratified (churners and non-churners separately), so every resample keeps the
+    holdout's class balance."""
     from sklearn.metrics import roc_auc_score
 
     if resamples <= 0:
         return None
     rng = np.random.default_rng(seed)
-    not_better = used = 0
+    positives, negatives = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    labels = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
+    not_better = 0
     for _ in range(resamples):
-        idx = rng.integers(0, len(y), len(y))
-        if y[idx].min() == y[idx].max():
-            continue
-        used += 1
-        not_better += roc_auc_score(y[idx], challenger[idx]) <= roc_auc_score(y[idx], champion[idx])
-    return (not_better + 1) / (used + 1) if used else None
+        idx = np.r_[rng.choice(positives, len(positives)), rng.choice(negatives, len(negatives))]
+        not_better += roc_auc_score(labels, challenger[idx]) <= roc_auc_score(labels, champion[idx])
+    return (not_better + 1) / (resamples + 1)
 
 
 def _drift_summary(report) -> dict:
@@ -147,6 +149,9 @@ def retrain(registry: Registry, settings: Settings, data: str, *, force: bool = 
         inputs = [{"path": str(f.resolve()), "sha256": hashes[f], "processed": f in new_files} for f in files]
 
         def finish(result: RetrainResult) -> RetrainResult:
+            if result.outcome == "skipped":  # only rows that went into a training count as processed
+                for item in inputs:
+                    item["processed"] = False
             result.inputs, result.current = inputs, registry.current()
             registry.record("retrain", outcome=result.outcome, reason=result.reason, champion=result.champion,
                             challenger=result.challenger, dataset_id=result.dataset_id, inputs=inputs,
@@ -156,8 +161,6 @@ def retrain(registry: Registry, settings: Settings, data: str, *, force: bool = 
             return result
 
         if not new_files:
-            for item in inputs:
-                item["processed"] = False
             return finish(RetrainResult("skipped", "already processed: every input file was used by an "
                                         "earlier retrain", champion.version, None, None, None))
 
@@ -174,7 +177,7 @@ def retrain(registry: Registry, settings: Settings, data: str, *, force: bool = 
             typed = X.copy()
             for name in schema.identifier_names:
                 if name in frame.columns:
-                    typed[name] = frame[name].astype(str).to_numpy()
+                    typed[name] = to_text(frame[name]).to_numpy()
             typed[schema.target] = y[labelled].astype("int8")
             frames.append(typed)
         new_rows = pd.concat(frames, ignore_index=True)
@@ -190,6 +193,10 @@ def retrain(registry: Registry, settings: Settings, data: str, *, force: bool = 
         monitor.update(labelled_view, source="new data")
         report = monitor.report()
         drift = _drift_summary(report)
+        if report.status == "insufficient_data" and not force:
+            return finish(RetrainResult("skipped", f"too few new rows for a drift verdict ({len(new_rows)}, at least "
+                                        f"{settings.drift.min_rows} needed); they will be used with later files",
+                                        champion.version, None, None, drift, warnings=report.warnings))
         if not report.drift_detected and not force:
             return finish(RetrainResult("skipped", f"no drift in {len(new_rows)} new rows (use --force to retrain "
                                         "anyway)", champion.version, None, None, drift, warnings=report.warnings))
@@ -198,10 +205,16 @@ def retrain(registry: Registry, settings: Settings, data: str, *, force: bool = 
         y_new = new_rows[schema.target].to_numpy()
         counts = np.bincount(y_new, minlength=2)
         if counts.min() < 2 or len(new_rows) * cfg.holdout < 2:
-            raise DataError(f"the new data hold {counts[1]} churned and {counts[0]} retained customers; a "
-                            "holdout for comparing the models needs at least 2 of each",
-                            hint="wait for more labelled rows")
+            raise DataError(f"the new data hold {counts[1]} churned and {counts[0]} retained customers; "
+                            f"comparing champion and challenger needs at least {MIN_HOLDOUT_CLASS} of each in the "
+                            "holdout", hint="wait for more labelled rows")
         new_train, holdout = stratified_split(new_rows, y_new, cfg.holdout, cfg.seed, "the new data")
+        holdout_counts = np.bincount(holdout[schema.target].to_numpy(), minlength=2)
+        if holdout_counts.min() < MIN_HOLDOUT_CLASS:
+            raise DataError(f"the holdout of the new data would hold {holdout_counts[1]} churned and "
+                            f"{holdout_counts[0]} retained customers; comparing champion and challenger needs at "
+                            f"least {MIN_HOLDOUT_CLASS} of each", hint="wait for more labelled rows, or raise "
+                            "[retrain] holdout")
         _, previous_train, _ = load_dataset(registry, champion.manifest["dataset_id"])
         columns = list(new_rows.columns)
         previous_train = previous_train.reindex(columns=columns)

@@ -178,6 +178,7 @@ class InferredData:
     schema: Schema
     frame: pd.DataFrame  # typed features + identifiers + target (0/1), rows with a label only
     n_unlabelled: int  # rows dropped because the target was missing
+    warnings: list[str] = field(default_factory=list)
 
 
 def resolve_target_name(columns: list[str], target: str | None) -> str:
@@ -232,9 +233,23 @@ def _numeric_stats(values: np.ndarray) -> dict:
             "mean": float(present.mean()), "std": float(present.std(ddof=1)) if len(present) > 1 else 0.0}
 
 
-def _infer_column(name: str, series: pd.Series) -> tuple[ColumnSpec, pd.Series]:
+# A text column whose cells are numbers except for at most this share is numeric with a few bad
+# cells (read as missing, and reported), not a categorical column of numbers.
+MAX_BAD_NUMERIC_SHARE = 0.05
+
+
+def _infer_column(name: str, series: pd.Series, warnings: list[str]) -> tuple[ColumnSpec, pd.Series]:
     n = len(series)
+    if pd.api.types.is_datetime64_any_dtype(series.dtype) or isinstance(series.dtype, pd.PeriodDtype):
+        return ColumnSpec(name=name, role="ignored", reason="date/time column (derive features from it first)",
+                          missing_rate=float(series.isna().mean()) if n else 0.0), series
     values, bad = to_number(series)
+    n_bad, n_present = int(bad.sum()), int((~np.isnan(values)).sum()) + int(bad.sum())
+    if 0 < n_bad <= MAX_BAD_NUMERIC_SHARE * n_present and n_present - n_bad >= MIN_ROWS_FOR_UNIQUENESS:
+        examples = ", ".join(f"{series.iloc[i]!s:.20} (row {i + 1})" for i in np.flatnonzero(bad)[:3])
+        warnings.append(f"column {name!r} is numeric but {n_bad} cell(s) are not numbers and were read as "
+                        f"missing: {examples}{' …' if n_bad > 3 else ''}")
+        bad = np.zeros_like(bad)
     if not bad.any():
         present = values[~np.isnan(values)]
         typed = pd.Series(values, index=series.index, name=name)
@@ -291,13 +306,14 @@ def infer_schema(frame: pd.DataFrame, target: str | None, positive: str | None) 
     labels_text = labels_text[labelled].reset_index(drop=True)
     columns: list[ColumnSpec] = []
     typed: dict[str, pd.Series] = {}
+    warnings: list[str] = []
     for name in frame.columns:
         if name == target:
             columns.append(ColumnSpec(name=name, role="target", kind="binary", dtype="number",
                                       n_unique=2, categories={pos: int((labels_text == pos).sum()),
                                                               neg: int((labels_text == neg).sum())}))
             continue
-        spec, values = _infer_column(name, frame[name])
+        spec, values = _infer_column(name, frame[name], warnings)
         columns.append(spec)
         if spec.role in ("feature", "identifier"):
             typed[name] = values if spec.role == "feature" else to_text(frame[name])
@@ -311,7 +327,7 @@ def infer_schema(frame: pd.DataFrame, target: str | None, positive: str | None) 
                         hint=f"excluded: {', '.join(excluded[:8]) or 'none'}")
     typed[target] = (labels_text == pos).astype("int8")
     return InferredData(schema=schema, frame=pd.DataFrame(typed)[[c.name for c in columns if c.name in typed]],
-                        n_unlabelled=int((~labelled).sum()))
+                        n_unlabelled=int((~labelled).sum()), warnings=warnings)
 
 
 def refresh_statistics(schema: Schema, frame: pd.DataFrame) -> Schema:

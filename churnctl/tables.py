@@ -26,7 +26,8 @@ from churnctl.errors import DataError, UsageError, preview
 
 # Cells read as missing, as pandas and most tools read them.
 NULL_TOKENS = ["", "NA", "N/A", "NaN", "nan", "NULL", "null", "None", "#N/A"]
-CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".txt")
+CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".txt")
+COMPRESSION = {".gz": "gzip", ".bz2": "bz2"}
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
@@ -37,7 +38,7 @@ def file_format(path: str | os.PathLike) -> str:
     if name.endswith(CSV_SUFFIXES):
         return "csv"
     raise UsageError(f"cannot tell the format of {path}: expected a .csv or .parquet file",
-                     hint="rename the file with a .csv, .csv.gz or .parquet extension")
+                     hint="rename the file with a .csv, .csv.gz, .csv.bz2 or .parquet extension")
 
 
 def _check_readable(path: Path) -> None:
@@ -200,8 +201,7 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> None:
         if fmt == "parquet":
             frame.to_parquet(out.tmp, index=False)
         else:
-            compression = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd"}.get(path.suffix)
-            frame.to_csv(out.tmp, index=False, compression=compression)
+            frame.to_csv(out.tmp, index=False, compression=COMPRESSION.get(path.suffix))
 
 
 class TableWriter:
@@ -232,7 +232,7 @@ class TableWriter:
                 self._parquet = pq.ParquetWriter(self._tmp, table.schema)
             self._parquet.write_table(table)
         else:
-            compression = {".gz": "gzip", ".bz2": "bz2"}.get(self.path.suffix) if self.path else None
+            compression = COMPRESSION.get(self.path.suffix) if self.path else None
             if compression:  # compressed streams concatenate into one valid file
                 frame.to_csv(self._tmp, mode="ab", index=False, header=self._csv_header, compression=compression)
             else:

@@ -25,7 +25,7 @@ import pandas as pd
 import churnctl
 from churnctl import tables
 from churnctl.config import Settings, validate_risk_bands
-from churnctl.errors import ArtifactError, DataError, UsageError
+from churnctl.errors import ArtifactError, DataError, UsageError, preview
 from churnctl.registry import Registry
 from churnctl.registry.files import read_json, sha256_file, write_json_atomic
 from churnctl.registry.store import DATASET_FORMAT
@@ -124,8 +124,6 @@ def _ingest_result(manifest: dict, schema: Schema, created: bool, warnings: list
 def ingest(registry: Registry, path: str, settings: Settings, *, target: str | None = None,
            positive: str | None = None, test_size: float | None = None, seed: int | None = None,
            wait: float = 0.0) -> IngestResult:
-    from sklearn.model_selection import train_test_split
-
     target = target or settings.data.target
     positive = positive if positive is not None else settings.data.positive
     test_size = settings.data.test_size if test_size is None else test_size
@@ -140,7 +138,7 @@ def ingest(registry: Registry, path: str, settings: Settings, *, target: str | N
         raise DataError(f"{source} has a header but no data rows", hint="expected at least one customer row")
     inferred = infer_schema(raw, target, positive)
     schema, frame = inferred.schema, inferred.frame
-    warnings = []
+    warnings = list(inferred.warnings)
     if inferred.n_unlabelled:
         warnings.append(f"{inferred.n_unlabelled} row(s) without a value in target {schema.target!r} were "
                         "left out")
@@ -451,6 +449,11 @@ def predict_rows(registry: Registry, settings: Settings, rows_json: str, *, sour
                  version: str | None = None) -> PredictRowsResult:
     rows, single = tables.parse_json_rows(rows_json, source)
     model = load_model(registry, version)
+    for number, row in enumerate(rows, start=1):
+        absent = [name for name in model.schema.feature_names if name not in row]
+        if absent:
+            raise DataError(f"{source}: row {number} lacks {len(absent)} feature column(s) the model needs: "
+                            f"{preview(absent)}", hint="give every feature in every row; null marks a missing value")
     frame = pd.DataFrame.from_records(rows)
     bands = validate_risk_bands(settings.predict.risk_bands)
     predictions, unseen = score(model, frame, bands, source=source)

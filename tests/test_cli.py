@@ -195,3 +195,32 @@ def test_config_file_and_flags(cli, tmp_path, sim_csv):
 def test_artifacts_from_environment(cli, artifacts, monkeypatch):
     monkeypatch.setenv("CHURNCTL_ARTIFACTS", str(artifacts))
     assert cli("models", "list", "--format", "json").json()[0]["version"] == "v0001"
+
+
+def test_every_json_row_needs_every_feature(cli, artifacts):
+    rows = [EXAMPLE_ROW, {"Age": 3}]
+    run = cli("--artifacts", artifacts, "predict", "--json", "-", stdin=json.dumps(rows))
+    assert run.code == 3 and "row 2 lacks 9 feature column(s)" in run.stderr
+    ok = [EXAMPLE_ROW, {**EXAMPLE_ROW, "Age": None}]
+    assert cli("--artifacts", artifacts, "predict", "--json", "-", stdin=json.dumps(ok)).code == 0
+
+
+@pytest.mark.parametrize("config,message", [
+    ("[data]\ntarget = 5\ntest_size = 1.5\n", "test_size"), ("[train]\nreference_rows = 0\n", "reference_rows"),
+    ("[train]\nthreshold = 1\n", "threshold"), ("[retrain]\nwindow_rows = 0\n", "window_rows"),
+    ("[retrain]\nholdout = 0\n", "holdout"), ("[drift]\ncorrection = \"holm\"\n", "correction"),
+])
+def test_out_of_range_settings_are_usage_errors(cli, tmp_path, config, message):
+    path = tmp_path / "c.toml"
+    path.write_text(config)
+    run = cli("--config", path, "--artifacts", tmp_path / "a", "models", "list")
+    assert run.code == 2 and message in run.stderr
+
+
+def test_damaged_registry_files_are_artifact_errors(cli, artifacts):
+    (artifacts / "models" / "v0001" / "manifest.json").write_text("{bad")
+    for command in (["models", "list"], ["models", "show", "v0001"], ["evaluate"]):
+        run = cli("--artifacts", artifacts, *command)
+        assert run.code == 4 and "cannot read" in run.stderr, command
+    (artifacts / "current.json").write_text('["v0001"]')
+    assert cli("--artifacts", artifacts, "predict", "--json", "-", stdin=json.dumps(EXAMPLE_ROW)).code == 4

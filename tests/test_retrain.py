@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pandas as pd
 import pytest
 
 from churnctl.registry import Registry
@@ -205,3 +206,29 @@ def test_sigkill_at_random_moments_never_corrupts_the_registry(cli, env):
     # leftovers of killed runs are cleared by the next writer
     assert cli(*args(env), "models", "promote", Registry(env / "artifacts").current()).code == 0
     assert not any((env / "artifacts" / ".staging").glob("*"))
+
+
+def test_holdout_without_enough_churners_changes_nothing(cli, env):
+    frame = simulate_customers(400, seed=70, drift=Drift(concept=1.0))
+    churners = frame[frame["Exited"] == 1].head(5)
+    rare = pd.concat([frame[frame["Exited"] == 0], churners])
+    path = env / "rare.csv"
+    rare.to_csv(path, index=False)
+    registry = Registry(env / "artifacts")
+    before = (registry.versions(), registry.dataset_ids())
+    run = cli(*args(env), "retrain", "--data", path, "--force")
+    assert run.code == 3 and "at least 10 of each" in run.stderr
+    assert (registry.versions(), registry.dataset_ids()) == before
+
+
+def test_small_batches_wait_for_later_files(cli, env):
+    folder = env / "trickle"
+    folder.mkdir()
+    batch(folder, "a.csv", rows=50, seed=80, drift=Drift(concept=1.0))
+    (folder / "README.txt").write_text("labelled exports land here\n")
+    doc = cli(*args(env), "retrain", "--data", folder, "--format", "json").json()
+    assert doc["outcome"] == "skipped" and doc["reason"].startswith("too few new rows")
+    assert [i["processed"] for i in doc["inputs"]] == [False]
+    batch(folder, "b.csv", rows=3000, seed=81, drift=Drift(concept=1.0))
+    doc = cli(*args(env), "retrain", "--data", folder, "--format", "json").json()
+    assert doc["outcome"] in ("promoted", "rejected") and [i["processed"] for i in doc["inputs"]] == [True, True]

@@ -133,3 +133,21 @@ def test_encode_target_uses_recorded_labels():
     assert y.tolist() == [1, 0, 0] and present.tolist() == [True, True, False]
     with pytest.raises(DataError, match="does not know"):
         encode_target(pd.Series(["Yes", "Maybe"]), schema)
+
+
+def test_a_few_bad_cells_keep_a_column_numeric_and_are_reported():
+    data = base()
+    data["tenure"][3] = "n/a?"
+    data["Balance"] = [str(i * 10.5) for i in range(59)] + ["inf"]
+    inferred = infer_schema(text_frame(data), "Churn", None)
+    assert inferred.schema.column("tenure").kind == "numeric"
+    assert inferred.schema.column("Balance").kind == "numeric"
+    assert np.isnan(inferred.frame["tenure"][3]) and np.isnan(inferred.frame["Balance"][59])
+    assert any("'tenure'" in w and "n/a?" in w and "row 4" in w for w in inferred.warnings)
+
+
+def test_datetime_columns_are_not_features():
+    data = pd.DataFrame({"signup": pd.date_range("2024-01-01", periods=40), "x": [i % 7 for i in range(40)],
+                         "Churn": ["Yes", "No"] * 20})
+    schema = infer_schema(data, "Churn", None).schema
+    assert schema.column("signup").role == "ignored" and "date" in schema.column("signup").reason

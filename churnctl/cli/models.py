@@ -103,7 +103,7 @@ def history_command(format: FormatOption = OutputFormat.text) -> None:
         console().print("no model history yet")
         return
     console().print(table("Model history", ["time", "event", "version", "previous / champion", "outcome", "reason"],
-                          [[r["time"], r["event"], r["version"], r["previous"], r["outcome"], r["reason"]]
+                          [[(r["time"] or "")[:19].replace("T", " "), r["event"], r["version"], r["previous"], r["outcome"], r["reason"]]
                            for r in rows]))
 
 

@@ -42,6 +42,17 @@ def write_json_atomic(path: Path, payload) -> None:
         raise
 
 
-def read_json(path: Path):
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+def read_json(path: Path, expected: type = dict):
+    """A registry JSON file; a damaged one is an artifact problem (exit 4), not a crash."""
+    from churnctl.errors import ArtifactError
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            payload = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"cannot read {path}: {exc}",
+                            hint="the artifacts directory is damaged; restore the file from a backup") from None
+    if not isinstance(payload, expected):
+        raise ArtifactError(f"{path} holds a {type(payload).__name__}, expected a JSON {expected.__name__}",
+                            hint="the artifacts directory is damaged; restore the file from a backup")
+    return payload

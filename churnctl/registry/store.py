@@ -90,7 +90,11 @@ class Registry:
             for folder in self.datasets_dir.iterdir():
                 manifest = folder / "manifest.json"
                 if folder.is_dir() and manifest.exists():
-                    found.append((read_json(manifest).get("created", ""), folder.name))
+                    try:
+                        created = read_json(manifest).get("created", "")
+                    except ArtifactError:
+                        created = ""  # listed, so that loading or verifying it names the damage
+                    found.append((str(created), folder.name))
         return [name for _, name in sorted(found)]
 
     def has_dataset(self, dataset_id: str) -> bool:
@@ -172,11 +176,11 @@ class Registry:
     def _pointer(self) -> dict:
         if not self.current_path.exists():
             return {"current": None, "history": []}
-        try:
-            return read_json(self.current_path)
-        except ValueError:
-            raise ArtifactError(f"{self.current_path} is not valid JSON",
-                                hint="restore it, or rewrite it with 'churnctl models promote VERSION'") from None
+        pointer = read_json(self.current_path)
+        if not isinstance(pointer.get("history", []), list):
+            raise ArtifactError(f"{self.current_path} is damaged: 'history' is not a list",
+                                hint="restore it, or rewrite it with 'churnctl models promote VERSION'")
+        return pointer
 
     def current(self) -> str | None:
         return self._pointer().get("current")
