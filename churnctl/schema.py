@@ -383,11 +383,18 @@ def prepare_features(frame: pd.DataFrame, schema: Schema, *, source: str = "inpu
             values, bad = to_number(series)
             if bad.any():
                 first = series.iloc[int(np.flatnonzero(bad)[0])]
+                first = first if isinstance(first, (str, dict, list)) else str(first)
                 raise DataError(f"{source}: column {spec.name!r} expects numbers, found {first!r} "
                                 f"in row {_row_list(bad, row_offset)}",
                                 hint="fix or blank out those cells; blank cells are read as missing")
             out[spec.name] = values
         else:
+            if series.dtype == object:
+                nested = series.map(lambda v: isinstance(v, (dict, list))).to_numpy(dtype=bool)
+                if nested.any():
+                    raise DataError(f"{source}: column {spec.name!r} expects a category (text or number), found "
+                                    f"{series.iloc[int(np.flatnonzero(nested)[0])]!r} in row "
+                                    f"{_row_list(nested, row_offset)}")
             text = to_text(series)
             new = text.notna() & ~text.isin(set(spec.categories or ()))
             if new.any():

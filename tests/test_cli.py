@@ -121,6 +121,7 @@ def test_predict_json_and_batch_agree(cli, artifacts, sim_csv, tmp_path):
     ({k: v for k, v in EXAMPLE_ROW.items() if k not in ("Age", "Tenure")}, 3, "lacks 2 feature column(s)"),
     ({**EXAMPLE_ROW, "Age": "abc"}, 3, "column 'Age' expects numbers, found 'abc' in row 1"),
     ([EXAMPLE_ROW, {**EXAMPLE_ROW, "Balance": [1]}], 3, "'Balance' expects numbers"),
+    ({**EXAMPLE_ROW, "Geography": {"name": "France"}}, 3, "'Geography' expects a category"),
 ])
 def test_predict_rejects_bad_rows(cli, artifacts, tmp_path, rows, code, message):
     path = tmp_path / "bad.json"
