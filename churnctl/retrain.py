@@ -20,7 +20,9 @@ One run, all under the registry lock:
 
 A run killed at any moment leaves the registry consistent: versions appear by atomic rename, the
 current pointer moves by atomic replace, and the next run clears the staging area. Input files are
-marked processed only by the final event, so a killed run's files are processed again next time.
+marked processed by the ``retrain`` event, written before the pointer moves: a run killed before
+the event processes its files again next time; one killed between the event and the pointer move
+has its promotion completed by the next run.
 """
 
 from __future__ import annotations
@@ -133,6 +135,27 @@ def _prune(registry: Registry, keep: int) -> list[str]:
     return pruned
 
 
+def complete_interrupted_promotion(registry: Registry) -> str | None:
+    """Finish a promotion that a killed retrain decided (its event is written) but did not apply.
+
+    Called with the lock held. Returns the version promoted here, if any.
+    """
+    events = registry.events()
+    last = next((i for i in range(len(events) - 1, -1, -1) if events[i].get("event") == "retrain"), None)
+    if last is None or events[last].get("outcome") != "promoted":
+        return None
+    target = events[last].get("challenger")
+    moved_since = any(e.get("event") in ("model_promoted", "model_rolled_back") for e in events[last + 1:])
+    if moved_since or registry.current() == target or target not in registry.versions():
+        return None
+    registry.verify(target)
+    previous = registry.set_current(target)
+    registry.record("model_promoted", version=target, previous=previous,
+                    reason="retrain (completed after an interrupted run)")
+    log.warning("completed the promotion of %s decided by an interrupted retrain", target)
+    return target
+
+
 def retrain(registry: Registry, settings: Settings, data: str, *, force: bool = False,
             wait: float = 0.0) -> RetrainResult:
     from churnctl.drift.monitor import DriftMonitor
@@ -141,6 +164,7 @@ def retrain(registry: Registry, settings: Settings, data: str, *, force: bool = 
     cfg = settings.retrain
     files = input_files(data)
     with registry.lock(wait):
+        complete_interrupted_promotion(registry)
         champion = load_model(registry)
         schema = champion.schema
         hashes = {f: sha256_file(f) for f in files}
@@ -155,7 +179,7 @@ def retrain(registry: Registry, settings: Settings, data: str, *, force: bool = 
             result.inputs, result.current = inputs, registry.current()
             registry.record("retrain", outcome=result.outcome, reason=result.reason, champion=result.champion,
                             challenger=result.challenger, dataset_id=result.dataset_id, inputs=inputs,
-                            drift=result.drift, metrics=result.metrics, pruned=result.pruned)
+                            drift=result.drift, metrics=result.metrics)
             for message in result.warnings:
                 log.warning(message)
             return result
@@ -256,14 +280,18 @@ def retrain(registry: Registry, settings: Settings, data: str, *, force: bool = 
         if challenger_metrics["pr_auc"] < cfg.min_pr_auc:
             failures.append(f"PR-AUC {challenger_metrics['pr_auc']:.4f} below the floor {cfg.min_pr_auc}")
         if failures:
-            outcome, reason = "rejected", "; ".join(failures)
+            result = finish(RetrainResult("rejected", "; ".join(failures), champion.version, challenger.version,
+                                          metrics, drift, dataset_id=dataset_id, warnings=report.warnings))
         else:
-            outcome = "promoted"
             reason = (f"challenger ROC-AUC {challenger_metrics['roc_auc']:.4f} beats the champion's "
                       f"{champion_metrics['roc_auc']:.4f} by {gain:+.4f}"
                       + (f" (bootstrap p = {p_value:.3f})" if p_value is not None else ""))
+            # The event goes first: it marks the files processed and names the version to promote, so
+            # a run killed before the pointer moves is completed by the next one (see below).
+            result = finish(RetrainResult("promoted", reason, champion.version, challenger.version, metrics, drift,
+                                          dataset_id=dataset_id, warnings=report.warnings))
             previous = registry.set_current(challenger.version)
             registry.record("model_promoted", version=challenger.version, previous=previous, reason="retrain")
-        pruned = _prune(registry, cfg.keep_versions)
-        return finish(RetrainResult(outcome, reason, champion.version, challenger.version, metrics, drift,
-                                    dataset_id=dataset_id, pruned=pruned, warnings=report.warnings))
+            result.current = challenger.version
+        result.pruned = _prune(registry, cfg.keep_versions)
+        return result

@@ -81,7 +81,7 @@ def test_changed_mechanism_is_retrained_and_promoted_then_rolled_back(cli, env):
     assert manifest["n_test"] == 900 and manifest["n_train"] == 3200 + 2100
 
     history = cli(*args(env), "models", "history", "--format", "json").json()
-    assert [h["event"] for h in history][-2:] == ["model_promoted", "retrain"]
+    assert [h["event"] for h in history][-2:] == ["retrain", "model_promoted"]
     assert cli(*args(env), "models", "rollback").code == 0 and registry.current() == "v0001"
     assert cli(*args(env), "models", "history", "--format", "json").json()[-1]["event"] == "model_rolled_back"
 
@@ -232,3 +232,22 @@ def test_small_batches_wait_for_later_files(cli, env):
     batch(folder, "b.csv", rows=3000, seed=81, drift=Drift(concept=1.0))
     doc = cli(*args(env), "retrain", "--data", folder, "--format", "json").json()
     assert doc["outcome"] in ("promoted", "rejected") and [i["processed"] for i in doc["inputs"]] == [True, True]
+
+
+def test_promotion_decided_but_not_applied_is_completed_by_the_next_run(cli, env):
+    """A retrain killed after writing its 'promoted' event but before moving the pointer."""
+    from churnctl.registry.events import append_event
+
+    data = batch(env, "concept2.csv", seed=90, drift=Drift(concept=1.0))
+    doc = cli(*args(env), "retrain", "--data", data, "--format", "json").json()
+    assert doc["outcome"] == "promoted"
+    registry = Registry(env / "artifacts")
+    # Rewind the pointer and drop the events after the decision, as a kill at that moment leaves them.
+    registry.rollback()
+    lines = registry.events_path.read_text().splitlines()
+    last = max(i for i, line in enumerate(lines) if '"event": "retrain"' in line)
+    registry.events_path.write_text("\n".join(lines[:last + 1]) + "\n")
+    assert registry.current() == "v0001"
+    again = cli(*args(env), "retrain", "--data", data, "--format", "json")
+    assert again.code == 0 and again.json()["outcome"] == "skipped"
+    assert registry.current() == doc["challenger"] and "interrupted retrain" in again.stderr
