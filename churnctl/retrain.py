@@ -42,7 +42,7 @@ from churnctl.errors import DataError
 from churnctl.registry import Registry
 from churnctl.registry.files import sha256_file
 from churnctl.schema import encode_target, prepare_features, refresh_statistics, to_text
-from churnctl.workflows import (load_dataset, load_model, reference_profile, stratified_split, store_dataset,
+from churnctl.workflows import (drift_monitor, load_dataset, load_model, stratified_split, store_dataset,
                                 train_locked)
 
 log = logging.getLogger("churnctl")
@@ -158,7 +158,6 @@ def complete_interrupted_promotion(registry: Registry) -> str | None:
 
 def retrain(registry: Registry, settings: Settings, data: str, *, force: bool = False,
             wait: float = 0.0) -> RetrainResult:
-    from churnctl.drift.monitor import DriftMonitor
     from churnctl.metrics import classification_metrics
 
     cfg = settings.retrain
@@ -210,11 +209,8 @@ def retrain(registry: Registry, settings: Settings, data: str, *, force: bool = 
         warnings = []
 
         # 3. drift
-        monitor = DriftMonitor(champion, reference_profile(registry, champion), settings.drift,
-                               importance=champion.manifest.get("feature_importance"))
-        labelled_view = new_rows.drop(columns=schema.identifier_names, errors="ignore").assign(**{
-            schema.target: np.where(new_rows[schema.target] == 1, schema.positive_label, schema.negative_label)})
-        monitor.update(labelled_view, source="new data")
+        monitor = drift_monitor(registry, champion, settings.drift)
+        monitor.update(new_rows[schema.feature_names], source="new data", labels=new_rows[schema.target].to_numpy())
         report = monitor.report()
         drift = _drift_summary(report)
         if report.status == "insufficient_data" and not force:

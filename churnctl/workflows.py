@@ -595,6 +595,14 @@ def reference_profile(registry: Registry, model: LoadedModel):
     return ReferenceProfile.build(model.schema, X_ref, scores.to_numpy())
 
 
+def drift_monitor(registry: Registry, model: LoadedModel, cfg):
+    """A DriftMonitor against ``model``'s stored reference, weighted by its permutation importance."""
+    from churnctl.drift.monitor import DriftMonitor
+
+    return DriftMonitor(model, reference_profile(registry, model), cfg,
+                        importance=model.manifest.get("feature_importance"))
+
+
 def drift_check(registry: Registry, settings: Settings, current: str, *, version: str | None = None,
                 batch_rows: int = 100_000, **overrides):
     """Compare a CSV/Parquet batch with a model version's reference; returns a DriftReport.
@@ -605,13 +613,11 @@ def drift_check(registry: Registry, settings: Settings, current: str, *, version
     from dataclasses import replace
 
     from churnctl.config import validate_drift
-    from churnctl.drift.monitor import DriftMonitor
 
     cfg = validate_drift(replace(settings.drift, **{k: v for k, v in overrides.items() if v is not None}))
     model = load_model(registry, version)
     header = _require_features(current, model.schema)
-    profile = reference_profile(registry, model)
-    monitor = DriftMonitor(model, profile, cfg, importance=model.manifest.get("feature_importance"))
+    monitor = drift_monitor(registry, model, cfg)
     columns = model.schema.feature_names + ([model.schema.target] if model.schema.target in header else [])
     for batch in tables.iter_table(current, columns=columns, batch_rows=batch_rows):
         monitor.update(batch, source=str(current))

@@ -109,14 +109,18 @@ class DriftMonitor:
         self._labelled_scores: list[np.ndarray] = []
         self.n_rows = 0
 
-    def update(self, frame: pd.DataFrame, *, source: str = "current data") -> None:
+    def update(self, frame: pd.DataFrame, *, source: str = "current data", labels: np.ndarray | None = None) -> None:
+        """Add a batch. Labels come from the frame's target column, or as 0/1 ``labels`` already encoded."""
         X, unseen = prepare_features(frame, self.schema, source=source, row_offset=self.n_rows)
         merge_unseen(self.unseen, unseen)
         for name, accumulator in self.accumulators.items():
             accumulator.update(X[name].to_numpy())
         proba = self.model.pipeline.predict_proba(X)[:, 1]
         self.scores.update(proba)
-        if self.schema.target in frame.columns:
+        if labels is not None:
+            self._labels.append(np.asarray(labels, dtype=np.int8))
+            self._labelled_scores.append(proba.astype(np.float32))
+        elif self.schema.target in frame.columns:
             y, labelled = encode_target(frame[self.schema.target], self.schema, source=source)
             self._labels.append(y[labelled])
             self._labelled_scores.append(proba[labelled].astype(np.float32))

@@ -21,10 +21,11 @@ from churnctl.errors import LockHeldError
 
 
 class RegistryLock:
-    def __init__(self, path: Path, wait: float = 0.0, poll: float = 0.2):
+    def __init__(self, path: Path, wait: float = 0.0, poll: float = 0.2, on_acquire=None):
         self.path = path
         self.wait = wait
         self.poll = poll
+        self.on_acquire = on_acquire  # called once the lock is held (the registry clears staging)
         self._fd: int | None = None
 
     def holder(self) -> dict:
@@ -59,6 +60,8 @@ class RegistryLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
         self._fd = fd
+        if self.on_acquire is not None:
+            self.on_acquire()
 
     def release(self) -> None:
         if self._fd is not None:

@@ -48,14 +48,8 @@ class Registry:
 
     def lock(self, wait: float = 0.0) -> RegistryLock:
         """The writers' lock; entering it also clears what a killed writer left in staging."""
-        registry = self
-
-        class _Lock(RegistryLock):
-            def acquire(self):
-                super().acquire()
-                shutil.rmtree(registry.staging_dir, ignore_errors=True)
-
-        return _Lock(self.lock_path, wait=wait)
+        return RegistryLock(self.lock_path, wait=wait,
+                            on_acquire=lambda: shutil.rmtree(self.staging_dir, ignore_errors=True))
 
     def stage(self) -> Path:
         path = self.staging_dir / uuid.uuid4().hex
