@@ -73,12 +73,21 @@ class RetrainSettings:
 
 
 @dataclass(frozen=True)
+class SecuritySettings:
+    # File holding the key that signs manifests (default: $XDG_CONFIG_HOME/churnctl/signing.key);
+    # $CHURNCTL_SIGNING_KEY, when set, is the key itself and takes precedence. A relative path is
+    # relative to this settings file.
+    key_file: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     data: DataSettings = field(default_factory=DataSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
     predict: PredictSettings = field(default_factory=PredictSettings)
     drift: DriftSettings = field(default_factory=DriftSettings)
     retrain: RetrainSettings = field(default_factory=RetrainSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
     source: Path | None = None
 
 
@@ -94,6 +103,8 @@ def _coerce(section: str, key: str, value, default):
         value = float(value) if ok else value
     elif isinstance(default, int):
         ok = isinstance(value, int) and not isinstance(value, bool)
+    elif key == "key_file":
+        ok = isinstance(value, str) and value != ""
     elif key in ("target", "positive"):  # column names and labels are text, even when they look numeric
         ok = isinstance(value, (str, int, float)) and not isinstance(value, bool)
         value = str(value) if ok else value
@@ -137,6 +148,9 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
             raise UsageError(f"unknown key(s) {', '.join(unknown)} in [{name}] of {candidate}",
                              hint=f"known keys: {', '.join(sorted(known))}")
         built[name] = cls(**{k: _coerce(name, k, v, getattr(defaults, k)) for k, v in value.items()})
+    key_file = built.get("security", SecuritySettings()).key_file
+    if key_file is not None and not Path(key_file).expanduser().is_absolute():
+        built["security"] = SecuritySettings(key_file=str(candidate.parent / key_file))
     settings = Settings(**built, source=candidate)
     validate_risk_bands(settings.predict.risk_bands)
     validate_drift(settings.drift)

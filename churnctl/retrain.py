@@ -41,6 +41,7 @@ from churnctl.config import Settings
 from churnctl.errors import DataError
 from churnctl.registry import Registry
 from churnctl.registry.files import sha256_file
+from churnctl.registry.ids import stored_version
 from churnctl.schema import encode_target, prepare_features, refresh_statistics, to_text
 from churnctl.workflows import (drift_monitor, load_dataset, load_model, stratified_split, store_dataset,
                                 train_locked)
@@ -144,7 +145,7 @@ def complete_interrupted_promotion(registry: Registry) -> str | None:
     last = next((i for i in range(len(events) - 1, -1, -1) if events[i].get("event") == "retrain"), None)
     if last is None or events[last].get("outcome") != "promoted":
         return None
-    target = events[last].get("challenger")
+    target = stored_version(events[last].get("challenger"), f"the last retrain event of {registry.events_path}")
     moved_since = any(e.get("event") in ("model_promoted", "model_rolled_back") for e in events[last + 1:])
     if moved_since or registry.current() == target or target not in registry.versions():
         return None

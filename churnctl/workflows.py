@@ -26,7 +26,7 @@ import churnctl
 from churnctl import tables
 from churnctl.config import Settings, validate_risk_bands
 from churnctl.errors import ArtifactError, DataError, UsageError, preview
-from churnctl.registry import Registry
+from churnctl.registry import Registry, ids
 from churnctl.registry.files import read_json, sha256_file, write_json_atomic
 from churnctl.registry.store import DATASET_FORMAT
 from churnctl.schema import (SCHEMA_FORMAT, Schema, encode_target, infer_schema, merge_unseen,
@@ -192,7 +192,7 @@ def store_dataset(registry: Registry, dataset_id: str, schema: Schema, train_fra
         "n_rows": len(y), "n_train": len(train_frame), "n_test": len(test_frame), "churn_rate": float(y.mean()),
         "churnctl_version": churnctl.__version__, **fields,
     }
-    registry.publish_dataset(staged, dataset_id, manifest)
+    manifest = registry.publish_dataset(staged, dataset_id, manifest)
     registry.record("dataset_added", dataset_id=dataset_id, source=manifest.get("source"),
                     source_sha256=manifest.get("source_sha256"), n_rows=manifest["n_rows"],
                     churn_rate=manifest["churn_rate"])
@@ -223,9 +223,9 @@ def load_model(registry: Registry, version: str | None = None) -> LoadedModel:
     """Load a model version (default: current) after checking its checksum and format."""
     import joblib
 
-    version = version or registry.require_current()
+    version = ids.version_argument(version, "--model") if version else registry.require_current()
     manifest = registry.model_manifest(version)
-    path = registry.model_file(version, "model.joblib")  # verifies SHA-256 before unpickling
+    path = registry.model_file(version, "model.joblib")  # verifies signature and SHA-256 before unpickling
     try:
         pipeline = joblib.load(path)
     except Exception as exc:  # an unpickling failure is an artifact problem, whatever its type
@@ -297,7 +297,7 @@ def train_locked(registry: Registry, settings: Settings, *, dataset_id: str | No
     model = model or cfg.model
     seed = cfg.seed if seed is None else seed
     started = time.monotonic()
-    dataset_id = dataset_id or registry.latest_dataset()
+    dataset_id = ids.dataset_argument(dataset_id, "--dataset") if dataset_id else registry.latest_dataset()
     schema, train_frame, test_frame = load_dataset(registry, dataset_id)
     X, _ = prepare_features(train_frame, schema, source="training split")
     y = train_frame[schema.target].to_numpy().astype(int)
@@ -552,7 +552,7 @@ def list_models(registry: Registry) -> list[ModelSummary]:
 
 
 def show_model(registry: Registry, version: str | None = None) -> dict:
-    version = version or registry.require_current()
+    version = ids.version_argument(version) if version else registry.require_current()
     manifest = dict(registry.model_manifest(version))
     manifest["current"] = registry.current() == version
     return manifest
@@ -566,9 +566,10 @@ class PointerResult(Result):
 
 
 def promote(registry: Registry, version: str, *, wait: float = 0.0, reason: str = "manual promote") -> PointerResult:
+    version = ids.version_argument(version)
     with registry.lock(wait):
         registry.verify(version)
-        previous = registry.set_current(version)
+        previous = registry.set_current(version, repair=True)
         if previous != version:
             registry.record("model_promoted", version=version, previous=previous, reason=reason)
     return PointerResult(action="promote", current=version, previous=previous)
@@ -579,6 +580,32 @@ def rollback(registry: Registry, *, wait: float = 0.0) -> PointerResult:
         leaving, target = registry.rollback()
         registry.record("model_rolled_back", version=target, previous=leaving)
     return PointerResult(action="rollback", current=target, previous=leaving)
+
+
+@dataclass
+class AdoptResult(Result):
+    adopted: list[str]
+
+
+def adopt(registry: Registry, *, confirm: bool, wait: float = 0.0) -> AdoptResult:
+    """Sign, with this key, every manifest it did not sign (an artifacts directory from a release
+    before signing, or signed with a key since replaced), after checking every file's SHA-256.
+
+    Signing says "I trust what is stored here now": it needs ``confirm``.
+    """
+    with registry.lock(wait):
+        pending = registry.unsigned()
+        if pending and not confirm:
+            raise UsageError(f"{len(pending)} manifest(s) are not signed with this key: "
+                             f"{preview(name for name, _ in pending)}",
+                             hint="signing them vouches for their content: check that nobody else could write "
+                             f"{registry.root}, then rerun with --yes")
+        for _, folder in pending:
+            registry.adopt(folder)
+        adopted = [name for name, _ in pending]
+        if adopted:
+            registry.record("manifests_adopted", manifests=adopted, key_id=registry.keys.get().key_id)
+    return AdoptResult(adopted=adopted)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,11 @@ import pytest
 # OpenMP thread pools slow everything down many times over.
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
+
+# Signing keys of the suite live in a private folder, never in the user's own configuration: the
+# first writer creates the key file there, as on a user's machine; subprocesses inherit it.
+os.environ.pop("CHURNCTL_SIGNING_KEY", None)
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="churnctl-test-config-")
 
 ROOT = Path(__file__).resolve().parent.parent
 BANK_CSV = ROOT.parent / "shared" / "data" / "bank_churn" / "Churn_Modelling.csv"

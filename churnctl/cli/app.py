@@ -52,8 +52,9 @@ class State:
     @property
     def registry(self):
         from churnctl.registry import Registry
+        from churnctl.registry.signing import KeySource
 
-        return Registry(self.artifacts)
+        return Registry(self.artifacts, KeySource(self.settings.security.key_file, artifacts=self.artifacts))
 
 
 _state: State | None = None

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from churnctl.cli.app import state
-from churnctl.cli.render import OutputFormat, console, emit_json, key_values, table
+from churnctl.cli.render import OutputFormat, console, emit_json, key_values, styled, table
 
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="text (tables) or json (one document).")]
 WaitOption = Annotated[float, typer.Option("--wait", help="Seconds to wait for the registry lock (default: fail at once).")]
@@ -65,7 +65,7 @@ def ingest_command(
         return
     out = console()
     verb = "stored as" if result.created else "already stored as"
-    out.print(f"[bold]{result.source}[/bold] {verb} dataset [bold]{result.dataset_id}[/bold]")
+    out.print(styled((result.source, "bold"), f" {verb} dataset ", (result.dataset_id, "bold")))
     out.print(key_values(None, [
         ("rows", result.n_rows), ("train / test", f"{result.n_train} / {result.n_test}"),
         ("target", f"{result.target} (churn = {result.positive_label!r})"),

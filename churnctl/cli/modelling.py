@@ -10,7 +10,7 @@ import typer
 
 from churnctl.cli.app import state
 from churnctl.cli.data import FormatOption, WaitOption
-from churnctl.cli.render import OutputFormat, console, emit_json, key_values, metrics_table, table
+from churnctl.cli.render import OutputFormat, console, emit_json, key_values, metrics_table, styled, table
 from churnctl.errors import UsageError
 
 ModelOption = Annotated[Optional[str], typer.Option("--model", help="Model version, e.g. v0003 (default: current).")]
@@ -36,8 +36,8 @@ def train_command(
         return
     out = console()
     status = "now current" if result.promoted else f"not promoted; current is {result.current}"
-    out.print(f"trained model [bold]{result.version}[/bold] on dataset {result.dataset_id} "
-              f"in {result.seconds:.1f}s ({status})")
+    out.print(styled("trained model ", (result.version, "bold"), f" on dataset {result.dataset_id} "
+                     f"in {result.seconds:.1f}s ({status})"))
     out.print(table("Cross-validated candidates (training split)", ["estimator", "params", "CV ROC-AUC", "±", "s"],
                     [[c["estimator"], ", ".join(f"{k}={v}" for k, v in c["params"].items()),
                       c["cv_roc_auc_mean"], c["cv_roc_auc_std"], c["seconds"]] for c in result.candidates]))

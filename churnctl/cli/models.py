@@ -122,3 +122,22 @@ def verify_command(format: FormatOption = OutputFormat.text) -> None:
                               [[name, problem or "ok"] for name, problem in sorted(problems.items())]))
     if bad:
         raise typer.Exit(EXIT_ARTIFACT)
+
+
+@app.command("adopt")
+def adopt_command(
+    yes: Annotated[bool, typer.Option("--yes", help="Sign them: you vouch that nobody else could write them.")] = False,
+    wait: WaitOption = 0.0,
+    format: FormatOption = OutputFormat.text,
+) -> None:
+    """Sign, with your key, the manifests it did not sign: an artifacts directory written before
+    signing existed, or after a key change. Every file's SHA-256 is checked first. Needs --yes."""
+    from churnctl import workflows
+
+    result = workflows.adopt(state().registry, confirm=yes, wait=wait)
+    if format is OutputFormat.json:
+        emit_json(result.to_dict())
+    elif result.adopted:
+        console().print(f"signed {len(result.adopted)} manifest(s): {', '.join(result.adopted)}")
+    else:
+        console().print("every manifest is already signed with this key")

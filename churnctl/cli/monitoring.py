@@ -10,7 +10,7 @@ import typer
 from churnctl.cli.app import state
 from churnctl.cli.data import FormatOption
 from churnctl.cli.modelling import ModelOption
-from churnctl.cli.render import OutputFormat, console, emit_json, fmt, table
+from churnctl.cli.render import OutputFormat, console, emit_json, fmt, styled, table
 from churnctl.errors import EXIT_DRIFT
 
 SHORT = {"wasserstein_sd": "W1/sd", "jensen_shannon": "JS"}
@@ -70,11 +70,11 @@ def _render(report) -> None:
     for line in lines:
         out.print(line)
     if report.status == "insufficient_data":
-        verdict = f"[bold]insufficient data[/bold]: {report.n_current} rows, no verdict"
+        verdict = styled(("insufficient data", "bold"), f": {report.n_current} rows, no verdict")
     elif report.drift_detected:
-        verdict = "[bold red]DRIFT DETECTED[/bold red]: " + "; ".join(report.reasons)
+        verdict = styled(("DRIFT DETECTED", "bold red"), ": " + "; ".join(report.reasons))
     else:
-        verdict = "[bold green]no drift[/bold green]"
+        verdict = styled(("no drift", "bold green"))
     out.print(verdict)
 
 
@@ -93,7 +93,7 @@ def retrain_command(
         emit_json(result.to_dict())
         return
     out = console()
-    out.print(f"[bold]{result.outcome}[/bold]: {result.reason}")
+    out.print(styled((result.outcome, "bold"), f": {result.reason}"))
     if result.metrics:
         m = result.metrics
         out.print(table(f"Champion {result.champion} vs challenger {result.challenger} on {m['holdout_rows']} "

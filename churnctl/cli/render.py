@@ -14,9 +14,19 @@ class OutputFormat(str, Enum):
 
 
 def console():
+    """The stdout console. Markup is off: column names, categories and paths come from users' files,
+    and text such as ``[/bold]`` in them must print as it is, never be parsed (styles are applied
+    with :func:`styled`)."""
     from rich.console import Console
 
-    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120, highlight=False)
+    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120, highlight=False, markup=False)
+
+
+def styled(*parts):
+    """A line from (text, style) pairs and plain strings, e.g. ``styled(("no drift", "bold green"))``."""
+    from rich.text import Text
+
+    return Text.assemble(*parts)
 
 
 def _clean(value):

@@ -2,7 +2,8 @@
 
 Each event is written with a single ``write`` on a file opened with ``O_APPEND`` and then fsynced,
 so concurrent or killed writers cannot interleave or truncate earlier lines. A reader skips a
-final line that a crash cut short.
+final line that a crash cut short. A write that cannot complete (a full disk) is undone and
+reported as an artifact problem: the log never ends in a cut line that claims success.
 """
 
 from __future__ import annotations
@@ -13,22 +14,45 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import churnctl
+from churnctl.errors import ArtifactError
 
 
 def append_event(path: Path, event: str, **fields) -> dict:
     record = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "event": event,
               "churnctl_version": churnctl.__version__, **fields}
     line = (json.dumps(record, default=str, sort_keys=False) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ArtifactError(f"cannot open the event log {path}: {exc.strerror}",
+                            hint="check that the artifacts directory is writable") from None
     try:
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
             line = b"\n" + line  # a writer was killed mid-line: keep that fragment off this event's line
-        os.write(fd, line)
-        os.fsync(fd)
+        _write_all(fd, line, size, path)
     finally:
         os.close(fd)
     return record
+
+
+def _write_all(fd: int, line: bytes, size: int, path: Path) -> None:
+    """Append the whole line and sync it, or take back what was written and raise."""
+    written = 0
+    try:
+        while written < len(line):
+            count = os.write(fd, line[written:])
+            if count <= 0:
+                raise OSError(28, "No space left on device")
+            written += count
+        os.fsync(fd)
+    except OSError as exc:
+        try:
+            os.ftruncate(fd, size)
+        except OSError:
+            pass  # the reader skips a cut last line
+        raise ArtifactError(f"cannot append to the event log {path}: {exc.strerror or exc}",
+                            hint="free space on the disk of the artifacts directory, then rerun") from None
 
 
 def read_events(path: Path) -> list[dict]:
@@ -38,7 +62,9 @@ def read_events(path: Path) -> list[dict]:
     with open(path, encoding="utf-8", errors="replace") as handle:
         for line in handle:
             try:
-                events.append(json.loads(line))
+                event = json.loads(line)
             except ValueError:
                 continue  # a line cut short by a crash
+            if isinstance(event, dict):
+                events.append(event)
     return events

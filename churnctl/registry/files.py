@@ -1,4 +1,9 @@
-"""Checksums and crash-safe writes: data goes to a temporary name, is flushed, then renamed."""
+"""Checksums, permissions and crash-safe writes: data goes to a temporary name, is flushed, then renamed.
+
+Permissions: every file and folder of the registry is created as the umask says (so that another
+account, such as a service that only scores, can read what the umask lets it read) but never
+writable by the group or by others: a model file that others can change is code they can run.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,42 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where the system allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """Mode of a new registry file: the umask's choice, never group- or world-writable."""
+    return 0o666 & ~current_umask() & ~0o022
+
+
+def dir_mode() -> int:
+    return 0o777 & ~current_umask() & ~0o022
+
+
+def make_dirs(path: Path) -> None:
+    """Create ``path`` and missing parents with :func:`dir_mode`."""
+    if path.is_dir():
+        return
+    if not path.parent.exists():
+        make_dirs(path.parent)
+    try:
+        path.mkdir(mode=dir_mode())
+    except FileExistsError:
+        return
+    os.chmod(path, dir_mode())
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -27,9 +68,10 @@ def fsync_dir(path: Path) -> None:
 
 def write_json_atomic(path: Path, payload) -> None:
     """Replace ``path`` with ``payload`` so that readers see the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, file_mode())  # mkstemp creates 0600, which would lock out other readers
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(payload, handle, indent=2, sort_keys=False, default=str)
             handle.write("\n")

@@ -15,28 +15,38 @@ renamed into ``datasets/`` or ``models/`` in one atomic step, its manifest (with
 every file) written last, so a half-written version is never listed or loaded. The current pointer
 moves last, by atomic replacement of ``current.json``. Leftovers of a killed run in ``.staging`` are
 removed by the next run that takes the lock.
+
+Trust: every manifest is signed (see :mod:`churnctl.registry.signing`) and checked before any file
+of its version is opened; version and dataset ids are checked against their canonical form
+(:mod:`churnctl.registry.ids`) wherever they come from, so no id can address a path outside
+``models/`` or ``datasets/``; model files that other accounts could change are never loaded.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 import uuid
 from pathlib import Path
 
 from churnctl.errors import ArtifactError
+from churnctl.registry import ids
 from churnctl.registry.events import append_event, read_events
-from churnctl.registry.files import fsync_dir, read_json, sha256_file, write_json_atomic
+from churnctl.registry.files import (dir_mode, file_mode, fsync_dir, make_dirs, read_json, sha256_file,
+                                     write_json_atomic)
 from churnctl.registry.lock import RegistryLock
+from churnctl.registry.signing import KeySource
 
 MODEL_FORMAT = 1
 DATASET_FORMAT = 1
-VERSION_PREFIX = "v"
+VERSION_PREFIX = ids.VERSION_PREFIX
 
 
 class Registry:
-    def __init__(self, root: str | os.PathLike):
+    def __init__(self, root: str | os.PathLike, keys: KeySource | None = None):
         self.root = Path(root)
+        self.keys = keys if keys is not None else KeySource(artifacts=self.root)
         self.datasets_dir = self.root / "datasets"
         self.models_dir = self.root / "models"
         self.staging_dir = self.root / ".staging"
@@ -47,21 +57,49 @@ class Registry:
     # -- locking and staging -----------------------------------------------------------------
 
     def lock(self, wait: float = 0.0) -> RegistryLock:
-        """The writers' lock; entering it also clears what a killed writer left in staging."""
+        """The writers' lock; entering it also clears what a killed writer left in staging.
+
+        Every writer signs or checks signatures, so the key is found (or created) first: a missing
+        key fails the run before it changes anything.
+        """
+        self.keys.get(create=True)
+        make_dirs(self.root)
         return RegistryLock(self.lock_path, wait=wait,
                             on_acquire=lambda: shutil.rmtree(self.staging_dir, ignore_errors=True))
 
     def stage(self) -> Path:
+        make_dirs(self.staging_dir)
         path = self.staging_dir / uuid.uuid4().hex
-        path.mkdir(parents=True)
+        path.mkdir(mode=dir_mode())
         return path
 
-    def _publish(self, staged: Path, final: Path, manifest: dict) -> None:
+    def _publish(self, staged: Path, final: Path, manifest: dict) -> dict:
+        for path in staged.iterdir():
+            if path.is_file():
+                os.chmod(path, file_mode())
+        os.chmod(staged, dir_mode())
         manifest["files"] = {p.name: sha256_file(p) for p in sorted(staged.iterdir()) if p.is_file()}
-        write_json_atomic(staged / "manifest.json", manifest)
-        final.parent.mkdir(parents=True, exist_ok=True)
+        signed = self.keys.get(create=True).sign(manifest)
+        write_json_atomic(staged / "manifest.json", signed)
+        make_dirs(final.parent)
         os.rename(staged, final)
         fsync_dir(final.parent)
+        return signed
+
+    def _read_manifest(self, folder: Path, what: str, id_key: str, expected_id: str) -> dict:
+        """A manifest whose signature, id and file names are checked; nothing else of the version is
+        opened before this returns."""
+        manifest = read_json(folder / "manifest.json")
+        self.keys.get().verify(manifest, f"the manifest of {what}")
+        if manifest.get(id_key) != expected_id:
+            raise ArtifactError(f"the manifest in {folder} describes {manifest.get(id_key)!r}, not {expected_id}",
+                                hint="a version folder was renamed or copied; restore it from a backup")
+        files = manifest.get("files")
+        if not isinstance(files, dict) or any(not isinstance(n, str) or n != Path(n).name or n in ("", ".", "..")
+                                              for n in files):
+            raise ArtifactError(f"the manifest of {what} lists files that are not plain names in its folder",
+                                hint="restore it from a backup or retrain")
+        return manifest
 
     def _verify_files(self, folder: Path, manifest: dict, names=None) -> None:
         for name, expected in manifest.get("files", {}).items():
@@ -75,6 +113,16 @@ class Registry:
                 raise ArtifactError(f"artifact {path} was modified after it was written (SHA-256 mismatch)",
                                     hint="it will not be loaded; restore it from a backup or retrain")
 
+    def _entry(self, parent: Path, name: str, what: str) -> Path:
+        """``parent/name`` as a real folder inside ``parent`` (no symbolic link, no way out)."""
+        folder = parent / name
+        if folder.is_symlink():
+            raise ArtifactError(f"{what} folder {folder} is a symbolic link; churnctl only loads folders it wrote",
+                                hint="replace the link with the version's own folder, or remove it")
+        if folder.resolve().parent != parent.resolve():
+            raise ArtifactError(f"{what} folder {folder} lies outside {parent}")
+        return folder
+
     # -- datasets ----------------------------------------------------------------------------
 
     def dataset_ids(self) -> list[str]:
@@ -83,7 +131,7 @@ class Registry:
         if self.datasets_dir.is_dir():
             for folder in self.datasets_dir.iterdir():
                 manifest = folder / "manifest.json"
-                if folder.is_dir() and manifest.exists():
+                if ids.is_dataset_id(folder.name) and folder.is_dir() and manifest.exists():
                     try:
                         created = read_json(manifest).get("created", "")
                     except ArtifactError:
@@ -92,32 +140,34 @@ class Registry:
         return [name for _, name in sorted(found)]
 
     def has_dataset(self, dataset_id: str) -> bool:
-        return (self.datasets_dir / dataset_id / "manifest.json").exists()
+        return ids.is_dataset_id(dataset_id) and (self.datasets_dir / dataset_id / "manifest.json").exists()
 
     def dataset_dir(self, dataset_id: str) -> Path:
+        ids.stored_dataset_id(dataset_id, "the request")
         if not self.has_dataset(dataset_id):
             known = self.dataset_ids()
             raise ArtifactError(f"unknown dataset {dataset_id!r} in {self.root}",
                                 hint=f"known datasets: {', '.join(known[-5:])}" if known
                                 else "run 'churnctl ingest FILE' first")
-        return self.datasets_dir / dataset_id
+        return self._entry(self.datasets_dir, dataset_id, "dataset")
 
     def dataset_manifest(self, dataset_id: str) -> dict:
-        return read_json(self.dataset_dir(dataset_id) / "manifest.json")
+        return self._read_manifest(self.dataset_dir(dataset_id), f"dataset {dataset_id}", "dataset_id", dataset_id)
 
     def latest_dataset(self) -> str:
-        ids = self.dataset_ids()
-        if not ids:
+        found = self.dataset_ids()
+        if not found:
             raise ArtifactError(f"no dataset in {self.root}", hint="run 'churnctl ingest FILE' first")
-        return ids[-1]
+        return found[-1]
 
     def dataset_file(self, dataset_id: str, name: str) -> Path:
         folder = self.dataset_dir(dataset_id)
-        self._verify_files(folder, read_json(folder / "manifest.json"), names={name})
+        self._verify_files(folder, self.dataset_manifest(dataset_id), names={name})
         return folder / name
 
-    def publish_dataset(self, staged: Path, dataset_id: str, manifest: dict) -> None:
-        self._publish(staged, self.datasets_dir / dataset_id, manifest)
+    def publish_dataset(self, staged: Path, dataset_id: str, manifest: dict) -> dict:
+        ids.stored_dataset_id(dataset_id, "the new dataset")
+        return self._publish(staged, self.datasets_dir / dataset_id, manifest)
 
     # -- model versions ----------------------------------------------------------------------
 
@@ -125,45 +175,61 @@ class Registry:
         """Complete model versions, oldest first."""
         if not self.models_dir.is_dir():
             return []
-        return sorted(p.name for p in self.models_dir.iterdir()
-                      if p.name.startswith(VERSION_PREFIX) and (p / "manifest.json").exists())
+        return sorted((p.name for p in self.models_dir.iterdir()
+                       if ids.is_version(p.name) and not p.is_symlink() and (p / "manifest.json").exists()),
+                      key=lambda v: int(v[1:]))
 
     def next_version(self) -> str:
-        numbers = [int(p.name[1:]) for p in self.models_dir.glob(f"{VERSION_PREFIX}*")
-                   if p.name[1:].isdigit()] if self.models_dir.is_dir() else []
-        return f"{VERSION_PREFIX}{max(numbers, default=0) + 1:04d}"
+        numbers = [int(p.name[1:]) for p in self.models_dir.iterdir()
+                   if ids.is_version(p.name)] if self.models_dir.is_dir() else []
+        return ids.format_version(max(numbers, default=0) + 1)
 
     def model_dir(self, version: str) -> Path:
+        ids.stored_version(version, "the request")
         folder = self.models_dir / version
         if not (folder / "manifest.json").exists():
             known = self.versions()
             raise ArtifactError(f"unknown model version {version!r} in {self.root}",
                                 hint=f"known versions: {', '.join(known[-8:])}" if known
                                 else "run 'churnctl train' first")
-        return folder
+        return self._entry(self.models_dir, version, "model version")
 
     def model_manifest(self, version: str) -> dict:
-        manifest = read_json(self.model_dir(version) / "manifest.json")
+        manifest = self._read_manifest(self.model_dir(version), f"model {version}", "version", version)
         if manifest.get("format") != MODEL_FORMAT:
             raise ArtifactError(f"model {version} has format {manifest.get('format')!r}; this churnctl reads "
                                 f"format {MODEL_FORMAT}", hint="retrain the model with this version of churnctl")
+        ids.stored_dataset_id(manifest.get("dataset_id"), f"the manifest of model {version}")
         return manifest
 
     def model_file(self, version: str, name: str) -> Path:
-        """Path of one file of a version, after checking its SHA-256 against the manifest."""
-        folder = self.model_dir(version)
+        """Path of one file of a version, after checking the signed manifest, the file's SHA-256 and that
+        no other account can change it (a model file is code: unpickling runs it)."""
         manifest = self.model_manifest(version)
-        if name not in manifest.get("files", {}):
+        folder = self.model_dir(version)
+        if name not in manifest["files"]:
             raise ArtifactError(f"model {version} has no {name} in its manifest")
+        for path in (folder, folder / name):
+            info = os.lstat(path) if path.exists() or path.is_symlink() else None
+            if info is None:
+                continue  # a missing file is reported by the checksum check
+            if stat.S_ISLNK(info.st_mode):
+                raise ArtifactError(f"{path} is a symbolic link; churnctl only loads files it wrote")
+            if info.st_mode & 0o022:
+                raise ArtifactError(
+                    f"refusing to load {path}: its mode {stat.S_IMODE(info.st_mode):04o} lets other accounts "
+                    "change it, and a model file runs as code when loaded",
+                    hint=f"check who changed it, then 'chmod go-w {path}'")
         self._verify_files(folder, manifest, names={name})
         return folder / name
 
     def verify(self, version: str) -> None:
         self._verify_files(self.model_dir(version), self.model_manifest(version))
 
-    def publish_model(self, staged: Path, version: str, manifest: dict) -> None:
+    def publish_model(self, staged: Path, version: str, manifest: dict) -> dict:
+        ids.stored_version(version, "the new model")
         manifest["format"] = MODEL_FORMAT
-        self._publish(staged, self.models_dir / version, manifest)
+        return self._publish(staged, self.models_dir / version, manifest)
 
     # -- the current pointer -----------------------------------------------------------------
 
@@ -171,13 +237,17 @@ class Registry:
         if not self.current_path.exists():
             return {"current": None, "history": []}
         pointer = read_json(self.current_path)
-        if not isinstance(pointer.get("history", []), list):
+        history = pointer.get("history", [])
+        if not isinstance(history, list):
             raise ArtifactError(f"{self.current_path} is damaged: 'history' is not a list",
                                 hint="restore it, or rewrite it with 'churnctl models promote VERSION'")
-        return pointer
+        where = str(self.current_path)
+        current = pointer.get("current")
+        return {"current": None if current is None else ids.stored_version(current, where),
+                "history": [ids.stored_version(v, where) for v in history]}
 
     def current(self) -> str | None:
-        return self._pointer().get("current")
+        return self._pointer()["current"]
 
     def require_current(self) -> str:
         version = self.current()
@@ -187,23 +257,43 @@ class Registry:
         return version
 
     def promotion_history(self) -> list[str]:
-        return list(self._pointer().get("history", []))
+        return list(self._pointer()["history"])
 
-    def set_current(self, version: str) -> str | None:
-        """Make ``version`` current; returns the previous current version."""
-        self.model_dir(version)
+    def protected_versions(self) -> set[str]:
+        """The current model and the previous champion: never pruned."""
         pointer = self._pointer()
-        previous = pointer.get("current")
-        history = [v for v in pointer.get("history", [])]
+        return {v for v in (pointer["current"], *pointer["history"][-2:]) if v is not None}
+
+    def set_current(self, version: str, repair: bool = False) -> str | None:
+        """Make ``version`` current; returns the previous current version.
+
+        With ``repair``, a damaged pointer is replaced (keeping the valid entries of its history)
+        instead of refused: that is how a user rewrites it on purpose (``models promote``).
+        """
+        self.model_dir(version)
+        try:
+            pointer = self._pointer()
+        except ArtifactError:
+            if not repair:
+                raise
+            pointer = {"current": None, "history": self._salvaged_history()}
+        previous = pointer["current"]
+        history = list(pointer["history"])
         if previous != version:
             history.append(version)
         write_json_atomic(self.current_path, {"current": version, "history": history})
         return previous
 
+    def _salvaged_history(self) -> list[str]:
+        try:
+            history = read_json(self.current_path).get("history", [])
+        except ArtifactError:
+            return []
+        return [v for v in history if ids.is_version(v)] if isinstance(history, list) else []
+
     def rollback(self) -> tuple[str, str]:
         """Return to the previous champion; returns (from_version, to_version)."""
-        pointer = self._pointer()
-        history = list(pointer.get("history", []))
+        history = self.promotion_history()
         if len(history) < 2:
             raise ArtifactError("there is no previous current model to roll back to",
                                 hint="'churnctl models history' shows what has been current")
@@ -213,19 +303,28 @@ class Registry:
         return leaving, target
 
     def prune(self, version: str) -> None:
-        """Delete a model version: moved out of ``models/`` in one step, then removed."""
+        """Delete a model version: moved out of ``models/`` in one step, then removed.
+
+        Refused for the current model and the previous champion, compared as resolved real paths so
+        that no spelling or link in a registry file can make a protected version look like another.
+        """
         folder = self.model_dir(version)
+        protected = self.protected_versions()
+        real = folder.resolve()
+        if version in protected or any((self.models_dir / v).resolve() == real for v in protected):
+            raise ArtifactError(f"refusing to delete model {version}: it is the current model or the previous "
+                                "champion")
         trash = self.staging_dir / f"pruned-{version}-{uuid.uuid4().hex[:8]}"
-        trash.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(trash.parent)
         os.rename(folder, trash)
         pointer = self._pointer()
-        if version in pointer.get("history", []):
+        if version in pointer["history"]:
             pointer["history"] = [v for v in pointer["history"] if v != version]
             write_json_atomic(self.current_path, pointer)
         shutil.rmtree(trash, ignore_errors=True)
 
     def verify_all(self) -> dict[str, str | None]:
-        """{name: problem or None} for every model version and dataset."""
+        """{name: problem or None} for every model version and dataset: signature, then checksums."""
         problems: dict[str, str | None] = {}
         for version in self.versions():
             try:
@@ -234,18 +333,37 @@ class Registry:
             except ArtifactError as exc:
                 problems[f"model {version}"] = exc.message
         for dataset_id in self.dataset_ids():
-            folder = self.datasets_dir / dataset_id
             try:
-                self._verify_files(folder, read_json(folder / "manifest.json"))
+                self._verify_files(self.dataset_dir(dataset_id), self.dataset_manifest(dataset_id))
                 problems[f"dataset {dataset_id}"] = None
             except ArtifactError as exc:
                 problems[f"dataset {dataset_id}"] = exc.message
         return problems
 
+    def unsigned(self) -> list[tuple[str, Path]]:
+        """Manifests that this key did not sign (unsigned, or signed with another key): (name, folder)."""
+        key = self.keys.get()
+        found = []
+        entries = [(f"model {v}", self.models_dir / v) for v in self.versions()]
+        entries += [(f"dataset {d}", self.datasets_dir / d) for d in self.dataset_ids()]
+        for name, folder in entries:
+            signature = read_json(folder / "manifest.json").get("signature")
+            if not isinstance(signature, dict) or signature.get("key_id") != key.key_id:
+                found.append((name, folder))
+        return found
+
+    def adopt(self, folder: Path) -> None:
+        """Sign one manifest that this key did not sign, after checking every file's SHA-256 (caller holds
+        the lock). Only for an explicit request by the owner of the registry."""
+        self._entry(folder.parent, folder.name, "version")
+        manifest = read_json(folder / "manifest.json")
+        self._verify_files(folder, manifest)
+        write_json_atomic(folder / "manifest.json", self.keys.get(create=True).sign(manifest))
+
     # -- events ------------------------------------------------------------------------------
 
     def record(self, event: str, **fields) -> dict:
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.root)
         return append_event(self.events_path, event, **fields)
 
     def events(self) -> list[dict]:
