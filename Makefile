@@ -4,11 +4,13 @@ PY     := $(VENV)/bin/python
 CHURNCTL := $(VENV)/bin/churnctl
 DEMO_ARTIFACTS ?= .demo-artifacts
 
-.PHONY: help install test bench demo data clean
+.PHONY: help install test test-slow lint format bench demo data clean
 
 help:
 	@echo "make demo   - create .venv, install churnctl, run the lifecycle on data/"
-	@echo "make test   - create .venv with test extras and run the test suite"
+	@echo "make test   - create .venv with test extras and run the test suite (about 2 minutes)"
+	@echo "make test-slow - the full-size statistical and fault-injection suites"
+	@echo "make lint   - ruff (lint and format check) and mypy"
 	@echo "make bench  - run the benchmarks"
 	@echo "make data   - regenerate the demo data in data/ with churnctl simulate"
 
@@ -16,13 +18,25 @@ $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("churnctl needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
 install: $(VENV)/.installed
 
 test: $(VENV)/.installed
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q tests -m "not slow"
+
+test-slow: $(VENV)/.installed
+	$(PY) -m pytest -q tests -m slow
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check churnctl tests
+	$(VENV)/bin/ruff format --check churnctl tests
+	$(VENV)/bin/mypy
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix churnctl tests
+	$(VENV)/bin/ruff format churnctl tests
 
 bench: $(VENV)/.installed
 	$(PY) -m tests.benchmarks

@@ -11,6 +11,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from churnctl.errors import UsageError
 
@@ -91,7 +92,7 @@ class Settings:
     source: Path | None = None
 
 
-def _coerce(section: str, key: str, value, default):
+def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
     where = f"[{section}] {key}"
     if isinstance(default, bool):
         ok = isinstance(value, bool)
@@ -112,8 +113,7 @@ def _coerce(section: str, key: str, value, default):
         ok = isinstance(value, (str, int, float)) and not isinstance(value, bool)
     if not ok:
         raise UsageError(
-            f"configuration {where} has the wrong type: expected {type(default).__name__}, "
-            f"found {value!r}",
+            f"configuration {where} has the wrong type: expected {type(default).__name__}, found {value!r}",
             hint="fix the value in churnctl.toml",
         )
     return value
@@ -124,29 +124,40 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
     candidate = Path(explicit) if explicit else Path("churnctl.toml")
     if not candidate.exists():
         if explicit:
-            raise UsageError(f"configuration file {candidate} does not exist",
-                             hint="pass an existing file to --config or unset CHURNCTL_CONFIG")
+            raise UsageError(
+                f"configuration file {candidate} does not exist",
+                hint="pass an existing file to --config or unset CHURNCTL_CONFIG",
+            )
         return Settings()
     try:
         raw = tomllib.loads(candidate.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
-        raise UsageError(f"cannot read configuration file {candidate}: {exc}",
-                         hint="check the TOML syntax") from None
-    sections = {f.name: f for f in dataclasses.fields(Settings) if f.name != "source"}
-    built = {}
+        raise UsageError(f"cannot read configuration file {candidate}: {exc}", hint="check the TOML syntax") from None
+    sections: dict[str, type] = {
+        "data": DataSettings,
+        "train": TrainSettings,
+        "predict": PredictSettings,
+        "drift": DriftSettings,
+        "retrain": RetrainSettings,
+        "security": SecuritySettings,
+    }
+    built: dict[str, Any] = {}
     for name, value in raw.items():
         if name not in sections:
-            raise UsageError(f"unknown section [{name}] in {candidate}",
-                             hint=f"known sections: {', '.join(sorted(sections))}")
+            raise UsageError(
+                f"unknown section [{name}] in {candidate}", hint=f"known sections: {', '.join(sorted(sections))}"
+            )
         if not isinstance(value, dict):
             raise UsageError(f"{name} in {candidate} must be a [section]")
-        cls = sections[name].default_factory
+        cls = sections[name]
         defaults = cls()
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(value) - known)
         if unknown:
-            raise UsageError(f"unknown key(s) {', '.join(unknown)} in [{name}] of {candidate}",
-                             hint=f"known keys: {', '.join(sorted(known))}")
+            raise UsageError(
+                f"unknown key(s) {', '.join(unknown)} in [{name}] of {candidate}",
+                hint=f"known keys: {', '.join(sorted(known))}",
+            )
         built[name] = cls(**{k: _coerce(name, k, v, getattr(defaults, k)) for k, v in value.items()})
     key_file = built.get("security", SecuritySettings()).key_file
     if key_file is not None and not Path(key_file).expanduser().is_absolute():
@@ -163,18 +174,24 @@ def _validate_ranges(settings: Settings) -> None:
     checks = [
         ("[data] test_size", settings.data.test_size, 0.0 < settings.data.test_size < 1.0, "a fraction in (0, 1)"),
         ("[train] cv_folds", settings.train.cv_folds, settings.train.cv_folds >= 2, "at least 2"),
-        ("[train] reference_rows", settings.train.reference_rows, settings.train.reference_rows >= 100,
-         "at least 100"),
+        ("[train] reference_rows", settings.train.reference_rows, settings.train.reference_rows >= 100, "at least 100"),
         ("[train] time_budget", settings.train.time_budget, settings.train.time_budget > 0, "positive"),
-        ("[train] model", settings.train.model, settings.train.model in ("auto", "logreg", "hgb"),
-         "auto, logreg or hgb"),
+        (
+            "[train] model",
+            settings.train.model,
+            settings.train.model in ("auto", "logreg", "hgb"),
+            "auto, logreg or hgb",
+        ),
         ("[retrain] holdout", settings.retrain.holdout, 0.0 < settings.retrain.holdout < 1.0, "a fraction in (0, 1)"),
         ("[retrain] window_rows", settings.retrain.window_rows, settings.retrain.window_rows >= 100, "at least 100"),
         ("[retrain] bootstrap", settings.retrain.bootstrap, settings.retrain.bootstrap >= 0, "0 or more"),
-        ("[retrain] max_p_value", settings.retrain.max_p_value, 0.0 < settings.retrain.max_p_value <= 1.0,
-         "in (0, 1]"),
-        ("[retrain] keep_versions", settings.retrain.keep_versions, settings.retrain.keep_versions >= 2,
-         "at least 2 (the current and the previous champion)"),
+        ("[retrain] max_p_value", settings.retrain.max_p_value, 0.0 < settings.retrain.max_p_value <= 1.0, "in (0, 1]"),
+        (
+            "[retrain] keep_versions",
+            settings.retrain.keep_versions,
+            settings.retrain.keep_versions >= 2,
+            "at least 2 (the current and the previous champion)",
+        ),
     ]
     threshold = settings.train.threshold
     try:
@@ -184,8 +201,10 @@ def _validate_ranges(settings: Settings) -> None:
     checks.append(("[train] threshold", threshold, ok, "'f1', 'youden' or a probability in (0, 1)"))
     for name, value, ok, expected in checks:
         if not ok:
-            raise UsageError(f"configuration {name} = {value!r} is out of range: expected {expected}",
-                             hint="fix the value in churnctl.toml")
+            raise UsageError(
+                f"configuration {name} = {value!r} is out of range: expected {expected}",
+                hint="fix the value in churnctl.toml",
+            )
 
 
 def validate_drift(drift: DriftSettings) -> DriftSettings:
@@ -198,8 +217,10 @@ def validate_drift(drift: DriftSettings) -> DriftSettings:
     return drift
 
 
-def validate_risk_bands(bands) -> tuple[float, float]:
+def validate_risk_bands(bands: tuple[float, ...] | list[float]) -> tuple[float, float]:
     if len(bands) != 2 or not 0.0 < bands[0] < bands[1] < 1.0:
-        raise UsageError(f"risk_bands must be two increasing probabilities in (0, 1), found {list(bands)}",
-                         hint="for example risk_bands = [0.3, 0.6]")
+        raise UsageError(
+            f"risk_bands must be two increasing probabilities in (0, 1), found {list(bands)}",
+            hint="for example risk_bands = [0.3, 0.6]",
+        )
     return float(bands[0]), float(bands[1])

@@ -6,6 +6,8 @@ place (``churnctl.cli.app.main``). Anything else that escapes is a bug (exit 70)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 EXIT_OK = 0
 EXIT_DRIFT = 1
 EXIT_USAGE = 2
@@ -19,8 +21,7 @@ EXIT_CODES = {
     EXIT_DRIFT: "drift detected (drift-check only)",
     EXIT_USAGE: "usage error: bad option, flag or configuration file",
     EXIT_DATA: "invalid input data: unreadable or empty file, malformed JSON, schema violation",
-    EXIT_ARTIFACT: "artifact problem: nothing trained yet, unknown version, checksum mismatch, "
-    "incompatible format",
+    EXIT_ARTIFACT: "artifact problem: nothing trained yet, unknown version, checksum mismatch, incompatible format",
     EXIT_LOCKED: "another run holds the registry lock",
     EXIT_INTERNAL: "internal error, a bug (rerun with -v for a traceback and report it)",
 }
@@ -56,7 +57,7 @@ class LockHeldError(ChurnctlError):
     exit_code = EXIT_LOCKED
 
 
-def preview(items, limit: int = 8) -> str:
+def preview(items: Iterable[object], limit: int = 8) -> str:
     """Sorted, capped, comma-separated list for messages: 'a, b, c (+4 more)'."""
     items = sorted(str(i) for i in items)
     shown = ", ".join(repr(i) for i in items[:limit])

@@ -18,8 +18,7 @@ def top_decile(y: np.ndarray, proba: np.ndarray) -> tuple[float | None, float | 
 
 def classification_metrics(y: np.ndarray, proba: np.ndarray, threshold: float) -> dict:
     """Metrics of probabilities ``proba`` against 0/1 labels ``y``; AUCs are None for one class."""
-    from sklearn.metrics import (average_precision_score, brier_score_loss, log_loss,
-                                 roc_auc_score)
+    from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
     y = np.asarray(y).astype(int)
     proba = np.asarray(proba, dtype=float)
@@ -46,5 +45,5 @@ def classification_metrics(y: np.ndarray, proba: np.ndarray, threshold: float) -
         "top_decile_lift": lift,
         "top_decile_capture": capture,
         "churn_rate": float(y.mean()),
-        "n_rows": int(len(y)),
+        "n_rows": len(y),
     }

@@ -37,8 +37,10 @@ def file_format(path: str | os.PathLike) -> str:
         return "parquet"
     if name.endswith(CSV_SUFFIXES):
         return "csv"
-    raise UsageError(f"cannot tell the format of {path}: expected a .csv or .parquet file",
-                     hint="rename the file with a .csv, .csv.gz, .csv.bz2 or .parquet extension")
+    raise UsageError(
+        f"cannot tell the format of {path}: expected a .csv or .parquet file",
+        hint="rename the file with a .csv, .csv.gz, .csv.bz2 or .parquet extension",
+    )
 
 
 def _check_readable(path: Path) -> None:
@@ -47,8 +49,9 @@ def _check_readable(path: Path) -> None:
     if path.is_dir():
         raise DataError(f"input {path} is a directory, expected a file")
     if path.stat().st_size == 0:
-        raise DataError(f"input file {path} is empty (0 bytes)",
-                        hint="expected a header line and at least one data row")
+        raise DataError(
+            f"input file {path} is empty (0 bytes)", hint="expected a header line and at least one data row"
+        )
 
 
 def read_header(path: str | os.PathLike) -> list[str]:
@@ -66,20 +69,25 @@ def read_header(path: str | os.PathLike) -> list[str]:
                 text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
                 names = next(csv.reader(text), [])
         except UnicodeDecodeError:
-            raise DataError(f"{path} is not UTF-8 text",
-                            hint="re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+            raise DataError(
+                f"{path} is not UTF-8 text", hint="re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+            ) from None
         except (pa.ArrowException, OSError, csv.Error) as exc:
             raise DataError(f"cannot read the header of {path}: {exc}") from None
         names = [n.strip() for n in names]
     if not names or all(n == "" for n in names):
         raise DataError(f"{path} has no header line", hint="the first line must name the columns")
     if any(n == "" for n in names):
-        raise DataError(f"{path} has an unnamed column (position {names.index('') + 1})",
-                        hint="give every column a name in the header")
+        raise DataError(
+            f"{path} has an unnamed column (position {names.index('') + 1})",
+            hint="give every column a name in the header",
+        )
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
-        raise DataError(f"{path} has duplicate column names: {preview(dupes)}",
-                        hint="rename the columns so that each name appears once")
+        raise DataError(
+            f"{path} has duplicate column names: {preview(dupes)}",
+            hint="rename the columns so that each name appears once",
+        )
     return names
 
 
@@ -102,10 +110,14 @@ def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
 def _arrow_error(path: Path, exc: Exception) -> DataError:
     text = str(exc)
     if "UTF8" in text or "utf8" in text or "UTF-8" in text:
-        return DataError(f"{path} contains bytes that are not UTF-8 text",
-                         hint="re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)")
-    return DataError(f"cannot parse {path}: {text.splitlines()[0] if text else exc!r}",
-                     hint="check that it is a well-formed CSV with one header line")
+        return DataError(
+            f"{path} contains bytes that are not UTF-8 text",
+            hint="re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+        )
+    return DataError(
+        f"cannot parse {path}: {text.splitlines()[0] if text else exc!r}",
+        hint="check that it is a well-formed CSV with one header line",
+    )
 
 
 def read_table(path: str | os.PathLike, columns: list[str] | None = None) -> pd.DataFrame:
@@ -123,8 +135,9 @@ def read_table(path: str | os.PathLike, columns: list[str] | None = None) -> pd.
     return _arrow_to_pandas(table)
 
 
-def iter_table(path: str | os.PathLike, columns: list[str] | None = None,
-               batch_rows: int = 200_000) -> Iterator[pd.DataFrame]:
+def iter_table(
+    path: str | os.PathLike, columns: list[str] | None = None, batch_rows: int = 200_000
+) -> Iterator[pd.DataFrame]:
     """The file in consecutive DataFrames of about ``batch_rows`` rows, with bounded memory."""
     path = Path(path)
     names = read_header(path)
@@ -154,16 +167,20 @@ def parse_json_rows(text: str, source: str = "input") -> tuple[list[dict], bool]
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataError(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                        hint="expected one JSON object or an array of objects") from None
+        raise DataError(
+            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            hint="expected one JSON object or an array of objects",
+        ) from None
     if isinstance(doc, dict):
         return [doc], True
     if isinstance(doc, list) and doc and all(isinstance(r, dict) for r in doc):
         return doc, False
     if isinstance(doc, list) and not doc:
         raise DataError(f"{source} is an empty JSON array", hint="give at least one row object")
-    raise DataError(f"{source} must be a JSON object or an array of objects, found {type(doc).__name__}"
-                    + (" elements" if isinstance(doc, list) else ""))
+    raise DataError(
+        f"{source} must be a JSON object or an array of objects, found {type(doc).__name__}"
+        + (" elements" if isinstance(doc, list) else "")
+    )
 
 
 def atomic_output(path: str | os.PathLike):
@@ -221,7 +238,7 @@ class TableWriter:
             self._tmp = Path(tmp)
         else:
             self._tmp = self._target.tmp
-        self._parquet = None
+        self._parquet: pq.ParquetWriter | None = None
         self._csv_header = True
         self.rows = 0
 
@@ -252,6 +269,7 @@ class TableWriter:
             if exc_type is None:
                 import shutil
                 import sys
+
                 with open(self._tmp, encoding="utf-8") as handle:
                     shutil.copyfileobj(handle, sys.stdout)
                 sys.stdout.flush()

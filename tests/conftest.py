@@ -23,9 +23,18 @@ os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="churnctl-test-config-")
 
 ROOT = Path(__file__).resolve().parent.parent
 BANK_CSV = ROOT.parent / "shared" / "data" / "bank_churn" / "Churn_Modelling.csv"
-EXAMPLE_ROW = {"CreditScore": 650, "Geography": "France", "Gender": "Male", "Age": 35, "Tenure": 5,
-               "Balance": 50000, "NumOfProducts": 2, "HasCrCard": 1, "IsActiveMember": 1,
-               "EstimatedSalary": 60000}
+EXAMPLE_ROW = {
+    "CreditScore": 650,
+    "Geography": "France",
+    "Gender": "Male",
+    "Age": 35,
+    "Tenure": 5,
+    "Balance": 50000,
+    "NumOfProducts": 2,
+    "HasCrCard": 1,
+    "IsActiveMember": 1,
+    "EstimatedSalary": 60000,
+}
 # Small, fast settings for tests that do not measure model quality.
 FAST_CONFIG = "[train]\ncv_folds = 3\n"
 
@@ -48,6 +57,7 @@ def cli(capsys, monkeypatch):
     def run(*args: str, stdin: str | None = None) -> Run:
         if stdin is not None:
             import io
+
             monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
         capsys.readouterr()
         try:
@@ -70,7 +80,7 @@ def bank_csv() -> Path:
 
 @pytest.fixture(scope="session")
 def sim_csv(tmp_path_factory) -> Path:
-    from churnctl.simulate import simulate_customers
+    from churnctl.synthetic import simulate_customers
 
     path = tmp_path_factory.mktemp("sim") / "customers.csv"
     simulate_customers(3000, seed=11).to_csv(path, index=False)
@@ -80,8 +90,9 @@ def sim_csv(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained_artifacts(tmp_path_factory, sim_csv) -> Path:
     """A registry with one dataset and one current model, built once; copy it before changing it."""
-    from churnctl import workflows
     from churnctl.config import load_settings
+    from churnctl.lifecycle.ingest import ingest
+    from churnctl.lifecycle.train import train
     from churnctl.registry import Registry
 
     folder = tmp_path_factory.mktemp("trained")
@@ -89,8 +100,8 @@ def trained_artifacts(tmp_path_factory, sim_csv) -> Path:
     config.write_text(FAST_CONFIG)
     settings = load_settings(config)
     registry = Registry(folder / "artifacts")
-    workflows.ingest(registry, str(sim_csv), settings, target="Exited", seed=42)
-    workflows.train(registry, settings, model="hgb")
+    ingest(registry, str(sim_csv), settings, target="Exited", seed=42)
+    train(registry, settings, model="hgb")
     return folder / "artifacts"
 
 

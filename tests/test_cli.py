@@ -53,8 +53,21 @@ def test_ingest_train_evaluate_predict_lifecycle(cli, tmp_path, sim_csv, fast_co
 
     run = cli(*base, "evaluate", "--format", "json")
     metrics = run.json()
-    for key in ("roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "brier", "log_loss",
-                "confusion_matrix", "threshold", "top_decile_lift", "n_rows", "model_version"):
+    for key in (
+        "roc_auc",
+        "pr_auc",
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "brier",
+        "log_loss",
+        "confusion_matrix",
+        "threshold",
+        "top_decile_lift",
+        "n_rows",
+        "model_version",
+    ):
         assert key in metrics
     assert metrics["n_rows"] == ingested["n_test"] and metrics["roc_auc"] == trained["test_metrics"]["roc_auc"]
 
@@ -78,8 +91,14 @@ def test_ingest_train_evaluate_predict_lifecycle(cli, tmp_path, sim_csv, fast_co
     assert cli(*base, "models", "rollback").code == 4
 
     events = [e["event"] for e in registry.events()]
-    assert events == ["dataset_added", "model_trained", "model_promoted", "model_trained", "model_promoted",
-                      "model_rolled_back"]
+    assert events == [
+        "dataset_added",
+        "model_trained",
+        "model_promoted",
+        "model_trained",
+        "model_promoted",
+        "model_rolled_back",
+    ]
 
 
 def test_text_outputs_render(cli, artifacts, tmp_path):
@@ -117,12 +136,15 @@ def test_predict_json_and_batch_agree(cli, artifacts, sim_csv, tmp_path):
     assert [r["churn_probability"] for r in from_json] == pytest.approx(from_csv["churn_probability"].tolist())
 
 
-@pytest.mark.parametrize("rows,code,message", [
-    ({k: v for k, v in EXAMPLE_ROW.items() if k not in ("Age", "Tenure")}, 3, "lacks 2 feature column(s)"),
-    ({**EXAMPLE_ROW, "Age": "abc"}, 3, "column 'Age' expects numbers, found 'abc' in row 1"),
-    ([EXAMPLE_ROW, {**EXAMPLE_ROW, "Balance": [1]}], 3, "'Balance' expects numbers"),
-    ({**EXAMPLE_ROW, "Geography": {"name": "France"}}, 3, "'Geography' expects a category"),
-])
+@pytest.mark.parametrize(
+    "rows,code,message",
+    [
+        ({k: v for k, v in EXAMPLE_ROW.items() if k not in ("Age", "Tenure")}, 3, "lacks 2 feature column(s)"),
+        ({**EXAMPLE_ROW, "Age": "abc"}, 3, "column 'Age' expects numbers, found 'abc' in row 1"),
+        ([EXAMPLE_ROW, {**EXAMPLE_ROW, "Balance": [1]}], 3, "'Balance' expects numbers"),
+        ({**EXAMPLE_ROW, "Geography": {"name": "France"}}, 3, "'Geography' expects a category"),
+    ],
+)
 def test_predict_rejects_bad_rows(cli, artifacts, tmp_path, rows, code, message):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(rows))
@@ -206,11 +228,17 @@ def test_every_json_row_needs_every_feature(cli, artifacts):
     assert cli("--artifacts", artifacts, "predict", "--json", "-", stdin=json.dumps(ok)).code == 0
 
 
-@pytest.mark.parametrize("config,message", [
-    ("[data]\ntarget = 5\ntest_size = 1.5\n", "test_size"), ("[train]\nreference_rows = 0\n", "reference_rows"),
-    ("[train]\nthreshold = 1\n", "threshold"), ("[retrain]\nwindow_rows = 0\n", "window_rows"),
-    ("[retrain]\nholdout = 0\n", "holdout"), ("[drift]\ncorrection = \"holm\"\n", "correction"),
-])
+@pytest.mark.parametrize(
+    "config,message",
+    [
+        ("[data]\ntarget = 5\ntest_size = 1.5\n", "test_size"),
+        ("[train]\nreference_rows = 0\n", "reference_rows"),
+        ("[train]\nthreshold = 1\n", "threshold"),
+        ("[retrain]\nwindow_rows = 0\n", "window_rows"),
+        ("[retrain]\nholdout = 0\n", "holdout"),
+        ('[drift]\ncorrection = "holm"\n', "correction"),
+    ],
+)
 def test_out_of_range_settings_are_usage_errors(cli, tmp_path, config, message):
     path = tmp_path / "c.toml"
     path.write_text(config)

@@ -10,15 +10,16 @@ README = (ROOT / "README.md").read_text()
 
 def _commands():
     from churnctl.cli.app import app
-    from churnctl.cli.models import app as models_app
+    from churnctl.cli.commands.models import app as models_app
 
     top = [c.name or c.callback.__name__ for c in app.registered_commands]
     return top, [c.name for c in models_app.registered_commands]
 
 
 def test_every_command_has_help_and_a_readme_example():
-    top, models = _commands()
+    _, models = _commands()
     from churnctl.cli.app import app
+
     for command in app.registered_commands:
         assert (command.callback.__doc__ or "").strip(), f"{command.name} has no help text"
         assert f"churnctl {command.name}" in README, f"README lacks an example of {command.name}"

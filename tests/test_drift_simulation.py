@@ -7,11 +7,14 @@ versions with the default model.
 import numpy as np
 import pytest
 
-from churnctl import workflows
 from churnctl.config import DriftSettings, Settings, TrainSettings
 from churnctl.drift.monitor import DriftMonitor
+from churnctl.drift.profile import ReferenceProfile
+from churnctl.lifecycle.ingest import ingest
+from churnctl.lifecycle.train import train
 from churnctl.registry import Registry
-from churnctl.simulate import Drift, simulate_customers
+from churnctl.registry.artifacts import load_model
+from churnctl.synthetic import Drift, simulate_customers
 
 N_BATCHES = 100
 
@@ -23,15 +26,15 @@ def monitor_factory(tmp_path_factory):
     simulate_customers(10_000, seed=100).to_csv(path, index=False)
     settings = Settings(train=TrainSettings(cv_folds=3))
     registry = Registry(folder / "artifacts")
-    workflows.ingest(registry, str(path), settings, target="Exited")
-    workflows.train(registry, settings, model="logreg")
-    model = workflows.load_model(registry)
-    profile = workflows.reference_profile(registry, model)
+    ingest(registry, str(path), settings, target="Exited")
+    train(registry, settings, model="logreg")
+    model = load_model(registry)
+    profile = ReferenceProfile.for_model(registry, model)
 
     def check(frame, batch_rows=100_000):
         monitor = DriftMonitor(model, profile, DriftSettings(), importance=model.manifest["feature_importance"])
         for start in range(0, len(frame), batch_rows):
-            monitor.update(frame.iloc[start:start + batch_rows])
+            monitor.update(frame.iloc[start : start + batch_rows])
         return monitor.report()
 
     return check
@@ -75,13 +78,14 @@ def test_detection_of_a_changed_churn_mechanism(monitor_factory):
     hits = 0
     for i in range(N_BATCHES):
         report = monitor_factory(simulate_customers(10_000, seed=30_000 + i, drift=Drift(concept=1.0)))
-        hits += report.drift_detected and report.performance["drift"]
+        hits += report.drift_detected and report.performance.drift
     assert hits >= 0.95 * N_BATCHES
 
 
 def test_reports_unseen_categories_and_new_missing_values_below_the_rule(monitor_factory):
-    frame = simulate_customers(2_000, seed=5, drift=Drift(new_category={"Geography": ("Italy", 0.002)},
-                                                           missing={"Age": 0.003}))
+    frame = simulate_customers(
+        2_000, seed=5, drift=Drift(new_category={"Geography": ("Italy", 0.002)}, missing={"Age": 0.003})
+    )
     report = monitor_factory(frame)
     geography = report.features["Geography"]
     assert [u["value"] for u in geography.unseen_categories] == ["Italy"]

@@ -58,8 +58,9 @@ def test_wasserstein_is_exact_when_values_coincide_with_reference_points():
     cur = rng.integers(5, 60, 4000).astype(float)  # 50-59 fall above the last reference point
     cur = cur[cur < 50]  # keep every current value on a reference point
     profile, acc = _accumulate(ref, cur)
-    w = stats.wasserstein_normalised(profile.points, profile.counts, acc.equal, acc.between, acc.between_sum,
-                                     profile.std)
+    w = stats.wasserstein_normalised(
+        profile.points, profile.counts, acc.equal, acc.between, acc.between_sum, profile.std
+    )
     assert w == pytest.approx(ss.wasserstein_distance(ref, cur) / ref.std(), abs=1e-9)
 
 
@@ -67,8 +68,9 @@ def test_wasserstein_approximation_is_close_on_continuous_data():
     rng = np.random.default_rng(2)
     ref, cur = rng.normal(size=5000), rng.normal(0.25, 1, 20000)
     profile, acc = _accumulate(ref, cur)
-    w = stats.wasserstein_normalised(profile.points, profile.counts, acc.equal, acc.between, acc.between_sum,
-                                     profile.std)
+    w = stats.wasserstein_normalised(
+        profile.points, profile.counts, acc.equal, acc.between, acc.between_sum, profile.std
+    )
     assert w == pytest.approx(ss.wasserstein_distance(ref, cur) / ref.std(), rel=1e-3)
 
 

@@ -12,25 +12,33 @@ def telco_like(n=1500, seed=0) -> pd.DataFrame:
     contract = rng.choice(["Month-to-month", "One year", "Two year"], n, p=[0.55, 0.25, 0.2])
     logit = -0.5 - 0.05 * tenure + 0.02 * (monthly - 65) + np.where(contract == "Month-to-month", 1.2, -1.0)
     churn = rng.random(n) < 1 / (1 + np.exp(-logit))
-    frame = pd.DataFrame({
-        "customerID": [f"{i:04d}-{rng.integers(10**4):05d}X" for i in range(n)],
-        "gender": rng.choice(["Female", "Male"], n), "SeniorCitizen": rng.integers(0, 2, n),
-        "Partner": rng.choice(["Yes", "No"], n), "Dependents": rng.choice(["Yes", "No"], n),
-        "tenure": tenure, "PhoneService": rng.choice(["Yes", "No"], n),
-        "MultipleLines": rng.choice(["Yes", "No", "No phone service"], n),
-        "InternetService": rng.choice(["DSL", "Fiber optic", "No"], n),
-        "OnlineSecurity": rng.choice(["Yes", "No", "No internet service"], n),
-        "OnlineBackup": rng.choice(["Yes", "No", "No internet service"], n),
-        "DeviceProtection": rng.choice(["Yes", "No", "No internet service"], n),
-        "TechSupport": rng.choice(["Yes", "No", "No internet service"], n),
-        "StreamingTV": rng.choice(["Yes", "No", "No internet service"], n),
-        "StreamingMovies": rng.choice(["Yes", "No", "No internet service"], n),
-        "Contract": contract, "PaperlessBilling": rng.choice(["Yes", "No"], n),
-        "PaymentMethod": rng.choice(["Electronic check", "Mailed check", "Bank transfer (automatic)",
-                                     "Credit card (automatic)"], n),
-        "MonthlyCharges": monthly, "TotalCharges": np.round(monthly * tenure, 2).astype(str),
-        "Churn": np.where(churn, "Yes", "No"),
-    })
+    frame = pd.DataFrame(
+        {
+            "customerID": [f"{i:04d}-{rng.integers(10**4):05d}X" for i in range(n)],
+            "gender": rng.choice(["Female", "Male"], n),
+            "SeniorCitizen": rng.integers(0, 2, n),
+            "Partner": rng.choice(["Yes", "No"], n),
+            "Dependents": rng.choice(["Yes", "No"], n),
+            "tenure": tenure,
+            "PhoneService": rng.choice(["Yes", "No"], n),
+            "MultipleLines": rng.choice(["Yes", "No", "No phone service"], n),
+            "InternetService": rng.choice(["DSL", "Fiber optic", "No"], n),
+            "OnlineSecurity": rng.choice(["Yes", "No", "No internet service"], n),
+            "OnlineBackup": rng.choice(["Yes", "No", "No internet service"], n),
+            "DeviceProtection": rng.choice(["Yes", "No", "No internet service"], n),
+            "TechSupport": rng.choice(["Yes", "No", "No internet service"], n),
+            "StreamingTV": rng.choice(["Yes", "No", "No internet service"], n),
+            "StreamingMovies": rng.choice(["Yes", "No", "No internet service"], n),
+            "Contract": contract,
+            "PaperlessBilling": rng.choice(["Yes", "No"], n),
+            "PaymentMethod": rng.choice(
+                ["Electronic check", "Mailed check", "Bank transfer (automatic)", "Credit card (automatic)"], n
+            ),
+            "MonthlyCharges": monthly,
+            "TotalCharges": np.round(monthly * tenure, 2).astype(str),
+            "Churn": np.where(churn, "Yes", "No"),
+        }
+    )
     frame.loc[tenure == 0, "TotalCharges"] = " "  # as in the public Telco file
     return frame
 
@@ -81,6 +89,7 @@ def test_ambiguous_target_needs_positive(cli, tmp_path):
     frame.to_csv(path, index=False)
     run = cli("--artifacts", tmp_path / "art", "ingest", path, "--target", "Churn")
     assert run.code == 3 and "--positive" in run.stderr
-    ok = cli("--artifacts", tmp_path / "art", "ingest", path, "--target", "Churn", "--positive", "gone",
-             "--format", "json")
+    ok = cli(
+        "--artifacts", tmp_path / "art", "ingest", path, "--target", "Churn", "--positive", "gone", "--format", "json"
+    )
     assert ok.code == 0 and ok.json()["positive_label"] == "gone"

@@ -1,7 +1,6 @@
 """Registry safety: locking across real processes, integrity checks, crash leftovers, event log."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -9,13 +8,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from churnctl import workflows
 from churnctl.config import Settings
-from churnctl.errors import ArtifactError, LockHeldError
+from churnctl.errors import LockHeldError
+from churnctl.lifecycle.ingest import ingest
+from churnctl.lifecycle.predict import predict_rows
+from churnctl.lifecycle.train import train
 from churnctl.registry import Registry
+from churnctl.registry.artifacts import load_dataset, load_model
 from churnctl.registry.events import append_event, read_events
 from tests.conftest import EXAMPLE_ROW, ROOT
 
@@ -29,8 +30,7 @@ with Registry(sys.argv[1]).lock():
 
 
 def _hold_lock(path: Path) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path)], stdout=subprocess.PIPE, text=True,
-                            cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert proc.stdout.readline().strip() == "locked"
     return proc
 
@@ -41,9 +41,8 @@ def test_lock_held_by_another_process_then_freed_by_its_death(cli, artifacts, si
         run = cli("--artifacts", artifacts, "models", "promote", "v0001")
         assert run.code == 75
         assert f"pid {holder.pid}" in run.stderr and "started" in run.stderr
-        with pytest.raises(LockHeldError):
-            with Registry(artifacts).lock(wait=0.3):
-                pass
+        with pytest.raises(LockHeldError), Registry(artifacts).lock(wait=0.3):
+            pass
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
@@ -56,6 +55,7 @@ def test_wait_queues_behind_the_holder(artifacts):
     try:
         started = time.monotonic()
         import threading
+
         threading.Timer(0.5, lambda: holder.send_signal(signal.SIGKILL)).start()
         with Registry(artifacts).lock(wait=20):
             assert time.monotonic() - started >= 0.4
@@ -106,17 +106,17 @@ def test_event_log_skips_a_line_cut_by_a_crash(tmp_path):
 
 def test_saved_model_predicts_like_the_trained_one(tmp_path, sim_csv):
     """Round trip: the pipeline in memory and the one loaded from disk give identical probabilities."""
-    from churnctl.modeling import select_and_fit
-    from churnctl.schema import prepare_features
+    from churnctl.estimators import select_and_fit
+    from churnctl.features import prepare_features
 
     settings = Settings()
     registry = Registry(tmp_path / "a")
-    ingested = workflows.ingest(registry, str(sim_csv), settings, target="Exited")
-    trained = workflows.train(registry, settings, model="hgb")
-    schema, train, test = workflows.load_dataset(registry, ingested.dataset_id)
-    X, _ = prepare_features(train, schema)
-    in_memory = select_and_fit(schema, X, train["Exited"].to_numpy(), model="hgb", seed=42).pipeline
-    loaded = workflows.load_model(registry, trained.version)
+    ingested = ingest(registry, str(sim_csv), settings, target="Exited")
+    trained = train(registry, settings, model="hgb")
+    schema, train_rows, test = load_dataset(registry, ingested.dataset_id)
+    X, _ = prepare_features(train_rows, schema)
+    in_memory = select_and_fit(schema, X, train_rows["Exited"].to_numpy(), model="hgb", seed=42).pipeline
+    loaded = load_model(registry, trained.version)
     X_test, _ = prepare_features(test, schema)
     np.testing.assert_array_equal(in_memory.predict_proba(X_test), loaded.pipeline.predict_proba(X_test))
     np.testing.assert_array_equal(in_memory.predict(X_test), loaded.pipeline.predict(X_test))
@@ -124,15 +124,17 @@ def test_saved_model_predicts_like_the_trained_one(tmp_path, sim_csv):
 
 def test_same_inputs_same_dataset_id_and_predictions(tmp_path, sim_csv):
     settings = Settings()
+    rows_file = tmp_path / "rows.json"
+    rows_file.write_text(json.dumps([EXAMPLE_ROW, {**EXAMPLE_ROW, "Age": 60}]))
     results = []
     for name in ("a", "b"):
         registry = Registry(tmp_path / name)
-        ingested = workflows.ingest(registry, str(sim_csv), settings, target="Exited", seed=5)
-        workflows.train(registry, settings, model="auto", seed=5)
-        scored = workflows.predict_rows(registry, settings, json.dumps([EXAMPLE_ROW, {**EXAMPLE_ROW, "Age": 60}]))
+        ingested = ingest(registry, str(sim_csv), settings, target="Exited", seed=5)
+        train(registry, settings, model="auto", seed=5)
+        scored = predict_rows(registry, settings, str(rows_file))
         results.append((ingested.dataset_id, [p["churn_probability"] for p in scored.predictions]))
     assert results[0] == results[1]
-    other = workflows.ingest(Registry(tmp_path / "c"), str(sim_csv), settings, target="Exited", seed=6)
+    other = ingest(Registry(tmp_path / "c"), str(sim_csv), settings, target="Exited", seed=6)
     assert other.dataset_id != results[0][0]
 
 
@@ -140,6 +142,5 @@ def test_python_dash_m_and_console_script(tmp_path):
     run = subprocess.run([sys.executable, "-m", "churnctl", "--help"], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0 and "ingest" in run.stdout
     script = Path(sys.executable).parent / "churnctl"
-    run = subprocess.run([str(script), "--artifacts", str(tmp_path), "models", "show"], capture_output=True,
-                         text=True)
+    run = subprocess.run([str(script), "--artifacts", str(tmp_path), "models", "show"], capture_output=True, text=True)
     assert run.returncode == 4 and "Traceback" not in run.stderr

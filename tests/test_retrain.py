@@ -1,7 +1,6 @@
 """retrain with real processes: promotion logic, idempotency, locking, SIGKILL fault injection."""
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -12,7 +11,7 @@ import pandas as pd
 import pytest
 
 from churnctl.registry import Registry
-from churnctl.simulate import Drift, simulate_customers
+from churnctl.synthetic import Drift, simulate_customers
 from tests.conftest import EXAMPLE_ROW, ROOT
 
 CONFIG = """[train]
@@ -26,8 +25,9 @@ bootstrap = 300
 @pytest.fixture(scope="module")
 def base_registry(tmp_path_factory):
     """One champion (v0001) trained on simulated customers; copied by each test."""
-    from churnctl import workflows
     from churnctl.config import load_settings
+    from churnctl.lifecycle.ingest import ingest
+    from churnctl.lifecycle.train import train
 
     folder = tmp_path_factory.mktemp("retrain-base")
     (folder / "churnctl.toml").write_text(CONFIG)
@@ -35,8 +35,8 @@ def base_registry(tmp_path_factory):
     simulate_customers(4000, seed=1).to_csv(data, index=False)
     settings = load_settings(folder / "churnctl.toml")
     registry = Registry(folder / "artifacts")
-    workflows.ingest(registry, str(data), settings, target="Exited")
-    workflows.train(registry, settings)
+    ingest(registry, str(data), settings, target="Exited")
+    train(registry, settings)
     return folder
 
 
@@ -135,8 +135,15 @@ def test_invalid_new_data_changes_nothing(cli, env):
 def test_retention_keeps_current_and_previous_champion(cli, env):
     (env / "churnctl.toml").write_text(CONFIG + "keep_versions = 2\n")
     for i in range(3):
-        doc = cli(*args(env), "retrain", "--data", batch(env, f"c{i}.csv", seed=40 + i, drift=Drift(concept=1.0)),
-                  "--force", "--format", "json").json()
+        doc = cli(
+            *args(env),
+            "retrain",
+            "--data",
+            batch(env, f"c{i}.csv", seed=40 + i, drift=Drift(concept=1.0)),
+            "--force",
+            "--format",
+            "json",
+        ).json()
     registry = Registry(env / "artifacts")
     assert len(registry.versions()) == 2
     history = registry.promotion_history()
@@ -154,9 +161,24 @@ def test_models_verify_detects_tampering(cli, env):
 
 
 def _spawn(env, data, *extra):
-    return subprocess.Popen([sys.executable, "-m", "churnctl", *map(str, args(env)), "retrain", "--data", str(data),
-                             "--format", "json", *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "churnctl",
+            *map(str, args(env)),
+            "retrain",
+            "--data",
+            str(data),
+            "--format",
+            "json",
+            *extra,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_five_concurrent_retrains_one_trains_the_others_exit_75(cli, env):
@@ -236,7 +258,6 @@ def test_small_batches_wait_for_later_files(cli, env):
 
 def test_promotion_decided_but_not_applied_is_completed_by_the_next_run(cli, env):
     """A retrain killed after writing its 'promoted' event but before moving the pointer."""
-    from churnctl.registry.events import append_event
 
     data = batch(env, "concept2.csv", seed=90, drift=Drift(concept=1.0))
     doc = cli(*args(env), "retrain", "--data", data, "--format", "json").json()
@@ -246,7 +267,7 @@ def test_promotion_decided_but_not_applied_is_completed_by_the_next_run(cli, env
     registry.rollback()
     lines = registry.events_path.read_text().splitlines()
     last = max(i for i, line in enumerate(lines) if '"event": "retrain"' in line)
-    registry.events_path.write_text("\n".join(lines[:last + 1]) + "\n")
+    registry.events_path.write_text("\n".join(lines[: last + 1]) + "\n")
     assert registry.current() == "v0001"
     again = cli(*args(env), "retrain", "--data", data, "--format", "json")
     assert again.code == 0 and again.json()["outcome"] == "skipped"

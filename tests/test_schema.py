@@ -3,14 +3,16 @@ import pandas as pd
 import pytest
 
 from churnctl.errors import DataError, UsageError
-from churnctl.schema import (encode_target, infer_schema, label_text, prepare_features, resolve_positive,
-                             to_number)
+from churnctl.features import encode_target, prepare_features
+from churnctl.inference import infer_schema, resolve_positive
+from churnctl.schema import label_text, to_number
 
 
 def text_frame(data: dict) -> pd.DataFrame:
     """Like a CSV read: every cell text, missing as None."""
-    return pd.DataFrame({k: pd.array([None if v is None else str(v) for v in vals], dtype="string")
-                         for k, vals in data.items()})
+    return pd.DataFrame(
+        {k: pd.array([None if v is None else str(v) for v in vals], dtype="string") for k, vals in data.items()}
+    )
 
 
 def base(n=60, seed=0):
@@ -52,20 +54,32 @@ def test_blank_numeric_cells_are_missing_not_text():
     assert np.isnan(inferred.frame["TotalCharges"][:1]).all()
 
 
-@pytest.mark.parametrize("values,positive,expected", [
-    (["1", "0"], None, "1"), (["Yes", "No"], None, "Yes"), (["True", "False"], None, "True"),
-    (["churned", "stayed"], None, "churned"), (["No", "Yes"], "yes", "Yes"), (["A", "B"], "B", "B"),
-    (["Attrited Customer", "Existing Customer"], None, "Attrited Customer"),
-])
+@pytest.mark.parametrize(
+    "values,positive,expected",
+    [
+        (["1", "0"], None, "1"),
+        (["Yes", "No"], None, "Yes"),
+        (["True", "False"], None, "True"),
+        (["churned", "stayed"], None, "churned"),
+        (["No", "Yes"], "yes", "Yes"),
+        (["A", "B"], "B", "B"),
+        (["Attrited Customer", "Existing Customer"], None, "Attrited Customer"),
+    ],
+)
 def test_positive_label(values, positive, expected):
     pos, neg = resolve_positive(sorted(values), positive, "t")
     assert pos == expected and neg != pos
 
 
-@pytest.mark.parametrize("values,positive,message", [
-    (["A", "B"], None, "cannot tell"), (["Yes"], None, "only one class"), (["a", "b", "c"], None, "3 distinct"),
-    (["Yes", "No"], "maybe", "not a value"),
-])
+@pytest.mark.parametrize(
+    "values,positive,message",
+    [
+        (["A", "B"], None, "cannot tell"),
+        (["Yes"], None, "only one class"),
+        (["a", "b", "c"], None, "3 distinct"),
+        (["Yes", "No"], "maybe", "not a value"),
+    ],
+)
 def test_positive_label_errors(values, positive, message):
     with pytest.raises(DataError, match=message):
         resolve_positive(values, positive, "t")
@@ -109,8 +123,16 @@ def test_to_number_rules():
 
 
 def test_label_text_canonical():
-    assert [label_text(v) for v in (1, 1.0, "1", " Yes ", True, np.nan, None, 2.5)] == \
-        ["1", "1", "1", "Yes", "True", None, None, "2.5"]
+    assert [label_text(v) for v in (1, 1.0, "1", " Yes ", True, np.nan, None, 2.5)] == [
+        "1",
+        "1",
+        "1",
+        "Yes",
+        "True",
+        None,
+        None,
+        "2.5",
+    ]
 
 
 def test_prepare_features_reports_problems():
@@ -123,7 +145,7 @@ def test_prepare_features_reports_problems():
     X, unseen = prepare_features(frame, schema)
     assert list(X.columns) == ["tenure", "Contract"]
     assert unseen == {"Contract": {"Lifetime": 1}}
-    with pytest.raises(DataError, match="lacks 1 feature column.*'Contract'"):
+    with pytest.raises(DataError, match=r"lacks 1 feature column.*'Contract'"):
         prepare_features(frame.drop(columns="Contract"), schema)
 
 
@@ -147,7 +169,12 @@ def test_a_few_bad_cells_keep_a_column_numeric_and_are_reported():
 
 
 def test_datetime_columns_are_not_features():
-    data = pd.DataFrame({"signup": pd.date_range("2024-01-01", periods=40), "x": [i % 7 for i in range(40)],
-                         "Churn": ["Yes", "No"] * 20})
+    data = pd.DataFrame(
+        {
+            "signup": pd.date_range("2024-01-01", periods=40),
+            "x": [i % 7 for i in range(40)],
+            "Churn": ["Yes", "No"] * 20,
+        }
+    )
     schema = infer_schema(data, "Churn", None).schema
     assert schema.column("signup").role == "ignored" and "date" in schema.column("signup").reason

@@ -31,8 +31,11 @@ def row(tmp_path) -> Path:
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name != ".lock"}
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
 
 
 def add_second_version(artifacts: Path) -> None:
@@ -42,8 +45,9 @@ def add_second_version(artifacts: Path) -> None:
     source = artifacts / "models" / "v0001"
     for name in ("model.joblib", "reference.parquet", "reference_scores.parquet"):
         shutil.copy(source / name, staged / name)
-    manifest = {k: v for k, v in json.loads((source / "manifest.json").read_text()).items()
-                if k not in ("signature", "files")}
+    manifest = {
+        k: v for k, v in json.loads((source / "manifest.json").read_text()).items() if k not in ("signature", "files")
+    }
     manifest["version"] = "v0002"
     registry.publish_model(staged, "v0002", manifest)
 
@@ -51,14 +55,17 @@ def add_second_version(artifacts: Path) -> None:
 # -- canonical ids ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text,expected", [("v0002", "v0002"), ("v2", "v0002"), ("2", "v0002"),
-                                           ("V12", "v0012"), ("v12345", "v12345")])
+@pytest.mark.parametrize(
+    "text,expected", [("v0002", "v0002"), ("v2", "v0002"), ("2", "v0002"), ("V12", "v0012"), ("v12345", "v12345")]
+)
 def test_version_arguments_are_normalised(text, expected):
     assert ids.version_argument(text) == expected
 
 
-@pytest.mark.parametrize("text", ["v0002/", "models/v0002", "../datasets/ds-0123456789ab", "/etc", "v0", "",
-                                  "v2.1", "v 2", "..", "v0002\n/x"])
+@pytest.mark.parametrize(
+    "text",
+    ["v0002/", "models/v0002", "../datasets/ds-0123456789ab", "/etc", "v0", "", "v2.1", "v 2", "..", "v0002\n/x"],
+)
 def test_other_spellings_are_usage_errors(text):
     with pytest.raises(UsageError):
         ids.version_argument(text)
@@ -98,10 +105,15 @@ def test_dataset_and_model_options_refuse_paths(cli, artifacts, row):
     assert cli("--artifacts", artifacts, "predict", "--json", row, "--model", "1").code == 0
 
 
-@pytest.mark.parametrize("pointer", [{"current": "v0001/", "history": ["v0001/"]},
-                                     {"current": "../datasets", "history": []},
-                                     {"current": "/tmp/evil", "history": []},
-                                     {"current": "v0001", "history": ["v0001", "../../x"]}])
+@pytest.mark.parametrize(
+    "pointer",
+    [
+        {"current": "v0001/", "history": ["v0001/"]},
+        {"current": "../datasets", "history": []},
+        {"current": "/tmp/evil", "history": []},
+        {"current": "v0001", "history": ["v0001", "../../x"]},
+    ],
+)
 def test_a_pointer_naming_a_path_is_damage_then_promote_repairs_it(cli, artifacts, row, pointer):
     (artifacts / "current.json").write_text(json.dumps(pointer))
     run = cli("--artifacts", artifacts, "predict", "--json", row)
@@ -158,12 +170,17 @@ def test_a_swapped_pickle_with_a_rewritten_checksum_never_runs(cli, artifacts, r
     (folder / "model.joblib").write_bytes(pickle.dumps(Payload()))
     manifest = json.loads((folder / "manifest.json").read_text())
     import hashlib
+
     manifest["files"]["model.joblib"] = hashlib.sha256((folder / "model.joblib").read_bytes()).hexdigest()
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
     run = cli("--artifacts", artifacts, "models", "verify")
     assert run.code == 4 and "modified after it was signed" in run.stdout
-    for command in (["predict", "--json", row], ["evaluate"], ["models", "promote", "v0001"],
-                    ["drift-check", "--current", row.parent / "none.csv"]):
+    for command in (
+        ["predict", "--json", row],
+        ["evaluate"],
+        ["models", "promote", "v0001"],
+        ["drift-check", "--current", row.parent / "none.csv"],
+    ):
         run = cli("--artifacts", artifacts, *command)
         assert run.code == 4 or "does not exist" in run.stderr, command
     assert not MARKER.exists(), "the attacker's pickle ran"
@@ -247,20 +264,32 @@ def test_a_model_file_others_can_change_is_not_loaded(cli, artifacts, row, mode)
     assert cli("--artifacts", artifacts, "predict", "--json", row).code == 4
 
 
-@pytest.mark.parametrize("umask,file_mode,dir_mode", [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700),
-                                                      (0o002, 0o644, 0o755), (0o000, 0o644, 0o755)])
+@pytest.mark.parametrize(
+    "umask,file_mode,dir_mode",
+    [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700), (0o002, 0o644, 0o755), (0o000, 0o644, 0o755)],
+)
 def test_files_follow_the_umask_and_are_never_writable_by_others(tmp_path, sim_csv, umask, file_mode, dir_mode):
     artifacts = tmp_path / "artifacts"
-    script = ("import os, sys\nos.umask(int(sys.argv[1], 8))\nfrom churnctl.cli.app import main\n"
-              "main(['--artifacts', sys.argv[2], '--config', sys.argv[3], 'ingest', sys.argv[4], '--target', 'Exited'])")
+    script = (
+        "import os, sys\nos.umask(int(sys.argv[1], 8))\nfrom churnctl.cli.app import main\n"
+        "main(['--artifacts', sys.argv[2], '--config', sys.argv[3], 'ingest', sys.argv[4], '--target', 'Exited'])"
+    )
     config = tmp_path / "c.toml"
     config.write_text("[train]\ncv_folds = 2\nmodel = 'logreg'\n")
-    run = subprocess.run([sys.executable, "-c", script, oct(umask), str(artifacts), str(config), str(sim_csv)],
-                         cwd=ROOT, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-c", script, oct(umask), str(artifacts), str(config), str(sim_csv)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     script = script.replace("'ingest', sys.argv[4], '--target', 'Exited'", "'train'")
-    run = subprocess.run([sys.executable, "-c", script, oct(umask), str(artifacts), str(config), str(sim_csv)],
-                         cwd=ROOT, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-c", script, oct(umask), str(artifacts), str(config), str(sim_csv)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     modes = {str(p.relative_to(artifacts)): stat.S_IMODE(p.stat().st_mode) for p in artifacts.rglob("*")}
     for name, mode in modes.items():
@@ -297,7 +326,7 @@ def run_as_nobody(argv: list[str], key: str) -> tuple[int, str, str]:
                     code = 0
                 except SystemExit as exc:
                     code = exc.code if isinstance(exc.code, int) else 1
-        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        except BaseException as exc:
             err.write(repr(exc))
         finally:
             os.write(write_fd, json.dumps([code, out.getvalue(), err.getvalue()]).encode())
@@ -322,7 +351,9 @@ def test_another_account_can_read_and_score(cli, artifacts, row):
         os.chmod(shared / "row.json", 0o644)
         # a promotion rewrites current.json; every file must stay readable by the other account
         assert cli("--artifacts", shared / "artifacts", "models", "promote", "v0001", "--format", "json").code == 0
-        assert cli("--artifacts", shared / "artifacts", "predict", "--json", shared / "row.json").code == 0  # warm imports
+        assert (
+            cli("--artifacts", shared / "artifacts", "predict", "--json", shared / "row.json").code == 0
+        )  # warm imports
         key = default_key_path().read_text().strip()
         argv = ["--artifacts", str(shared / "artifacts"), "predict", "--json", str(shared / "row.json")]
         code, out, err = run_as_nobody(argv, key)
@@ -400,8 +431,12 @@ def small_disk():
 
     def mount(size: int) -> Path:
         folder = Path(tempfile.mkdtemp(prefix="churnctl-tmpfs-"))
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                          capture_output=True).returncode != 0:
+        if (
+            subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True
+            ).returncode
+            != 0
+        ):
             folder.rmdir()
             pytest.skip("this machine does not allow mounting a tmpfs")
         mounts.append(folder)

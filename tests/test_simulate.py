@@ -1,8 +1,7 @@
-import numpy as np
 import pytest
 
 from churnctl.errors import UsageError
-from churnctl.simulate import churn_logit, parse_drift, simulate_customers
+from churnctl.synthetic import churn_logit, parse_drift, simulate_customers
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +48,12 @@ def test_labels_follow_documented_mechanism(population):
 
 def test_drift_options_do_what_they_say():
     ref = simulate_customers(20_000, seed=1)
-    drift = parse_drift(shift=["Age=+5", "CreditScore=0.5sd"], mix=["Geography=Germany:0.5"],
-                        new_category=["Geography=Italy:0.05"], missing=["Balance=0.1"])
+    drift = parse_drift(
+        shift=["Age=+5", "CreditScore=0.5sd"],
+        mix=["Geography=Germany:0.5"],
+        new_category=["Geography=Italy:0.05"],
+        missing=["Balance=0.1"],
+    )
     cur = simulate_customers(20_000, seed=2, drift=drift)
     assert cur["Age"].mean() - ref["Age"].mean() == pytest.approx(5, abs=0.3)
     assert cur["CreditScore"].mean() - ref["CreditScore"].mean() == pytest.approx(0.5 * 96, abs=5)
@@ -68,11 +71,17 @@ def test_concept_drift_changes_the_mechanism():
     assert roc_auc_score(cur["Exited"], churn_logit(cur, concept=1.0)) > 0.7
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"shift": ["Geography=1"]}, "not a numeric column"), ({"shift": ["Age"]}, "COLUMN=VALUE"),
-    ({"mix": ["Geography=Italy:0.2"]}, "not a category"), ({"mix": ["Geography=Germany:1.5"]}, "between 0 and 1"),
-    ({"missing": ["Nope=0.1"]}, "not a feature"), ({"concept": 2.0}, "between 0 and 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"shift": ["Geography=1"]}, "not a numeric column"),
+        ({"shift": ["Age"]}, "COLUMN=VALUE"),
+        ({"mix": ["Geography=Italy:0.2"]}, "not a category"),
+        ({"mix": ["Geography=Germany:1.5"]}, "between 0 and 1"),
+        ({"missing": ["Nope=0.1"]}, "not a feature"),
+        ({"concept": 2.0}, "between 0 and 1"),
+    ],
+)
 def test_bad_drift_specs(kwargs, message):
     with pytest.raises(UsageError, match=message):
         parse_drift(**kwargs)

@@ -23,11 +23,17 @@ def test_bom_and_gzip(tmp_path):
     assert tables.read_table(path)["x"].tolist() == ["1"]
 
 
-@pytest.mark.parametrize("content,message", [
-    (b"", "empty"), (b"a,b,a\n1,2,3\n", "duplicate column names: 'a'"), (b"\n", "no header"),
-    (b"a,\n1,2\n", "unnamed column"), (b"a,b\n1,2\n\xff\xfe\xfa,3\n", "not UTF-8"),
-    (b"a,b\n1,2,3,4\n", "cannot parse"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"", "empty"),
+        (b"a,b,a\n1,2,3\n", "duplicate column names: 'a'"),
+        (b"\n", "no header"),
+        (b"a,\n1,2\n", "unnamed column"),
+        (b"a,b\n1,2\n\xff\xfe\xfa,3\n", "not UTF-8"),
+        (b"a,b\n1,2,3,4\n", "cannot parse"),
+    ],
+)
 def test_bad_files(tmp_path, content, message):
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
@@ -41,8 +47,8 @@ def test_missing_file_and_unknown_extension(tmp_path):
     (tmp_path / "x.xlsx").write_text("a")
     with pytest.raises(UsageError, match="cannot tell the format"):
         tables.read_table(tmp_path / "x.xlsx")
+    (tmp_path / "x.parquet").write_text("not parquet")
     with pytest.raises(DataError, match="not a readable Parquet"):
-        (tmp_path / "x.parquet").write_text("not parquet")
         tables.read_table(tmp_path / "x.parquet")
 
 
@@ -57,10 +63,14 @@ def test_batches_cover_file_in_order(tmp_path):
 
 def test_table_writer_leaves_nothing_on_failure(tmp_path):
     out = tmp_path / "out.csv"
-    with pytest.raises(RuntimeError):
+
+    def write_then_fail():
         with tables.TableWriter(out) as writer:
             writer.write(pd.DataFrame({"a": [1]}))
             raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        write_then_fail()
     assert list(tmp_path.iterdir()) == []
 
 
@@ -70,8 +80,15 @@ def test_json_rows(text, rows, single):
     assert len(parsed) == rows and was_single is single
 
 
-@pytest.mark.parametrize("text,message", [("{", "not valid JSON"), ("[]", "empty JSON array"),
-                                          ("[1, 2]", "array of objects"), ('"x"', "must be a JSON object")])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("{", "not valid JSON"),
+        ("[]", "empty JSON array"),
+        ("[1, 2]", "array of objects"),
+        ('"x"', "must be a JSON object"),
+    ],
+)
 def test_bad_json_rows(text, message):
     with pytest.raises(DataError, match=message):
         tables.parse_json_rows(text)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from dataclasses import dataclass, field
+import traceback
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+import churnctl
+from churnctl.cli.commands import drift_check, evaluate, ingest, models, predict, retrain, simulate, train
+from churnctl.cli.context import State
+from churnctl.config import load_settings
 from churnctl.errors import EXIT_CODES, EXIT_INTERNAL, ChurnctlError
 
 # One compute thread per process unless the user asks for more. Cron runs overlap (a drift-check
@@ -25,7 +29,7 @@ EPILOG = "Exit codes: " + "; ".join(f"{code} {text.split(':')[0]}" for code, tex
 app = typer.Typer(
     name="churnctl",
     help="Run the whole life of a customer-churn model: simulate, ingest, train, evaluate, predict, "
-         "and manage model versions, all in one versioned artifacts directory.",
+    "and manage model versions, all in one versioned artifacts directory.",
     epilog=EPILOG,
     no_args_is_help=True,
     add_completion=False,
@@ -34,39 +38,12 @@ app = typer.Typer(
 )
 
 
-@dataclass
-class State:
-    artifacts: Path
-    config: Optional[Path]
-    verbosity: int
-    _settings: object = field(default=None, repr=False)
-
-    @property
-    def settings(self):
-        if self._settings is None:
-            from churnctl.config import load_settings
-
-            self._settings = load_settings(self.config)
-        return self._settings
-
-    @property
-    def registry(self):
-        from churnctl.registry import Registry
-        from churnctl.registry.signing import KeySource
-
-        return Registry(self.artifacts, KeySource(self.settings.security.key_file, artifacts=self.artifacts))
-
-
-_state: State | None = None
-
-
-def state() -> State:
-    assert _state is not None, "the root callback sets the state"
-    return _state
+# Verbosity of this run, for the error handler in main() (which runs outside any Typer context).
+_verbosity = 0
 
 
 class _StderrFormatter(logging.Formatter):
-    def format(self, record):
+    def format(self, record: logging.LogRecord) -> str:
         level = record.levelname.lower()
         prefix = "churnctl: " + ("" if record.levelno == logging.INFO else f"{level}: ")
         return prefix + record.getMessage()
@@ -82,37 +59,51 @@ def _configure_logging(verbosity: int) -> None:
     logger.setLevel({-1: logging.ERROR, 0: logging.INFO}.get(verbosity, logging.DEBUG))
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"churnctl {churnctl.__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def root(
-    artifacts: Annotated[Path, typer.Option(
-        "--artifacts", envvar="CHURNCTL_ARTIFACTS", help="Artifacts directory (datasets, models, events).",
-        show_default=True)] = Path("artifacts"),
-    config: Annotated[Optional[Path], typer.Option(
-        "--config", help="Settings file (default: $CHURNCTL_CONFIG, else ./churnctl.toml if present).")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More detail on stderr; tracebacks for internal errors.")] = False,
+    ctx: typer.Context,
+    artifacts: Annotated[
+        Path,
+        typer.Option(
+            "--artifacts",
+            envvar="CHURNCTL_ARTIFACTS",
+            help="Artifacts directory (datasets, models, events).",
+            show_default=True,
+        ),
+    ] = Path("artifacts"),
+    config: Annotated[
+        Optional[Path],
+        typer.Option("--config", help="Settings file (default: $CHURNCTL_CONFIG, else ./churnctl.toml if present)."),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="More detail on stderr; tracebacks for internal errors.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
-    global _state
-    verbosity = 1 if verbose else (-1 if quiet else 0)
-    _configure_logging(verbosity)
-    _state = State(artifacts=artifacts, config=config, verbosity=verbosity)
-    _state.settings  # a broken settings file is a usage error for every command, read or write
+    global _verbosity
+    _verbosity = 1 if verbose else (-1 if quiet else 0)
+    _configure_logging(_verbosity)
+    # Settings are read here: a broken settings file is a usage error for every command, read or write.
+    ctx.obj = State(artifacts=artifacts, config=config, verbosity=_verbosity, _settings=load_settings(config))
 
 
-def _register() -> None:
-    from churnctl.cli import data, models, modelling, monitoring
-
-    app.command("simulate")(data.simulate_command)
-    app.command("ingest")(data.ingest_command)
-    app.command("train")(modelling.train_command)
-    app.command("evaluate")(modelling.evaluate_command)
-    app.command("predict")(modelling.predict_command)
-    app.command("drift-check")(monitoring.drift_check_command)
-    app.command("retrain")(monitoring.retrain_command)
-    app.add_typer(models.app, name="models")
-
-
-_register()
+app.command("simulate")(simulate.simulate_command)
+app.command("ingest")(ingest.ingest_command)
+app.command("train")(train.train_command)
+app.command("evaluate")(evaluate.evaluate_command)
+app.command("predict")(predict.predict_command)
+app.command("drift-check")(drift_check.drift_check_command)
+app.command("retrain")(retrain.retrain_command)
+app.add_typer(models.app, name="models")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -124,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="churnctl")
     except ChurnctlError as exc:
-        if _state is not None and _state.verbosity > 0:
+        if _verbosity > 0:
             logging.getLogger("churnctl").debug("details", exc_info=True)
         sys.stderr.write(f"churnctl: error: {exc}\n")
         sys.exit(exc.exit_code)
@@ -135,10 +126,10 @@ def main(argv: list[str] | None = None) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)
     except Exception as exc:  # a bug: say so, and show the traceback with -v
-        if _state is not None and _state.verbosity > 0:
-            import traceback
-
+        if _verbosity > 0:
             traceback.print_exc(file=sys.stderr)
-        sys.stderr.write(f"churnctl: internal error: {type(exc).__name__}: {exc}\n"
-                         "  hint: rerun with -v for a traceback and report it\n")
+        sys.stderr.write(
+            f"churnctl: internal error: {type(exc).__name__}: {exc}\n"
+            "  hint: rerun with -v for a traceback and report it\n"
+        )
         sys.exit(EXIT_INTERNAL)

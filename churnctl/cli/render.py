@@ -5,31 +5,33 @@ from __future__ import annotations
 import json
 import math
 import sys
-from enum import Enum
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     text = "text"
     json = "json"
 
 
-def console():
+def console() -> Console:
     """The stdout console. Markup is off: column names, categories and paths come from users' files,
     and text such as ``[/bold]`` in them must print as it is, never be parsed (styles are applied
     with :func:`styled`)."""
-    from rich.console import Console
-
     return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120, highlight=False, markup=False)
 
 
-def styled(*parts):
+def styled(*parts: str | tuple[str, str]) -> Text:
     """A line from (text, style) pairs and plain strings, e.g. ``styled(("no drift", "bold green"))``."""
-    from rich.text import Text
-
     return Text.assemble(*parts)
 
 
-def _clean(value):
+def _clean(value: Any) -> Any:
     """JSON has no NaN or infinity: write null."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -40,12 +42,20 @@ def _clean(value):
     return value
 
 
-def emit_json(document) -> None:
+def emit_json(document: Any) -> None:
     sys.stdout.write(json.dumps(_clean(document), indent=2, default=str) + "\n")
     sys.stdout.flush()
 
 
-def fmt(value, digits: int = 4) -> str:
+def emit(result: Any, format: OutputFormat, text: Callable[[Console], None]) -> None:
+    """Write a command's outcome: its JSON document (``to_dict()`` of a result) or its text form."""
+    if format is OutputFormat.json:
+        emit_json(result.to_dict() if hasattr(result, "to_dict") else result)
+    else:
+        text(console())
+
+
+def fmt(value: Any, digits: int = 4) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -53,9 +63,7 @@ def fmt(value, digits: int = 4) -> str:
     return str(value)
 
 
-def table(title: str | None, columns: list[str], rows: list[list], **kwargs):
-    from rich.table import Table
-
+def table(title: str | None, columns: list[str], rows: list[list[Any]], **kwargs: Any) -> Table:
     out = Table(title=title, title_justify="left", **kwargs)
     for column in columns:
         out.add_column(column, overflow="fold")
@@ -64,9 +72,7 @@ def table(title: str | None, columns: list[str], rows: list[list], **kwargs):
     return out
 
 
-def key_values(title: str | None, pairs: list[tuple[str, object]]):
-    from rich.table import Table
-
+def key_values(title: str | None, pairs: list[tuple[str, object]]) -> Table:
     out = Table(title=title, title_justify="left", show_header=False, box=None, pad_edge=False)
     out.add_column(style="bold")
     out.add_column(overflow="fold")
@@ -75,9 +81,22 @@ def key_values(title: str | None, pairs: list[tuple[str, object]]):
     return out
 
 
-def metrics_table(metrics: dict, title: str = "Metrics"):
-    keys = ["roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "brier", "log_loss", "threshold",
-            "top_decile_lift", "top_decile_capture", "churn_rate", "n_rows"]
+def metrics_table(metrics: dict[str, Any], title: str = "Metrics") -> Table:
+    keys = [
+        "roc_auc",
+        "pr_auc",
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "brier",
+        "log_loss",
+        "threshold",
+        "top_decile_lift",
+        "top_decile_capture",
+        "churn_rate",
+        "n_rows",
+    ]
     pairs = [(k, metrics.get(k)) for k in keys if k in metrics]
     (tn, fp), (fn, tp) = metrics["confusion_matrix"]
     pairs.append(("confusion_matrix", f"TN {tn}  FP {fp}  FN {fn}  TP {tp}"))

@@ -28,67 +28,66 @@ than ``min_rows`` (100) rows get status ``insufficient_data`` and no verdict.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from churnctl.config import DriftSettings
 from churnctl.drift import stats
-from churnctl.drift.profile import (CategoricalAccumulator, NumericAccumulator, ReferenceProfile,
-                                    treats_as_categories)
-from churnctl.schema import encode_target, merge_unseen, prepare_features
+from churnctl.drift.profile import CategoricalAccumulator, NumericAccumulator, NumericReference, ReferenceProfile
+from churnctl.drift.report import DriftReport, FeatureDrift, PerformanceDrift, PredictionDrift
+from churnctl.features import encode_target, merge_unseen, prepare_features
+from churnctl.metrics import classification_metrics
+from churnctl.registry import Registry
+from churnctl.registry.artifacts import LoadedModel
+from churnctl.schema import ColumnSpec
 
 
 @dataclass
-class FeatureDrift:
-    kind: str
-    test: str
-    statistic: float | None
-    p_value: float
-    p_value_adjusted: float
-    effect_size: float
-    effect_metric: str
-    effect_threshold: float
-    psi: float | None
-    js_distance: float | None
+class TestResult:
+    """One distribution test before correction: statistic, p-value and effect sizes."""
+
+    statistic: float | None = None
+    p_value: float = 1.0
+    effect_size: float = 0.0
+    psi: float | None = None
+    js: float | None = None
+
+
+@dataclass
+class FeatureTests:
+    spec: ColumnSpec
+    categorical: bool
+    distribution: TestResult
     missing_rate_reference: float
     missing_rate_current: float
     missing_p_value: float | None
-    missing_p_value_adjusted: float | None
-    new_missing_values: bool
-    unseen_categories: list[dict]
-    importance: float
-    drift: bool
-    reasons: list[str] = field(default_factory=list)
+
+
+# A p-value's place in the family corrected together: (what, feature name or "").
+PKey = tuple[str, str]
+DISTRIBUTION, MISSING, PREDICTION, PERFORMANCE = "distribution", "missing", "prediction", "performance"
 
 
 @dataclass
-class DriftReport:
-    drift_detected: bool
-    status: str  # drift | no_drift | insufficient_data
-    share_drifted: float
-    importance_drifted: float
-    drifted_features: list[str]
-    n_reference: int
-    n_current: int
-    model_version: str
-    correction: str
-    alpha: float
-    features: dict[str, FeatureDrift]
-    prediction_drift: dict
-    performance: dict | None
-    reasons: list[str]
-    warnings: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+class TestRun:
+    features: dict[str, FeatureTests]
+    prediction: TestResult
+    performance: PerformanceDrift | None
+    pvalues: dict[PKey, float]
 
 
 class DriftMonitor:
-    """Accumulate current data batch by batch, then decide."""
+    """Accumulate current data batch by batch, then decide: run the tests, correct, decide."""
 
-    def __init__(self, model, profile: ReferenceProfile, settings: DriftSettings, importance: dict | None = None):
+    def __init__(
+        self,
+        model: LoadedModel,
+        profile: ReferenceProfile,
+        settings: DriftSettings,
+        importance: dict[str, float] | None = None,
+    ):
         self.model = model
         self.schema = model.schema
         self.profile = profile
@@ -96,18 +95,31 @@ class DriftMonitor:
         names = self.schema.feature_names
         raw = importance or {}
         total = sum(max(raw.get(n, 0.0), 0.0) for n in names)
-        self.importance = ({n: max(raw.get(n, 0.0), 0.0) / total for n in names} if total > 0
-                           else {n: 1.0 / len(names) for n in names})
-        self.accumulators = {
-            name: (CategoricalAccumulator(ref) if treats_as_categories(self.schema.column(name))
-                   else NumericAccumulator(ref))
-            for name, ref in profile.features.items()
-        }
+        self.importance = (
+            {n: max(raw.get(n, 0.0), 0.0) / total for n in names} if total > 0 else {n: 1.0 / len(names) for n in names}
+        )
+        self.accumulators: dict[str, NumericAccumulator | CategoricalAccumulator] = {}
+        for name, ref in profile.features.items():
+            if isinstance(ref, NumericReference):
+                self.accumulators[name] = NumericAccumulator(ref)
+            else:
+                self.accumulators[name] = CategoricalAccumulator(ref)
         self.scores = NumericAccumulator(profile.scores)
         self.unseen: dict[str, dict[str, int]] = {}
         self._labels: list[np.ndarray] = []
         self._labelled_scores: list[np.ndarray] = []
         self.n_rows = 0
+
+    @classmethod
+    def for_model(cls, registry: Registry, model: LoadedModel, settings: DriftSettings) -> DriftMonitor:
+        """A monitor against ``model``'s stored reference (never the original CSV), weighted by the
+        permutation importance recorded at training."""
+        return cls(
+            model,
+            ReferenceProfile.for_model(registry, model),
+            settings,
+            importance=model.manifest.get("feature_importance"),
+        )
 
     def update(self, frame: pd.DataFrame, *, source: str = "current data", labels: np.ndarray | None = None) -> None:
         """Add a batch. Labels come from the frame's target column, or as 0/1 ``labels`` already encoded."""
@@ -115,7 +127,7 @@ class DriftMonitor:
         merge_unseen(self.unseen, unseen)
         for name, accumulator in self.accumulators.items():
             accumulator.update(X[name].to_numpy())
-        proba = self.model.pipeline.predict_proba(X)[:, 1]
+        proba = self.model.predict_proba(X)
         self.scores.update(proba)
         if labels is not None:
             self._labels.append(np.asarray(labels, dtype=np.int8))
@@ -126,35 +138,42 @@ class DriftMonitor:
             self._labelled_scores.append(proba[labelled].astype(np.float32))
         self.n_rows += len(frame)
 
-    # -- the decision ------------------------------------------------------------------------
+    def report(self) -> DriftReport:
+        run = self._run_tests()
+        adjusted = self._correct(run.pvalues)
+        return self._decide(run, adjusted)
 
-    def _numeric(self, accumulator: NumericAccumulator) -> dict:
+    # -- 1. the tests --------------------------------------------------------------------------
+
+    @staticmethod
+    def _numeric(accumulator: NumericAccumulator) -> TestResult:
         ref = accumulator.reference
         if accumulator.n_present == 0 or len(ref.points) == 0:
-            return {"statistic": None, "p_value": 1.0, "effect_size": 0.0, "psi": None, "js": None}
+            return TestResult()
         d = stats.ks_statistic(ref.counts, accumulator.equal, accumulator.between)
         p = stats.ks_pvalue(d, int(ref.counts.sum()), accumulator.n_present)
-        w = stats.wasserstein_normalised(ref.points, ref.counts, accumulator.equal, accumulator.between,
-                                         accumulator.between_sum, ref.std)
+        w = stats.wasserstein_normalised(
+            ref.points, ref.counts, accumulator.equal, accumulator.between, accumulator.between_sum, ref.std
+        )
         ref_bins, cur_bins = stats.quantile_bin_counts(ref.counts, accumulator.equal, accumulator.between)
-        return {"statistic": d, "p_value": p, "effect_size": w, "psi": stats.psi(ref_bins, cur_bins), "js": None}
+        return TestResult(statistic=d, p_value=p, effect_size=w, psi=stats.psi(ref_bins, cur_bins))
 
-    def _categorical(self, accumulator: CategoricalAccumulator) -> dict:
-        categories = list(accumulator.reference.counts) + [c for c in accumulator.counts
-                                                            if c not in accumulator.reference.counts]
+    @staticmethod
+    def _categorical(accumulator: CategoricalAccumulator) -> TestResult:
+        categories = list(accumulator.reference.counts) + [
+            c for c in accumulator.counts if c not in accumulator.reference.counts
+        ]
         ref = np.array([accumulator.reference.counts.get(c, 0) for c in categories], dtype=float)
         cur = np.array([accumulator.counts.get(c, 0) for c in categories], dtype=float)
         if cur.sum() == 0 or ref.sum() == 0:
-            return {"statistic": None, "p_value": 1.0, "effect_size": 0.0, "psi": None, "js": None}
+            return TestResult()
         chi2, p = stats.chi2_homogeneity(ref, cur)
         js = stats.js_distance(ref, cur)
-        return {"statistic": chi2, "p_value": p, "effect_size": js, "psi": stats.psi(ref, cur), "js": js}
+        return TestResult(statistic=chi2, p_value=p, effect_size=js, psi=stats.psi(ref, cur), js=js)
 
-    def _performance(self) -> dict | None:
+    def _performance(self) -> PerformanceDrift | None:
         if not self._labels:
             return None
-        from churnctl.metrics import classification_metrics
-
         y = np.concatenate(self._labels)
         proba = np.concatenate(self._labelled_scores).astype(float)
         if len(y) == 0:
@@ -164,31 +183,37 @@ class DriftMonitor:
         (_, _), (fn, tp) = reference["confusion_matrix"]
         ref_pos = fn + tp
         ref_neg = reference["n_rows"] - ref_pos
-        result = {
-            "n_labelled": int(len(y)),
-            "roc_auc": current["roc_auc"], "roc_auc_reference": reference["roc_auc"],
-            "pr_auc": current["pr_auc"], "pr_auc_reference": reference["pr_auc"],
-            "churn_rate": current["churn_rate"], "churn_rate_reference": reference["churn_rate"],
-            "f1": current["f1"], "f1_reference": reference["f1"],
-            "roc_auc_drop": None, "p_value": None, "p_value_adjusted": None, "drift": False,
-        }
-        n_pos = int(y.sum())
+        drop = p_value = None
         if current["roc_auc"] is not None and reference["roc_auc"] is not None:
-            result["roc_auc_drop"] = reference["roc_auc"] - current["roc_auc"]
-            result["p_value"] = stats.auc_drop_pvalue((reference["roc_auc"], ref_pos, ref_neg),
-                                                      (current["roc_auc"], n_pos, len(y) - n_pos))
-        return result
+            n_pos = int(y.sum())
+            drop = reference["roc_auc"] - current["roc_auc"]
+            p_value = stats.auc_drop_pvalue(
+                (reference["roc_auc"], ref_pos, ref_neg), (current["roc_auc"], n_pos, len(y) - n_pos)
+            )
+        return PerformanceDrift(
+            n_labelled=len(y),
+            roc_auc=current["roc_auc"],
+            roc_auc_reference=reference["roc_auc"],
+            pr_auc=current["pr_auc"],
+            pr_auc_reference=reference["pr_auc"],
+            churn_rate=current["churn_rate"],
+            churn_rate_reference=reference["churn_rate"],
+            f1=current["f1"],
+            f1_reference=reference["f1"],
+            roc_auc_drop=drop,
+            p_value=p_value,
+        )
 
-    def report(self) -> DriftReport:
-        cfg = self.settings
-        features: dict[str, FeatureDrift] = {}
-        pvalues: list[float] = []
-        slots: list[tuple[str, str]] = []  # (owner, which) for each p-value in the family
-        computed = {}
+    def _run_tests(self) -> TestRun:
+        """Every test of the run, and the family of p-values to correct together."""
+        pvalues: dict[PKey, float] = {}
+        features = {}
         for name, accumulator in self.accumulators.items():
             spec = self.schema.column(name)
-            categorical = treats_as_categories(spec)
-            result = self._categorical(accumulator) if categorical else self._numeric(accumulator)
+            if isinstance(accumulator, CategoricalAccumulator):
+                result = self._categorical(accumulator)
+            else:
+                result = self._numeric(accumulator)
             ref = accumulator.reference
             ref_missing = ref.n_missing / ref.n_rows if ref.n_rows else 0.0
             cur_missing = accumulator.n_missing / accumulator.n_rows if accumulator.n_rows else 0.0
@@ -196,97 +221,160 @@ class DriftMonitor:
             if accumulator.n_rows and (ref.n_missing or accumulator.n_missing):
                 _, missing_p = stats.chi2_homogeneity(
                     np.array([ref.n_missing, ref.n_rows - ref.n_missing], dtype=float),
-                    np.array([accumulator.n_missing, accumulator.n_rows - accumulator.n_missing], dtype=float))
-                pvalues.append(missing_p)
-                slots.append((name, "missing"))
-            if result["statistic"] is not None:
-                pvalues.append(result["p_value"])
-                slots.append((name, "distribution"))
-            computed[name] = (spec, categorical, result, ref_missing, cur_missing, missing_p)
-
+                    np.array([accumulator.n_missing, accumulator.n_rows - accumulator.n_missing], dtype=float),
+                )
+                pvalues[(MISSING, name)] = missing_p
+            if result.statistic is not None:
+                pvalues[(DISTRIBUTION, name)] = result.p_value
+            features[name] = FeatureTests(
+                spec, isinstance(accumulator, CategoricalAccumulator), result, ref_missing, cur_missing, missing_p
+            )
         prediction = self._numeric(self.scores)
-        if prediction["statistic"] is not None:
-            pvalues.append(prediction["p_value"])
-            slots.append(("__prediction__", "distribution"))
+        if prediction.statistic is not None:
+            pvalues[(PREDICTION, "")] = prediction.p_value
         performance = self._performance()
-        if performance is not None and performance["p_value"] is not None:
-            pvalues.append(performance["p_value"])
-            slots.append(("__performance__", "auc"))
+        if performance is not None and performance.p_value is not None:
+            pvalues[(PERFORMANCE, "")] = performance.p_value
+        return TestRun(features, prediction, performance, pvalues)
 
-        adjusted = dict(zip(slots, stats.adjust_pvalues(pvalues, cfg.correction)))
+    # -- 2. multiple testing -------------------------------------------------------------------
+
+    def _correct(self, pvalues: dict[PKey, float]) -> dict[PKey, float]:
+        keys = list(pvalues)
+        return dict(zip(keys, stats.adjust_pvalues([pvalues[k] for k in keys], self.settings.correction), strict=True))
+
+    # -- 3. the decision -----------------------------------------------------------------------
+
+    def _feature_drift(
+        self, name: str, tests: FeatureTests, adjusted: dict[PKey, float], insufficient: bool
+    ) -> FeatureDrift:
+        cfg = self.settings
+        result = tests.distribution
+        threshold = cfg.categorical_effect if tests.categorical else cfg.numeric_effect
+        p_adj = adjusted.get((DISTRIBUTION, name), 1.0)
+        missing_adj = adjusted.get((MISSING, name))
+        reasons = []
+        if p_adj < cfg.alpha and result.effect_size >= threshold:
+            reasons.append("distribution")
+        if (
+            missing_adj is not None
+            and missing_adj < cfg.alpha
+            and abs(tests.missing_rate_current - tests.missing_rate_reference) >= cfg.missing_effect
+        ):
+            reasons.append("missing values")
+        unseen = self.unseen.get(name, {})
+        n_cur = self.accumulators[name].n_rows or 1
+        return FeatureDrift(
+            kind=str(tests.spec.kind),
+            test="chi2" if tests.categorical else "ks",
+            statistic=result.statistic,
+            p_value=result.p_value,
+            p_value_adjusted=p_adj,
+            effect_size=result.effect_size,
+            effect_metric="jensen_shannon" if tests.categorical else "wasserstein_sd",
+            effect_threshold=threshold,
+            psi=result.psi,
+            js_distance=result.js,
+            missing_rate_reference=tests.missing_rate_reference,
+            missing_rate_current=tests.missing_rate_current,
+            missing_p_value=tests.missing_p_value,
+            missing_p_value_adjusted=missing_adj,
+            new_missing_values=tests.missing_rate_reference == 0 and tests.missing_rate_current > 0,
+            unseen_categories=[
+                {"value": v, "rows": c, "share": c / n_cur}
+                for v, c in sorted(unseen.items(), key=lambda kv: (-kv[1], kv[0]))
+            ],
+            importance=self.importance[name],
+            drift=bool(reasons) and not insufficient,
+            reasons=reasons,
+        )
+
+    def _prediction_drift(self, result: TestResult, adjusted: dict[PKey, float], insufficient: bool) -> PredictionDrift:
+        cfg = self.settings
+        p_adj = adjusted.get((PREDICTION, ""), 1.0)
+        scores = self.scores
+        reference = self.profile.scores
+        return PredictionDrift(
+            test="ks",
+            statistic=result.statistic,
+            p_value=result.p_value,
+            p_value_adjusted=p_adj,
+            effect_size=result.effect_size,
+            effect_metric="wasserstein_sd",
+            effect_threshold=cfg.prediction_effect,
+            psi=result.psi,
+            mean_probability_reference=float(np.average(reference.points, weights=reference.counts)),
+            mean_probability_current=(
+                float((scores.between_sum.sum() + (scores.equal * reference.points).sum()) / scores.n_present)
+                if scores.n_present
+                else None
+            ),
+            drift=bool(not insufficient and p_adj < cfg.alpha and result.effect_size >= cfg.prediction_effect),
+        )
+
+    def _decide(self, run: TestRun, adjusted: dict[PKey, float]) -> DriftReport:
+        cfg = self.settings
         insufficient = self.n_rows < cfg.min_rows
-
-        for name, (spec, categorical, result, ref_missing, cur_missing, missing_p) in computed.items():
-            threshold = cfg.categorical_effect if categorical else cfg.numeric_effect
-            p_adj = adjusted.get((name, "distribution"), 1.0)
-            missing_adj = adjusted.get((name, "missing"))
-            reasons = []
-            if p_adj < cfg.alpha and result["effect_size"] >= threshold:
-                reasons.append("distribution")
-            if (missing_adj is not None and missing_adj < cfg.alpha
-                    and abs(cur_missing - ref_missing) >= cfg.missing_effect):
-                reasons.append("missing values")
-            unseen = self.unseen.get(name, {})
-            n_cur = self.accumulators[name].n_rows or 1
-            features[name] = FeatureDrift(
-                kind=spec.kind, test="chi2" if categorical else "ks", statistic=result["statistic"],
-                p_value=result["p_value"], p_value_adjusted=p_adj, effect_size=result["effect_size"],
-                effect_metric="jensen_shannon" if categorical else "wasserstein_sd", effect_threshold=threshold,
-                psi=result["psi"], js_distance=result["js"],
-                missing_rate_reference=ref_missing, missing_rate_current=cur_missing,
-                missing_p_value=missing_p, missing_p_value_adjusted=missing_adj,
-                new_missing_values=ref_missing == 0 and cur_missing > 0,
-                unseen_categories=[{"value": v, "rows": c, "share": c / n_cur}
-                                   for v, c in sorted(unseen.items(), key=lambda kv: (-kv[1], kv[0]))],
-                importance=self.importance[name], drift=bool(reasons) and not insufficient, reasons=reasons)
-
-        prediction_p_adj = adjusted.get(("__prediction__", "distribution"), 1.0)
-        prediction_drift = {
-            "test": "ks", "statistic": prediction["statistic"], "p_value": prediction["p_value"],
-            "p_value_adjusted": prediction_p_adj, "effect_size": prediction["effect_size"],
-            "effect_metric": "wasserstein_sd", "effect_threshold": cfg.prediction_effect, "psi": prediction["psi"],
-            "mean_probability_reference": float(np.average(self.profile.scores.points,
-                                                           weights=self.profile.scores.counts)),
-            "mean_probability_current": (float((self.scores.between_sum.sum()
-                                                + (self.scores.equal * self.profile.scores.points).sum())
-                                               / self.scores.n_present) if self.scores.n_present else None),
-            "drift": (not insufficient and prediction_p_adj < cfg.alpha
-                      and prediction["effect_size"] >= cfg.prediction_effect),
+        features = {
+            name: self._feature_drift(name, tests, adjusted, insufficient) for name, tests in run.features.items()
         }
+        prediction = self._prediction_drift(run.prediction, adjusted, insufficient)
+        performance = run.performance
         if performance is not None:
-            performance["p_value_adjusted"] = adjusted.get(("__performance__", "auc"))
-            performance["drift"] = bool(
-                not insufficient and performance["p_value_adjusted"] is not None
-                and performance["p_value_adjusted"] < cfg.alpha
-                and performance["roc_auc_drop"] >= cfg.max_auc_drop)
+            performance.p_value_adjusted = adjusted.get((PERFORMANCE, ""))
+            performance.drift = bool(
+                not insufficient
+                and performance.p_value_adjusted is not None
+                and performance.p_value_adjusted < cfg.alpha
+                and performance.roc_auc_drop is not None
+                and performance.roc_auc_drop >= cfg.max_auc_drop
+            )
 
         drifted = [n for n, f in features.items() if f.drift]
         share = len(drifted) / len(features) if features else 0.0
         importance = float(sum(self.importance[n] for n in drifted))
         reasons = []
-        if (drifted and len(drifted) >= cfg.min_drifted_features and share >= cfg.min_drifted_share
-                and importance >= cfg.min_drifted_importance):
+        if (
+            drifted
+            and len(drifted) >= cfg.min_drifted_features
+            and share >= cfg.min_drifted_share
+            and importance >= cfg.min_drifted_importance
+        ):
             reasons.append(f"{len(drifted)} drifting feature(s): {', '.join(drifted)}")
-        if prediction_drift["drift"]:
+        if prediction.drift:
             reasons.append("the churn-probability distribution shifted")
-        if performance is not None and performance["drift"]:
-            reasons.append(f"ROC-AUC fell by {performance['roc_auc_drop']:.3f}")
+        if performance is not None and performance.drift:
+            reasons.append(f"ROC-AUC fell by {performance.roc_auc_drop:.3f}")
+        detected = bool(reasons) and not insufficient
+        return DriftReport(
+            drift_detected=detected,
+            status="insufficient_data" if insufficient else ("drift" if detected else "no_drift"),
+            share_drifted=share,
+            importance_drifted=importance,
+            drifted_features=drifted,
+            n_reference=self.profile.n_rows,
+            n_current=self.n_rows,
+            model_version=self.model.version,
+            correction=cfg.correction,
+            alpha=cfg.alpha,
+            features=features,
+            prediction_drift=prediction,
+            performance=performance,
+            reasons=reasons,
+            warnings=self._warnings(features, insufficient),
+        )
+
+    def _warnings(self, features: dict[str, FeatureDrift], insufficient: bool) -> list[str]:
         warnings = []
         if insufficient:
-            warnings.append(f"only {self.n_rows} row(s); at least {cfg.min_rows} are needed for a verdict "
-                            "([drift] min_rows)")
+            warnings.append(
+                f"only {self.n_rows} row(s); at least {self.settings.min_rows} are needed for a verdict "
+                "([drift] min_rows)"
+            )
         for name, f in features.items():
             if f.unseen_categories:
                 listed = ", ".join(f"{u['value']!r} ({u['share']:.1%})" for u in f.unseen_categories[:5])
                 warnings.append(f"column {name!r}: categories never seen in training: {listed}")
             if f.new_missing_values:
-                warnings.append(f"column {name!r}: {f.missing_rate_current:.1%} missing values; "
-                                "training had none")
-        detected = bool(reasons) and not insufficient
-        return DriftReport(
-            drift_detected=detected,
-            status="insufficient_data" if insufficient else ("drift" if detected else "no_drift"),
-            share_drifted=share, importance_drifted=importance, drifted_features=drifted,
-            n_reference=self.profile.n_rows, n_current=self.n_rows, model_version=self.model.version,
-            correction=cfg.correction, alpha=cfg.alpha, features=features, prediction_drift=prediction_drift,
-            performance=performance, reasons=reasons, warnings=warnings)
+                warnings.append(f"column {name!r}: {f.missing_rate_current:.1%} missing values; training had none")
+        return warnings

@@ -15,7 +15,10 @@ import numpy as np
 import pandas as pd
 
 from churnctl.drift.stats import value_counts_at
-from churnctl.schema import Schema, label_text
+from churnctl.features import prepare_features
+from churnctl.registry import Registry
+from churnctl.registry.artifacts import LoadedModel, load_reference
+from churnctl.schema import ColumnSpec, Schema, label_text
 
 
 @dataclass
@@ -47,17 +50,18 @@ class CategoricalReference:
         return int(sum(self.counts.values())) + self.n_missing
 
 
-def _category_counts(values) -> tuple[dict[str, int], int]:
+def _category_counts(values: np.ndarray) -> tuple[dict[str, int], int]:
     series = pd.Series(values)
     counts = series.value_counts(dropna=True)
     merged: dict[str, int] = {}
     for key, count in counts.items():
         text = label_text(key)
-        merged[text] = merged.get(text, 0) + int(count)
+        if text is not None:  # value_counts left out missing values already
+            merged[text] = merged.get(text, 0) + int(count)
     return merged, int(series.isna().sum())
 
 
-def treats_as_categories(spec) -> bool:
+def treats_as_categories(spec: ColumnSpec) -> bool:
     """Binary numeric features (0/1 flags) are compared as categories, like text features."""
     return spec.dtype == "string" or spec.kind == "binary"
 
@@ -81,6 +85,13 @@ class ReferenceProfile:
                 features[spec.name] = NumericReference.from_values(values)
         return cls(features, NumericReference.from_values(scores), len(reference))
 
+    @classmethod
+    def for_model(cls, registry: Registry, model: LoadedModel) -> ReferenceProfile:
+        """The drift reference of a model version, from its stored files (never the original CSV)."""
+        reference, scores = load_reference(registry, model)
+        X_ref, _ = prepare_features(reference, model.schema, source=f"reference of {model.version}")
+        return cls.build(model.schema, X_ref, scores)
+
 
 @dataclass
 class NumericAccumulator:
@@ -90,13 +101,13 @@ class NumericAccumulator:
     between_sum: np.ndarray = field(init=False)
     n_missing: int = 0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         k = len(self.reference.points)
         self.equal = np.zeros(k, dtype=np.int64)
         self.between = np.zeros(k + 1, dtype=np.int64)
         self.between_sum = np.zeros(k + 1)
 
-    def update(self, values) -> None:
+    def update(self, values: np.ndarray) -> None:
         values = np.asarray(values, dtype=float)
         missing = np.isnan(values)
         self.n_missing += int(missing.sum())
@@ -120,7 +131,7 @@ class CategoricalAccumulator:
     counts: dict[str, int] = field(default_factory=dict)
     n_missing: int = 0
 
-    def update(self, values) -> None:
+    def update(self, values: np.ndarray) -> None:
         counts, n_missing = _category_counts(values)
         self.n_missing += n_missing
         for key, count in counts.items():

@@ -52,8 +52,14 @@ def ks_pvalue(statistic: float, n_ref: int, n_cur: int) -> float:
     return float(np.clip(kstwo.sf(statistic, np.round(m * n / (m + n))), 0.0, 1.0))
 
 
-def wasserstein_normalised(points: np.ndarray, ref_counts: np.ndarray, equal: np.ndarray, between: np.ndarray,
-                           between_sum: np.ndarray, ref_std: float) -> float:
+def wasserstein_normalised(
+    points: np.ndarray,
+    ref_counts: np.ndarray,
+    equal: np.ndarray,
+    between: np.ndarray,
+    between_sum: np.ndarray,
+    ref_std: float,
+) -> float:
     """Wasserstein-1 distance between reference and current, in reference standard deviations.
 
     Current values that fall strictly between two reference points are represented by their mean
@@ -71,8 +77,9 @@ def wasserstein_normalised(points: np.ndarray, ref_counts: np.ndarray, equal: np
     return float("inf") if distance > 0 else 0.0
 
 
-def quantile_bin_counts(ref_counts: np.ndarray, equal: np.ndarray, between: np.ndarray,
-                        bins: int = 10) -> tuple[np.ndarray, np.ndarray]:
+def quantile_bin_counts(
+    ref_counts: np.ndarray, equal: np.ndarray, between: np.ndarray, bins: int = 10
+) -> tuple[np.ndarray, np.ndarray]:
     """(reference, current) counts in ``bins`` reference-quantile bins (fewer if values repeat).
 
     Bin edges are reference points, bins are right-closed: (-inf, e_1], (e_1, e_2], …, (e_last, inf).

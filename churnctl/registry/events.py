@@ -8,24 +8,31 @@ reported as an artifact problem: the log never ends in a cut line that claims su
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import churnctl
 from churnctl.errors import ArtifactError
 
 
-def append_event(path: Path, event: str, **fields) -> dict:
-    record = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "event": event,
-              "churnctl_version": churnctl.__version__, **fields}
+def append_event(path: Path, event: str, **fields: Any) -> dict[str, Any]:
+    record = {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "event": event,
+        "churnctl_version": churnctl.__version__,
+        **fields,
+    }
     line = (json.dumps(record, default=str, sort_keys=False) + "\n").encode("utf-8")
     try:
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise ArtifactError(f"cannot open the event log {path}: {exc.strerror}",
-                            hint="check that the artifacts directory is writable") from None
+        raise ArtifactError(
+            f"cannot open the event log {path}: {exc.strerror}", hint="check that the artifacts directory is writable"
+        ) from None
     try:
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
@@ -47,12 +54,12 @@ def _write_all(fd: int, line: bytes, size: int, path: Path) -> None:
             written += count
         os.fsync(fd)
     except OSError as exc:
-        try:
+        with contextlib.suppress(OSError):  # if this fails too, the reader skips the cut last line
             os.ftruncate(fd, size)
-        except OSError:
-            pass  # the reader skips a cut last line
-        raise ArtifactError(f"cannot append to the event log {path}: {exc.strerror or exc}",
-                            hint="free space on the disk of the artifacts directory, then rerun") from None
+        raise ArtifactError(
+            f"cannot append to the event log {path}: {exc.strerror or exc}",
+            hint="free space on the disk of the artifacts directory, then rerun",
+        ) from None
 
 
 def read_events(path: Path) -> list[dict]:

@@ -12,6 +12,9 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
+
+from churnctl.errors import ArtifactError
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -66,7 +69,7 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_json_atomic(path: Path, payload) -> None:
+def write_json_atomic(path: Path, payload: Any) -> None:
     """Replace ``path`` with ``payload`` so that readers see the old or the new file, never half."""
     make_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -84,17 +87,36 @@ def write_json_atomic(path: Path, payload) -> None:
         raise
 
 
-def read_json(path: Path, expected: type = dict):
+def read_json(path: Path, expected: type = dict) -> Any:
     """A registry JSON file; a damaged one is an artifact problem (exit 4), not a crash."""
-    from churnctl.errors import ArtifactError
-
     try:
         with open(path, encoding="utf-8") as handle:
             payload = json.load(handle)
     except (OSError, ValueError) as exc:
-        raise ArtifactError(f"cannot read {path}: {exc}",
-                            hint="the artifacts directory is damaged; restore the file from a backup") from None
+        raise ArtifactError(
+            f"cannot read {path}: {exc}", hint="the artifacts directory is damaged; restore the file from a backup"
+        ) from None
     if not isinstance(payload, expected):
-        raise ArtifactError(f"{path} holds a {type(payload).__name__}, expected a JSON {expected.__name__}",
-                            hint="the artifacts directory is damaged; restore the file from a backup")
+        raise ArtifactError(
+            f"{path} holds a {type(payload).__name__}, expected a JSON {expected.__name__}",
+            hint="the artifacts directory is damaged; restore the file from a backup",
+        )
     return payload
+
+
+def verify_files(folder: Path, manifest: dict[str, Any], names: set[str] | None = None) -> None:
+    """Check the files a manifest lists (or only ``names`` of them) against their SHA-256."""
+    for name, expected in manifest.get("files", {}).items():
+        if names is not None and name not in names:
+            continue
+        path = folder / name
+        if not path.exists():
+            raise ArtifactError(
+                f"artifact {path} is missing",
+                hint="the version is damaged; retrain or restore the artifacts directory from a backup",
+            )
+        if sha256_file(path) != expected:
+            raise ArtifactError(
+                f"artifact {path} was modified after it was written (SHA-256 mismatch)",
+                hint="it will not be loaded; restore it from a backup or retrain",
+            )

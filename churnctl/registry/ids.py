@@ -37,8 +37,11 @@ def version_argument(text: str, option: str = "version") -> str:
     if match is None or int(match.group(1)) == 0:
         stripped = text.strip().rstrip("/").rsplit("/", 1)[-1]
         guess = _LOOSE_VERSION.fullmatch(stripped)
-        hint = (f"did you mean {format_version(int(guess.group(1)))}?" if guess and int(guess.group(1))
-                else "a version is 'v' and its number, as 'churnctl models list' shows it (e.g. v0003)")
+        hint = (
+            f"did you mean {format_version(int(guess.group(1)))}?"
+            if guess and int(guess.group(1))
+            else "a version is 'v' and its number, as 'churnctl models list' shows it (e.g. v0003)"
+        )
         raise UsageError(f"{option} {text!r} is not a model version", hint=hint)
     return format_version(int(match.group(1)))
 
@@ -46,24 +49,30 @@ def version_argument(text: str, option: str = "version") -> str:
 def dataset_argument(text: str, option: str = "dataset") -> str:
     value = text.strip().lower()
     if not is_dataset_id(value):
-        raise UsageError(f"{option} {text!r} is not a dataset id",
-                         hint="a dataset id is 'ds-' and 12 hexadecimal digits, as 'churnctl ingest' prints it")
+        raise UsageError(
+            f"{option} {text!r} is not a dataset id",
+            hint="a dataset id is 'ds-' and 12 hexadecimal digits, as 'churnctl ingest' prints it",
+        )
     return value
 
 
 def stored_version(value: object, where: str) -> str:
     """A version read from a registry file; anything but the canonical form is damage."""
     if not is_version(value):
-        raise ArtifactError(f"{where} names {value!r}, which is not a model version",
-                            hint="the file is damaged or was altered; restore it from a backup "
-                            "(or rewrite the pointer with 'churnctl models promote VERSION')")
+        raise ArtifactError(
+            f"{where} names {value!r}, which is not a model version",
+            hint="the file is damaged or was altered; restore it from a backup "
+            "(or rewrite the pointer with 'churnctl models promote VERSION')",
+        )
     assert isinstance(value, str)
     return value
 
 
 def stored_dataset_id(value: object, where: str) -> str:
     if not is_dataset_id(value):
-        raise ArtifactError(f"{where} names {value!r}, which is not a dataset id",
-                            hint="the file is damaged or was altered; restore it from a backup")
+        raise ArtifactError(
+            f"{where} names {value!r}, which is not a dataset id",
+            hint="the file is damaged or was altered; restore it from a backup",
+        )
     assert isinstance(value, str)
     return value

@@ -14,14 +14,15 @@ import os
 import socket
 import sys
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from churnctl.errors import LockHeldError
 
 
 class RegistryLock:
-    def __init__(self, path: Path, wait: float = 0.0, poll: float = 0.2, on_acquire=None):
+    def __init__(self, path: Path, wait: float = 0.0, poll: float = 0.2, on_acquire: Callable[[], None] | None = None):
         self.path = path
         self.wait = wait
         self.poll = poll
@@ -46,17 +47,21 @@ class RegistryLock:
                 if time.monotonic() >= deadline:
                     os.close(fd)
                     info = self.holder()
-                    who = (f"pid {info.get('pid', '?')} on {info.get('host', '?')}, "
-                           f"started {info.get('started', '?')}"
-                           + (f" ({info['command']})" if info.get("command") else ""))
+                    who = (
+                        f"pid {info.get('pid', '?')} on {info.get('host', '?')}, "
+                        f"started {info.get('started', '?')}" + (f" ({info['command']})" if info.get("command") else "")
+                    )
                     raise LockHeldError(
                         f"another churnctl run holds the registry lock {self.path}: {who}",
                         hint="wait for it to finish, or pass --wait SECONDS to queue behind it",
                     ) from None
                 time.sleep(self.poll)
-        info = {"pid": os.getpid(), "host": socket.gethostname(),
-                "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "command": " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv[:6]))}
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": datetime.now(UTC).isoformat(timespec="seconds"),
+            "command": " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv[:6])),
+        }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
         self._fd = fd
@@ -72,10 +77,9 @@ class RegistryLock:
                 os.close(self._fd)
                 self._fd = None
 
-    def __enter__(self):
+    def __enter__(self) -> RegistryLock:
         self.acquire()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.release()
-        return False

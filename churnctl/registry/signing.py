@@ -64,19 +64,26 @@ class SigningKey:
             raise ArtifactError(
                 f"{what} is not signed: it was written by a churnctl release before signing, or altered",
                 hint="if this artifacts directory is yours and unaltered, sign it once with "
-                "'churnctl models adopt --yes'")
-        if not isinstance(signature, dict) or signature.get("algorithm") != ALGORITHM \
-                or not isinstance(signature.get("value"), str):
+                "'churnctl models adopt --yes'",
+            )
+        if (
+            not isinstance(signature, dict)
+            or signature.get("algorithm") != ALGORITHM
+            or not isinstance(signature.get("value"), str)
+        ):
             raise ArtifactError(f"{what} has a malformed signature", hint="restore it from a backup or retrain")
         if signature.get("key_id") != self.key_id:
             raise ArtifactError(
                 f"{what} was signed with key {signature.get('key_id')!r}, not with this key ({self.key_id}, "
                 f"from {self.origin})",
-                hint=f"use the key that signed this registry ({ENV_KEY} or [security] key_file)")
+                hint=f"use the key that signed this registry ({ENV_KEY} or [security] key_file)",
+            )
         expected = hmac.new(self.secret, canonical_bytes(document), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, signature["value"]):
-            raise ArtifactError(f"{what} was modified after it was signed (signature mismatch)",
-                                hint="it will not be used; restore it from a backup or retrain")
+            raise ArtifactError(
+                f"{what} was modified after it was signed (signature mismatch)",
+                hint="it will not be used; restore it from a backup or retrain",
+            )
 
 
 class KeySource:
@@ -97,8 +104,10 @@ class KeySource:
         if value:
             secret = value.strip().encode()
             if len(secret) < MIN_KEY_BYTES:
-                raise UsageError(f"{ENV_KEY} holds {len(secret)} bytes; a signing key needs at least "
-                                 f"{MIN_KEY_BYTES}", hint="use a long random value, e.g. from 'openssl rand -hex 32'")
+                raise UsageError(
+                    f"{ENV_KEY} holds {len(secret)} bytes; a signing key needs at least {MIN_KEY_BYTES}",
+                    hint="use a long random value, e.g. from 'openssl rand -hex 32'",
+                )
             return SigningKey(secret, ENV_KEY)
         path = self.key_file or default_key_path()
         self._check_outside_artifacts(path)
@@ -106,7 +115,8 @@ class KeySource:
             if not create:
                 raise UsageError(
                     f"no signing key: {ENV_KEY} is not set and the key file {path} does not exist",
-                    hint=f"set {ENV_KEY} or [security] key_file to the key that signed this registry")
+                    hint=f"set {ENV_KEY} or [security] key_file to the key that signed this registry",
+                )
             return self._create(path)
         return self._read(path)
 
@@ -117,9 +127,11 @@ class KeySource:
             path.resolve().relative_to(self.artifacts.resolve())
         except ValueError:
             return
-        raise UsageError(f"the signing key file {path} lies inside the artifacts directory {self.artifacts}",
-                         hint="anyone who can write the artifacts could then forge signatures; keep the key "
-                         "elsewhere ([security] key_file)")
+        raise UsageError(
+            f"the signing key file {path} lies inside the artifacts directory {self.artifacts}",
+            hint="anyone who can write the artifacts could then forge signatures; keep the key "
+            "elsewhere ([security] key_file)",
+        )
 
     @staticmethod
     def _create(path: Path) -> SigningKey:
@@ -130,8 +142,10 @@ class KeySource:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".signing-", dir=path.parent)  # mode 0600
         except OSError as exc:
-            raise UsageError(f"cannot create the signing key file {path}: {exc.strerror}",
-                             hint=f"set {ENV_KEY}, or [security] key_file to a writable place") from None
+            raise UsageError(
+                f"cannot create the signing key file {path}: {exc.strerror}",
+                hint=f"set {ENV_KEY}, or [security] key_file to a writable place",
+            ) from None
         try:
             with os.fdopen(fd, "w", encoding="ascii") as handle:
                 handle.write(secret + "\n")
@@ -151,13 +165,20 @@ class KeySource:
             if not stat.S_ISREG(info.st_mode):
                 raise UsageError(f"the signing key {path} is not a regular file")
             if info.st_mode & 0o026:
-                raise UsageError(f"the signing key file {path} has mode {stat.S_IMODE(info.st_mode):04o}: other "
-                                 "accounts can read or change it", hint=f"chmod 600 {path}")
+                raise UsageError(
+                    f"the signing key file {path} has mode {stat.S_IMODE(info.st_mode):04o}: other "
+                    "accounts can read or change it",
+                    hint=f"chmod 600 {path}",
+                )
             secret = path.read_bytes().strip()
         except OSError as exc:
-            raise UsageError(f"cannot read the signing key file {path}: {exc.strerror}",
-                             hint=f"check its permissions, or set {ENV_KEY}") from None
+            raise UsageError(
+                f"cannot read the signing key file {path}: {exc.strerror}",
+                hint=f"check its permissions, or set {ENV_KEY}",
+            ) from None
         if len(secret) < MIN_KEY_BYTES:
-            raise UsageError(f"the signing key file {path} holds {len(secret)} bytes; at least {MIN_KEY_BYTES} "
-                             "are needed", hint="remove it to have a new key created, then run 'models adopt'")
+            raise UsageError(
+                f"the signing key file {path} holds {len(secret)} bytes; at least {MIN_KEY_BYTES} are needed",
+                hint="remove it to have a new key created, then run 'models adopt'",
+            )
         return SigningKey(secret, str(path))

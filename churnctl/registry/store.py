@@ -29,12 +29,21 @@ import shutil
 import stat
 import uuid
 from pathlib import Path
+from typing import Any
 
 from churnctl.errors import ArtifactError
 from churnctl.registry import ids
 from churnctl.registry.events import append_event, read_events
-from churnctl.registry.files import (dir_mode, file_mode, fsync_dir, make_dirs, read_json, sha256_file,
-                                     write_json_atomic)
+from churnctl.registry.files import (
+    dir_mode,
+    file_mode,
+    fsync_dir,
+    make_dirs,
+    read_json,
+    sha256_file,
+    verify_files,
+    write_json_atomic,
+)
 from churnctl.registry.lock import RegistryLock
 from churnctl.registry.signing import KeySource
 
@@ -64,8 +73,9 @@ class Registry:
         """
         self.keys.get(create=True)
         make_dirs(self.root)
-        return RegistryLock(self.lock_path, wait=wait,
-                            on_acquire=lambda: shutil.rmtree(self.staging_dir, ignore_errors=True))
+        return RegistryLock(
+            self.lock_path, wait=wait, on_acquire=lambda: shutil.rmtree(self.staging_dir, ignore_errors=True)
+        )
 
     def stage(self) -> Path:
         make_dirs(self.staging_dir)
@@ -92,33 +102,28 @@ class Registry:
         manifest = read_json(folder / "manifest.json")
         self.keys.get().verify(manifest, f"the manifest of {what}")
         if manifest.get(id_key) != expected_id:
-            raise ArtifactError(f"the manifest in {folder} describes {manifest.get(id_key)!r}, not {expected_id}",
-                                hint="a version folder was renamed or copied; restore it from a backup")
+            raise ArtifactError(
+                f"the manifest in {folder} describes {manifest.get(id_key)!r}, not {expected_id}",
+                hint="a version folder was renamed or copied; restore it from a backup",
+            )
         files = manifest.get("files")
-        if not isinstance(files, dict) or any(not isinstance(n, str) or n != Path(n).name or n in ("", ".", "..")
-                                              for n in files):
-            raise ArtifactError(f"the manifest of {what} lists files that are not plain names in its folder",
-                                hint="restore it from a backup or retrain")
+        if not isinstance(files, dict) or any(
+            not isinstance(n, str) or n != Path(n).name or n in ("", ".", "..") for n in files
+        ):
+            raise ArtifactError(
+                f"the manifest of {what} lists files that are not plain names in its folder",
+                hint="restore it from a backup or retrain",
+            )
         return manifest
-
-    def _verify_files(self, folder: Path, manifest: dict, names=None) -> None:
-        for name, expected in manifest.get("files", {}).items():
-            if names is not None and name not in names:
-                continue
-            path = folder / name
-            if not path.exists():
-                raise ArtifactError(f"artifact {path} is missing", hint="the version is damaged; "
-                                    "retrain or restore the artifacts directory from a backup")
-            if sha256_file(path) != expected:
-                raise ArtifactError(f"artifact {path} was modified after it was written (SHA-256 mismatch)",
-                                    hint="it will not be loaded; restore it from a backup or retrain")
 
     def _entry(self, parent: Path, name: str, what: str) -> Path:
         """``parent/name`` as a real folder inside ``parent`` (no symbolic link, no way out)."""
         folder = parent / name
         if folder.is_symlink():
-            raise ArtifactError(f"{what} folder {folder} is a symbolic link; churnctl only loads folders it wrote",
-                                hint="replace the link with the version's own folder, or remove it")
+            raise ArtifactError(
+                f"{what} folder {folder} is a symbolic link; churnctl only loads folders it wrote",
+                hint="replace the link with the version's own folder, or remove it",
+            )
         if folder.resolve().parent != parent.resolve():
             raise ArtifactError(f"{what} folder {folder} lies outside {parent}")
         return folder
@@ -146,9 +151,10 @@ class Registry:
         ids.stored_dataset_id(dataset_id, "the request")
         if not self.has_dataset(dataset_id):
             known = self.dataset_ids()
-            raise ArtifactError(f"unknown dataset {dataset_id!r} in {self.root}",
-                                hint=f"known datasets: {', '.join(known[-5:])}" if known
-                                else "run 'churnctl ingest FILE' first")
+            raise ArtifactError(
+                f"unknown dataset {dataset_id!r} in {self.root}",
+                hint=f"known datasets: {', '.join(known[-5:])}" if known else "run 'churnctl ingest FILE' first",
+            )
         return self._entry(self.datasets_dir, dataset_id, "dataset")
 
     def dataset_manifest(self, dataset_id: str) -> dict:
@@ -162,7 +168,7 @@ class Registry:
 
     def dataset_file(self, dataset_id: str, name: str) -> Path:
         folder = self.dataset_dir(dataset_id)
-        self._verify_files(folder, self.dataset_manifest(dataset_id), names={name})
+        verify_files(folder, self.dataset_manifest(dataset_id), names={name})
         return folder / name
 
     def publish_dataset(self, staged: Path, dataset_id: str, manifest: dict) -> dict:
@@ -175,13 +181,21 @@ class Registry:
         """Complete model versions, oldest first."""
         if not self.models_dir.is_dir():
             return []
-        return sorted((p.name for p in self.models_dir.iterdir()
-                       if ids.is_version(p.name) and not p.is_symlink() and (p / "manifest.json").exists()),
-                      key=lambda v: int(v[1:]))
+        return sorted(
+            (
+                p.name
+                for p in self.models_dir.iterdir()
+                if ids.is_version(p.name) and not p.is_symlink() and (p / "manifest.json").exists()
+            ),
+            key=lambda v: int(v[1:]),
+        )
 
     def next_version(self) -> str:
-        numbers = [int(p.name[1:]) for p in self.models_dir.iterdir()
-                   if ids.is_version(p.name)] if self.models_dir.is_dir() else []
+        numbers = (
+            [int(p.name[1:]) for p in self.models_dir.iterdir() if ids.is_version(p.name)]
+            if self.models_dir.is_dir()
+            else []
+        )
         return ids.format_version(max(numbers, default=0) + 1)
 
     def model_dir(self, version: str) -> Path:
@@ -189,16 +203,19 @@ class Registry:
         folder = self.models_dir / version
         if not (folder / "manifest.json").exists():
             known = self.versions()
-            raise ArtifactError(f"unknown model version {version!r} in {self.root}",
-                                hint=f"known versions: {', '.join(known[-8:])}" if known
-                                else "run 'churnctl train' first")
+            raise ArtifactError(
+                f"unknown model version {version!r} in {self.root}",
+                hint=f"known versions: {', '.join(known[-8:])}" if known else "run 'churnctl train' first",
+            )
         return self._entry(self.models_dir, version, "model version")
 
     def model_manifest(self, version: str) -> dict:
         manifest = self._read_manifest(self.model_dir(version), f"model {version}", "version", version)
         if manifest.get("format") != MODEL_FORMAT:
-            raise ArtifactError(f"model {version} has format {manifest.get('format')!r}; this churnctl reads "
-                                f"format {MODEL_FORMAT}", hint="retrain the model with this version of churnctl")
+            raise ArtifactError(
+                f"model {version} has format {manifest.get('format')!r}; this churnctl reads format {MODEL_FORMAT}",
+                hint="retrain the model with this version of churnctl",
+            )
         ids.stored_dataset_id(manifest.get("dataset_id"), f"the manifest of model {version}")
         return manifest
 
@@ -219,12 +236,13 @@ class Registry:
                 raise ArtifactError(
                     f"refusing to load {path}: its mode {stat.S_IMODE(info.st_mode):04o} lets other accounts "
                     "change it, and a model file runs as code when loaded",
-                    hint=f"check who changed it, then 'chmod go-w {path}'")
-        self._verify_files(folder, manifest, names={name})
+                    hint=f"check who changed it, then 'chmod go-w {path}'",
+                )
+        verify_files(folder, manifest, names={name})
         return folder / name
 
     def verify(self, version: str) -> None:
-        self._verify_files(self.model_dir(version), self.model_manifest(version))
+        verify_files(self.model_dir(version), self.model_manifest(version))
 
     def publish_model(self, staged: Path, version: str, manifest: dict) -> dict:
         ids.stored_version(version, "the new model")
@@ -239,12 +257,16 @@ class Registry:
         pointer = read_json(self.current_path)
         history = pointer.get("history", [])
         if not isinstance(history, list):
-            raise ArtifactError(f"{self.current_path} is damaged: 'history' is not a list",
-                                hint="restore it, or rewrite it with 'churnctl models promote VERSION'")
+            raise ArtifactError(
+                f"{self.current_path} is damaged: 'history' is not a list",
+                hint="restore it, or rewrite it with 'churnctl models promote VERSION'",
+            )
         where = str(self.current_path)
         current = pointer.get("current")
-        return {"current": None if current is None else ids.stored_version(current, where),
-                "history": [ids.stored_version(v, where) for v in history]}
+        return {
+            "current": None if current is None else ids.stored_version(current, where),
+            "history": [ids.stored_version(v, where) for v in history],
+        }
 
     def current(self) -> str | None:
         return self._pointer()["current"]
@@ -252,8 +274,9 @@ class Registry:
     def require_current(self) -> str:
         version = self.current()
         if version is None:
-            raise ArtifactError(f"no current model in {self.root}",
-                                hint="run 'churnctl train' (the first model becomes current)")
+            raise ArtifactError(
+                f"no current model in {self.root}", hint="run 'churnctl train' (the first model becomes current)"
+            )
         return version
 
     def promotion_history(self) -> list[str]:
@@ -295,8 +318,10 @@ class Registry:
         """Return to the previous champion; returns (from_version, to_version)."""
         history = self.promotion_history()
         if len(history) < 2:
-            raise ArtifactError("there is no previous current model to roll back to",
-                                hint="'churnctl models history' shows what has been current")
+            raise ArtifactError(
+                "there is no previous current model to roll back to",
+                hint="'churnctl models history' shows what has been current",
+            )
         leaving, target = history[-1], history[-2]
         self.verify(target)  # never roll back onto a damaged or tampered version
         write_json_atomic(self.current_path, {"current": target, "history": history[:-1]})
@@ -312,8 +337,7 @@ class Registry:
         protected = self.protected_versions()
         real = folder.resolve()
         if version in protected or any((self.models_dir / v).resolve() == real for v in protected):
-            raise ArtifactError(f"refusing to delete model {version}: it is the current model or the previous "
-                                "champion")
+            raise ArtifactError(f"refusing to delete model {version}: it is the current model or the previous champion")
         trash = self.staging_dir / f"pruned-{version}-{uuid.uuid4().hex[:8]}"
         make_dirs(trash.parent)
         os.rename(folder, trash)
@@ -334,7 +358,7 @@ class Registry:
                 problems[f"model {version}"] = exc.message
         for dataset_id in self.dataset_ids():
             try:
-                self._verify_files(self.dataset_dir(dataset_id), self.dataset_manifest(dataset_id))
+                verify_files(self.dataset_dir(dataset_id), self.dataset_manifest(dataset_id))
                 problems[f"dataset {dataset_id}"] = None
             except ArtifactError as exc:
                 problems[f"dataset {dataset_id}"] = exc.message
@@ -357,12 +381,12 @@ class Registry:
         the lock). Only for an explicit request by the owner of the registry."""
         self._entry(folder.parent, folder.name, "version")
         manifest = read_json(folder / "manifest.json")
-        self._verify_files(folder, manifest)
+        verify_files(folder, manifest)
         write_json_atomic(folder / "manifest.json", self.keys.get(create=True).sign(manifest))
 
     # -- events ------------------------------------------------------------------------------
 
-    def record(self, event: str, **fields) -> dict:
+    def record(self, event: str, **fields: Any) -> dict[str, Any]:
         make_dirs(self.root)
         return append_event(self.events_path, event, **fields)
 

@@ -43,8 +43,18 @@ BASE_MIX = {
     "HasCrCard": {"1": 0.706, "0": 0.294},
     "IsActiveMember": {"1": 0.515, "0": 0.485},
 }
-FEATURES = ("CreditScore", "Geography", "Gender", "Age", "Tenure", "Balance", "NumOfProducts",
-            "HasCrCard", "IsActiveMember", "EstimatedSalary")
+FEATURES = (
+    "CreditScore",
+    "Geography",
+    "Gender",
+    "Age",
+    "Tenure",
+    "Balance",
+    "NumOfProducts",
+    "HasCrCard",
+    "IsActiveMember",
+    "EstimatedSalary",
+)
 PRODUCT_EFFECT = np.array([0.0, 0.0, -1.55, 2.4, 5.0])  # indexed by NumOfProducts
 
 
@@ -90,8 +100,9 @@ def parse_drift(shift=(), mix=(), new_category=(), missing=(), concept: float = 
     for spec in shift:
         column, value = _split(spec, "--shift")
         if column not in NUMERIC:
-            raise UsageError(f"--shift {spec!r}: {column!r} is not a numeric column",
-                             hint=f"numeric columns: {', '.join(NUMERIC)}")
+            raise UsageError(
+                f"--shift {spec!r}: {column!r} is not a numeric column", hint=f"numeric columns: {', '.join(NUMERIC)}"
+            )
         if value.lower().endswith("sd"):
             drift.shift_sd[column] = _number(value[:-2], "--shift", spec)
         else:
@@ -99,14 +110,18 @@ def parse_drift(shift=(), mix=(), new_category=(), missing=(), concept: float = 
     for spec in mix:
         column, value = _split(spec, "--mix")
         if column not in BASE_MIX:
-            raise UsageError(f"--mix {spec!r}: {column!r} has no category mix to change",
-                             hint=f"columns with a mix: {', '.join(BASE_MIX)}")
+            raise UsageError(
+                f"--mix {spec!r}: {column!r} has no category mix to change",
+                hint=f"columns with a mix: {', '.join(BASE_MIX)}",
+            )
         shares = {}
         for part in value.split(","):
             category, _, share = part.partition(":")
             if category.strip() not in BASE_MIX[column]:
-                raise UsageError(f"--mix {spec!r}: {category.strip()!r} is not a category of {column}",
-                                 hint=f"categories: {', '.join(BASE_MIX[column])}; use --new-category for new ones")
+                raise UsageError(
+                    f"--mix {spec!r}: {category.strip()!r} is not a category of {column}",
+                    hint=f"categories: {', '.join(BASE_MIX[column])}; use --new-category for new ones",
+                )
             shares[category.strip()] = _share(share, "--mix", spec)
         if sum(shares.values()) > 1.0 + 1e-9:
             raise UsageError(f"--mix {spec!r}: shares add up to more than 1")
@@ -120,8 +135,9 @@ def parse_drift(shift=(), mix=(), new_category=(), missing=(), concept: float = 
     for spec in missing:
         column, value = _split(spec, "--missing")
         if column not in FEATURES:
-            raise UsageError(f"--missing {spec!r}: {column!r} is not a feature column",
-                             hint=f"features: {', '.join(FEATURES)}")
+            raise UsageError(
+                f"--missing {spec!r}: {column!r} is not a feature column", hint=f"features: {', '.join(FEATURES)}"
+            )
         drift.missing[column] = _share(value, "--missing", spec)
     return drift
 
@@ -142,24 +158,33 @@ def churn_logit(frame: pd.DataFrame, concept: float = 0.0) -> np.ndarray:
     """The documented churn mechanism on a frame with the simulated columns."""
     age = frame["Age"].to_numpy(float)
     active = frame["IsActiveMember"].to_numpy(float)
-    base = (-1.35 + 0.85 * (frame["Geography"] == "Germany").to_numpy()
-            + 0.45 * (frame["Gender"] == "Female").to_numpy()
-            + 0.15 * (age - 40) - 0.011 * np.maximum(age - 50, 0) ** 2
-            - 1.0 * active
-            + PRODUCT_EFFECT[frame["NumOfProducts"].to_numpy(int)]
-            + 0.35 * (frame["Balance"].to_numpy(float) > 0)
-            - 0.0012 * (frame["CreditScore"].to_numpy(float) - 650))
+    base = (
+        -1.35
+        + 0.85 * (frame["Geography"] == "Germany").to_numpy()
+        + 0.45 * (frame["Gender"] == "Female").to_numpy()
+        + 0.15 * (age - 40)
+        - 0.011 * np.maximum(age - 50, 0) ** 2
+        - 1.0 * active
+        + PRODUCT_EFFECT[frame["NumOfProducts"].to_numpy(int)]
+        + 0.35 * (frame["Balance"].to_numpy(float) > 0)
+        - 0.0012 * (frame["CreditScore"].to_numpy(float) - 650)
+    )
     if concept == 0.0:
         return base
-    alternative = (-2.75 + 1.1 * (frame["Geography"] == "Spain").to_numpy()
-                   - 0.3 * (frame["Tenure"].to_numpy(float) - 5)
-                   + 1.2 * (frame["EstimatedSalary"].to_numpy(float) > 150_000)
-                   + 0.9 * active + 0.02 * (age - 40))
+    alternative = (
+        -2.75
+        + 1.1 * (frame["Geography"] == "Spain").to_numpy()
+        - 0.3 * (frame["Tenure"].to_numpy(float) - 5)
+        + 1.2 * (frame["EstimatedSalary"].to_numpy(float) > 150_000)
+        + 0.9 * active
+        + 0.02 * (age - 40)
+    )
     return (1.0 - concept) * base + concept * alternative
 
 
-def simulate_customers(rows: int, seed: int = 0, drift: Drift | None = None,
-                       id_start: int = 15_000_000) -> pd.DataFrame:
+def simulate_customers(
+    rows: int, seed: int = 0, drift: Drift | None = None, id_start: int = 15_000_000
+) -> pd.DataFrame:
     """``rows`` synthetic customers; the same arguments always give the same frame."""
     if rows < 1:
         raise UsageError(f"--rows must be at least 1, found {rows}")
@@ -177,23 +202,24 @@ def simulate_customers(rows: int, seed: int = 0, drift: Drift | None = None,
     tenure_p = np.r_[0.041, np.full(9, 0.91 / 9), 0.049]
     tenure = rng.choice(11, size=rows, p=tenure_p / tenure_p.sum()).astype(float)
     zero_balance = rng.random(rows) < np.where(geography == "Germany", 0.0, 0.48)
-    balance = np.where(zero_balance, 0.0,
-                       np.round(np.clip(rng.normal(119_800, 30_000, rows), 3_000, 251_000), 2))
+    balance = np.where(zero_balance, 0.0, np.round(np.clip(rng.normal(119_800, 30_000, rows), 3_000, 251_000), 2))
     products_p = np.where(zero_balance[:, None], [[0.30, 0.67, 0.025, 0.005]], [[0.62, 0.34, 0.03, 0.01]])
     products = 1 + (rng.random(rows)[:, None] > np.cumsum(products_p, axis=1)).sum(axis=1)
-    frame = pd.DataFrame({
-        "CustomerId": id_start + rng.permutation(rows),
-        "CreditScore": credit,
-        "Geography": geography,
-        "Gender": gender,
-        "Age": age,
-        "Tenure": tenure,
-        "Balance": balance,
-        "NumOfProducts": np.minimum(products, 4),
-        "HasCrCard": categorical("HasCrCard").astype(int),
-        "IsActiveMember": categorical("IsActiveMember").astype(int),
-        "EstimatedSalary": np.round(rng.uniform(11.58, 199_992.48, rows), 2),
-    })
+    frame = pd.DataFrame(
+        {
+            "CustomerId": id_start + rng.permutation(rows),
+            "CreditScore": credit,
+            "Geography": geography,
+            "Gender": gender,
+            "Age": age,
+            "Tenure": tenure,
+            "Balance": balance,
+            "NumOfProducts": np.minimum(products, 4),
+            "HasCrCard": categorical("HasCrCard").astype(int),
+            "IsActiveMember": categorical("IsActiveMember").astype(int),
+            "EstimatedSalary": np.round(rng.uniform(11.58, 199_992.48, rows), 2),
+        }
+    )
     for column, amount in drift.shift.items():
         frame[column] = frame[column] + amount
     for column, sds in drift.shift_sd.items():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,12 +28,24 @@ FAMILIES = ("logreg", "hgb")
 # library defaults on tabular churn data; the defaults remain a candidate.
 CANDIDATES: list[tuple[str, dict]] = [
     ("logreg", {"C": 1.0}),
-    ("hgb", {"learning_rate": 0.05, "max_iter": 300, "max_leaf_nodes": 15, "min_samples_leaf": 40,
-             "l2_regularization": 1.0}),
-    ("hgb", {"learning_rate": 0.1, "max_iter": 100, "max_leaf_nodes": 31, "min_samples_leaf": 20,
-             "l2_regularization": 0.0}),
-    ("hgb", {"learning_rate": 0.03, "max_iter": 500, "max_leaf_nodes": 8, "min_samples_leaf": 50,
-             "l2_regularization": 1.0}),
+    (
+        "hgb",
+        {
+            "learning_rate": 0.05,
+            "max_iter": 300,
+            "max_leaf_nodes": 15,
+            "min_samples_leaf": 40,
+            "l2_regularization": 1.0,
+        },
+    ),
+    (
+        "hgb",
+        {"learning_rate": 0.1, "max_iter": 100, "max_leaf_nodes": 31, "min_samples_leaf": 20, "l2_regularization": 0.0},
+    ),
+    (
+        "hgb",
+        {"learning_rate": 0.03, "max_iter": 500, "max_leaf_nodes": 8, "min_samples_leaf": 50, "l2_regularization": 1.0},
+    ),
     ("logreg", {"C": 0.1}),
 ]
 MAX_TREE_CATEGORIES = 250  # HistGradientBoosting bins categories; rarer ones share one code
@@ -48,25 +61,51 @@ def build_pipeline(schema: Schema, family: str, params: dict, seed: int):
 
     numeric, categorical = schema.numeric_names, schema.categorical_names
     if family == "logreg":
-        features = ColumnTransformer([
-            ("numeric", Pipeline([("impute", SimpleImputer(strategy="median", add_indicator=True,
-                                                           keep_empty_features=True)),
-                                  ("scale", StandardScaler())]), numeric),
-            ("categorical", Pipeline([("impute", SimpleImputer(strategy="constant", fill_value="(missing)")),
-                                      ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False))]),
-             categorical),
-        ])
+        features = ColumnTransformer(
+            [
+                (
+                    "numeric",
+                    Pipeline(
+                        [
+                            ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
+                            ("scale", StandardScaler()),
+                        ]
+                    ),
+                    numeric,
+                ),
+                (
+                    "categorical",
+                    Pipeline(
+                        [
+                            ("impute", SimpleImputer(strategy="constant", fill_value="(missing)")),
+                            ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+                        ]
+                    ),
+                    categorical,
+                ),
+            ]
+        )
         model = LogisticRegression(max_iter=5000, random_state=seed, **params)
     elif family == "hgb":
-        features = ColumnTransformer([
-            ("numeric", "passthrough", numeric),
-            ("categorical", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
-                                           encoded_missing_value=np.nan, max_categories=MAX_TREE_CATEGORIES),
-             categorical),
-        ])
+        features = ColumnTransformer(
+            [
+                ("numeric", "passthrough", numeric),
+                (
+                    "categorical",
+                    OrdinalEncoder(
+                        handle_unknown="use_encoded_value",
+                        unknown_value=np.nan,
+                        encoded_missing_value=np.nan,
+                        max_categories=MAX_TREE_CATEGORIES,
+                    ),
+                    categorical,
+                ),
+            ]
+        )
         mask = [False] * len(numeric) + [True] * len(categorical)
-        model = HistGradientBoostingClassifier(categorical_features=mask if categorical else None,
-                                               early_stopping=False, random_state=seed, **params)
+        model = HistGradientBoostingClassifier(
+            categorical_features=mask if categorical else None, early_stopping=False, random_state=seed, **params
+        )
     else:
         raise UsageError(f"unknown model {family!r}", hint=f"choose one of auto, {', '.join(FAMILIES)}")
     return Pipeline([("features", features), ("model", model)])
@@ -84,14 +123,19 @@ class CandidateScore:
         return float(np.mean(self.fold_auc))
 
     def to_dict(self) -> dict:
-        return {"estimator": self.family, "params": self.params, "cv_roc_auc_mean": self.mean_auc,
-                "cv_roc_auc_std": float(np.std(self.fold_auc)), "fold_roc_auc": self.fold_auc,
-                "seconds": round(self.seconds, 2)}
+        return {
+            "estimator": self.family,
+            "params": self.params,
+            "cv_roc_auc_mean": self.mean_auc,
+            "cv_roc_auc_std": float(np.std(self.fold_auc)),
+            "fold_roc_auc": self.fold_auc,
+            "seconds": round(self.seconds, 2),
+        }
 
 
 @dataclass
 class Selection:
-    pipeline: object
+    pipeline: Any
     chosen: CandidateScore
     candidates: list[CandidateScore]
     oof_proba: np.ndarray
@@ -113,14 +157,24 @@ def _cross_validate(schema, family, params, X, y, folds, seed):
     return scores, oof
 
 
-def select_and_fit(schema: Schema, X: pd.DataFrame, y: np.ndarray, *, model: str = "auto", seed: int = 42,
-                   folds: int = 5, time_budget: float = 600.0) -> Selection:
+def select_and_fit(
+    schema: Schema,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    model: str = "auto",
+    seed: int = 42,
+    folds: int = 5,
+    time_budget: float = 600.0,
+) -> Selection:
     if model != "auto" and model not in FAMILIES:
         raise UsageError(f"unknown model {model!r}", hint=f"choose one of auto, {', '.join(FAMILIES)}")
     minority = int(min(y.sum(), len(y) - y.sum()))
     if minority < 2:
-        raise DataError(f"the training split has {minority} row(s) of its rarer class; cannot cross-validate",
-                        hint="ingest more labelled rows of both classes")
+        raise DataError(
+            f"the training split has {minority} row(s) of its rarer class; cannot cross-validate",
+            hint="ingest more labelled rows of both classes",
+        )
     folds = max(2, min(folds, minority))
     pool = [(f, p) for f, p in CANDIDATES if model in ("auto", f)]
     started = time.monotonic()
@@ -139,8 +193,9 @@ def select_and_fit(schema: Schema, X: pd.DataFrame, y: np.ndarray, *, model: str
     chosen, oof = scored[best_index]
     pipeline = build_pipeline(schema, chosen.family, chosen.params, seed)
     pipeline.fit(X, y)
-    return Selection(pipeline=pipeline, chosen=chosen, candidates=[s for s, _ in scored],
-                     oof_proba=oof, skipped=skipped)
+    return Selection(
+        pipeline=pipeline, chosen=chosen, candidates=[s for s, _ in scored], oof_proba=oof, skipped=skipped
+    )
 
 
 def choose_threshold(y: np.ndarray, proba: np.ndarray, strategy: str | float) -> float:
@@ -160,8 +215,7 @@ def choose_threshold(y: np.ndarray, proba: np.ndarray, strategy: str | float) ->
     if strategy == "youden":
         fpr, tpr, thresholds = roc_curve(y, proba)
         return float(min(thresholds[int(np.argmax(tpr - fpr))], 1.0))
-    raise UsageError(f"unknown threshold strategy {strategy!r}",
-                     hint="use 'f1', 'youden' or a probability such as 0.5")
+    raise UsageError(f"unknown threshold strategy {strategy!r}", hint="use 'f1', 'youden' or a probability such as 0.5")
 
 
 def _is_number(text) -> bool:
@@ -170,3 +224,20 @@ def _is_number(text) -> bool:
         return True
     except (TypeError, ValueError):
         return False
+
+
+def feature_importance(
+    pipeline: Any, X: pd.DataFrame, y: np.ndarray, seed: int, max_rows: int = 5000
+) -> dict[str, float]:
+    """Permutation importance (drop of ROC-AUC) per feature on held-out rows, as shares summing to 1."""
+    from sklearn.inspection import permutation_importance
+
+    if len(y) > max_rows:
+        keep = np.random.default_rng(seed).choice(len(y), max_rows, replace=False)
+        X, y = X.iloc[np.sort(keep)], y[np.sort(keep)]
+    if y.min() == y.max():
+        return {}
+    result = permutation_importance(pipeline, X, y, scoring="roc_auc", n_repeats=5, random_state=seed)
+    raw = np.maximum(result.importances_mean, 0.0)
+    total = raw.sum()
+    return {name: float(v / total) if total > 0 else 0.0 for name, v in zip(X.columns, raw, strict=True)}

@@ -27,24 +27,28 @@ has its promotion completed by the next run.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 from churnctl import tables
 from churnctl.config import Settings
+from churnctl.drift.monitor import DriftMonitor, DriftReport
 from churnctl.errors import DataError
+from churnctl.features import encode_target, prepare_features
+from churnctl.inference import refresh_statistics
+from churnctl.lifecycle.results import Result
+from churnctl.lifecycle.train import train_locked
+from churnctl.metrics import classification_metrics
 from churnctl.registry import Registry
+from churnctl.registry.artifacts import derived_dataset_id, load_dataset, load_model, store_dataset, stratified_split
 from churnctl.registry.files import sha256_file
 from churnctl.registry.ids import stored_version
-from churnctl.schema import encode_target, prepare_features, refresh_statistics, to_text
-from churnctl.workflows import (drift_monitor, load_dataset, load_model, stratified_split, store_dataset,
-                                train_locked)
+from churnctl.schema import to_text
 
 log = logging.getLogger("churnctl")
 DATA_SUFFIXES = tuple(s for s in tables.CSV_SUFFIXES if s != ".txt") + tables.PARQUET_SUFFIXES
@@ -52,7 +56,7 @@ MIN_HOLDOUT_CLASS = 10  # churners and non-churners each in the holdout, for a c
 
 
 @dataclass
-class RetrainResult:
+class RetrainResult(Result):
     outcome: str  # promoted | rejected | skipped
     reason: str
     champion: str | None
@@ -65,18 +69,20 @@ class RetrainResult:
     pruned: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 def input_files(data: str) -> list[Path]:
     path = Path(data)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir()
-                       if p.is_file() and not p.name.startswith(".") and p.name.lower().endswith(DATA_SUFFIXES))
+        files = sorted(
+            p
+            for p in path.iterdir()
+            if p.is_file() and not p.name.startswith(".") and p.name.lower().endswith(DATA_SUFFIXES)
+        )
         if not files:
-            raise DataError(f"directory {path} holds no CSV or Parquet file",
-                            hint="put the newly labelled rows there as .csv or .parquet files")
+            raise DataError(
+                f"directory {path} holds no CSV or Parquet file",
+                hint="put the newly labelled rows there as .csv or .parquet files",
+            )
         return files
     if not path.exists():
         raise DataError(f"{path} does not exist", hint="pass a labelled CSV/Parquet file or a directory of them")
@@ -84,21 +90,20 @@ def input_files(data: str) -> list[Path]:
 
 
 def processed_hashes(registry: Registry) -> set[str]:
-    done = set()
+    done: set[str] = set()
     for event in registry.events():
         if event.get("event") == "retrain":
             done.update(i["sha256"] for i in event.get("inputs", []) if i.get("processed"))
     return done
 
 
-def paired_bootstrap_pvalue(y: np.ndarray, champion: np.ndarray, challenger: np.ndarray, resamples: int,
-                            seed: int) -> float | None:
+def paired_bootstrap_pvalue(
+    y: np.ndarray, champion: np.ndarray, challenger: np.ndarray, resamples: int, seed: int
+) -> float | None:
     """One-sided p-value that the challenger's ROC-AUC is not higher than the champion's on the same
     rows: the share of paired bootstrap resamples in which it is not (with the usual +1 correction).
     Resampling is stratified (churners and non-churners separately), so every resample keeps the
     holdout's class balance."""
-    from sklearn.metrics import roc_auc_score
-
     if resamples <= 0:
         return None
     rng = np.random.default_rng(seed)
@@ -111,20 +116,24 @@ def paired_bootstrap_pvalue(y: np.ndarray, champion: np.ndarray, challenger: np.
     return (not_better + 1) / (resamples + 1)
 
 
-def _drift_summary(report) -> dict:
-    return {"drift_detected": report.drift_detected, "status": report.status,
-            "drifted_features": report.drifted_features, "share_drifted": report.share_drifted,
-            "prediction_drift": report.prediction_drift["drift"],
-            "performance_drift": bool(report.performance and report.performance["drift"]),
-            "roc_auc_current": report.performance["roc_auc"] if report.performance else None,
-            "reasons": report.reasons}
+def _drift_summary(report: DriftReport) -> dict:
+    return {
+        "drift_detected": report.drift_detected,
+        "status": report.status,
+        "drifted_features": report.drifted_features,
+        "share_drifted": report.share_drifted,
+        "prediction_drift": report.prediction_drift.drift,
+        "performance_drift": bool(report.performance and report.performance.drift),
+        "roc_auc_current": report.performance.roc_auc if report.performance else None,
+        "reasons": report.reasons,
+    }
 
 
 def _prune(registry: Registry, keep: int) -> list[str]:
     versions = registry.versions()
     history = registry.promotion_history()
     protected = {registry.current(), *history[-2:]}
-    pruned = []
+    pruned: list[str] = []
     for version in versions:
         if len(versions) - len(pruned) <= keep:
             break
@@ -146,21 +155,21 @@ def complete_interrupted_promotion(registry: Registry) -> str | None:
     if last is None or events[last].get("outcome") != "promoted":
         return None
     target = stored_version(events[last].get("challenger"), f"the last retrain event of {registry.events_path}")
-    moved_since = any(e.get("event") in ("model_promoted", "model_rolled_back") for e in events[last + 1:])
+    moved_since = any(e.get("event") in ("model_promoted", "model_rolled_back") for e in events[last + 1 :])
     if moved_since or registry.current() == target or target not in registry.versions():
         return None
     registry.verify(target)
     previous = registry.set_current(target)
-    registry.record("model_promoted", version=target, previous=previous,
-                    reason="retrain (completed after an interrupted run)")
+    registry.record(
+        "model_promoted", version=target, previous=previous, reason="retrain (completed after an interrupted run)"
+    )
     log.warning("completed the promotion of %s decided by an interrupted retrain", target)
     return target
 
 
-def retrain(registry: Registry, settings: Settings, data: str, *, force: bool = False,
-            wait: float = 0.0) -> RetrainResult:
-    from churnctl.metrics import classification_metrics
-
+def retrain(
+    registry: Registry, settings: Settings, data: str, *, force: bool = False, wait: float = 0.0
+) -> RetrainResult:
     cfg = settings.retrain
     files = input_files(data)
     with registry.lock(wait):
@@ -177,24 +186,42 @@ def retrain(registry: Registry, settings: Settings, data: str, *, force: bool = 
                 for item in inputs:
                     item["processed"] = False
             result.inputs, result.current = inputs, registry.current()
-            registry.record("retrain", outcome=result.outcome, reason=result.reason, champion=result.champion,
-                            challenger=result.challenger, dataset_id=result.dataset_id, inputs=inputs,
-                            drift=result.drift, metrics=result.metrics)
+            registry.record(
+                "retrain",
+                outcome=result.outcome,
+                reason=result.reason,
+                champion=result.champion,
+                challenger=result.challenger,
+                dataset_id=result.dataset_id,
+                inputs=inputs,
+                drift=result.drift,
+                metrics=result.metrics,
+            )
             for message in result.warnings:
                 log.warning(message)
             return result
 
         if not new_files:
-            return finish(RetrainResult("skipped", "already processed: every input file was used by an "
-                                        "earlier retrain", champion.version, None, None, None))
+            return finish(
+                RetrainResult(
+                    "skipped",
+                    "already processed: every input file was used by an earlier retrain",
+                    champion.version,
+                    None,
+                    None,
+                    None,
+                )
+            )
 
         # 2. validate
         frames = []
         for path in new_files:
             frame = tables.read_table(path)
             if schema.target not in frame.columns:
-                raise DataError(f"{path} has no target column {schema.target!r}; retrain needs labelled rows",
-                                hint="use 'churnctl drift-check' for unlabelled data")
+                raise DataError(
+                    f"{path} has no target column {schema.target!r}; retrain needs labelled rows",
+                    hint="use 'churnctl drift-check' for unlabelled data",
+                )
             y, labelled = encode_target(frame[schema.target], schema, source=str(path))
             frame = frame.loc[labelled].reset_index(drop=True)
             X, _ = prepare_features(frame, schema, source=str(path))
@@ -207,49 +234,87 @@ def retrain(registry: Registry, settings: Settings, data: str, *, force: bool = 
         new_rows = pd.concat(frames, ignore_index=True)
         if len(new_rows) == 0:
             raise DataError("the new files hold no labelled rows")
-        warnings = []
 
         # 3. drift
-        monitor = drift_monitor(registry, champion, settings.drift)
+        monitor = DriftMonitor.for_model(registry, champion, settings.drift)
         monitor.update(new_rows[schema.feature_names], source="new data", labels=new_rows[schema.target].to_numpy())
         report = monitor.report()
         drift = _drift_summary(report)
         if report.status == "insufficient_data" and not force:
-            return finish(RetrainResult("skipped", f"too few new rows for a drift verdict ({len(new_rows)}, at least "
-                                        f"{settings.drift.min_rows} needed); they will be used with later files",
-                                        champion.version, None, None, drift, warnings=report.warnings))
+            return finish(
+                RetrainResult(
+                    "skipped",
+                    f"too few new rows for a drift verdict ({len(new_rows)}, at least "
+                    f"{settings.drift.min_rows} needed); they will be used with later files",
+                    champion.version,
+                    None,
+                    None,
+                    drift,
+                    warnings=report.warnings,
+                )
+            )
         if not report.drift_detected and not force:
-            return finish(RetrainResult("skipped", f"no drift in {len(new_rows)} new rows (use --force to retrain "
-                                        "anyway)", champion.version, None, None, drift, warnings=report.warnings))
+            return finish(
+                RetrainResult(
+                    "skipped",
+                    f"no drift in {len(new_rows)} new rows (use --force to retrain anyway)",
+                    champion.version,
+                    None,
+                    None,
+                    drift,
+                    warnings=report.warnings,
+                )
+            )
 
         # 4. dataset: previous training rows + new rows, most recent window; holdout from the new rows
         y_new = new_rows[schema.target].to_numpy()
         counts = np.bincount(y_new, minlength=2)
         if counts.min() < 2 or len(new_rows) * cfg.holdout < 2:
-            raise DataError(f"the new data hold {counts[1]} churned and {counts[0]} retained customers; "
-                            f"comparing champion and challenger needs at least {MIN_HOLDOUT_CLASS} of each in the "
-                            "holdout", hint="wait for more labelled rows")
+            raise DataError(
+                f"the new data hold {counts[1]} churned and {counts[0]} retained customers; "
+                f"comparing champion and challenger needs at least {MIN_HOLDOUT_CLASS} of each in the "
+                "holdout",
+                hint="wait for more labelled rows",
+            )
         new_train, holdout = stratified_split(new_rows, y_new, cfg.holdout, cfg.seed, "the new data")
         holdout_counts = np.bincount(holdout[schema.target].to_numpy(), minlength=2)
         if holdout_counts.min() < MIN_HOLDOUT_CLASS:
-            raise DataError(f"the holdout of the new data would hold {holdout_counts[1]} churned and "
-                            f"{holdout_counts[0]} retained customers; comparing champion and challenger needs at "
-                            f"least {MIN_HOLDOUT_CLASS} of each", hint="wait for more labelled rows, or raise "
-                            "[retrain] holdout")
+            raise DataError(
+                f"the holdout of the new data would hold {holdout_counts[1]} churned and "
+                f"{holdout_counts[0]} retained customers; comparing champion and challenger needs at "
+                f"least {MIN_HOLDOUT_CLASS} of each",
+                hint="wait for more labelled rows, or raise [retrain] holdout",
+            )
         _, previous_train, _ = load_dataset(registry, champion.manifest["dataset_id"])
         columns = list(new_rows.columns)
         previous_train = previous_train.reindex(columns=columns)
         training = pd.concat([previous_train, new_train], ignore_index=True).tail(cfg.window_rows)
-        key = json.dumps({"base": champion.manifest["dataset_id"], "inputs": sorted(hashes[f] for f in new_files),
-                          "holdout": cfg.holdout, "window": cfg.window_rows, "seed": cfg.seed}, sort_keys=True)
-        dataset_id = "ds-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+        dataset_id = derived_dataset_id(
+            {
+                "base": champion.manifest["dataset_id"],
+                "inputs": sorted(hashes[f] for f in new_files),
+                "holdout": cfg.holdout,
+                "window": cfg.window_rows,
+                "seed": cfg.seed,
+            }
+        )
         if not registry.has_dataset(dataset_id):
             X_all, _ = prepare_features(training, schema, source="training rows")
-            store_dataset(registry, dataset_id, refresh_statistics(schema, X_all), training.reset_index(drop=True),
-                          holdout.reset_index(drop=True),
-                          {"source": "retrain", "base_dataset": champion.manifest["dataset_id"],
-                           "inputs": [i for i in inputs if i["processed"]], "holdout": cfg.holdout,
-                           "window_rows": cfg.window_rows, "seed": cfg.seed})
+            store_dataset(
+                registry,
+                dataset_id,
+                refresh_statistics(schema, X_all),
+                training.reset_index(drop=True),
+                holdout.reset_index(drop=True),
+                {
+                    "source": "retrain",
+                    "base_dataset": champion.manifest["dataset_id"],
+                    "inputs": [i for i in inputs if i["processed"]],
+                    "holdout": cfg.holdout,
+                    "window_rows": cfg.window_rows,
+                    "seed": cfg.seed,
+                },
+            )
 
         # 5. challenger
         trained = train_locked(registry, settings, dataset_id=dataset_id, promote=False)
@@ -258,15 +323,20 @@ def retrain(registry: Registry, settings: Settings, data: str, *, force: bool = 
         # 6. compare on the same holdout
         y_hold = holdout[schema.target].to_numpy().astype(int)
         X_hold, _ = prepare_features(holdout, schema, source="holdout")
-        p_champion = champion.pipeline.predict_proba(X_hold)[:, 1]
+        p_champion = champion.predict_proba(X_hold)
         X_hold_c, _ = prepare_features(holdout, challenger.schema, source="holdout")
-        p_challenger = challenger.pipeline.predict_proba(X_hold_c)[:, 1]
+        p_challenger = challenger.predict_proba(X_hold_c)
         champion_metrics = classification_metrics(y_hold, p_champion, champion.threshold)
         challenger_metrics = classification_metrics(y_hold, p_challenger, challenger.threshold)
         gain = challenger_metrics["roc_auc"] - champion_metrics["roc_auc"]
         p_value = paired_bootstrap_pvalue(y_hold, p_champion, p_challenger, cfg.bootstrap, cfg.seed)
-        metrics = {"holdout_rows": int(len(y_hold)), "champion": champion_metrics, "challenger": challenger_metrics,
-                   "roc_auc_gain": gain, "bootstrap_p_value": p_value}
+        metrics = {
+            "holdout_rows": len(y_hold),
+            "champion": champion_metrics,
+            "challenger": challenger_metrics,
+            "roc_auc_gain": gain,
+            "bootstrap_p_value": p_value,
+        }
         failures = []
         if gain < cfg.min_improvement:
             failures.append(f"ROC-AUC gain {gain:+.4f} is below the required {cfg.min_improvement:.4f}")
@@ -277,16 +347,38 @@ def retrain(registry: Registry, settings: Settings, data: str, *, force: bool = 
         if challenger_metrics["pr_auc"] < cfg.min_pr_auc:
             failures.append(f"PR-AUC {challenger_metrics['pr_auc']:.4f} below the floor {cfg.min_pr_auc}")
         if failures:
-            result = finish(RetrainResult("rejected", "; ".join(failures), champion.version, challenger.version,
-                                          metrics, drift, dataset_id=dataset_id, warnings=report.warnings))
+            result = finish(
+                RetrainResult(
+                    "rejected",
+                    "; ".join(failures),
+                    champion.version,
+                    challenger.version,
+                    metrics,
+                    drift,
+                    dataset_id=dataset_id,
+                    warnings=report.warnings,
+                )
+            )
         else:
-            reason = (f"challenger ROC-AUC {challenger_metrics['roc_auc']:.4f} beats the champion's "
-                      f"{champion_metrics['roc_auc']:.4f} by {gain:+.4f}"
-                      + (f" (bootstrap p = {p_value:.3f})" if p_value is not None else ""))
+            reason = (
+                f"challenger ROC-AUC {challenger_metrics['roc_auc']:.4f} beats the champion's "
+                f"{champion_metrics['roc_auc']:.4f} by {gain:+.4f}"
+                + (f" (bootstrap p = {p_value:.3f})" if p_value is not None else "")
+            )
             # The event goes first: it marks the files processed and names the version to promote, so
             # a run killed before the pointer moves is completed by the next one (see below).
-            result = finish(RetrainResult("promoted", reason, champion.version, challenger.version, metrics, drift,
-                                          dataset_id=dataset_id, warnings=report.warnings))
+            result = finish(
+                RetrainResult(
+                    "promoted",
+                    reason,
+                    champion.version,
+                    challenger.version,
+                    metrics,
+                    drift,
+                    dataset_id=dataset_id,
+                    warnings=report.warnings,
+                )
+            )
             previous = registry.set_current(challenger.version)
             registry.record("model_promoted", version=challenger.version, previous=previous, reason="retrain")
             result.current = challenger.version

@@ -1,0 +1,100 @@
+"""churnctl drift-check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from churnctl.cli.context import state
+from churnctl.cli.options import FormatOption, ModelOption
+from churnctl.cli.render import OutputFormat, emit, fmt, styled, table
+from churnctl.errors import EXIT_DRIFT
+
+SHORT = {"wasserstein_sd": "W1/sd", "jensen_shannon": "JS"}
+
+
+def drift_check_command(
+    ctx: typer.Context,
+    current: Annotated[Path, typer.Option("--current", help="CSV/Parquet batch to check (target column optional).")],
+    model: ModelOption = None,
+    alpha: Annotated[
+        Optional[float], typer.Option("--alpha", help="Significance level after correction [default: 0.05].")
+    ] = None,
+    correction: Annotated[
+        Optional[str],
+        typer.Option(
+            "--correction", help="Multiple-testing correction: bh (Benjamini-Hochberg) or bonferroni [default: bh]."
+        ),
+    ] = None,
+    min_rows: Annotated[
+        Optional[int],
+        typer.Option("--min-rows", help="Fewer rows than this give status insufficient_data [default: 100]."),
+    ] = None,
+    format: FormatOption = OutputFormat.text,
+) -> None:
+    """Check a batch for data, prediction and performance drift; exit 1 when drift is detected."""
+    from churnctl.lifecycle.drift_check import drift_check
+
+    st = state(ctx)
+    report = drift_check(
+        st.registry, st.settings, str(current), version=model, alpha=alpha, correction=correction, min_rows=min_rows
+    )
+
+    def text(out: Console) -> None:
+        ordered = sorted(
+            report.features.items(), key=lambda kv: (not kv[1].drift, -(kv[1].effect_size / kv[1].effect_threshold))
+        )
+        rows = []
+        for name, f in ordered:
+            notes = []
+            if f.missing_rate_current or f.missing_rate_reference:
+                notes.append(f"missing {f.missing_rate_reference:.1%} -> {f.missing_rate_current:.1%}")
+            if f.unseen_categories:
+                notes.append("unseen: " + ", ".join(u["value"] for u in f.unseen_categories[:3]))
+            rows.append(
+                [
+                    name,
+                    f.kind,
+                    f.test,
+                    f.statistic,
+                    f.p_value,
+                    f.p_value_adjusted,
+                    f"{fmt(f.effect_size)} {SHORT[f.effect_metric]}",
+                    f.psi,
+                    "DRIFT" if f.drift else "",
+                    "; ".join(notes),
+                ]
+            )
+        out.print(
+            table(
+                f"Feature drift: {report.n_current} current rows vs {report.n_reference} reference rows "
+                f"(model {report.model_version}, {report.correction}, alpha {report.alpha})",
+                ["feature", "kind", "test", "statistic", "p-value", "adjusted", "effect size", "PSI", "drift", "notes"],
+                rows,
+            )
+        )
+        p = report.prediction_drift
+        out.print(
+            f"prediction drift: KS {fmt(p.statistic)}, adjusted p {fmt(p.p_value_adjusted)}, "
+            f"effect {fmt(p.effect_size)} SD, mean probability {fmt(p.mean_probability_reference)} -> "
+            f"{fmt(p.mean_probability_current)}" + (" DRIFT" if p.drift else "")
+        )
+        if report.performance:
+            q = report.performance
+            out.print(
+                f"performance: ROC-AUC {fmt(q.roc_auc)} vs {fmt(q.roc_auc_reference)} at training, "
+                f"churn rate {fmt(q.churn_rate)} vs {fmt(q.churn_rate_reference)}" + (" DRIFT" if q.drift else "")
+            )
+        if report.status == "insufficient_data":
+            out.print(styled(("insufficient data", "bold"), f": {report.n_current} rows, no verdict"))
+        elif report.drift_detected:
+            out.print(styled(("DRIFT DETECTED", "bold red"), ": " + "; ".join(report.reasons)))
+        else:
+            out.print(styled(("no drift", "bold green")))
+
+    emit(report, format, text)
+    if report.drift_detected:
+        raise typer.Exit(EXIT_DRIFT)

@@ -1,0 +1,33 @@
+"""churnctl evaluate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from churnctl.cli.context import state
+from churnctl.cli.options import FormatOption, ModelOption
+from churnctl.cli.render import OutputFormat, emit, metrics_table
+
+
+def evaluate_command(
+    ctx: typer.Context,
+    model: ModelOption = None,
+    data: Annotated[
+        Optional[Path],
+        typer.Option("--data", help="Labelled CSV/Parquet file (default: the model's held-out test split)."),
+    ] = None,
+    format: FormatOption = OutputFormat.text,
+) -> None:
+    """Evaluate a model version on its test split or on a labelled file."""
+    from churnctl.lifecycle.evaluate import evaluate
+
+    result = evaluate(state(ctx).registry, version=model, data=str(data) if data else None)
+
+    def text(out: Console) -> None:
+        out.print(metrics_table(result.metrics, f"Model {result.model_version} on {result.data}"))
+
+    emit(result, format, text)

@@ -1,0 +1,199 @@
+"""churnctl models list / show / promote / rollback / history / verify / adopt."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from churnctl.cli.context import state
+from churnctl.cli.options import FormatOption, WaitOption
+from churnctl.cli.render import OutputFormat, emit, key_values, metrics_table, table
+from churnctl.errors import EXIT_ARTIFACT
+
+app = typer.Typer(help="List, inspect, promote and roll back model versions.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_command(ctx: typer.Context, format: FormatOption = OutputFormat.text) -> None:
+    """List model versions, oldest first, and which one is current."""
+    from churnctl.lifecycle.models import list_models
+
+    models = list_models(state(ctx).registry)
+
+    def text(out: Console) -> None:
+        if not models:
+            out.print("no model versions yet: run 'churnctl train'")
+            return
+        out.print(
+            table(
+                "Model versions",
+                ["version", "created", "dataset", "estimator", "CV ROC-AUC", "test ROC-AUC", "threshold", "status"],
+                [
+                    [
+                        m.version,
+                        m.created,
+                        m.dataset_id,
+                        m.estimator,
+                        m.cv_roc_auc,
+                        m.test_roc_auc,
+                        m.threshold,
+                        m.status,
+                    ]
+                    for m in models
+                ],
+            )
+        )
+
+    emit([m.to_dict() for m in models], format, text)
+
+
+@app.command("show")
+def show_command(
+    ctx: typer.Context,
+    version: Annotated[Optional[str], typer.Argument(help="Version to show (default: current).")] = None,
+    format: FormatOption = OutputFormat.text,
+) -> None:
+    """Show a model version's manifest: data, parameters, scores, schema, checksums."""
+    from churnctl.lifecycle.models import show_model
+
+    manifest = show_model(state(ctx).registry, version)
+
+    def text(out: Console) -> None:
+        out.print(
+            key_values(
+                f"Model {manifest['version']}" + (" (current)" if manifest["current"] else ""),
+                [
+                    ("created", manifest["created"]),
+                    ("dataset", manifest["dataset_id"]),
+                    ("estimator", manifest["estimator"]),
+                    ("params", ", ".join(f"{k}={v}" for k, v in manifest["params"].items())),
+                    ("CV ROC-AUC", f"{manifest['cv_roc_auc']:.4f} ± {manifest['cv_roc_auc_std']:.4f}"),
+                    ("threshold", f"{manifest['threshold']:.4f} ({manifest['threshold_strategy']})"),
+                    ("training rows", manifest["n_train"]),
+                    ("seed", manifest["seed"]),
+                    ("versions", ", ".join(f"{k} {v}" for k, v in manifest["versions"].items())),
+                ],
+            )
+        )
+        out.print(metrics_table(manifest["test_metrics"], "Held-out test split"))
+        features = [c for c in manifest["schema"]["columns"] if c["role"] == "feature"]
+        out.print(
+            table(
+                "Features",
+                ["column", "kind", "missing"],
+                [[c["name"], c["kind"], f"{c['missing_rate']:.1%}"] for c in features],
+            )
+        )
+        out.print(table("Files", ["file", "sha256"], [[k, v] for k, v in manifest["files"].items()]))
+
+    emit(manifest, format, text)
+
+
+@app.command("promote")
+def promote_command(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(help="Version to make current.")],
+    wait: WaitOption = 0.0,
+    format: FormatOption = OutputFormat.text,
+) -> None:
+    """Make VERSION the current model (after checking its signature and files)."""
+    from churnctl.lifecycle.models import promote
+
+    result = promote(state(ctx).registry, version, wait=wait)
+
+    def text(out: Console) -> None:
+        if result.previous == result.current:
+            out.print(f"{result.current} is already current")
+        else:
+            out.print(f"current model: {result.current} (was {result.previous})")
+
+    emit(result, format, text)
+
+
+@app.command("rollback")
+def rollback_command(ctx: typer.Context, wait: WaitOption = 0.0, format: FormatOption = OutputFormat.text) -> None:
+    """Make the previous current model current again."""
+    from churnctl.lifecycle.models import rollback
+
+    result = rollback(state(ctx).registry, wait=wait)
+    emit(
+        result, format, lambda out: out.print(f"rolled back: current model is {result.current} (was {result.previous})")
+    )
+
+
+@app.command("history")
+def history_command(ctx: typer.Context, format: FormatOption = OutputFormat.text) -> None:
+    """Show trainings, promotions, rejections, rollbacks and prunings, oldest first."""
+    from churnctl.lifecycle.models import history
+
+    rows = history(state(ctx).registry)
+
+    def text(out: Console) -> None:
+        if not rows:
+            out.print("no model history yet")
+            return
+        out.print(
+            table(
+                "Model history",
+                ["time", "event", "version", "previous / champion", "outcome", "reason"],
+                [
+                    [
+                        (r["time"] or "")[:19].replace("T", " "),
+                        r["event"],
+                        r["version"],
+                        r["previous"],
+                        r["outcome"],
+                        r["reason"],
+                    ]
+                    for r in rows
+                ],
+            )
+        )
+
+    emit(rows, format, text)
+
+
+@app.command("verify")
+def verify_command(ctx: typer.Context, format: FormatOption = OutputFormat.text) -> None:
+    """Check every manifest's signature and every file's SHA-256; exit 4 if any fail."""
+    from churnctl.lifecycle.models import verify
+
+    problems = verify(state(ctx).registry)
+    bad = {k: v for k, v in problems.items() if v}
+    emit(
+        {"ok": not bad, "checked": sorted(problems), "problems": bad},
+        format,
+        lambda out: out.print(
+            table(
+                "Verification",
+                ["artifact", "status"],
+                [[name, problem or "ok"] for name, problem in sorted(problems.items())],
+            )
+        ),
+    )
+    if bad:
+        raise typer.Exit(EXIT_ARTIFACT)
+
+
+@app.command("adopt")
+def adopt_command(
+    ctx: typer.Context,
+    yes: Annotated[bool, typer.Option("--yes", help="Sign them: you vouch that nobody else could write them.")] = False,
+    wait: WaitOption = 0.0,
+    format: FormatOption = OutputFormat.text,
+) -> None:
+    """Sign, with your key, the manifests it did not sign: an artifacts directory written before
+    signing existed, or after a key change. Every file's SHA-256 is checked first. Needs --yes."""
+    from churnctl.lifecycle.models import adopt
+
+    result = adopt(state(ctx).registry, confirm=yes, wait=wait)
+
+    def text(out: Console) -> None:
+        if result.adopted:
+            out.print(f"signed {len(result.adopted)} manifest(s): {', '.join(result.adopted)}")
+        else:
+            out.print("every manifest is already signed with this key")
+
+    emit(result, format, text)

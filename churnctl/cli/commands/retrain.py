@@ -1,0 +1,48 @@
+"""churnctl retrain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from churnctl.cli.context import state
+from churnctl.cli.options import FormatOption, WaitOption
+from churnctl.cli.render import OutputFormat, emit, styled, table
+
+
+def retrain_command(
+    ctx: typer.Context,
+    data: Annotated[Path, typer.Option("--data", help="Newly labelled CSV/Parquet file, or a directory of them.")],
+    force: Annotated[bool, typer.Option("--force", help="Train a challenger even when no drift is detected.")] = False,
+    wait: WaitOption = 0.0,
+    format: FormatOption = OutputFormat.text,
+) -> None:
+    """Retrain on newly labelled data; promote the challenger only if it beats the champion."""
+    from churnctl.lifecycle.retrain import retrain
+
+    st = state(ctx)
+    result = retrain(st.registry, st.settings, str(data), force=force, wait=wait)
+
+    def text(out: Console) -> None:
+        out.print(styled((result.outcome, "bold"), f": {result.reason}"))
+        if result.metrics:
+            m = result.metrics
+            out.print(
+                table(
+                    f"Champion {result.champion} vs challenger {result.challenger} on {m['holdout_rows']} "
+                    "held-out new rows",
+                    ["model", "ROC-AUC", "PR-AUC", "F1", "Brier"],
+                    [
+                        [f"{role} {version}", m[role]["roc_auc"], m[role]["pr_auc"], m[role]["f1"], m[role]["brier"]]
+                        for role, version in (("champion", result.champion), ("challenger", result.challenger))
+                    ],
+                )
+            )
+        out.print(
+            f"current model: {result.current}" + (f"; pruned {', '.join(result.pruned)}" if result.pruned else "")
+        )
+
+    emit(result, format, text)

@@ -1,0 +1,72 @@
+"""churnctl train."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from churnctl.cli.context import state
+from churnctl.cli.options import FormatOption, WaitOption
+from churnctl.cli.render import OutputFormat, emit, key_values, metrics_table, styled, table
+
+
+def train_command(
+    ctx: typer.Context,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", help="Dataset id (default: latest).")] = None,
+    model: Annotated[
+        Optional[str],
+        typer.Option("--model", help="auto (pick by cross-validated ROC-AUC), logreg or hgb [default: auto]."),
+    ] = None,
+    seed: Annotated[
+        Optional[int], typer.Option("--seed", help="Seed of CV folds and estimators [default: 42].")
+    ] = None,
+    promote: Annotated[bool, typer.Option("--promote", help="Make the new version current.")] = False,
+    wait: WaitOption = 0.0,
+    format: FormatOption = OutputFormat.text,
+) -> None:
+    """Train a model version on a dataset; the first version becomes current."""
+    from churnctl.lifecycle.train import train
+
+    st = state(ctx)
+    result = train(st.registry, st.settings, dataset_id=dataset, model=model, seed=seed, promote=promote, wait=wait)
+
+    def text(out: Console) -> None:
+        status = "now current" if result.promoted else f"not promoted; current is {result.current}"
+        out.print(
+            styled(
+                "trained model ",
+                (result.version, "bold"),
+                f" on dataset {result.dataset_id} in {result.seconds:.1f}s ({status})",
+            )
+        )
+        out.print(
+            table(
+                "Cross-validated candidates (training split)",
+                ["estimator", "params", "CV ROC-AUC", "±", "s"],
+                [
+                    [
+                        c["estimator"],
+                        ", ".join(f"{k}={v}" for k, v in c["params"].items()),
+                        c["cv_roc_auc_mean"],
+                        c["cv_roc_auc_std"],
+                        c["seconds"],
+                    ]
+                    for c in result.candidates
+                ],
+            )
+        )
+        out.print(
+            key_values(
+                None,
+                [
+                    ("chosen", result.estimator),
+                    ("CV ROC-AUC", result.cv_roc_auc),
+                    ("threshold", f"{result.threshold:.4f} ({result.threshold_strategy})"),
+                ],
+            )
+        )
+        out.print(metrics_table(result.test_metrics, "Held-out test split"))
+
+    emit(result, format, text)

@@ -1,0 +1,15 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from churnctl.cli.render import OutputFormat
+
+FormatOption = Annotated[OutputFormat, typer.Option("--format", help="text (tables) or json (one document).")]
+WaitOption = Annotated[
+    float, typer.Option("--wait", help="Seconds to wait for the registry lock (default: fail at once).")
+]
+ModelOption = Annotated[Optional[str], typer.Option("--model", help="Model version, e.g. v0003 (default: current).")]

@@ -1,0 +1,88 @@
+"""What a drift check finds: one typed record per feature test, the prediction and performance
+tests, and the verdict. ``DriftReport.to_dict()`` is the JSON document of ``drift-check``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class FeatureDrift:
+    kind: str
+    test: str
+    statistic: float | None
+    p_value: float
+    p_value_adjusted: float
+    effect_size: float
+    effect_metric: str
+    effect_threshold: float
+    psi: float | None
+    js_distance: float | None
+    missing_rate_reference: float
+    missing_rate_current: float
+    missing_p_value: float | None
+    missing_p_value_adjusted: float | None
+    new_missing_values: bool
+    unseen_categories: list[dict[str, Any]]
+    importance: float
+    drift: bool
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PredictionDrift:
+    """The churn probabilities of the current rows against the model's held-out test-split scores."""
+
+    test: str
+    statistic: float | None
+    p_value: float
+    p_value_adjusted: float
+    effect_size: float
+    effect_metric: str
+    effect_threshold: float
+    psi: float | None
+    mean_probability_reference: float
+    mean_probability_current: float | None
+    drift: bool
+
+
+@dataclass
+class PerformanceDrift:
+    """Metrics on the current rows that carry labels, against the model's test metrics."""
+
+    n_labelled: int
+    roc_auc: float | None
+    roc_auc_reference: float | None
+    pr_auc: float | None
+    pr_auc_reference: float | None
+    churn_rate: float | None
+    churn_rate_reference: float | None
+    f1: float | None
+    f1_reference: float | None
+    roc_auc_drop: float | None
+    p_value: float | None
+    p_value_adjusted: float | None = None
+    drift: bool = False
+
+
+@dataclass
+class DriftReport:
+    drift_detected: bool
+    status: str  # drift | no_drift | insufficient_data
+    share_drifted: float
+    importance_drifted: float
+    drifted_features: list[str]
+    n_reference: int
+    n_current: int
+    model_version: str
+    correction: str
+    alpha: float
+    features: dict[str, FeatureDrift]
+    prediction_drift: PredictionDrift
+    performance: PerformanceDrift | None
+    reasons: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

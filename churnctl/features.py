@@ -1,0 +1,104 @@
+"""Enforcing the data contract on every input after ingest: prediction rows, batches, monitoring
+data and newly labelled rows all go through :func:`prepare_features` (see :mod:`churnctl.schema`
+for the typing rules)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from churnctl.errors import DataError, preview
+from churnctl.schema import Schema, to_number, to_text
+
+
+def check_header(header: list[str], schema: Schema, source: str) -> None:
+    """Raise, naming them, when a file's header lacks feature columns (before any row is read)."""
+    if any(n not in header for n in schema.feature_names):
+        prepare_features(pd.DataFrame(columns=header), schema, source=source)
+
+
+def _row_list(mask: np.ndarray, offset: int, limit: int = 5) -> str:
+    rows = np.flatnonzero(mask)
+    shown = ", ".join(str(int(r) + 1 + offset) for r in rows[:limit])
+    return shown + (f" (+{len(rows) - limit} more)" if len(rows) > limit else "")
+
+
+def prepare_features(
+    frame: pd.DataFrame, schema: Schema, *, source: str = "input", row_offset: int = 0
+) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
+    """Check ``frame`` against the schema; return (model input, unseen categories).
+
+    Missing feature columns and cells of the wrong type raise :class:`DataError` naming them; rows
+    are numbered from 1 (the first data row, header excluded) plus ``row_offset``. Categories never
+    seen in training are kept (the model scores them as unknown) and returned as
+    ``{column: {value: rows}}`` for the caller to report. Extra columns are ignored.
+    """
+    missing = [n for n in schema.feature_names if n not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{source} lacks {len(missing)} feature column(s) the model needs: {preview(missing)}",
+            hint="add the missing columns (blank values are allowed) and run again",
+        )
+    unseen: dict[str, dict[str, int]] = {}
+    out: dict[str, object] = {}
+    for spec in schema.features:
+        series = frame[spec.name]
+        if spec.dtype == "number":
+            values, bad = to_number(series)
+            if bad.any():
+                first = series.iloc[int(np.flatnonzero(bad)[0])]
+                first = first if isinstance(first, (str, dict, list)) else str(first)
+                raise DataError(
+                    f"{source}: column {spec.name!r} expects numbers, found {first!r} "
+                    f"in row {_row_list(bad, row_offset)}",
+                    hint="fix or blank out those cells; blank cells are read as missing",
+                )
+            out[spec.name] = values
+        else:
+            if series.dtype == object:
+                nested = series.map(lambda v: isinstance(v, (dict, list))).to_numpy(dtype=bool)
+                if nested.any():
+                    raise DataError(
+                        f"{source}: column {spec.name!r} expects a category (text or number), found "
+                        f"{series.iloc[int(np.flatnonzero(nested)[0])]!r} in row "
+                        f"{_row_list(nested, row_offset)}"
+                    )
+            text = to_text(series)
+            new = text.notna() & ~text.isin(set(spec.categories or ()))
+            if new.any():
+                unseen[spec.name] = {str(k): int(v) for k, v in text[new].value_counts().items()}
+            out[spec.name] = text.to_numpy(dtype=object)
+    return pd.DataFrame(out, index=frame.index), unseen
+
+
+def merge_unseen(total: dict[str, dict[str, int]], more: dict[str, dict[str, int]]) -> None:
+    for column, counts in more.items():
+        bucket = total.setdefault(column, {})
+        for value, rows in counts.items():
+            bucket[value] = bucket.get(value, 0) + rows
+
+
+def unseen_warnings(unseen: dict[str, dict[str, int]], source: str = "input") -> list[str]:
+    messages = []
+    for column, counts in sorted(unseen.items()):
+        ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        listed = ", ".join(f"{v!r} ({c} row{'s' if c > 1 else ''})" for v, c in ordered[:5])
+        more = f" (+{len(ordered) - 5} more)" if len(ordered) > 5 else ""
+        messages.append(
+            f"{source}: column {column!r} has categories never seen in training: {listed}{more}; scored as unknown"
+        )
+    return messages
+
+
+def encode_target(series: pd.Series, schema: Schema, *, source: str = "input") -> tuple[np.ndarray, np.ndarray]:
+    """(labels as 0/1 int8, mask of labelled rows) using the recorded positive and negative labels."""
+    text = to_text(series)
+    present = text.notna().to_numpy()
+    known = {schema.positive_label, schema.negative_label}
+    unknown = present & ~text.isin(known).to_numpy()
+    if unknown.any():
+        raise DataError(
+            f"{source}: target {schema.target!r} has values the model does not know: {preview(set(text[unknown]))}",
+            hint=f"expected {schema.positive_label!r} (churn) or {schema.negative_label!r}",
+        )
+    return (text == schema.positive_label).to_numpy().astype("int8"), present

@@ -1,0 +1,69 @@
+"""drift-check: is a new batch still like the data the model was trained on?"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from churnctl import tables
+from churnctl.config import Settings, validate_drift
+from churnctl.drift.monitor import DriftMonitor, DriftReport
+from churnctl.errors import DataError
+from churnctl.features import check_header
+from churnctl.lifecycle.results import warn
+from churnctl.registry import Registry
+from churnctl.registry.artifacts import load_model
+from churnctl.registry.files import sha256_file
+
+
+def drift_check(
+    registry: Registry,
+    settings: Settings,
+    current: str,
+    *,
+    version: str | None = None,
+    batch_rows: int = 100_000,
+    alpha: float | None = None,
+    correction: str | None = None,
+    min_rows: int | None = None,
+) -> DriftReport:
+    """Compare a CSV/Parquet batch with a model version's reference; the verdict is in the report.
+
+    ``alpha``, ``correction`` and ``min_rows`` override ``[drift]`` settings. The current file
+    streams through in batches; only per-feature counts are kept. Every run is recorded in the
+    event log (the drift history of each model version).
+    """
+    cfg = settings.drift
+    if alpha is not None:
+        cfg = replace(cfg, alpha=alpha)
+    if correction is not None:
+        cfg = replace(cfg, correction=correction)
+    if min_rows is not None:
+        cfg = replace(cfg, min_rows=min_rows)
+    validate_drift(cfg)
+    model = load_model(registry, version)
+    header = tables.read_header(current)
+    check_header(header, model.schema, str(current))
+    monitor = DriftMonitor.for_model(registry, model, cfg)
+    columns = model.schema.feature_names + ([model.schema.target] if model.schema.target in header else [])
+    for batch in tables.iter_table(current, columns=columns, batch_rows=batch_rows):
+        monitor.update(batch, source=str(current))
+    if monitor.n_rows == 0:
+        raise DataError(f"{current} has a header but no data rows")
+    report = monitor.report()
+    warn(report.warnings)
+    registry.record(
+        "drift_checked",
+        model_version=model.version,
+        current=str(Path(current).resolve()),
+        current_sha256=sha256_file(current),
+        n_current=report.n_current,
+        status=report.status,
+        drift_detected=report.drift_detected,
+        drifted_features=report.drifted_features,
+        share_drifted=report.share_drifted,
+        prediction_drift=report.prediction_drift.drift,
+        performance_drift=bool(report.performance and report.performance.drift),
+        reasons=report.reasons,
+    )
+    return report

@@ -1,0 +1,160 @@
+"""train: select, fit and store a model version on a dataset version."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+import sklearn
+
+import churnctl
+from churnctl.config import Settings
+from churnctl.estimators import choose_threshold, feature_importance, select_and_fit
+from churnctl.features import prepare_features
+from churnctl.lifecycle.results import Result
+from churnctl.metrics import classification_metrics
+from churnctl.registry import Registry, ids
+from churnctl.registry.artifacts import load_dataset, now
+
+log = logging.getLogger("churnctl")
+
+
+@dataclass
+class TrainResult(Result):
+    version: str
+    dataset_id: str
+    estimator: str
+    params: dict
+    cv_roc_auc: float
+    cv_roc_auc_std: float
+    threshold: float
+    threshold_strategy: str
+    test_metrics: dict
+    candidates: list[dict]
+    current: str | None
+    promoted: bool
+    seconds: float
+
+
+def train(
+    registry: Registry,
+    settings: Settings,
+    *,
+    dataset_id: str | None = None,
+    model: str | None = None,
+    seed: int | None = None,
+    promote: bool = False,
+    wait: float = 0.0,
+) -> TrainResult:
+    """Train a model version on a dataset (default: the latest); the first version becomes current."""
+    with registry.lock(wait):
+        return train_locked(registry, settings, dataset_id=dataset_id, model=model, seed=seed, promote=promote)
+
+
+def train_locked(
+    registry: Registry,
+    settings: Settings,
+    *,
+    dataset_id: str | None = None,
+    model: str | None = None,
+    seed: int | None = None,
+    promote: bool = False,
+) -> TrainResult:
+    """:func:`train` for a caller that already holds the registry lock."""
+    cfg = settings.train
+    model = model or cfg.model
+    seed = cfg.seed if seed is None else seed
+    started = time.monotonic()
+    dataset_id = ids.dataset_argument(dataset_id, "--dataset") if dataset_id else registry.latest_dataset()
+    schema, train_frame, test_frame = load_dataset(registry, dataset_id)
+    X, _ = prepare_features(train_frame, schema, source="training split")
+    y = train_frame[schema.target].to_numpy().astype(int)
+    log.info(
+        "training on dataset %s: %d rows, %d features (model=%s)", dataset_id, len(y), len(schema.feature_names), model
+    )
+    selection = select_and_fit(schema, X, y, model=model, seed=seed, folds=cfg.cv_folds, time_budget=cfg.time_budget)
+    threshold = choose_threshold(y, selection.oof_proba, cfg.threshold)
+    X_test, _ = prepare_features(test_frame, schema, source="test split")
+    y_test = test_frame[schema.target].to_numpy().astype(int)
+    test_proba = selection.pipeline.predict_proba(X_test)[:, 1]
+    test_metrics = classification_metrics(y_test, test_proba, threshold)
+    importance = feature_importance(selection.pipeline, X_test, y_test, seed)
+
+    staged = registry.stage()
+    joblib.dump(selection.pipeline, staged / "model.joblib")
+    # Held-out churn probabilities: the reference of prediction drift (training rows would be
+    # scored over-confidently by the model that learnt them).
+    pd.DataFrame({"churn_probability": test_proba}).to_parquet(staged / "reference_scores.parquet", index=False)
+    # Exact sample of training features: the drift reference of this version.
+    n_ref = min(cfg.reference_rows, len(train_frame))
+    reference = train_frame.sample(n=n_ref, random_state=seed) if n_ref < len(train_frame) else train_frame
+    reference[schema.feature_names].to_parquet(staged / "reference.parquet", index=False)
+    version = registry.next_version()
+    manifest: dict[str, Any] = {
+        "version": version,
+        "created": now(),
+        "dataset_id": dataset_id,
+        "seed": seed,
+        "estimator": selection.chosen.family,
+        "params": selection.chosen.params,
+        "model_option": model,
+        "cv_folds": cfg.cv_folds,
+        "cv_roc_auc": selection.chosen.mean_auc,
+        "cv_roc_auc_std": float(np.std(selection.chosen.fold_auc)),
+        "candidates": [c.to_dict() for c in selection.candidates],
+        "skipped_candidates": selection.skipped,
+        "threshold": threshold,
+        "threshold_strategy": str(cfg.threshold),
+        "test_metrics": test_metrics,
+        "feature_importance": importance,
+        "n_train": len(y),
+        "n_reference": int(n_ref),
+        "schema": schema.to_dict(),
+        "versions": {
+            "churnctl": churnctl.__version__,
+            "scikit-learn": sklearn.__version__,
+            "pandas": pd.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+    }
+    registry.publish_model(staged, version, manifest)
+    promoted = registry.current() is None or promote
+    registry.record(
+        "model_trained",
+        version=version,
+        dataset_id=dataset_id,
+        estimator=selection.chosen.family,
+        cv_roc_auc=selection.chosen.mean_auc,
+        test_roc_auc=test_metrics["roc_auc"],
+        threshold=threshold,
+    )
+    if promoted:
+        previous = registry.set_current(version)
+        registry.record(
+            "model_promoted",
+            version=version,
+            previous=previous,
+            reason="first model" if previous is None else "train --promote",
+        )
+    return TrainResult(
+        version=version,
+        dataset_id=dataset_id,
+        estimator=selection.chosen.family,
+        params=selection.chosen.params,
+        cv_roc_auc=selection.chosen.mean_auc,
+        cv_roc_auc_std=manifest["cv_roc_auc_std"],
+        threshold=threshold,
+        threshold_strategy=str(cfg.threshold),
+        test_metrics=test_metrics,
+        candidates=manifest["candidates"],
+        current=registry.current(),
+        promoted=promoted,
+        seconds=round(time.monotonic() - started, 2),
+    )

@@ -1,0 +1,181 @@
+"""Datasets and model versions as Python objects: stored into the registry and loaded back.
+
+The :class:`~churnctl.registry.store.Registry` knows folders, manifests, signatures and checksums;
+this module knows what the files hold (Parquet splits, the schema, the joblib pipeline). Lifecycle
+commands use these functions and never each other's internals.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+
+import churnctl
+from churnctl.errors import ArtifactError, DataError
+from churnctl.registry import ids
+from churnctl.registry.files import read_json, write_json_atomic
+from churnctl.registry.store import DATASET_FORMAT, Registry
+from churnctl.schema import SCHEMA_FORMAT, Schema
+
+log = logging.getLogger("churnctl")
+
+
+def now() -> str:
+    """The time stamp of manifests and results: UTC, seconds."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# -- datasets ---------------------------------------------------------------------------------
+
+
+def dataset_id(checksum: str, target: str, positive: str, test_size: float, seed: int) -> str:
+    """Content address of an ingested file: the same file with the same options gets the same id."""
+    key = json.dumps(
+        {
+            "source": checksum,
+            "target": target,
+            "positive": positive,
+            "test_size": test_size,
+            "seed": seed,
+            "dataset_format": DATASET_FORMAT,
+            "schema_format": SCHEMA_FORMAT,
+        },
+        sort_keys=True,
+    )
+    return ids.DATASET_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def derived_dataset_id(fields: dict[str, Any]) -> str:
+    """Content address of a dataset built from others (a retrain's combined rows)."""
+    return ids.DATASET_PREFIX + hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def stratified_split(
+    frame: pd.DataFrame, y: np.ndarray, test_size: float, seed: int, source: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train and test rows, stratified by the label, in their original order."""
+    from sklearn.model_selection import train_test_split
+
+    try:
+        train_idx, test_idx = train_test_split(
+            np.arange(len(frame)), test_size=test_size, stratify=y, random_state=seed
+        )
+    except ValueError as exc:
+        raise DataError(
+            f"cannot split {source} into train and test: {exc}", hint="use more labelled rows of both classes"
+        ) from None
+    return frame.iloc[np.sort(train_idx)], frame.iloc[np.sort(test_idx)]
+
+
+def store_dataset(
+    registry: Registry,
+    dataset: str,
+    schema: Schema,
+    train_frame: pd.DataFrame,
+    test_frame: pd.DataFrame,
+    fields: dict[str, Any],
+) -> dict[str, Any]:
+    """Write a dataset version (the caller holds the lock) and log it; returns its signed manifest."""
+    staged = registry.stage()
+    train_frame.to_parquet(staged / "train.parquet", index=False)
+    test_frame.to_parquet(staged / "test.parquet", index=False)
+    write_json_atomic(staged / "schema.json", schema.to_dict())
+    y = np.r_[train_frame[schema.target].to_numpy(), test_frame[schema.target].to_numpy()]
+    manifest = {
+        "dataset_id": dataset,
+        "format": DATASET_FORMAT,
+        "created": now(),
+        "target": schema.target,
+        "positive_label": schema.positive_label,
+        "n_rows": len(y),
+        "n_train": len(train_frame),
+        "n_test": len(test_frame),
+        "churn_rate": float(y.mean()),
+        "churnctl_version": churnctl.__version__,
+        **fields,
+    }
+    manifest = registry.publish_dataset(staged, dataset, manifest)
+    registry.record(
+        "dataset_added",
+        dataset_id=dataset,
+        source=manifest.get("source"),
+        source_sha256=manifest.get("source_sha256"),
+        n_rows=manifest["n_rows"],
+        churn_rate=manifest["churn_rate"],
+    )
+    return manifest
+
+
+def load_dataset(registry: Registry, dataset: str) -> tuple[Schema, pd.DataFrame, pd.DataFrame]:
+    """Schema, training rows and test rows of a dataset version (signature and checksums checked)."""
+    schema = Schema.from_dict(read_json(registry.dataset_file(dataset, "schema.json")))
+    train = pd.read_parquet(registry.dataset_file(dataset, "train.parquet"))
+    test = pd.read_parquet(registry.dataset_file(dataset, "test.parquet"))
+    return schema, train, test
+
+
+# -- model versions ---------------------------------------------------------------------------
+
+
+@dataclass
+class LoadedModel:
+    """A model version ready to score: its manifest, schema, fitted pipeline and threshold."""
+
+    version: str
+    manifest: dict[str, Any]
+    schema: Schema
+    pipeline: Any
+    threshold: float
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Churn probabilities of prepared feature rows."""
+        return np.asarray(self.pipeline.predict_proba(X)[:, 1])
+
+
+def load_model(registry: Registry, version: str | None = None) -> LoadedModel:
+    """Load a model version (default: current) after checking its signature, checksum and format.
+
+    ``version`` is what a user typed (``v3``, ``v0003``); a spelling that is not a version is exit 2.
+    """
+    import sklearn
+
+    version = ids.version_argument(version, "--model") if version else registry.require_current()
+    manifest = registry.model_manifest(version)
+    path = registry.model_file(version, "model.joblib")  # verifies signature and SHA-256 before unpickling
+    try:
+        pipeline = joblib.load(path)
+    except Exception as exc:  # an unpickling failure is an artifact problem, whatever its type
+        raise ArtifactError(
+            f"cannot load model {version} from {path}: {exc}",
+            hint="the file may come from an incompatible scikit-learn; retrain",
+        ) from None
+    trained_with = manifest.get("versions", {}).get("scikit-learn")
+    if trained_with and trained_with != sklearn.__version__:
+        log.warning(
+            "model %s was trained with scikit-learn %s, this is %s; predictions may differ",
+            version,
+            trained_with,
+            sklearn.__version__,
+        )
+    return LoadedModel(
+        version=version,
+        manifest=manifest,
+        schema=Schema.from_dict(manifest["schema"]),
+        pipeline=pipeline,
+        threshold=float(manifest["threshold"]),
+    )
+
+
+def load_reference(registry: Registry, model: LoadedModel) -> tuple[pd.DataFrame, np.ndarray]:
+    """A version's drift reference: the stored sample of training features and held-out scores."""
+    reference = pd.read_parquet(registry.model_file(model.version, "reference.parquet"))
+    scores = pd.read_parquet(registry.model_file(model.version, "reference_scores.parquet"))
+    return reference, scores["churn_probability"].to_numpy()

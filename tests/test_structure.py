@@ -1,0 +1,84 @@
+"""The shape of the package: no import cycles (function-level imports included), small modules,
+and a command-line layer that parses and renders only."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+PACKAGE = ROOT / "churnctl"
+MAX_LINES = 400
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def imports_of(name: str) -> set[str]:
+    """churnctl modules that ``name`` imports anywhere in its body."""
+    found = set()
+    for node in ast.walk(ast.parse(MODULES[name].read_text())):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # `from pkg import mod` imports the submodule when there is one, else the package
+            targets = [
+                f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in MODULES else node.module for a in node.names
+            ]
+        else:
+            continue
+        found.update(t for t in targets if t in MODULES and t != name)
+    return found
+
+
+def test_no_import_cycles():
+    graph = {name: imports_of(name) for name in MODULES}
+    # A package's __init__ that re-exports a submodule is not a cycle with it.
+    for name in MODULES:
+        graph[name] = {t for t in graph[name] if not t.startswith(name + ".") or MODULES[name].name != "__init__.py"}
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for target in sorted(graph[node]):
+            if state.get(target) == 1:
+                cycles.append([*path[path.index(target) :], target] if target in path else [node, target])
+            elif target not in state:
+                visit(target, [*path, target])
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_modules_stay_small():
+    long = {name: n for name, path in MODULES.items() if (n := len(path.read_text().splitlines())) > MAX_LINES}
+    assert not long, f"modules over {MAX_LINES} lines: {long}"
+
+
+def test_lifecycle_modules_do_not_import_each_other_except_train_for_retrain():
+    for name in MODULES:
+        if name.startswith("churnctl.lifecycle.") and name != "churnctl.lifecycle.results":
+            siblings = {t for t in imports_of(name) if t.startswith("churnctl.lifecycle.")} - {
+                "churnctl.lifecycle.results"
+            }
+            allowed = {"churnctl.lifecycle.train"} if name == "churnctl.lifecycle.retrain" else set()
+            assert siblings <= allowed, f"{name} imports {siblings - allowed}"
+
+
+def test_help_does_not_load_the_numeric_stack():
+    code = (
+        "import sys\nfrom churnctl.cli.app import app\n"
+        "print(sorted(m for m in ('pandas', 'numpy', 'sklearn', 'scipy', 'pyarrow') if m in sys.modules))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert run.stdout.strip() == "[]"
