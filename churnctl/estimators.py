@@ -18,6 +18,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.inspection import permutation_importance
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import precision_recall_curve, roc_auc_score, roc_curve
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from churnctl.errors import DataError, UsageError
 from churnctl.schema import Schema
@@ -52,13 +61,6 @@ MAX_TREE_CATEGORIES = 250  # HistGradientBoosting bins categories; rarer ones sh
 
 
 def build_pipeline(schema: Schema, family: str, params: dict, seed: int):
-    from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
-
     numeric, categorical = schema.numeric_names, schema.categorical_names
     if family == "logreg":
         features = ColumnTransformer(
@@ -143,9 +145,6 @@ class Selection:
 
 
 def _cross_validate(schema, family, params, X, y, folds, seed):
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold
-
     oof = np.zeros(len(y))
     scores = []
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -200,8 +199,6 @@ def select_and_fit(
 
 def choose_threshold(y: np.ndarray, proba: np.ndarray, strategy: str | float) -> float:
     """Decision threshold: a fixed probability, best F1 ("f1") or Youden's J ("youden")."""
-    from sklearn.metrics import precision_recall_curve, roc_curve
-
     if isinstance(strategy, (int, float)) or _is_number(strategy):
         value = float(strategy)
         if not 0.0 < value < 1.0:
@@ -230,8 +227,6 @@ def feature_importance(
     pipeline: Any, X: pd.DataFrame, y: np.ndarray, seed: int, max_rows: int = 5000
 ) -> dict[str, float]:
     """Permutation importance (drop of ROC-AUC) per feature on held-out rows, as shares summing to 1."""
-    from sklearn.inspection import permutation_importance
-
     if len(y) > max_rows:
         keep = np.random.default_rng(seed).choice(len(y), max_rows, replace=False)
         X, y = X.iloc[np.sort(keep)], y[np.sort(keep)]

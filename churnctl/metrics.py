@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 
 def top_decile(y: np.ndarray, proba: np.ndarray) -> tuple[float | None, float | None]:
@@ -18,8 +19,6 @@ def top_decile(y: np.ndarray, proba: np.ndarray) -> tuple[float | None, float | 
 
 def classification_metrics(y: np.ndarray, proba: np.ndarray, threshold: float) -> dict:
     """Metrics of probabilities ``proba`` against 0/1 labels ``y``; AUCs are None for one class."""
-    from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
-
     y = np.asarray(y).astype(int)
     proba = np.asarray(proba, dtype=float)
     predicted = (proba >= threshold).astype(int)

@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype, is_string_dtype
 
+from churnctl.errors import ArtifactError
+
 SCHEMA_FORMAT = 1
 
 
@@ -80,8 +82,6 @@ class Schema:
     def from_dict(cls, data: dict) -> Schema:
         data = dict(data)
         if data.get("format") != SCHEMA_FORMAT:
-            from churnctl.errors import ArtifactError
-
             raise ArtifactError(
                 f"schema format {data.get('format')} is not supported by this churnctl (expects {SCHEMA_FORMAT})",
                 hint="re-ingest the data with this version",

@@ -13,6 +13,8 @@ import csv
 import io
 import json
 import os
+import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -267,9 +269,6 @@ class TableWriter:
             return self._target.__exit__(exc_type, exc, tb)
         try:
             if exc_type is None:
-                import shutil
-                import sys
-
                 with open(self._tmp, encoding="utf-8") as handle:
                     shutil.copyfileobj(handle, sys.stdout)
                 sys.stdout.flush()

@@ -11,6 +11,8 @@ the largest gap is at an interval's ends, which the counts give.
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial.distance import jensenshannon
+from scipy.stats import chi2_contingency, false_discovery_control, kstwo, norm, wasserstein_distance
 
 EPS = 1e-4  # floor on bin shares in PSI, so an empty bin gives a large but finite term
 
@@ -46,7 +48,6 @@ def ks_statistic(ref_counts: np.ndarray, equal: np.ndarray, between: np.ndarray)
 def ks_pvalue(statistic: float, n_ref: int, n_cur: int) -> float:
     """Two-sided p-value, Smirnov's asymptotic form as in ``scipy.stats.ks_2samp(method="asymp")``:
     the one-sample Kolmogorov distribution at the effective size n_ref·n_cur/(n_ref + n_cur)."""
-    from scipy.stats import kstwo
 
     m, n = sorted([float(n_ref), float(n_cur)], reverse=True)
     return float(np.clip(kstwo.sf(statistic, np.round(m * n / (m + n))), 0.0, 1.0))
@@ -65,7 +66,6 @@ def wasserstein_normalised(
     Current values that fall strictly between two reference points are represented by their mean
     there; with thousands of reference points this changes the distance negligibly.
     """
-    from scipy.stats import wasserstein_distance
 
     inner = between > 0
     cur_points = np.r_[points, (between_sum[inner] / between[inner])]
@@ -103,8 +103,6 @@ def psi(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
 
 def js_distance(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
     """Jensen–Shannon distance (base 2, in [0, 1]) between two count vectors."""
-    from scipy.spatial.distance import jensenshannon
-
     return float(jensenshannon(ref_counts / ref_counts.sum(), cur_counts / cur_counts.sum(), base=2))
 
 
@@ -112,7 +110,6 @@ def chi2_homogeneity(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[fl
     """(statistic, p-value) of the chi-square test that both count vectors share one distribution,
     as ``scipy.stats.chi2_contingency`` (Yates' correction for a 2x2 table). Categories empty on
     both sides are dropped; fewer than two categories left means nothing to test (0, 1)."""
-    from scipy.stats import chi2_contingency
 
     table = np.vstack([ref_counts, cur_counts]).astype(float)
     table = table[:, table.sum(axis=0) > 0]
@@ -124,8 +121,6 @@ def chi2_homogeneity(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[fl
 
 def adjust_pvalues(pvalues: list[float], method: str = "bh") -> list[float]:
     """Benjamini–Hochberg (``bh``) or Bonferroni adjusted p-values, in the input order."""
-    from scipy.stats import false_discovery_control
-
     if not pvalues:
         return []
     p = np.asarray(pvalues, dtype=float)
@@ -144,7 +139,6 @@ def auc_standard_error(auc: float, n_pos: int, n_neg: int) -> float:
 def auc_drop_pvalue(reference: tuple[float, int, int], current: tuple[float, int, int]) -> float:
     """One-sided p-value that the current AUC is below the reference AUC (independent samples,
     normal approximation with Hanley–McNeil standard errors); each side is (auc, n_pos, n_neg)."""
-    from scipy.stats import norm
 
     se = np.hypot(auc_standard_error(*reference), auc_standard_error(*current))
     if se == 0:

@@ -17,6 +17,8 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
+import sklearn
+from sklearn.model_selection import train_test_split
 
 import churnctl
 from churnctl.errors import ArtifactError, DataError
@@ -62,8 +64,6 @@ def stratified_split(
     frame: pd.DataFrame, y: np.ndarray, test_size: float, seed: int, source: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train and test rows, stratified by the label, in their original order."""
-    from sklearn.model_selection import train_test_split
-
     try:
         train_idx, test_idx = train_test_split(
             np.arange(len(frame)), test_size=test_size, stratify=y, random_state=seed
@@ -145,7 +145,6 @@ def load_model(registry: Registry, version: str | None = None) -> LoadedModel:
 
     ``version`` is what a user typed (``v3``, ``v0003``); a spelling that is not a version is exit 2.
     """
-    import sklearn
 
     version = ids.version_argument(version, "--model") if version else registry.require_current()
     manifest = registry.model_manifest(version)
