@@ -198,7 +198,9 @@ class _AtomicOutput:
         os.close(fd)
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual permissions
+        os.chmod(
+            tmp, 0o666 & ~umask & ~0o002
+        )  # mkstemp makes 0600; outputs get the usual permissions, never world-writable
         self.tmp = Path(tmp)
 
     def __enter__(self):

@@ -39,17 +39,23 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def add_second_version(artifacts: Path) -> None:
-    """A second, signed version (v0002) made like train would, by copying v0001 and re-signing."""
+    """A second, signed version (v0002) made like train would, from v0001's files."""
+    add_version_copy(artifacts, "v0002")
+
+
+def add_version_copy(artifacts: Path, version: str) -> None:
+    """Another signed version, a copy of v0001 under the number ``version``."""
     registry = Registry(artifacts)
     staged = registry.stage()
     source = artifacts / "models" / "v0001"
     for name in ("model.joblib", "reference.parquet", "reference_scores.parquet"):
-        shutil.copy(source / name, staged / name)
+        staged.write(name, (source / name).read_bytes())
     manifest = {
         k: v for k, v in json.loads((source / "manifest.json").read_text()).items() if k not in ("signature", "files")
     }
-    manifest["version"] = "v0002"
-    registry.publish_model(staged, "v0002", manifest)
+    manifest["version"] = version
+    registry.publish_model(staged, version, manifest)
+    registry.record("model_trained", version=version)
 
 
 # -- canonical ids ------------------------------------------------------------------------------
@@ -124,24 +130,35 @@ def test_a_pointer_naming_a_path_is_damage_then_promote_repairs_it(cli, artifact
     assert cli("--artifacts", artifacts, "predict", "--json", row).code == 0
 
 
-def test_retrain_with_a_damaged_pointer_deletes_nothing(cli, artifacts, sim_csv):
+def test_retrain_with_a_damaged_pointer_deletes_nothing(cli, artifacts, sim_csv, tmp_path):
+    add_second_version(artifacts)
+    add_version_copy(artifacts, "v0003")
+    config = tmp_path / "keep.toml"
+    config.write_text("[retrain]\nkeep_versions = 2\n")  # pruning would remove a version if it ran
     (artifacts / "current.json").write_text(json.dumps({"current": "v0001/", "history": ["v0001/"]}))
-    run = cli("--artifacts", artifacts, "retrain", "--data", sim_csv, "--force")
-    assert run.code == 4
-    assert (artifacts / "models" / "v0001" / "model.joblib").exists()
+    run = cli("--artifacts", artifacts, "--config", config, "retrain", "--data", sim_csv, "--force")
+    assert run.code == 4 and "is not a model version" in run.stderr
+    assert Registry(artifacts).versions() == ["v0001", "v0002", "v0003"]
 
 
 def test_prune_never_removes_the_current_model_whatever_names_it(artifacts):
     add_second_version(artifacts)
+    add_version_copy(artifacts, "v0003")
     registry = Registry(artifacts)
-    with pytest.raises(ArtifactError, match="current model or the previous champion"):
-        registry.prune("v0001")
+    registry.set_current("v0002")  # history: v0001 (previous champion), v0002 (current)
+    for protected in ("v0001", "v0002"):
+        with pytest.raises(ArtifactError, match="current model or the previous champion"):
+            registry.prune(protected)
+    registry.prune("v0003")
+    registry.rollback()  # back to v0001; v0002 is no longer protected
     # a link under another version number that resolves to the current model's folder
     os.symlink(artifacts / "models" / "v0001", artifacts / "models" / "v0007")
     with pytest.raises(ArtifactError, match="symbolic link"):
         registry.prune("v0007")
-    registry.prune("v0002")  # not protected: pruned
+    registry.prune("v0002")  # not protected any more: pruned
     assert registry.versions() == ["v0001"] and (artifacts / "models" / "v0001" / "model.joblib").exists()
+    (artifacts / "models" / "v0007").unlink()
+    assert registry.next_version() == "v0004"  # numbers of pruned versions are never reused
 
 
 def test_a_symlinked_version_folder_is_never_loaded(cli, artifacts, row, tmp_path):
@@ -164,7 +181,7 @@ class Payload:
         return (os.system, (f"touch {MARKER}",))
 
 
-def test_a_swapped_pickle_with_a_rewritten_checksum_never_runs(cli, artifacts, row):
+def test_a_swapped_pickle_with_a_rewritten_checksum_never_runs(cli, artifacts, row, sim_csv):
     MARKER.unlink(missing_ok=True)
     folder = artifacts / "models" / "v0001"
     (folder / "model.joblib").write_bytes(pickle.dumps(Payload()))
@@ -179,10 +196,10 @@ def test_a_swapped_pickle_with_a_rewritten_checksum_never_runs(cli, artifacts, r
         ["predict", "--json", row],
         ["evaluate"],
         ["models", "promote", "v0001"],
-        ["drift-check", "--current", row.parent / "none.csv"],
+        ["drift-check", "--current", sim_csv],
     ):
         run = cli("--artifacts", artifacts, *command)
-        assert run.code == 4 or "does not exist" in run.stderr, command
+        assert run.code == 4 and "modified after it was signed" in run.stderr, command
     assert not MARKER.exists(), "the attacker's pickle ran"
 
 
@@ -505,3 +522,224 @@ def test_markup_in_column_names_and_values_prints_as_text(cli, tmp_path, sim_csv
     run = cli("--artifacts", artifacts, "--config", fast_config, "drift-check", "--current", batch)
     assert run.code == 1, run.stderr
     assert "[/bold]Geo[red]" in run.stdout and "DRIFT DETECTED" in run.stdout
+
+
+# -- races and planted files (found by a review acting as an attacker) -------------------------
+
+
+def test_a_file_swapped_in_staging_before_publishing_is_never_loaded(artifacts, row):
+    """What is signed is the checksum of the bytes churnctl wrote, not of whatever the staged file
+    holds when the version is published; a link planted in staging is neither listed nor followed."""
+    from churnctl.registry.artifacts import load_model
+
+    MARKER.unlink(missing_ok=True)
+    victim = artifacts.parent / "victim.txt"
+    victim.write_text("secret")
+    os.chmod(victim, 0o600)
+    registry = Registry(artifacts)
+    staged = registry.stage()
+    source = artifacts / "models" / "v0001"
+    for name in ("model.joblib", "reference.parquet", "reference_scores.parquet"):
+        staged.write(name, (source / name).read_bytes())
+    (staged.path / "model.joblib").unlink()
+    (staged.path / "model.joblib").write_bytes(pickle.dumps(Payload()))  # the attacker's swap
+    os.symlink(victim, staged.path / "zz_link")
+    manifest = {
+        k: v for k, v in json.loads((source / "manifest.json").read_text()).items() if k not in ("signature", "files")
+    }
+    manifest["version"] = "v0002"
+    signed = registry.publish_model(staged, "v0002", manifest)
+    assert sorted(signed["files"]) == ["model.joblib", "reference.parquet", "reference_scores.parquet"]
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o600
+    with pytest.raises(ArtifactError, match="SHA-256 mismatch"):
+        load_model(registry, "v0002")
+    assert not MARKER.exists(), "the attacker's pickle ran"
+
+
+def test_a_staging_link_is_removed_not_followed(artifacts, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.rmtree(artifacts / ".staging", ignore_errors=True)
+    os.symlink(elsewhere, artifacts / ".staging")
+    registry = Registry(artifacts)
+    with registry.lock():
+        staged = registry.stage()
+    assert staged.path.parent == artifacts / ".staging" and not (artifacts / ".staging").is_symlink()
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_model_file_that_is_a_link_is_refused(cli, artifacts, row, tmp_path):
+    model = artifacts / "models" / "v0001" / "model.joblib"
+    copy = tmp_path / "same.joblib"
+    shutil.copy(model, copy)  # identical bytes: only the link itself is wrong
+    model.unlink()
+    os.symlink(copy, model)
+    run = cli("--artifacts", artifacts, "predict", "--json", row)
+    assert run.code == 4 and "symbolic link" in run.stderr
+
+
+def test_a_fifo_in_place_of_a_file_fails_instead_of_hanging(artifacts, sim_csv):
+    reference = artifacts / "models" / "v0001" / "reference.parquet"
+    reference.unlink()
+    os.mkfifo(reference)
+    run = subprocess.run(
+        [sys.executable, "-m", "churnctl", "--artifacts", str(artifacts), "drift-check", "--current", str(sim_csv)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 4 and "not a regular file" in run.stderr
+
+
+def test_a_folder_in_place_of_a_listed_file_is_an_artifact_error(cli, artifacts):
+    dataset = next((artifacts / "datasets").iterdir())
+    (dataset / "test.parquet").unlink()
+    (dataset / "test.parquet").mkdir()
+    assert cli("--artifacts", artifacts, "evaluate").code == 4
+    run = cli("--artifacts", artifacts, "models", "verify")
+    assert run.code == 4 and "not a regular file" in run.stdout
+
+
+@pytest.mark.parametrize("name", [".lock", "events.jsonl"])
+def test_links_planted_as_lock_or_log_never_touch_their_target(cli, artifacts, row, sim_csv, tmp_path, name):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("do not touch\n")
+    (artifacts / name).unlink(missing_ok=True)
+    os.symlink(victim, artifacts / name)
+    promote = cli("--artifacts", artifacts, "models", "promote", "v0001")
+    drift = cli("--artifacts", artifacts, "drift-check", "--current", sim_csv)
+    assert 4 in (promote.code, drift.code)
+    assert victim.read_text() == "do not touch\n"
+
+
+def test_adopt_in_a_signed_directory_signs_only_what_is_named(cli, artifacts, row):
+    """An attacker plants an unsigned version beside signed ones; the error never invites signing it
+    wholesale, and only a named, well-formed version can be adopted."""
+    MARKER.unlink(missing_ok=True)
+    planted = artifacts / "models" / "v0009"
+    shutil.copytree(artifacts / "models" / "v0001", planted)
+    (planted / "model.joblib").write_bytes(pickle.dumps(Payload()))
+    manifest = json.loads((planted / "manifest.json").read_text())
+    manifest.pop("signature")
+    manifest["version"] = "v0009"
+    import hashlib
+
+    manifest["files"]["model.joblib"] = hashlib.sha256((planted / "model.joblib").read_bytes()).hexdigest()
+    (planted / "manifest.json").write_text(json.dumps(manifest))
+    run = cli("--artifacts", artifacts, "predict", "--json", row, "--model", "v0009")
+    assert run.code == 4 and "added or altered outside churnctl" in run.stderr
+    run = cli("--artifacts", artifacts, "models", "adopt", "--yes")
+    assert run.code == 2 and "name the ones you have checked" in run.stderr
+    assert "signature" not in json.loads((planted / "manifest.json").read_text())
+    assert not MARKER.exists()
+
+
+def test_adopt_checks_a_manifest_like_a_signed_one(cli, artifacts):
+    strip_signatures(artifacts)
+    path = artifacts / "models" / "v0001" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["files"]["/etc/hostname"] = "0" * 64
+    path.write_text(json.dumps(manifest))
+    run = cli("--artifacts", artifacts, "models", "adopt", "v0001", "--yes")
+    assert run.code == 4 and "not plain names" in run.stderr
+    assert "signature" not in json.loads(path.read_text())
+
+
+def test_a_named_adoption_signs_that_one_only(cli, artifacts, row):
+    strip_signatures(artifacts)
+    run = cli("--artifacts", artifacts, "models", "adopt", "v1", "--yes", "--format", "json")
+    assert run.code == 0 and run.json()["adopted"] == ["v0001"]
+    assert cli("--artifacts", artifacts, "evaluate").code == 4  # its dataset is still unsigned
+
+
+# -- key handling -------------------------------------------------------------------------------
+
+
+def test_a_key_file_of_another_account_or_readable_by_the_group_is_refused(cli, artifacts, row, tmp_path):
+    key = tmp_path / "shared.key"
+    key.write_text("k" * 40)
+    config = tmp_path / "c.toml"
+    config.write_text(f"[security]\nkey_file = '{key}'\n")
+    os.chmod(key, 0o640)
+    run = cli("--artifacts", artifacts, "--config", config, "predict", "--json", row)
+    assert run.code == 2 and "chmod 600" in run.stderr
+    if os.geteuid() == 0:
+        os.chmod(key, 0o600)
+        os.chown(key, 65534, 65534)
+        run = cli("--artifacts", artifacts, "--config", config, "predict", "--json", row)
+        assert run.code == 2 and "belongs to another account" in run.stderr
+
+
+def test_a_new_key_is_created_with_private_folders(tmp_path, monkeypatch):
+    monkeypatch.delenv(ENV_KEY, raising=False)
+    old = os.umask(0)
+    try:
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "a" / "b"))
+        KeySource().get(create=True)
+    finally:
+        os.umask(old)
+    for folder in (tmp_path / "a", tmp_path / "a" / "b", tmp_path / "a" / "b" / "churnctl"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
+def test_a_writer_without_the_key_does_not_start_a_new_one(cli, artifacts, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "other-home"))
+    before = snapshot(artifacts)
+    run = cli("--artifacts", artifacts, "models", "promote", "v0001")
+    assert run.code == 2 and "is signed with key" in run.stderr
+    assert not (tmp_path / "other-home").exists() and snapshot(artifacts) == before
+
+
+# -- damaged stored files are exit 4 or skipped, never exit 70 ----------------------------------
+
+
+def test_a_malformed_signature_value_is_an_artifact_error(cli, artifacts, row):
+    path = artifacts / "models" / "v0001" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["signature"]["value"] = "\u00e9"
+    path.write_text(json.dumps(manifest))
+    assert cli("--artifacts", artifacts, "predict", "--json", row).code == 4
+    assert cli("--artifacts", artifacts, "models", "verify").code == 4
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"event": "retrain", "outcome": "rejected", "challenger": ["x"]}',
+        '{"event": "models_pruned", "versions": [1]}',
+        '{"event": "model_trained", "time": 5, "version": {"a": 1}}',
+        '{"event": "retrain", "outcome": "skipped", "inputs": [{"processed": true}, 7]}',
+        "[1, 2, 3]",
+        "[" * 100_000,
+    ],
+)
+def test_odd_event_lines_do_not_break_readers(cli, artifacts, line):
+    with open(artifacts / "events.jsonl", "a") as handle:
+        handle.write(line + "\n")
+    for command in (["models", "list"], ["models", "history"], ["models", "history", "--format", "json"]):
+        run = cli("--artifacts", artifacts, *command)
+        assert run.code == 0, (command, run.stderr)
+
+
+def test_a_junk_promotion_event_is_damage_not_an_order(cli, artifacts, sim_csv):
+    with open(artifacts / "events.jsonl", "a") as handle:
+        handle.write(json.dumps({"event": "retrain", "outcome": "promoted", "challenger": "../../x"}) + "\n")
+    run = cli("--artifacts", artifacts, "retrain", "--data", sim_csv)
+    assert run.code == 4 and "is not a model version" in run.stderr
+
+
+def test_deeply_nested_json_in_the_pointer_is_an_artifact_error(cli, artifacts, row):
+    (artifacts / "current.json").write_text("[" * 100_000)
+    run = cli("--artifacts", artifacts, "predict", "--json", row)
+    assert run.code == 4 and "Traceback" not in run.stderr
+
+
+def test_emoji_codes_in_names_print_as_written(cli, tmp_path, sim_csv):
+    import pandas as pd
+
+    frame = pd.read_csv(sim_csv).rename(columns={"Tenure": ":warning:Tenure"})
+    data = tmp_path / "emoji.csv"
+    frame.to_csv(data, index=False)
+    run = cli("--artifacts", tmp_path / "artifacts", "ingest", data, "--target", "Exited")
+    assert run.code == 0 and ":warning:Tenure" in run.stdout

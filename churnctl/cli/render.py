@@ -21,9 +21,11 @@ class OutputFormat(StrEnum):
 
 def console() -> Console:
     """The stdout console. Markup is off: column names, categories and paths come from users' files,
-    and text such as ``[/bold]`` in them must print as it is, never be parsed (styles are applied
+    and text such as ``[/bold]`` or ``:warning:`` in them must print as it is, never be parsed (styles are applied
     with :func:`styled`)."""
-    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120, highlight=False, markup=False)
+    return Console(
+        file=sys.stdout, width=None if sys.stdout.isatty() else 120, highlight=False, markup=False, emoji=False
+    )
 
 
 def styled(*parts: str | tuple[str, str]) -> Text:

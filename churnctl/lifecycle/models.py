@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from churnctl.errors import UsageError, preview
 from churnctl.lifecycle.results import Result
-from churnctl.registry import Registry, ids
+from churnctl.registry import Registry, audit, ids
 
 
 @dataclass
@@ -26,7 +27,9 @@ def list_models(registry: Registry) -> list[ModelSummary]:
     current = registry.current()
     history = registry.promotion_history()
     rejected = {
-        e.get("challenger") for e in registry.events() if e.get("event") == "retrain" and e.get("outcome") == "rejected"
+        _text(e.get("challenger"))
+        for e in registry.events()
+        if e.get("event") == "retrain" and e.get("outcome") == "rejected"
     }
     summaries = []
     for version in registry.versions():
@@ -97,22 +100,29 @@ def history(registry: Registry) -> list[dict[str, Any]]:
         kind = event.get("event")
         if kind not in HISTORY_EVENTS:
             continue
+        versions = event.get("versions")
+        listed = ", ".join(map(str, versions)) if isinstance(versions, list) else None
         rows.append(
             {
-                "time": event.get("time"),
+                "time": _text(event.get("time")),
                 "event": kind,
-                "version": event.get("version") or event.get("challenger") or ", ".join(event.get("versions", [])),
-                "previous": event.get("previous") or event.get("champion"),
-                "outcome": event.get("outcome"),
-                "reason": event.get("reason"),
+                "version": _text(event.get("version") or event.get("challenger") or listed),
+                "previous": _text(event.get("previous") or event.get("champion")),
+                "outcome": _text(event.get("outcome")),
+                "reason": _text(event.get("reason")),
             }
         )
     return rows
 
 
+def _text(value: object) -> str | None:
+    """An event field for display: the log is not signed, so a field may hold anything."""
+    return None if value is None else value if isinstance(value, str) else json.dumps(value, default=str)
+
+
 def verify(registry: Registry) -> dict[str, str | None]:
     """Check every version's and dataset's signature and files; {artifact: problem or None}."""
-    problems = registry.verify_all()
+    problems = audit.verify_all(registry)
     current = registry.current()
     if current is not None and f"model {current}" not in problems:
         problems[f"model {current}"] = "the current pointer names a version that does not exist"
@@ -124,23 +134,44 @@ class AdoptResult(Result):
     adopted: list[str]
 
 
-def adopt(registry: Registry, *, confirm: bool, wait: float = 0.0) -> AdoptResult:
-    """Sign, with this key, every manifest it did not sign (an artifacts directory from a release
-    before signing, or signed with a key since replaced), after checking every file's SHA-256.
+def adopt(registry: Registry, names: list[str] | None = None, *, confirm: bool, wait: float = 0.0) -> AdoptResult:
+    """Sign, with this key, manifests it did not sign, after the checks a signed manifest passes.
 
+    Without ``names``: every such manifest, and only in a directory where none is signed with this key
+    yet (one written before signing existed, or signed with a key since replaced). In a directory
+    this key already signs, an unsigned version is a stranger: it is signed only when named.
     Signing says "I trust what is stored here now": it needs ``confirm``.
     """
+    wanted = [
+        ids.version_argument(n) if not n.strip().lower().startswith("ds-") else ids.dataset_argument(n)
+        for n in names or []
+    ]
     with registry.lock(wait):
-        pending = registry.unsigned()
-        if pending and not confirm:
+        pending = audit.unsigned(registry)
+        if wanted:
+            unknown = [n for n in wanted if n not in pending]
+            if unknown:
+                raise UsageError(
+                    f"{preview(unknown)}: no unsigned version or dataset of that name",
+                    hint=f"unsigned here: {preview(pending) if pending else 'none'}",
+                )
+            chosen = wanted
+        else:
+            if pending and registry.keys.get().key_id in registry.signing_key_ids():
+                raise UsageError(
+                    f"{len(pending)} manifest(s) are unsigned in a directory this key already signs: "
+                    f"{preview(pending)}; they were added or altered outside churnctl",
+                    hint="name the ones you have checked: 'churnctl models adopt v0003 --yes'",
+                )
+            chosen = list(pending)
+        if chosen and not confirm:
             raise UsageError(
-                f"{len(pending)} manifest(s) are not signed with this key: {preview(name for name, _ in pending)}",
+                f"{len(chosen)} manifest(s) are not signed with this key: {preview(chosen)}",
                 hint="signing them vouches for their content: check that nobody else could write "
                 f"{registry.root}, then rerun with --yes",
             )
-        for _, folder in pending:
-            registry.adopt(folder)
-        adopted = [name for name, _ in pending]
-        if adopted:
-            registry.record("manifests_adopted", manifests=adopted, key_id=registry.keys.get().key_id)
-    return AdoptResult(adopted=adopted)
+        for name in chosen:
+            audit.adopt(registry, name)
+        if chosen:
+            registry.record("manifests_adopted", manifests=chosen, key_id=registry.keys.get().key_id)
+    return AdoptResult(adopted=chosen)

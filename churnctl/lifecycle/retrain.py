@@ -92,8 +92,10 @@ def input_files(data: str) -> list[Path]:
 def processed_hashes(registry: Registry) -> set[str]:
     done: set[str] = set()
     for event in registry.events():
-        if event.get("event") == "retrain":
-            done.update(i["sha256"] for i in event.get("inputs", []) if i.get("processed"))
+        inputs = event.get("inputs") if event.get("event") == "retrain" else None
+        for item in inputs if isinstance(inputs, list) else []:  # the log is not signed: check each shape
+            if isinstance(item, dict) and item.get("processed") is True and isinstance(item.get("sha256"), str):
+                done.add(item["sha256"])
     return done
 
 

@@ -8,7 +8,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 import sklearn
@@ -20,7 +19,7 @@ from churnctl.features import prepare_features
 from churnctl.lifecycle.results import Result
 from churnctl.metrics import classification_metrics
 from churnctl.registry import Registry, ids
-from churnctl.registry.artifacts import load_dataset, now
+from churnctl.registry.artifacts import joblib_bytes, load_dataset, now, parquet_bytes
 
 log = logging.getLogger("churnctl")
 
@@ -87,14 +86,14 @@ def train_locked(
     importance = feature_importance(selection.pipeline, X_test, y_test, seed)
 
     staged = registry.stage()
-    joblib.dump(selection.pipeline, staged / "model.joblib")
+    staged.write("model.joblib", joblib_bytes(selection.pipeline))
     # Held-out churn probabilities: the reference of prediction drift (training rows would be
     # scored over-confidently by the model that learnt them).
-    pd.DataFrame({"churn_probability": test_proba}).to_parquet(staged / "reference_scores.parquet", index=False)
+    staged.write("reference_scores.parquet", parquet_bytes(pd.DataFrame({"churn_probability": test_proba})))
     # Exact sample of training features: the drift reference of this version.
     n_ref = min(cfg.reference_rows, len(train_frame))
     reference = train_frame.sample(n=n_ref, random_state=seed) if n_ref < len(train_frame) else train_frame
-    reference[schema.feature_names].to_parquet(staged / "reference.parquet", index=False)
+    staged.write("reference.parquet", parquet_bytes(reference[schema.feature_names]))
     version = registry.next_version()
     manifest: dict[str, Any] = {
         "version": version,

@@ -8,6 +8,7 @@ commands use these functions and never each other's internals.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 from dataclasses import dataclass
@@ -23,11 +24,22 @@ from sklearn.model_selection import train_test_split
 import churnctl
 from churnctl.errors import ArtifactError, DataError
 from churnctl.registry import ids
-from churnctl.registry.files import read_json, write_json_atomic
 from churnctl.registry.store import DATASET_FORMAT, Registry
 from churnctl.schema import SCHEMA_FORMAT, Schema
 
 log = logging.getLogger("churnctl")
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def joblib_bytes(value: Any) -> bytes:
+    buffer = io.BytesIO()
+    joblib.dump(value, buffer)
+    return buffer.getvalue()
 
 
 def now() -> str:
@@ -85,9 +97,9 @@ def store_dataset(
 ) -> dict[str, Any]:
     """Write a dataset version (the caller holds the lock) and log it; returns its signed manifest."""
     staged = registry.stage()
-    train_frame.to_parquet(staged / "train.parquet", index=False)
-    test_frame.to_parquet(staged / "test.parquet", index=False)
-    write_json_atomic(staged / "schema.json", schema.to_dict())
+    staged.write("train.parquet", parquet_bytes(train_frame))
+    staged.write("test.parquet", parquet_bytes(test_frame))
+    staged.write("schema.json", json.dumps(schema.to_dict(), indent=2).encode())
     y = np.r_[train_frame[schema.target].to_numpy(), test_frame[schema.target].to_numpy()]
     manifest = {
         "dataset_id": dataset,
@@ -116,10 +128,12 @@ def store_dataset(
 
 def load_dataset(registry: Registry, dataset: str) -> tuple[Schema, pd.DataFrame, pd.DataFrame]:
     """Schema, training rows and test rows of a dataset version (signature and checksums checked)."""
-    schema = Schema.from_dict(read_json(registry.dataset_file(dataset, "schema.json")))
-    train = pd.read_parquet(registry.dataset_file(dataset, "train.parquet"))
-    test = pd.read_parquet(registry.dataset_file(dataset, "test.parquet"))
-    return schema, train, test
+    document = json.loads(registry.dataset_bytes(dataset, "schema.json"))
+    if not isinstance(document, dict):
+        raise ArtifactError(f"the schema of dataset {dataset} is not a JSON object")
+    train = pd.read_parquet(io.BytesIO(registry.dataset_bytes(dataset, "train.parquet")))
+    test = pd.read_parquet(io.BytesIO(registry.dataset_bytes(dataset, "test.parquet")))
+    return Schema.from_dict(document), train, test
 
 
 # -- model versions ---------------------------------------------------------------------------
@@ -148,12 +162,13 @@ def load_model(registry: Registry, version: str | None = None) -> LoadedModel:
 
     version = ids.version_argument(version, "--model") if version else registry.require_current()
     manifest = registry.model_manifest(version)
-    path = registry.model_file(version, "model.joblib")  # verifies signature and SHA-256 before unpickling
+    # the signature, the file's mode and the SHA-256 of these very bytes are checked before unpickling
+    data = registry.model_bytes(version, "model.joblib")
     try:
-        pipeline = joblib.load(path)
+        pipeline = joblib.load(io.BytesIO(data))
     except Exception as exc:  # an unpickling failure is an artifact problem, whatever its type
         raise ArtifactError(
-            f"cannot load model {version} from {path}: {exc}",
+            f"cannot load model {version}: {exc}",
             hint="the file may come from an incompatible scikit-learn; retrain",
         ) from None
     trained_with = manifest.get("versions", {}).get("scikit-learn")
@@ -175,6 +190,6 @@ def load_model(registry: Registry, version: str | None = None) -> LoadedModel:
 
 def load_reference(registry: Registry, model: LoadedModel) -> tuple[pd.DataFrame, np.ndarray]:
     """A version's drift reference: the stored sample of training features and held-out scores."""
-    reference = pd.read_parquet(registry.model_file(model.version, "reference.parquet"))
-    scores = pd.read_parquet(registry.model_file(model.version, "reference_scores.parquet"))
+    reference = pd.read_parquet(io.BytesIO(registry.model_bytes(model.version, "reference.parquet")))
+    scores = pd.read_parquet(io.BytesIO(registry.model_bytes(model.version, "reference_scores.parquet")))
     return reference, scores["churn_probability"].to_numpy()

@@ -9,14 +9,17 @@ reported as an artifact problem: the log never ends in a cut line that claims su
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import churnctl
 from churnctl.errors import ArtifactError
+from churnctl.registry.files import read_regular
 
 
 def append_event(path: Path, event: str, **fields: Any) -> dict[str, Any]:
@@ -28,12 +31,19 @@ def append_event(path: Path, event: str, **fields: Any) -> dict[str, Any]:
     }
     line = (json.dumps(record, default=str, sort_keys=False) + "\n").encode("utf-8")
     try:
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
     except OSError as exc:
         raise ArtifactError(
-            f"cannot open the event log {path}: {exc.strerror}", hint="check that the artifacts directory is writable"
+            f"cannot open the event log {path}: {exc.strerror}",
+            hint="check that the artifacts directory is writable and the log is a plain file",
         ) from None
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ArtifactError(
+                f"the event log {path} is not a regular file", hint="move it away; churnctl starts a new one"
+            )
+        # Appenders take turns, so that a line taken back after a failed write is only ever this one.
+        fcntl.flock(fd, fcntl.LOCK_EX)
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
             line = b"\n" + line  # a writer was killed mid-line: keep that fragment off this event's line
@@ -62,16 +72,16 @@ def _write_all(fd: int, line: bytes, size: int, path: Path) -> None:
         ) from None
 
 
-def read_events(path: Path) -> list[dict]:
-    if not path.exists():
+def read_events(path: Path) -> list[dict[str, Any]]:
+    if not path.exists() and not path.is_symlink():
         return []
-    events = []
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # a line cut short by a crash
-            if isinstance(event, dict):
-                events.append(event)
+    data, _, _ = read_regular(path)
+    events: list[dict[str, Any]] = []
+    for line in (data or b"").decode("utf-8", errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except (ValueError, RecursionError):
+            continue  # a line cut short by a crash, or one that is not an event
+        if isinstance(event, dict):
+            events.append(event)
     return events

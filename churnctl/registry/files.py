@@ -1,4 +1,8 @@
-"""Checksums, permissions and crash-safe writes: data goes to a temporary name, is flushed, then renamed.
+"""Checksums, permissions, safe reads and crash-safe writes.
+
+Reads of registry files never follow a symbolic link, never block on a FIFO or device, and hash
+the very bytes that are then parsed: a file swapped between the check and the load cannot get
+in. Writes go to a temporary name, are flushed, then renamed.
 
 Permissions: every file and folder of the registry is created as the umask says (so that another
 account, such as a service that only scores, can read what the umask lets it read) but never
@@ -7,9 +11,13 @@ writable by the group or by others: a model file that others can change is code 
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,6 +31,54 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def read_regular(path: Path, keep: bool = True) -> tuple[bytes | None, str, os.stat_result]:
+    """(bytes if ``keep``, SHA-256, stat) of a regular file, read through one descriptor opened without
+    following a symbolic link or blocking; anything else is an :class:`ArtifactError`."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise ArtifactError(
+            f"artifact {path} is missing",
+            hint="the version is damaged; retrain or restore the artifacts directory from a backup",
+        ) from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ArtifactError(
+                f"{path} is a symbolic link; churnctl only reads files it wrote",
+                hint="replace the link with the file itself, or restore the version from a backup",
+            ) from None
+        raise ArtifactError(f"cannot read {path}: {exc.strerror}", hint="check the file's permissions") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ArtifactError(f"{path} is not a regular file", hint="restore the version from a backup")
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        digest, parts = hashlib.sha256(), []
+        while block := os.read(fd, 1 << 20):
+            digest.update(block)
+            if keep:
+                parts.append(block)
+    except OSError as exc:
+        raise ArtifactError(f"cannot read {path}: {exc.strerror}", hint="check the file's permissions") from None
+    finally:
+        os.close(fd)
+    return (b"".join(parts) if keep else None), digest.hexdigest(), info
+
+
+def write_new_file(path: Path, data: bytes) -> str:
+    """Create ``path`` (it must not exist; a link planted there is not followed) with ``data``, synced,
+    with :func:`file_mode`; returns the SHA-256 of ``data``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, file_mode())
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return hashlib.sha256(data).hexdigest()
 
 
 def current_umask() -> int:
@@ -54,11 +110,9 @@ def make_dirs(path: Path) -> None:
         return
     if not path.parent.exists():
         make_dirs(path.parent)
-    try:
+    # dir_mode() lies within the umask, so mkdir creates exactly that mode
+    with contextlib.suppress(FileExistsError):
         path.mkdir(mode=dir_mode())
-    except FileExistsError:
-        return
-    os.chmod(path, dir_mode())
 
 
 def fsync_dir(path: Path) -> None:
@@ -88,13 +142,14 @@ def write_json_atomic(path: Path, payload: Any) -> None:
 
 
 def read_json(path: Path, expected: type = dict) -> Any:
-    """A registry JSON file; a damaged one is an artifact problem (exit 4), not a crash."""
+    """A registry JSON file, read safely; a damaged one is an artifact problem (exit 4), not a crash."""
+    data, _, _ = read_regular(path)
     try:
-        with open(path, encoding="utf-8") as handle:
-            payload = json.load(handle)
-    except (OSError, ValueError) as exc:
+        payload = json.loads(data or b"")
+    except (ValueError, RecursionError) as exc:
         raise ArtifactError(
-            f"cannot read {path}: {exc}", hint="the artifacts directory is damaged; restore the file from a backup"
+            f"cannot read {path}: {str(exc)[:200]}",
+            hint="the artifacts directory is damaged; restore the file from a backup",
         ) from None
     if not isinstance(payload, expected):
         raise ArtifactError(
@@ -104,19 +159,31 @@ def read_json(path: Path, expected: type = dict) -> Any:
     return payload
 
 
-def verify_files(folder: Path, manifest: dict[str, Any], names: set[str] | None = None) -> None:
-    """Check the files a manifest lists (or only ``names`` of them) against their SHA-256."""
+def verify_files(folder: Path, manifest: dict[str, Any], names: set[str] | None = None) -> dict[str, bytes]:
+    """Read the files a manifest lists (or only ``names`` of them) and check their SHA-256; returns the
+    bytes read when ``names`` is given (what the caller then parses), else only checks."""
+    found: dict[str, bytes] = {}
     for name, expected in manifest.get("files", {}).items():
         if names is not None and name not in names:
             continue
-        path = folder / name
-        if not path.exists():
+        data, digest, _ = read_regular(folder / name, keep=names is not None)
+        if digest != expected:
             raise ArtifactError(
-                f"artifact {path} is missing",
-                hint="the version is damaged; retrain or restore the artifacts directory from a backup",
-            )
-        if sha256_file(path) != expected:
-            raise ArtifactError(
-                f"artifact {path} was modified after it was written (SHA-256 mismatch)",
+                f"artifact {folder / name} was modified after it was written (SHA-256 mismatch)",
                 hint="it will not be loaded; restore it from a backup or retrain",
             )
+        if data is not None:
+            found[name] = data
+    return found
+
+
+class Staged:
+    """A version being written in ``.staging``: files are written once, by churnctl, and their
+    checksums are those of the bytes written (never re-read from a folder others can reach)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.files: dict[str, str] = {}
+
+    def write(self, name: str, data: bytes) -> None:
+        self.files[name] = write_new_file(self.path / name, data)

@@ -9,6 +9,7 @@ means the file is damaged or was tampered with (exit 4).
 from __future__ import annotations
 
 import re
+from typing import TypeGuard
 
 from churnctl.errors import ArtifactError, UsageError
 
@@ -23,11 +24,11 @@ def format_version(number: int) -> str:
     return f"{VERSION_PREFIX}{number:04d}"
 
 
-def is_version(value: object) -> bool:
+def is_version(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and _VERSION.fullmatch(value) is not None
 
 
-def is_dataset_id(value: object) -> bool:
+def is_dataset_id(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and _DATASET.fullmatch(value) is not None
 
 
@@ -64,7 +65,6 @@ def stored_version(value: object, where: str) -> str:
             hint="the file is damaged or was altered; restore it from a backup "
             "(or rewrite the pointer with 'churnctl models promote VERSION')",
         )
-    assert isinstance(value, str)
     return value
 
 
@@ -74,5 +74,4 @@ def stored_dataset_id(value: object, where: str) -> str:
             f"{where} names {value!r}, which is not a dataset id",
             hint="the file is damaged or was altered; restore it from a backup",
         )
-    assert isinstance(value, str)
     return value

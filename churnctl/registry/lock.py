@@ -12,13 +12,16 @@ import fcntl
 import json
 import os
 import socket
+import stat
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from churnctl.errors import LockHeldError
+from churnctl.errors import ArtifactError, LockHeldError
+from churnctl.registry.files import read_regular
 
 
 class RegistryLock:
@@ -29,15 +32,25 @@ class RegistryLock:
         self.on_acquire = on_acquire  # called once the lock is held (the registry clears staging)
         self._fd: int | None = None
 
-    def holder(self) -> dict:
+    def holder(self) -> dict[str, Any]:
         try:
-            return json.loads(self.path.read_text(encoding="utf-8") or "{}")
-        except (OSError, ValueError):
+            data, _, _ = read_regular(self.path)
+            info = json.loads(data or b"{}")
+        except (ArtifactError, ValueError, RecursionError):
             return {}
+        return info if isinstance(info, dict) else {}
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+        except OSError as exc:
+            raise ArtifactError(
+                f"cannot open the registry lock {self.path}: {exc.strerror}",
+                hint="check that the artifacts directory is writable and .lock is a plain file",
+            ) from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise ArtifactError(f"the registry lock {self.path} is not a regular file", hint="remove it")
         deadline = time.monotonic() + self.wait
         while True:
             try:

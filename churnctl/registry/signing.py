@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import stat
 import tempfile
@@ -70,6 +71,7 @@ class SigningKey:
             not isinstance(signature, dict)
             or signature.get("algorithm") != ALGORITHM
             or not isinstance(signature.get("value"), str)
+            or not re.fullmatch(r"[0-9a-f]{64}", signature["value"])
         ):
             raise ArtifactError(f"{what} has a malformed signature", hint="restore it from a backup or retrain")
         if signature.get("key_id") != self.key_id:
@@ -93,6 +95,17 @@ class KeySource:
         self.key_file = Path(key_file).expanduser() if key_file else None
         self.artifacts = Path(artifacts) if artifacts is not None else None
         self._key: SigningKey | None = None
+
+    def exists(self) -> bool:
+        """Whether a key is there to use (the environment variable, or an existing key file)."""
+        if os.environ.get(ENV_KEY):
+            return True
+        path = self.key_file or default_key_path()
+        self._check_outside_artifacts(path)
+        return path.exists()
+
+    def describe(self) -> str:
+        return f"{ENV_KEY} is not set and {self.key_file or default_key_path()} does not exist"
 
     def get(self, create: bool = False) -> SigningKey:
         if self._key is None:
@@ -139,7 +152,9 @@ class KeySource:
         the whole key, and of two concurrent creators the first one wins and both use its key."""
         secret = secrets.token_hex(32)
         try:
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            missing = [parent for parent in [path.parent, *path.parent.parents] if not parent.exists()]
+            for parent in reversed(missing):  # every folder created here is private, not just the last
+                parent.mkdir(mode=0o700)
             fd, tmp = tempfile.mkstemp(prefix=".signing-", dir=path.parent)  # mode 0600
         except OSError as exc:
             raise UsageError(
@@ -161,16 +176,23 @@ class KeySource:
     @staticmethod
     def _read(path: Path) -> SigningKey:
         try:
-            info = os.stat(path)
-            if not stat.S_ISREG(info.st_mode):
-                raise UsageError(f"the signing key {path} is not a regular file")
-            if info.st_mode & 0o026:
-                raise UsageError(
-                    f"the signing key file {path} has mode {stat.S_IMODE(info.st_mode):04o}: other "
-                    "accounts can read or change it",
-                    hint=f"chmod 600 {path}",
-                )
-            secret = path.read_bytes().strip()
+            with open(path, "rb") as handle:  # a link is allowed (mounted secrets); what it reaches is checked
+                info = os.fstat(handle.fileno())
+                if not stat.S_ISREG(info.st_mode):
+                    raise UsageError(f"the signing key {path} is not a regular file")
+                if info.st_uid != os.geteuid():
+                    raise UsageError(
+                        f"the signing key file {path} belongs to another account (uid {info.st_uid}); whoever "
+                        "owns it can sign models for you",
+                        hint="use a key file of your own, or set " + ENV_KEY,
+                    )
+                if info.st_mode & 0o077:
+                    raise UsageError(
+                        f"the signing key file {path} has mode {stat.S_IMODE(info.st_mode):04o}: other "
+                        "accounts can read or change it",
+                        hint=f"chmod 600 {path}",
+                    )
+                secret = handle.read().strip()
         except OSError as exc:
             raise UsageError(
                 f"cannot read the signing key file {path}: {exc.strerror}",

@@ -24,6 +24,7 @@ of its version is opened; version and dataset ids are checked against their cano
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -31,21 +32,21 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from churnctl.errors import ArtifactError
+from churnctl.errors import ArtifactError, UsageError
 from churnctl.registry import ids
 from churnctl.registry.events import append_event, read_events
 from churnctl.registry.files import (
+    Staged,
     dir_mode,
-    file_mode,
     fsync_dir,
     make_dirs,
     read_json,
-    sha256_file,
+    read_regular,
     verify_files,
     write_json_atomic,
 )
 from churnctl.registry.lock import RegistryLock
-from churnctl.registry.signing import KeySource
+from churnctl.registry.signing import ENV_KEY, KeySource
 
 MODEL_FORMAT = 1
 DATASET_FORMAT = 1
@@ -71,36 +72,71 @@ class Registry:
         Every writer signs or checks signatures, so the key is found (or created) first: a missing
         key fails the run before it changes anything.
         """
+        if not self.keys.exists():
+            foreign = self.signing_key_ids()
+            if foreign:
+                raise UsageError(
+                    f"no signing key here ({self.keys.describe()}), and {self.root} is signed with key "
+                    f"{', '.join(sorted(foreign))}: a new key would sign versions nobody else can verify",
+                    hint=f"set {ENV_KEY} or [security] key_file to the key that signed this registry",
+                )
         self.keys.get(create=True)
         make_dirs(self.root)
-        return RegistryLock(
-            self.lock_path, wait=wait, on_acquire=lambda: shutil.rmtree(self.staging_dir, ignore_errors=True)
-        )
+        return RegistryLock(self.lock_path, wait=wait, on_acquire=self._clear_staging)
 
-    def stage(self) -> Path:
+    def _clear_staging(self) -> None:
+        """Remove what a killed writer left in staging (a link planted there is removed, not followed)."""
+        if self.staging_dir.is_symlink() or (self.staging_dir.exists() and not self.staging_dir.is_dir()):
+            self.staging_dir.unlink()
+        else:
+            shutil.rmtree(self.staging_dir, ignore_errors=True)
+
+    def stage(self) -> Staged:
+        if self.staging_dir.is_symlink():
+            self._clear_staging()
         make_dirs(self.staging_dir)
         path = self.staging_dir / uuid.uuid4().hex
         path.mkdir(mode=dir_mode())
-        return path
+        return Staged(path)
 
-    def _publish(self, staged: Path, final: Path, manifest: dict) -> dict:
-        for path in staged.iterdir():
-            if path.is_file():
-                os.chmod(path, file_mode())
-        os.chmod(staged, dir_mode())
-        manifest["files"] = {p.name: sha256_file(p) for p in sorted(staged.iterdir()) if p.is_file()}
+    def _publish(self, staged: Staged, final: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+        manifest["files"] = dict(sorted(staged.files.items()))
         signed = self.keys.get(create=True).sign(manifest)
-        write_json_atomic(staged / "manifest.json", signed)
+        write_json_atomic(staged.path / "manifest.json", signed)
         make_dirs(final.parent)
-        os.rename(staged, final)
+        os.rename(staged.path, final)
         fsync_dir(final.parent)
         return signed
 
-    def _read_manifest(self, folder: Path, what: str, id_key: str, expected_id: str) -> dict:
+    def signing_key_ids(self) -> set[str]:
+        """Key ids that sign the manifests of this registry (read without verifying)."""
+        found = set()
+        folders = [self.models_dir / v for v in self.versions()] + [self.datasets_dir / d for d in self.dataset_ids()]
+        for folder in folders:
+            with contextlib.suppress(ArtifactError):
+                signature = read_json(folder / "manifest.json").get("signature")
+                if isinstance(signature, dict) and isinstance(signature.get("key_id"), str):
+                    found.add(signature["key_id"])
+        return found
+
+    def _read_manifest(self, folder: Path, what: str, id_key: str, expected_id: str) -> dict[str, Any]:
         """A manifest whose signature, id and file names are checked; nothing else of the version is
         opened before this returns."""
         manifest = read_json(folder / "manifest.json")
-        self.keys.get().verify(manifest, f"the manifest of {what}")
+        key = self.keys.get()
+        if "signature" not in manifest and key.key_id in self.signing_key_ids():
+            raise ArtifactError(
+                f"the manifest of {what} is not signed, although the others here are: it was added or "
+                "altered outside churnctl",
+                hint="do not sign it unless you know where it came from; 'churnctl models adopt NAME --yes' "
+                "signs one version you have checked",
+            )
+        key.verify(manifest, f"the manifest of {what}")
+        self.check_manifest(folder, manifest, what, id_key, expected_id)
+        return manifest
+
+    @staticmethod
+    def check_manifest(folder: Path, manifest: dict[str, Any], what: str, id_key: str, expected_id: str) -> None:
         if manifest.get(id_key) != expected_id:
             raise ArtifactError(
                 f"the manifest in {folder} describes {manifest.get(id_key)!r}, not {expected_id}",
@@ -114,7 +150,6 @@ class Registry:
                 f"the manifest of {what} lists files that are not plain names in its folder",
                 hint="restore it from a backup or retrain",
             )
-        return manifest
 
     def _entry(self, parent: Path, name: str, what: str) -> Path:
         """``parent/name`` as a real folder inside ``parent`` (no symbolic link, no way out)."""
@@ -166,12 +201,14 @@ class Registry:
             raise ArtifactError(f"no dataset in {self.root}", hint="run 'churnctl ingest FILE' first")
         return found[-1]
 
-    def dataset_file(self, dataset_id: str, name: str) -> Path:
-        folder = self.dataset_dir(dataset_id)
-        verify_files(folder, self.dataset_manifest(dataset_id), names={name})
-        return folder / name
+    def dataset_bytes(self, dataset_id: str, name: str) -> bytes:
+        """The bytes of one file of a dataset, after checking the signed manifest and their SHA-256."""
+        manifest = self.dataset_manifest(dataset_id)
+        if name not in manifest["files"]:
+            raise ArtifactError(f"dataset {dataset_id} has no {name} in its manifest")
+        return verify_files(self.dataset_dir(dataset_id), manifest, names={name})[name]
 
-    def publish_dataset(self, staged: Path, dataset_id: str, manifest: dict) -> dict:
+    def publish_dataset(self, staged: Staged, dataset_id: str, manifest: dict[str, Any]) -> dict[str, Any]:
         ids.stored_dataset_id(dataset_id, "the new dataset")
         return self._publish(staged, self.datasets_dir / dataset_id, manifest)
 
@@ -191,12 +228,11 @@ class Registry:
         )
 
     def next_version(self) -> str:
-        numbers = (
-            [int(p.name[1:]) for p in self.models_dir.iterdir() if ids.is_version(p.name)]
-            if self.models_dir.is_dir()
-            else []
-        )
-        return ids.format_version(max(numbers, default=0) + 1)
+        """One more than any version ever written (folders and the event log): a pruned number is never
+        reused, so an old copy of a version folder can never pass for a new one."""
+        names: list[object] = [p.name for p in self.models_dir.iterdir()] if self.models_dir.is_dir() else []
+        names += [e.get("version") for e in self.events() if e.get("event") == "model_trained"]
+        return ids.format_version(max((int(n[1:]) for n in names if ids.is_version(n)), default=0) + 1)
 
     def model_dir(self, version: str) -> Path:
         ids.stored_version(version, "the request")
@@ -219,32 +255,34 @@ class Registry:
         ids.stored_dataset_id(manifest.get("dataset_id"), f"the manifest of model {version}")
         return manifest
 
-    def model_file(self, version: str, name: str) -> Path:
-        """Path of one file of a version, after checking the signed manifest, the file's SHA-256 and that
-        no other account can change it (a model file is code: unpickling runs it)."""
+    def model_bytes(self, version: str, name: str) -> bytes:
+        """The bytes of one file of a version, after checking the signed manifest, that no other account
+        can change the folder or the file (a model file is code: unpickling runs it) and the SHA-256 of
+        the very bytes returned: parse these, never the file again."""
         manifest = self.model_manifest(version)
         folder = self.model_dir(version)
         if name not in manifest["files"]:
             raise ArtifactError(f"model {version} has no {name} in its manifest")
-        for path in (folder, folder / name):
-            info = os.lstat(path) if path.exists() or path.is_symlink() else None
-            if info is None:
-                continue  # a missing file is reported by the checksum check
-            if stat.S_ISLNK(info.st_mode):
-                raise ArtifactError(f"{path} is a symbolic link; churnctl only loads files it wrote")
-            if info.st_mode & 0o022:
+        data, digest, info = read_regular(folder / name)
+        for path, mode in ((folder, os.lstat(folder).st_mode), (folder / name, info.st_mode)):
+            if mode & 0o022:
                 raise ArtifactError(
-                    f"refusing to load {path}: its mode {stat.S_IMODE(info.st_mode):04o} lets other accounts "
+                    f"refusing to load {path}: its mode {stat.S_IMODE(mode):04o} lets other accounts "
                     "change it, and a model file runs as code when loaded",
                     hint=f"check who changed it, then 'chmod go-w {path}'",
                 )
-        verify_files(folder, manifest, names={name})
-        return folder / name
+        if digest != manifest["files"][name]:
+            raise ArtifactError(
+                f"artifact {folder / name} was modified after it was written (SHA-256 mismatch)",
+                hint="it will not be loaded; restore it from a backup or retrain",
+            )
+        assert data is not None
+        return data
 
     def verify(self, version: str) -> None:
         verify_files(self.model_dir(version), self.model_manifest(version))
 
-    def publish_model(self, staged: Path, version: str, manifest: dict) -> dict:
+    def publish_model(self, staged: Staged, version: str, manifest: dict[str, Any]) -> dict[str, Any]:
         ids.stored_version(version, "the new model")
         manifest["format"] = MODEL_FORMAT
         return self._publish(staged, self.models_dir / version, manifest)
@@ -346,43 +384,6 @@ class Registry:
             pointer["history"] = [v for v in pointer["history"] if v != version]
             write_json_atomic(self.current_path, pointer)
         shutil.rmtree(trash, ignore_errors=True)
-
-    def verify_all(self) -> dict[str, str | None]:
-        """{name: problem or None} for every model version and dataset: signature, then checksums."""
-        problems: dict[str, str | None] = {}
-        for version in self.versions():
-            try:
-                self.verify(version)
-                problems[f"model {version}"] = None
-            except ArtifactError as exc:
-                problems[f"model {version}"] = exc.message
-        for dataset_id in self.dataset_ids():
-            try:
-                verify_files(self.dataset_dir(dataset_id), self.dataset_manifest(dataset_id))
-                problems[f"dataset {dataset_id}"] = None
-            except ArtifactError as exc:
-                problems[f"dataset {dataset_id}"] = exc.message
-        return problems
-
-    def unsigned(self) -> list[tuple[str, Path]]:
-        """Manifests that this key did not sign (unsigned, or signed with another key): (name, folder)."""
-        key = self.keys.get()
-        found = []
-        entries = [(f"model {v}", self.models_dir / v) for v in self.versions()]
-        entries += [(f"dataset {d}", self.datasets_dir / d) for d in self.dataset_ids()]
-        for name, folder in entries:
-            signature = read_json(folder / "manifest.json").get("signature")
-            if not isinstance(signature, dict) or signature.get("key_id") != key.key_id:
-                found.append((name, folder))
-        return found
-
-    def adopt(self, folder: Path) -> None:
-        """Sign one manifest that this key did not sign, after checking every file's SHA-256 (caller holds
-        the lock). Only for an explicit request by the owner of the registry."""
-        self._entry(folder.parent, folder.name, "version")
-        manifest = read_json(folder / "manifest.json")
-        verify_files(folder, manifest)
-        write_json_atomic(folder / "manifest.json", self.keys.get(create=True).sign(manifest))
 
     # -- events ------------------------------------------------------------------------------
 

@@ -180,15 +180,19 @@ def verify_command(ctx: typer.Context, format: FormatOption = OutputFormat.text)
 @app.command("adopt")
 def adopt_command(
     ctx: typer.Context,
+    names: Annotated[
+        Optional[list[str]], typer.Argument(help="Versions or datasets to sign (default: every unsigned one).")
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Sign them: you vouch that nobody else could write them.")] = False,
     wait: WaitOption = 0.0,
     format: FormatOption = OutputFormat.text,
 ) -> None:
-    """Sign, with your key, the manifests it did not sign: an artifacts directory written before
-    signing existed, or after a key change. Every file's SHA-256 is checked first. Needs --yes."""
+    """Sign, with your key, manifests it did not sign: an artifacts directory written before signing
+    existed, or after a key change. Every file's SHA-256 is checked first. Needs --yes; in a directory
+    your key already signs, only the versions you name."""
     from churnctl.lifecycle.models import adopt
 
-    result = adopt(state(ctx).registry, confirm=yes, wait=wait)
+    result = adopt(state(ctx).registry, names, confirm=yes, wait=wait)
 
     def text(out: Console) -> None:
         if result.adopted:
