@@ -4,11 +4,12 @@ PY     := $(VENV)/bin/python
 CHURNCTL := $(VENV)/bin/churnctl
 DEMO_ARTIFACTS ?= .demo-artifacts
 
-.PHONY: help install test bench demo data clean
+.PHONY: help install test test-slow bench demo data clean
 
 help:
 	@echo "make demo   - create .venv, install churnctl, run the lifecycle on data/"
-	@echo "make test   - create .venv with test extras and run the test suite"
+	@echo "make test   - create .venv with test extras and run the fast test suite (under 2 minutes)"
+	@echo "make test-slow - the full-size statistical and fault-injection tests (marked slow)"
 	@echo "make bench  - run the benchmarks"
 	@echo "make data   - regenerate the demo data in data/ with churnctl simulate"
 
@@ -21,8 +22,13 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# The fast suite; the full-size simulations, SIGKILL runs and real-data model search are marked
+# `slow` and run by `make test-slow` (CI runs both).
 test: $(VENV)/.installed
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -m "not slow" tests
+
+test-slow: $(VENV)/.installed
+	$(PY) -m pytest -q -m slow tests
 
 bench: $(VENV)/.installed
 	$(PY) -m tests.benchmarks
