@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from churnctl import workflows
-from churnctl.config import Settings
+from churnctl.config import Settings, TrainSettings
 from churnctl.errors import ArtifactError, LockHeldError
 from churnctl.registry import Registry
 from churnctl.registry.events import append_event, read_events
@@ -109,13 +109,13 @@ def test_saved_model_predicts_like_the_trained_one(tmp_path, sim_csv):
     from churnctl.modeling import select_and_fit
     from churnctl.schema import prepare_features
 
-    settings = Settings()
+    settings = Settings(train=TrainSettings(cv_folds=3))  # as FAST_CONFIG: quality is not measured here
     registry = Registry(tmp_path / "a")
     ingested = workflows.ingest(registry, str(sim_csv), settings, target="Exited")
     trained = workflows.train(registry, settings, model="hgb")
     schema, train, test = workflows.load_dataset(registry, ingested.dataset_id)
     X, _ = prepare_features(train, schema)
-    in_memory = select_and_fit(schema, X, train["Exited"].to_numpy(), model="hgb", seed=42).pipeline
+    in_memory = select_and_fit(schema, X, train["Exited"].to_numpy(), model="hgb", seed=42, folds=3).pipeline
     loaded = workflows.load_model(registry, trained.version)
     X_test, _ = prepare_features(test, schema)
     np.testing.assert_array_equal(in_memory.predict_proba(X_test), loaded.pipeline.predict_proba(X_test))
@@ -123,7 +123,7 @@ def test_saved_model_predicts_like_the_trained_one(tmp_path, sim_csv):
 
 
 def test_same_inputs_same_dataset_id_and_predictions(tmp_path, sim_csv):
-    settings = Settings()
+    settings = Settings(train=TrainSettings(cv_folds=3))  # the whole model search, with fewer folds
     results = []
     for name in ("a", "b"):
         registry = Registry(tmp_path / name)
