@@ -1,4 +1,8 @@
-"""retrain with real processes: promotion logic, idempotency, locking, SIGKILL fault injection."""
+"""retrain with real processes: promotion logic, idempotency, locking, SIGKILL fault injection.
+
+`make test` kills one retrain at five fixed points and runs two retrains against each other; the 26
+kills at random moments and the five concurrent runs are marked `slow` (`make test-slow`).
+"""
 
 import json
 import os
