@@ -78,6 +78,56 @@ def bank_csv() -> Path:
     return BANK_CSV
 
 
+@dataclass
+class BankModel:
+    """The bank data ingested with one split seed and trained with the default model search."""
+
+    artifacts: Path
+    ingested: dict  # `ingest --format json`
+    trained: dict  # `train --format json`
+
+    def copy(self, target: Path) -> Path:
+        """A private copy of the registry, for commands that write to it (drift-check records events)."""
+        shutil.copytree(self.artifacts, target)
+        return target
+
+
+def _churnctl_json(*args) -> dict:
+    """Run churnctl in-process outside a test (no capsys there); its JSON output, or fail."""
+    import contextlib
+    import io
+
+    from churnctl.cli.app import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main([str(a) for a in args])
+        except SystemExit as exc:
+            if exc.code not in (0, None):
+                pytest.fail(f"churnctl {' '.join(map(str, args))} exited {exc.code}: {err.getvalue()}")
+    return json.loads(out.getvalue())
+
+
+@pytest.fixture(scope="session")
+def bank_model(bank_csv, tmp_path_factory):
+    """bank_model(seed) -> BankModel: the real data split with that seed and trained (model search,
+    about 7 s) once per session, shared by every test; copy it before changing it."""
+    trained: dict[int, BankModel] = {}
+
+    def get(seed: int = 1) -> BankModel:
+        if seed not in trained:
+            artifacts = tmp_path_factory.mktemp(f"bank-seed{seed}") / "artifacts"
+            ingested = _churnctl_json(
+                "--artifacts", artifacts, "ingest", bank_csv, "--target", "Exited", "--seed", seed, "--format", "json"
+            )
+            model = _churnctl_json("--artifacts", artifacts, "train", "--format", "json")
+            trained[seed] = BankModel(artifacts, ingested, model)
+        return trained[seed]
+
+    return get
+
+
 @pytest.fixture(scope="session")
 def sim_csv(tmp_path_factory) -> Path:
     from churnctl.synthetic import simulate_customers

@@ -1,33 +1,45 @@
-"""Acceptance on the real public bank-churn data (read from ../shared, never copied)."""
+"""Acceptance on the real public bank-churn data (read from ../shared, never copied).
+
+Every test uses the `bank_model` fixture: the data ingested with a split seed and trained with the
+default model search once per session. `make test` trains split seed 1 only; the three-seed mean
+ROC-AUC that the README reports is marked `slow` (`make test-slow`).
+"""
 
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.conftest import EXAMPLE_ROW
 
 
-def test_mean_test_auc_over_three_split_seeds(cli, bank_csv, tmp_path):
+# The test ROC-AUC moves by about 0.02 between split seeds (0.857, 0.867, 0.874 for seeds 1-3 in the
+# README), so one split is held to 0.85 and the mean of three to the README's 0.855.
+@pytest.mark.parametrize(
+    "seeds, least_mean",
+    [
+        pytest.param((1,), 0.85, id="seed-1"),
+        pytest.param((1, 2, 3), 0.855, id="seeds-1-2-3", marks=pytest.mark.slow),
+    ],
+)
+def test_mean_test_auc_over_split_seeds(cli, bank_model, tmp_path, seeds, least_mean):
     aucs = []
-    for seed in (1, 2, 3):
-        a = ["--artifacts", tmp_path / f"s{seed}"]
-        ingested = cli(*a, "ingest", bank_csv, "--target", "Exited", "--seed", seed, "--format", "json").json()
-        excluded = {e["name"]: e["role"] for e in ingested["excluded"]}
+    for seed in seeds:
+        model = bank_model(seed)
+        excluded = {e["name"]: e["role"] for e in model.ingested["excluded"]}
         assert excluded == {"RowNumber": "identifier", "CustomerId": "identifier", "Surname": "ignored"}
-        assert ingested["churn_rate"] == pytest.approx(0.2037)
-        trained = cli(*a, "train", "--format", "json").json()
-        assert trained["cv_roc_auc"] > 0.85
+        assert model.ingested["churn_rate"] == pytest.approx(0.2037)
+        assert model.trained["cv_roc_auc"] > 0.85
+        a = ["--artifacts", model.copy(tmp_path / f"s{seed}")]
         evaluated = cli(*a, "evaluate", "--format", "json").json()
-        assert evaluated["roc_auc"] == trained["test_metrics"]["roc_auc"]
+        assert evaluated["roc_auc"] == model.trained["test_metrics"]["roc_auc"]
         aucs.append(evaluated["roc_auc"])
-    assert np.mean(aucs) >= 0.855, aucs
+    assert np.mean(aucs) >= least_mean, aucs
 
 
-def test_example_row_from_the_original_project(cli, bank_csv, tmp_path):
-    a = ["--artifacts", tmp_path]
-    assert cli(*a, "ingest", bank_csv, "--target", "Exited").code == 0
-    assert cli(*a, "train", "--model", "hgb").code == 0
+def test_example_row_from_the_original_project(cli, bank_model, tmp_path):
+    a = ["--artifacts", bank_model(1).copy(tmp_path / "art")]
     row = tmp_path / "row.json"
     row.write_text(json.dumps(EXAMPLE_ROW))
     run = cli(*a, "predict", "--json", row)
@@ -38,14 +50,11 @@ def test_example_row_from_the_original_project(cli, bank_csv, tmp_path):
     assert prediction["churn_probability"] < 0.2 and prediction["risk_level"] == "low"
 
 
-def test_drift_check_on_the_real_data(cli, bank_csv, tmp_path):
+def test_drift_check_on_the_real_data(cli, bank_model, tmp_path):
     """No drift on the model's own held-out rows; drift naming the feature when Age or Geography move."""
-    import pandas as pd
-
-    a = ["--artifacts", tmp_path / "art"]
-    ingested = cli(*a, "ingest", bank_csv, "--target", "Exited", "--seed", "1", "--format", "json").json()
-    assert cli(*a, "train").code == 0
-    test = pd.read_parquet(tmp_path / "art" / "datasets" / ingested["dataset_id"] / "test.parquet")
+    model = bank_model(1)
+    a = ["--artifacts", model.copy(tmp_path / "art")]
+    test = pd.read_parquet(tmp_path / "art" / "datasets" / model.ingested["dataset_id"] / "test.parquet")
     own = tmp_path / "own.csv"
     test.to_csv(own, index=False)
     run = cli(*a, "drift-check", "--current", own, "--format", "json")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from churnctl.config import Settings
+from churnctl.config import Settings, TrainSettings
 from churnctl.errors import LockHeldError
 from churnctl.lifecycle.ingest import ingest
 from churnctl.lifecycle.predict import predict_rows
@@ -109,13 +109,13 @@ def test_saved_model_predicts_like_the_trained_one(tmp_path, sim_csv):
     from churnctl.estimators import select_and_fit
     from churnctl.features import prepare_features
 
-    settings = Settings()
+    settings = Settings(train=TrainSettings(cv_folds=3))  # as FAST_CONFIG: quality is not measured here
     registry = Registry(tmp_path / "a")
     ingested = ingest(registry, str(sim_csv), settings, target="Exited")
     trained = train(registry, settings, model="hgb")
     schema, train_rows, test = load_dataset(registry, ingested.dataset_id)
     X, _ = prepare_features(train_rows, schema)
-    in_memory = select_and_fit(schema, X, train_rows["Exited"].to_numpy(), model="hgb", seed=42).pipeline
+    in_memory = select_and_fit(schema, X, train_rows["Exited"].to_numpy(), model="hgb", seed=42, folds=3).pipeline
     loaded = load_model(registry, trained.version)
     X_test, _ = prepare_features(test, schema)
     np.testing.assert_array_equal(in_memory.predict_proba(X_test), loaded.pipeline.predict_proba(X_test))
@@ -123,7 +123,7 @@ def test_saved_model_predicts_like_the_trained_one(tmp_path, sim_csv):
 
 
 def test_same_inputs_same_dataset_id_and_predictions(tmp_path, sim_csv):
-    settings = Settings()
+    settings = Settings(train=TrainSettings(cv_folds=3))  # the whole model search, with fewer folds
     rows_file = tmp_path / "rows.json"
     rows_file.write_text(json.dumps([EXAMPLE_ROW, {**EXAMPLE_ROW, "Age": 60}]))
     results = []

@@ -1,4 +1,8 @@
-"""retrain with real processes: promotion logic, idempotency, locking, SIGKILL fault injection."""
+"""retrain with real processes: promotion logic, idempotency, locking, SIGKILL fault injection.
+
+`make test` kills one retrain at five fixed points and runs two retrains against each other; the 26
+kills at random moments and the five concurrent runs are marked `slow` (`make test-slow`).
+"""
 
 import json
 import random
@@ -160,20 +164,54 @@ def test_models_verify_detects_tampering(cli, env):
     assert run.code == 4 and "model v0001" in run.json()["problems"]
 
 
-def _spawn(env, data, *extra):
+# `python -c KILL_AT POINT churnctl-args...` runs churnctl, which SIGKILLs itself at POINT of a retrain:
+# "METHOD" just before that Registry method runs, "record EVENT" just before that event is
+# appended, "cut EVENT" half-way through writing that event's line. The kill lands at the same
+# moment on every run, wherever the machine's speed would have put a timer.
+KILL_AT = """
+import os, signal, sys
+from churnctl.registry import Registry
+
+point = sys.argv.pop(1)
+
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+if point.startswith("cut "):
+    marker = ('"event": "%s"' % point[4:]).encode()
+    write = os.write
+
+    def cut_write(fd, data):
+        if marker in data:
+            write(fd, data[:len(data) // 2])
+            die()
+        return write(fd, data)
+
+    os.write = cut_write
+else:
+    method, _, event = point.partition(" ")
+    original = getattr(Registry, method)
+
+    def before(self, *a, **kw):
+        if not event or a[0] == event:
+            die()
+        return original(self, *a, **kw)
+
+    setattr(Registry, method, before)
+
+from churnctl.cli.app import main
+
+sys.argv[0] = "churnctl"
+main(sys.argv[1:])
+"""
+
+
+def _spawn(env, data, *extra, kill_at=None):
+    start = [sys.executable, "-m", "churnctl"] if kill_at is None else [sys.executable, "-c", KILL_AT, kill_at]
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "churnctl",
-            *map(str, args(env)),
-            "retrain",
-            "--data",
-            str(data),
-            "--format",
-            "json",
-            *extra,
-        ],
+        [*start, *map(str, args(env)), "retrain", "--data", str(data), "--format", "json", *extra],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -181,23 +219,81 @@ def _spawn(env, data, *extra):
     )
 
 
-def test_five_concurrent_retrains_one_trains_the_others_exit_75(cli, env):
-    # A long bootstrap keeps the winner busy well past the others' start-up, so none of them can
-    # arrive after it finished and legitimately find the data already processed.
-    (env / "churnctl.toml").write_text(CONFIG.replace("bootstrap = 300", "bootstrap = 4000"))
+# A long bootstrap keeps the winner holding the lock well past the others' start-up, so none of them
+# can arrive after it finished and legitimately find the data already processed: 1,000 resamples
+# hold it about 2 s beyond the training, for a second process started at the same moment.
+@pytest.mark.parametrize(
+    "procs, bootstrap", [pytest.param(2, 1000, id="2-runs"), pytest.param(5, 4000, id="5-runs", marks=pytest.mark.slow)]
+)
+def test_concurrent_retrains_one_trains_the_others_exit_75(cli, env, procs, bootstrap):
+    (env / "churnctl.toml").write_text(CONFIG.replace("bootstrap = 300", f"bootstrap = {bootstrap}"))
     data = batch(env, "concurrent.csv", seed=50, drift=Drift(concept=1.0))
-    procs = [_spawn(env, data, "--force") for _ in range(5)]
-    results = [(p.wait(timeout=300), p.stdout.read(), p.stderr.read()) for p in procs]
+    running = [_spawn(env, data, "--force") for _ in range(procs)]
+    results = [(p.wait(timeout=300), p.stdout.read(), p.stderr.read()) for p in running]
     codes = sorted(code for code, _, _ in results)
-    assert codes == [0, 75, 75, 75, 75], results
+    assert codes == [0] + [75] * (procs - 1), results
     assert all("holds the registry lock" in err for code, _, err in results if code == 75)
     registry = Registry(env / "artifacts")
     assert len(registry.versions()) == 2
     assert cli(*args(env), "models", "verify").code == 0
 
 
+def _assert_survived_a_kill(cli, env, row, when):
+    """After a killed retrain: every version verifies, predict works with the current model, and
+    the event log has no event glued onto a line a kill cut short."""
+    verify = cli(*args(env), "models", "verify", "--format", "json")
+    assert verify.code == 0, (when, verify.stdout)
+    prediction = cli(*args(env), "predict", "--json", row)
+    assert prediction.code == 0, (when, prediction.stderr)
+    assert prediction.json()["model_version"] == Registry(env / "artifacts").current(), when
+    lines = (env / "artifacts" / "events.jsonl").read_text().splitlines()
+    assert all("}{" not in line for line in lines), when
+
+
+# The fast counterpart of the 26 random kills below: one retrain that promotes (a changed churn
+# mechanism), killed at each step that changes the registry, from a fresh copy each time.
+# (point, whether the promotion is already on record when the process dies)
+CHECKPOINTS = [
+    pytest.param("publish_dataset", False, id="dataset-staged"),
+    pytest.param("publish_model", False, id="challenger-staged"),
+    pytest.param("cut retrain", False, id="retrain-event-cut"),
+    pytest.param("set_current", True, id="decided-pointer-not-moved"),
+    pytest.param("record model_promoted", True, id="pointer-moved-no-event"),
+]
+
+
+@pytest.mark.parametrize("point, decided", CHECKPOINTS)
+def test_sigkill_at_fixed_points_of_one_retrain(cli, env, point, decided):
+    row = env / "row.json"
+    row.write_text(json.dumps(EXAMPLE_ROW))
+    data = batch(env, "k.csv", seed=60, drift=Drift(concept=1.0))
+    proc = _spawn(env, data, "--force", kill_at=point)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == -signal.SIGKILL, (point, proc.returncode, out, err)  # died there, not elsewhere
+    _assert_survived_a_kill(cli, env, row, point)
+    registry = Registry(env / "artifacts")
+    assert registry.current() == ("v0002" if point == "record model_promoted" else "v0001")
+    assert any((env / "artifacts" / ".staging").glob("*")) == (point in ("publish_dataset", "publish_model"))
+
+    # The next run clears the leftovers; the file is processed again unless the promotion was on record,
+    # in which case that promotion is completed (if the pointer had not moved) and the file is done.
+    again = cli(*args(env), "retrain", "--data", data, "--force", "--format", "json")
+    assert again.code == 0, again.stderr
+    doc = again.json()
+    if decided:
+        assert doc["outcome"] == "skipped" and doc["reason"].startswith("already processed"), doc
+        assert registry.current() == "v0002"
+        assert ("interrupted retrain" in again.stderr) == (point == "set_current")
+    else:
+        assert doc["outcome"] == "promoted" and registry.current() == doc["challenger"], doc
+    assert not any((env / "artifacts" / ".staging").glob("*"))
+    _assert_survived_a_kill(cli, env, row, f"after the run following {point}")
+    assert [e["event"] for e in registry.events()][-1] in ("retrain", "model_promoted")
+
+
+@pytest.mark.slow
 def test_sigkill_at_random_moments_never_corrupts_the_registry(cli, env):
-    """Kill retrains at random moments; after each, every version verifies and predict works."""
+    """Kill 26 retrains at random moments; after each, every version verifies and predict works."""
     rng = random.Random(7)
     row = env / "row.json"
     row.write_text(json.dumps(EXAMPLE_ROW))
@@ -215,15 +311,7 @@ def test_sigkill_at_random_moments_never_corrupts_the_registry(cli, env):
         proc.wait()
         proc.stdout.close()
         proc.stderr.close()
-        verify = cli(*args(env), "models", "verify", "--format", "json")
-        assert verify.code == 0, (i, verify.stdout)
-        prediction = cli(*args(env), "predict", "--json", row)
-        assert prediction.code == 0, (i, prediction.stderr)
-        registry = Registry(env / "artifacts")
-        assert prediction.json()["model_version"] == registry.current()
-        lines = (env / "artifacts" / "events.jsonl").read_text().splitlines()
-        assert all("}{" not in line for line in lines)  # no event glued onto a cut line
-        assert json.loads(lines[-1]) or True
+        _assert_survived_a_kill(cli, env, row, i)
     assert kills >= 20, f"only {kills} runs were killed mid-way"
     # leftovers of killed runs are cleared by the next writer
     assert cli(*args(env), "models", "promote", Registry(env / "artifacts").current()).code == 0
