@@ -60,7 +60,7 @@ CANDIDATES: list[tuple[str, dict]] = [
 MAX_TREE_CATEGORIES = 250  # HistGradientBoosting bins categories; rarer ones share one code
 
 
-def build_pipeline(schema: Schema, family: str, params: dict, seed: int):
+def build_pipeline(schema: Schema, family: str, params: dict[str, Any], seed: int) -> Pipeline:
     numeric, categorical = schema.numeric_names, schema.categorical_names
     if family == "logreg":
         features = ColumnTransformer(
@@ -144,7 +144,9 @@ class Selection:
     skipped: list[dict] = field(default_factory=list)  # candidates the time budget cut
 
 
-def _cross_validate(schema, family, params, X, y, folds, seed):
+def _cross_validate(
+    schema: Schema, family: str, params: dict[str, Any], X: pd.DataFrame, y: np.ndarray, folds: int, seed: int
+) -> tuple[list[float], np.ndarray]:
     oof = np.zeros(len(y))
     scores = []
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -215,9 +217,9 @@ def choose_threshold(y: np.ndarray, proba: np.ndarray, strategy: str | float) ->
     raise UsageError(f"unknown threshold strategy {strategy!r}", hint="use 'f1', 'youden' or a probability such as 0.5")
 
 
-def _is_number(text) -> bool:
+def _is_number(text: object) -> bool:
     try:
-        float(text)
+        float(text)  # type: ignore[arg-type]  # anything float() rejects is "not a number"
         return True
     except (TypeError, ValueError):
         return False

@@ -28,6 +28,7 @@ after, as they would appear in a feed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -91,7 +92,13 @@ def _share(text: str, option: str, spec: str) -> float:
     return value
 
 
-def parse_drift(shift=(), mix=(), new_category=(), missing=(), concept: float = 0.0) -> Drift:
+def parse_drift(
+    shift: Iterable[str] = (),
+    mix: Iterable[str] = (),
+    new_category: Iterable[str] = (),
+    missing: Iterable[str] = (),
+    concept: float = 0.0,
+) -> Drift:
     """Build a :class:`Drift` from CLI specs such as ``Age=+5``, ``Age=0.25sd``,
     ``Geography=Germany:0.45``, ``Geography=Italy:0.05`` and ``Balance=0.1``."""
     drift = Drift(concept=concept)
@@ -191,7 +198,7 @@ def simulate_customers(
     drift = drift or Drift()
     rng = np.random.default_rng(seed)
 
-    def categorical(column):
+    def categorical(column: str) -> np.ndarray:
         names, p = _mix_probabilities(column, drift)
         return np.asarray(names, dtype=object)[rng.choice(len(names), size=rows, p=p)]
 

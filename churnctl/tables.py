@@ -93,7 +93,7 @@ def read_header(path: str | os.PathLike) -> list[str]:
     return names
 
 
-def _csv_options(names: list[str], columns: list[str] | None):
+def _csv_options(names: list[str], columns: list[str] | None) -> tuple[pacsv.ReadOptions, pacsv.ConvertOptions]:
     read = pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 22)
     wanted = names if columns is None else [c for c in names if c in set(columns)]
     convert = pacsv.ConvertOptions(
@@ -185,7 +185,7 @@ def parse_json_rows(text: str, source: str = "input") -> tuple[list[dict], bool]
     )
 
 
-def atomic_output(path: str | os.PathLike):
+def atomic_output(path: str | os.PathLike) -> _AtomicOutput:
     """A temporary path beside ``path``; call ``commit()`` to move it into place."""
     return _AtomicOutput(Path(path))
 
@@ -198,20 +198,18 @@ class _AtomicOutput:
         os.close(fd)
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(
-            tmp, 0o666 & ~umask & ~0o002
-        )  # mkstemp makes 0600; outputs get the usual permissions, never world-writable
+        # mkstemp makes 0600; outputs get the usual permissions, but never writable by everyone
+        os.chmod(tmp, 0o666 & ~umask & ~0o002)
         self.tmp = Path(tmp)
 
-    def __enter__(self):
+    def __enter__(self) -> _AtomicOutput:
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if exc_type is None:
             os.replace(self.tmp, self.path)
         else:
             self.tmp.unlink(missing_ok=True)
-        return False
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> None:
@@ -261,14 +259,15 @@ class TableWriter:
             self._csv_header = False
         self.rows += len(frame)
 
-    def __enter__(self):
+    def __enter__(self) -> TableWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if self._parquet is not None:
             self._parquet.close()
         if self._target is not None:
-            return self._target.__exit__(exc_type, exc, tb)
+            self._target.__exit__(exc_type, exc, tb)
+            return
         try:
             if exc_type is None:
                 with open(self._tmp, encoding="utf-8") as handle:
@@ -276,4 +275,3 @@ class TableWriter:
                 sys.stdout.flush()
         finally:
             self._tmp.unlink(missing_ok=True)
-        return False
