@@ -4,6 +4,6 @@ Every function takes a :class:`~churnctl.registry.Registry` (where needed), plai
 :class:`~churnctl.config.Settings`, does the whole job and returns a result dataclass. Nothing here
 prints: problems are raised as :class:`~churnctl.errors.ChurnctlError`, warnings are logged to the
 ``churnctl`` logger and returned in the result. Every function that changes the registry holds its
-lock while it does. Modules here use the registry, schema, estimator and drift layers, never each
-other.
+lock while it does. Modules here use the registry, schema, estimator and drift layers, not each other
+(retrain alone calls train's function, to train its challenger).
 """
