@@ -16,7 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -93,11 +93,13 @@ def read_header(path: str | os.PathLike) -> list[str]:
     return names
 
 
-def _csv_options(names: list[str], columns: list[str] | None) -> tuple[pacsv.ReadOptions, pacsv.ConvertOptions]:
-    read = pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 22)
+def _csv_options(
+    names: list[str], columns: list[str] | None, numeric: Collection[str] = (), skip: int = 0
+) -> tuple[pacsv.ReadOptions, pacsv.ConvertOptions]:
+    read = pacsv.ReadOptions(column_names=names, skip_rows=1, skip_rows_after_names=skip, block_size=1 << 22)
     wanted = names if columns is None else [c for c in names if c in set(columns)]
     convert = pacsv.ConvertOptions(
-        column_types={c: pa.string() for c in wanted},
+        column_types={c: pa.float64() if c in numeric else pa.string() for c in wanted},
         null_values=NULL_TOKENS,
         strings_can_be_null=True,
         include_columns=wanted,
@@ -138,9 +140,18 @@ def read_table(path: str | os.PathLike, columns: list[str] | None = None) -> pd.
 
 
 def iter_table(
-    path: str | os.PathLike, columns: list[str] | None = None, batch_rows: int = 200_000
+    path: str | os.PathLike,
+    columns: list[str] | None = None,
+    batch_rows: int = 200_000,
+    numeric: Collection[str] = (),
 ) -> Iterator[pd.DataFrame]:
-    """The file in consecutive DataFrames of about ``batch_rows`` rows, with bounded memory."""
+    """The file in consecutive DataFrames of about ``batch_rows`` rows, with bounded memory.
+
+    CSV cells are text, except the ``numeric`` columns, which the reader parses as numbers (the
+    costly part of reading numeric columns as text is converting them afterwards). Should a cell of
+    one of them not be a plain number, the rest of the file is read as text, where the rules of
+    :mod:`churnctl.features` apply and name the cell.
+    """
     path = Path(path)
     names = read_header(path)
     try:
@@ -149,19 +160,34 @@ def iter_table(
             for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=wanted):
                 yield _arrow_to_pandas(pa.Table.from_batches([batch]))
             return
-        read, convert = _csv_options(names, columns)
-        reader = pacsv.open_csv(str(path), read_options=read, convert_options=convert)
-        pending = None
-        for batch in reader:
-            table = pa.Table.from_batches([batch])
-            pending = table if pending is None else pa.concat_tables([pending, table])
-            while pending.num_rows >= batch_rows:
-                yield _arrow_to_pandas(pending.slice(0, batch_rows))
-                pending = pending.slice(batch_rows)
-        if pending is not None and pending.num_rows:
-            yield _arrow_to_pandas(pending)
+        done = 0
+        if numeric:
+            try:
+                for frame in _csv_batches(path, names, columns, batch_rows, numeric, skip=0):
+                    yield frame
+                    done += len(frame)
+                return
+            except pa.ArrowInvalid:
+                pass  # not a plain number somewhere: read the rest as text
+        yield from _csv_batches(path, names, columns, batch_rows, (), skip=done)
     except (pa.ArrowException, OSError) as exc:
         raise _arrow_error(path, exc) from None
+
+
+def _csv_batches(
+    path: Path, names: list[str], columns: list[str] | None, batch_rows: int, numeric: Collection[str], skip: int
+) -> Iterator[pd.DataFrame]:
+    read, convert = _csv_options(names, columns, numeric, skip)
+    reader = pacsv.open_csv(str(path), read_options=read, convert_options=convert)
+    pending = None
+    for batch in reader:
+        table = pa.Table.from_batches([batch])
+        pending = table if pending is None else pa.concat_tables([pending, table])
+        while pending.num_rows >= batch_rows:
+            yield _arrow_to_pandas(pending.slice(0, batch_rows))
+            pending = pending.slice(batch_rows)
+    if pending is not None and pending.num_rows:
+        yield _arrow_to_pandas(pending)
 
 
 def parse_json_rows(text: str, source: str = "input") -> tuple[list[dict], bool]:

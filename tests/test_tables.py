@@ -1,5 +1,6 @@
 import gzip
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -92,3 +93,25 @@ def test_json_rows(text, rows, single):
 def test_bad_json_rows(text, message):
     with pytest.raises(DataError, match=message):
         tables.parse_json_rows(text)
+
+
+def test_numeric_columns_read_as_numbers_then_as_text_after_a_bad_cell(tmp_path):
+    """Typed reading is only a shortcut: the rows, in order, are those of reading text, and a cell that
+    is not a plain number (here in the reader's second block) switches the rest of the file to text."""
+    n = 450_000  # about 5 MB: more than one 4 MiB block of the CSV reader
+    values = (np.arange(n) * 0.5).astype(str).astype(object)
+    values[10] = ""
+    values[n - 5] = "forty"
+    frame = pd.DataFrame({"x": values, "c": np.where(np.arange(n) % 3 == 0, "a", "b")})
+    path = tmp_path / "f.csv"
+    frame.to_csv(path, index=False)
+    parts = list(tables.iter_table(path, batch_rows=100_000, numeric={"x"}))
+    assert str(parts[0]["x"].dtype) == "float64" and not pd.api.types.is_numeric_dtype(parts[-1]["x"])
+    joined = pd.concat(parts, ignore_index=True)
+    assert len(joined) == n and joined["c"].tolist() == frame["c"].tolist()
+    numbers = pd.to_numeric(joined["x"], errors="coerce").to_numpy()
+    expected = np.arange(n) * 0.5
+    assert np.isnan(numbers[10]) and np.isnan(numbers[n - 5]) and joined["x"].iloc[n - 5] == "forty"
+    keep = np.ones(n, dtype=bool)
+    keep[[10, n - 5]] = False
+    np.testing.assert_array_equal(numbers[keep], expected[keep])

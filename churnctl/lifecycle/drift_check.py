@@ -46,7 +46,8 @@ def drift_check(
     check_header(header, model.schema, str(current))
     monitor = DriftMonitor.for_model(registry, model, cfg)
     columns = model.schema.feature_names + ([model.schema.target] if model.schema.target in header else [])
-    for batch in tables.iter_table(current, columns=columns, batch_rows=batch_rows):
+    numeric = model.schema.numeric_names
+    for batch in tables.iter_table(current, columns=columns, batch_rows=batch_rows, numeric=numeric):
         monitor.update(batch, source=str(current))
     if monitor.n_rows == 0:
         raise DataError(f"{current} has a header but no data rows")

@@ -130,7 +130,8 @@ def predict_file(
     levels = {"low": 0, "medium": 0, "high": 0}
     total_p = 0.0
     with tables.TableWriter(output) as writer:
-        for batch in tables.iter_table(input_path, columns=wanted, batch_rows=batch_rows):
+        numeric = model.schema.numeric_names
+        for batch in tables.iter_table(input_path, columns=wanted, batch_rows=batch_rows, numeric=numeric):
             batch.index = pd.RangeIndex(n_rows, n_rows + len(batch))
             predictions, batch_unseen = score(model, batch, bands, source=str(input_path), row_offset=n_rows)
             merge_unseen(unseen, batch_unseen)
