@@ -35,6 +35,9 @@ class TrainSettings:
     threshold: str | float = "f1"
     # Rows of training features kept, exactly, as the drift reference of each model version.
     reference_rows: int = 50_000
+    # Larger training splits are searched on a stratified sample of this many rows; the chosen
+    # candidate is fitted on all rows.
+    selection_rows: int = 100_000
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,12 @@ def _validate_ranges(settings: Settings) -> None:
         ("[train] cv_folds", settings.train.cv_folds, settings.train.cv_folds >= 2, "at least 2"),
         ("[train] reference_rows", settings.train.reference_rows, settings.train.reference_rows >= 100, "at least 100"),
         ("[train] time_budget", settings.train.time_budget, settings.train.time_budget > 0, "positive"),
+        (
+            "[train] selection_rows",
+            settings.train.selection_rows,
+            settings.train.selection_rows >= 1000,
+            "at least 1000",
+        ),
         (
             "[train] model",
             settings.train.model,

@@ -14,7 +14,7 @@ import sklearn
 
 import churnctl
 from churnctl.config import Settings
-from churnctl.estimators import choose_threshold, feature_importance, select_and_fit
+from churnctl.estimators import Progress, choose_threshold, feature_importance, select_and_fit
 from churnctl.features import prepare_features
 from churnctl.lifecycle.results import Result
 from churnctl.metrics import classification_metrics
@@ -50,10 +50,13 @@ def train(
     seed: int | None = None,
     promote: bool = False,
     wait: float = 0.0,
+    progress: Progress | None = None,
 ) -> TrainResult:
     """Train a model version on a dataset (default: the latest); the first version becomes current."""
     with registry.lock(wait):
-        return train_locked(registry, settings, dataset_id=dataset_id, model=model, seed=seed, promote=promote)
+        return train_locked(
+            registry, settings, dataset_id=dataset_id, model=model, seed=seed, promote=promote, progress=progress
+        )
 
 
 def train_locked(
@@ -64,6 +67,7 @@ def train_locked(
     model: str | None = None,
     seed: int | None = None,
     promote: bool = False,
+    progress: Progress | None = None,
 ) -> TrainResult:
     """:func:`train` for a caller that already holds the registry lock."""
     cfg = settings.train
@@ -77,13 +81,26 @@ def train_locked(
     log.info(
         "training on dataset %s: %d rows, %d features (model=%s)", dataset_id, len(y), len(schema.feature_names), model
     )
-    selection = select_and_fit(schema, X, y, model=model, seed=seed, folds=cfg.cv_folds, time_budget=cfg.time_budget)
-    threshold = choose_threshold(y, selection.oof_proba, cfg.threshold)
+    selection = select_and_fit(
+        schema,
+        X,
+        y,
+        model=model,
+        seed=seed,
+        folds=cfg.cv_folds,
+        time_budget=cfg.time_budget,
+        selection_rows=cfg.selection_rows,
+        **({"progress": progress} if progress else {}),
+    )
+    threshold = choose_threshold(selection.oof_y, selection.oof_proba, cfg.threshold)
     X_test, _ = prepare_features(test_frame, schema, source="test split")
     y_test = test_frame[schema.target].to_numpy().astype(int)
     test_proba = selection.pipeline.predict_proba(X_test)[:, 1]
     test_metrics = classification_metrics(y_test, test_proba, threshold)
-    importance = feature_importance(selection.pipeline, X_test, y_test, seed)
+    left = max(cfg.time_budget - (time.monotonic() - started), 0.0)
+    importance = feature_importance(selection.pipeline, X_test, y_test, seed, seconds=left)
+    if not importance:
+        log.warning("no permutation importance: the time budget ([train] time_budget) is spent")
 
     staged = registry.stage()
     staged.write("model.joblib", joblib_bytes(selection.pipeline))
@@ -108,6 +125,8 @@ def train_locked(
         "cv_roc_auc_std": float(np.std(selection.chosen.fold_auc)),
         "candidates": [c.to_dict() for c in selection.candidates],
         "skipped_candidates": selection.skipped,
+        "selection_rows": selection.selection_rows,
+        "n_iter": selection.n_iter,
         "threshold": threshold,
         "threshold_strategy": str(cfg.threshold),
         "test_metrics": test_metrics,

@@ -1,0 +1,70 @@
+"""Model search cost control: selection on a sample of large data, early stopping, the time budget,
+and the cheaper candidate winning a tie."""
+
+import numpy as np
+import pytest
+
+from churnctl.estimators import CANDIDATES, TIE_MARGIN, scoring_cost, select_and_fit
+from churnctl.features import prepare_features
+from churnctl.inference import infer_schema
+from churnctl.synthetic import simulate_customers
+
+
+@pytest.fixture(scope="module")
+def data():
+    frame = simulate_customers(4000, seed=5)
+    inferred = infer_schema(frame, "Exited", None)
+    X, _ = prepare_features(inferred.frame, inferred.schema)
+    return inferred.schema, X, inferred.frame["Exited"].to_numpy().astype(int)
+
+
+def test_large_data_is_searched_on_a_stratified_sample_and_fitted_on_all_rows(data):
+    schema, X, y = data
+    selection = select_and_fit(schema, X, y, model="hgb", seed=1, folds=3, selection_rows=1500)
+    assert selection.selection_rows == 1500 and len(selection.oof_y) == 1500
+    assert abs(selection.oof_y.mean() - y.mean()) < 0.01  # stratified
+    model = selection.pipeline.named_steps["model"]
+    assert model.early_stopping and model.n_iter_ == selection.n_iter <= selection.chosen.params["max_iter"]
+    assert model.n_features_in_ == X.shape[1]
+    again = select_and_fit(schema, X, y, model="hgb", seed=1, folds=3, selection_rows=1500)
+    np.testing.assert_array_equal(selection.oof_proba, again.oof_proba)  # the sample is seeded
+
+
+def test_small_data_uses_every_row_without_early_stopping(data):
+    schema, X, y = data
+    selection = select_and_fit(schema, X, y, model="logreg", seed=1, folds=3)
+    assert selection.selection_rows == len(y) and len(selection.oof_proba) == len(y)
+
+
+def test_the_time_budget_stops_the_search_but_each_family_is_tried(data):
+    schema, X, y = data
+    selection = select_and_fit(schema, X, y, model="auto", seed=1, folds=3, time_budget=0.0)
+    families = [c.family for c in selection.candidates]
+    assert families == ["logreg", "hgb"]  # the first of each family, one fold each
+    assert all(len(c.fold_auc) == 1 for c in selection.candidates)
+    assert len(selection.skipped) == len(CANDIDATES) - 2
+    assert len(selection.oof_proba) == len(selection.oof_y) < len(y)  # only the scored fold
+
+
+def test_a_tie_goes_to_the_candidate_cheaper_to_score():
+    costs = sorted(scoring_cost(f, p) for f, p in CANDIDATES)
+    assert costs[0] == 0.0  # logistic regression
+    assert scoring_cost("hgb", {"max_iter": 100, "max_leaf_nodes": 31}) < scoring_cost(
+        "hgb", {"max_iter": 500, "max_leaf_nodes": 8}
+    )
+    assert 0 < TIE_MARGIN <= 0.002
+
+
+def test_train_records_the_search_and_honours_the_budget_for_importance(cli, tmp_path, sim_csv):
+    config = tmp_path / "c.toml"
+    config.write_text("[train]\ncv_folds = 2\nselection_rows = 1000\ntime_budget = 0.001\n")
+    base = ["--artifacts", tmp_path / "a", "--config", config]
+    assert cli(*base, "ingest", sim_csv, "--target", "Exited").code == 0
+    run = cli(*base, "train", "--format", "json")
+    assert run.code == 0, run.stderr
+    assert "no permutation importance" in run.stderr
+    from churnctl.registry import Registry
+
+    manifest = Registry(tmp_path / "a").model_manifest("v0001")
+    assert manifest["selection_rows"] == 1000 and manifest["feature_importance"] == {}
+    assert len(manifest["skipped_candidates"]) == len(CANDIDATES) - 2
