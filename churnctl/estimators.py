@@ -34,6 +34,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from churnctl.errors import DataError, UsageError
+from churnctl.progress import Progress, no_progress
 from churnctl.schema import Schema
 
 FAMILIES = ("logreg", "hgb")
@@ -158,14 +159,6 @@ class CandidateScore:
         }
 
 
-# Progress of long work, for a caller that shows it: (stage, steps done, total steps or None).
-Progress = Callable[[str, int, "int | None"], None]
-
-
-def _no_progress(stage: str, done: int, total: int | None) -> None:
-    pass
-
-
 @dataclass
 class Selection:
     pipeline: Any
@@ -217,7 +210,7 @@ def select_and_fit(
     folds: int = 5,
     time_budget: float = 600.0,
     selection_rows: int = 100_000,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> Selection:
     if model != "auto" and model not in FAMILIES:
         raise UsageError(f"unknown model {model!r}", hint=f"choose one of auto, {', '.join(FAMILIES)}")

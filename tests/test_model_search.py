@@ -68,3 +68,31 @@ def test_train_records_the_search_and_honours_the_budget_for_importance(cli, tmp
     manifest = Registry(tmp_path / "a").model_manifest("v0001")
     assert manifest["selection_rows"] == 1000 and manifest["feature_importance"] == {}
     assert len(manifest["skipped_candidates"]) == len(CANDIDATES) - 2
+
+
+def test_long_work_reports_progress_to_the_caller(data, artifacts, sim_csv, tmp_path):
+    from churnctl.config import Settings
+    from churnctl.lifecycle.drift_check import drift_check
+    from churnctl.lifecycle.predict import predict_file
+    from churnctl.registry import Registry
+
+    schema, X, y = data
+    calls = []
+    select_and_fit(schema, X, y, model="logreg", seed=1, folds=3, progress=lambda *a: calls.append(a))
+    assert calls[0] == ("model selection", 0, calls[0][2]) and calls[-1][1] == calls[-1][2]
+    assert [c[1] for c in calls] == sorted(c[1] for c in calls)
+
+    rows = []
+    registry = Registry(artifacts)
+    predict_file(
+        registry,
+        Settings(),
+        str(sim_csv),
+        output=str(tmp_path / "s.csv"),
+        batch_rows=1000,
+        progress=lambda *a: rows.append(a),
+    )
+    assert rows == [("scoring rows", 1000, None), ("scoring rows", 2000, None), ("scoring rows", 3000, None)]
+    checked = []
+    drift_check(registry, Settings(), str(sim_csv), batch_rows=2000, progress=lambda *a: checked.append(a))
+    assert checked == [("checking rows", 2000, None), ("checking rows", 3000, None)]

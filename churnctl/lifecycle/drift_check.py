@@ -11,6 +11,7 @@ from churnctl.drift.monitor import DriftMonitor, DriftReport
 from churnctl.errors import DataError
 from churnctl.features import check_header
 from churnctl.lifecycle.results import warn
+from churnctl.progress import Progress, no_progress
 from churnctl.registry import Registry
 from churnctl.registry.artifacts import load_model
 from churnctl.registry.files import sha256_file
@@ -26,6 +27,7 @@ def drift_check(
     alpha: float | None = None,
     correction: str | None = None,
     min_rows: int | None = None,
+    progress: Progress = no_progress,
 ) -> DriftReport:
     """Compare a CSV/Parquet batch with a model version's reference; the verdict is in the report.
 
@@ -49,6 +51,7 @@ def drift_check(
     numeric = model.schema.numeric_names
     for batch in tables.iter_table(current, columns=columns, batch_rows=batch_rows, numeric=numeric):
         monitor.update(batch, source=str(current))
+        progress("checking rows", monitor.n_rows, None)
     if monitor.n_rows == 0:
         raise DataError(f"{current} has a header but no data rows")
     report = monitor.report()

@@ -16,6 +16,7 @@ from churnctl.config import Settings, validate_risk_bands
 from churnctl.errors import DataError, preview
 from churnctl.features import check_header, merge_unseen, prepare_features, unseen_warnings
 from churnctl.lifecycle.results import Result, warn
+from churnctl.progress import Progress, no_progress
 from churnctl.registry import Registry
 from churnctl.registry.artifacts import LoadedModel, load_model
 
@@ -118,6 +119,7 @@ def predict_file(
     output: str | None = None,
     version: str | None = None,
     batch_rows: int = 100_000,
+    progress: Progress = no_progress,
 ) -> PredictFileResult:
     """Score a CSV/Parquet file in batches (bounded memory) into CSV/Parquet, or CSV on stdout."""
     model = load_model(registry, version)
@@ -137,6 +139,7 @@ def predict_file(
             merge_unseen(unseen, batch_unseen)
             writer.write(predictions)
             n_rows += len(batch)
+            progress("scoring rows", n_rows, None)
             n_churn += int(predictions["churn_label"].sum())
             total_p += float(predictions["churn_probability"].sum())
             for level, count in predictions["risk_level"].value_counts().items():

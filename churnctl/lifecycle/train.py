@@ -14,10 +14,11 @@ import sklearn
 
 import churnctl
 from churnctl.config import Settings
-from churnctl.estimators import Progress, choose_threshold, feature_importance, select_and_fit
+from churnctl.estimators import choose_threshold, feature_importance, select_and_fit
 from churnctl.features import prepare_features
 from churnctl.lifecycle.results import Result
 from churnctl.metrics import classification_metrics
+from churnctl.progress import Progress, no_progress
 from churnctl.registry import Registry, ids
 from churnctl.registry.artifacts import joblib_bytes, load_dataset, now, parquet_bytes
 
@@ -50,7 +51,7 @@ def train(
     seed: int | None = None,
     promote: bool = False,
     wait: float = 0.0,
-    progress: Progress | None = None,
+    progress: Progress = no_progress,
 ) -> TrainResult:
     """Train a model version on a dataset (default: the latest); the first version becomes current."""
     with registry.lock(wait):
@@ -67,7 +68,7 @@ def train_locked(
     model: str | None = None,
     seed: int | None = None,
     promote: bool = False,
-    progress: Progress | None = None,
+    progress: Progress = no_progress,
 ) -> TrainResult:
     """:func:`train` for a caller that already holds the registry lock."""
     cfg = settings.train
@@ -90,7 +91,7 @@ def train_locked(
         folds=cfg.cv_folds,
         time_budget=cfg.time_budget,
         selection_rows=cfg.selection_rows,
-        **({"progress": progress} if progress else {}),
+        progress=progress,
     )
     threshold = choose_threshold(selection.oof_y, selection.oof_proba, cfg.threshold)
     X_test, _ = prepare_features(test_frame, schema, source="test split")

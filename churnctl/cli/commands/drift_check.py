@@ -10,6 +10,7 @@ from rich.console import Console
 
 from churnctl.cli.context import state
 from churnctl.cli.options import FormatOption, ModelOption
+from churnctl.cli.progress import progress_bars
 from churnctl.cli.render import OutputFormat, emit, fmt, styled, table
 from churnctl.errors import EXIT_DRIFT
 
@@ -39,9 +40,17 @@ def drift_check_command(
     from churnctl.lifecycle.drift_check import drift_check
 
     st = state(ctx)
-    report = drift_check(
-        st.registry, st.settings, str(current), version=model, alpha=alpha, correction=correction, min_rows=min_rows
-    )
+    with progress_bars(ctx) as progress:
+        report = drift_check(
+            st.registry,
+            st.settings,
+            str(current),
+            version=model,
+            alpha=alpha,
+            correction=correction,
+            min_rows=min_rows,
+            progress=progress,
+        )
 
     def text(out: Console) -> None:
         ordered = sorted(

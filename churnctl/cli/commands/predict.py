@@ -10,6 +10,7 @@ from rich.console import Console
 
 from churnctl.cli.context import state
 from churnctl.cli.options import ModelOption
+from churnctl.cli.progress import progress_bars
 from churnctl.cli.render import OutputFormat, emit, key_values, table
 from churnctl.errors import UsageError
 
@@ -63,7 +64,15 @@ def predict_command(
             "without --output the scored rows go to stdout as CSV, so there is no room for a JSON summary",
             hint="add --output FILE to get a JSON summary",
         )
-    result = predict_file(st.registry, st.settings, str(input), output=str(output) if output else None, version=model)
+    with progress_bars(ctx) as progress:
+        result = predict_file(
+            st.registry,
+            st.settings,
+            str(input),
+            output=str(output) if output else None,
+            version=model,
+            progress=progress,
+        )
     if output is None:
         return  # the scored rows went to stdout
 

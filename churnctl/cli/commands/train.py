@@ -9,6 +9,7 @@ from rich.console import Console
 
 from churnctl.cli.context import state
 from churnctl.cli.options import FormatOption, WaitOption
+from churnctl.cli.progress import progress_bars
 from churnctl.cli.render import OutputFormat, emit, key_values, metrics_table, styled, table
 
 
@@ -30,7 +31,17 @@ def train_command(
     from churnctl.lifecycle.train import train
 
     st = state(ctx)
-    result = train(st.registry, st.settings, dataset_id=dataset, model=model, seed=seed, promote=promote, wait=wait)
+    with progress_bars(ctx) as progress:
+        result = train(
+            st.registry,
+            st.settings,
+            dataset_id=dataset,
+            model=model,
+            seed=seed,
+            promote=promote,
+            wait=wait,
+            progress=progress,
+        )
 
     def text(out: Console) -> None:
         status = "now current" if result.promoted else f"not promoted; current is {result.current}"
