@@ -82,3 +82,15 @@ def test_help_does_not_load_the_numeric_stack():
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert run.stdout.strip() == "[]"
+
+
+def test_compute_threads_take_idle_cores_and_never_spin():
+    from churnctl.compute import compute_threads
+
+    quiet = compute_threads({}, cores=2, load=0.1)
+    assert quiet["OMP_NUM_THREADS"] == "2" and quiet["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert compute_threads({}, cores=2, load=1.7)["OMP_NUM_THREADS"] == "1"
+    assert compute_threads({}, cores=8, load=3.2)["OMP_NUM_THREADS"] == "5"
+    assert compute_threads({}, cores=2, load=9.0)["OMP_NUM_THREADS"] == "1"
+    assert compute_threads({"CHURNCTL_THREADS": "3"}, cores=2, load=9.0)["MKL_NUM_THREADS"] == "3"
+    assert compute_threads({"CHURNCTL_THREADS": "junk"}, cores=4, load=0.0)["OMP_NUM_THREADS"] == "4"

@@ -14,15 +14,13 @@ import typer
 import churnctl
 from churnctl.cli.commands import drift_check, evaluate, ingest, models, predict, retrain, simulate, train
 from churnctl.cli.context import State
+from churnctl.compute import compute_threads
 from churnctl.config import load_settings
 from churnctl.errors import EXIT_CODES, EXIT_INTERNAL, ChurnctlError
 
-# One compute thread per process unless the user asks for more. Cron runs overlap (a drift-check
-# while a retrain trains); on a small machine two processes whose OpenMP threads spin for the same
-# cores slowed each other down from 12 s to 11 minutes, while one thread each costs a single run
-# about 20 %. Set OMP_NUM_THREADS to use more cores. This must happen before numpy/scikit-learn load.
-for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")
+# Compute threads, decided before numpy and scikit-learn load (see compute_threads).
+for _variable, _value in compute_threads(os.environ, os.cpu_count() or 1, os.getloadavg()[0]).items():
+    os.environ.setdefault(_variable, _value)
 
 EPILOG = "Exit codes: " + "; ".join(f"{code} {text.split(':')[0]}" for code, text in sorted(EXIT_CODES.items()))
 
