@@ -22,6 +22,7 @@ PEER_SCRIPT = HERE / "peer_evidently.py"
 # The drifted current batch of every size, as the issue states it.
 CURRENT_DRIFT = ["--shift", "Age=+3", "--mix", "Geography=Germany:0.45"]
 REFERENCE_SEED, CURRENT_SEED, ROW_SEED = 11, 12, 13
+MARKER = ".churnctl-bench-run"
 
 
 def churnctl_command() -> list[str]:
@@ -56,9 +57,12 @@ class Workspace:
         self.data = base / "data"
         self.work = base / "run"
         self.data.mkdir(parents=True, exist_ok=True)
-        if self.work.exists():
+        if self.work.exists():  # the previous run's, never a folder this benchmark did not make
+            if not (self.work / MARKER).exists():
+                raise BenchError(f"{self.work} exists and was not made by make bench: choose another BENCH_DIR")
             shutil.rmtree(self.work)
         self.work.mkdir()
+        (self.work / MARKER).touch()
         self.churnctl = churnctl_command()
 
     def cli(self, artifacts: Path | None, *args: str) -> list[str]:
