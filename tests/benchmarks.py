@@ -101,7 +101,9 @@ def run(config: dict, base: Path) -> str:
         os.environ["CHURNCTL_SIGNING_KEY"] = env["CHURNCTL_SIGNING_KEY"]
         extra = simulation(ws.work / "drift-sim", config["batches"])
     notes = notes_for(config, peer, ctx.notes, env)
-    notes.append(f"This run took {(time.perf_counter() - started) / 60:.1f} min, preparation included.")
+    took = time.perf_counter() - started
+    notes.append(f"This run took {took / 60:.1f} min" if took >= 60 else f"This run took {took:.0f} s")
+    notes[-1] += ", preparation included."
     return document(f"make bench, {date}", about, rows, FLAT_MEMORY, notes, extra)
 
 
