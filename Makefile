@@ -11,7 +11,7 @@ help:
 	@echo "make test   - create .venv with test extras and run the test suite (about 2 minutes)"
 	@echo "make test-slow - the full-size statistical and fault-injection suites"
 	@echo "make lint   - ruff (lint and format check) and mypy"
-	@echo "make bench  - run the benchmarks"
+	@echo "make bench  - churnctl against floors and a peer (long at the default sizes; BENCH_* settings in README)"
 	@echo "make data   - regenerate the demo data in data/ with churnctl simulate"
 
 $(VENV)/.installed: pyproject.toml
@@ -63,4 +63,4 @@ demo: $(VENV)/.installed
 	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) models list
 
 clean:
-	rm -rf $(VENV) $(DEMO_ARTIFACTS) .pytest_cache
+	rm -rf $(VENV) $(DEMO_ARTIFACTS) .pytest_cache .bench-venv

@@ -1,187 +1,169 @@
-"""Benchmarks (``make bench``): speed and memory as ratios against a floor measured in the same run.
+"""Benchmarks (``make bench``): churnctl side by side with a floor and a peer, as whole processes.
 
-* Batch scoring streams the file in chunks: its peak memory must not grow with the file (at most
-  1.25x for 4x the rows), while merely loading the file with pandas, measured beside it, grows with
-  the file. Throughput is reported in rows per second.
-* Training time with model selection on the real bank data, when it is present.
-* drift-check by simulation, larger than the test suite's: false-alarm rate on no-drift batches of
-  1,000 and 100,000 rows and one of 1,000,000 rows, and detection rate at 10,000 rows for each
-  drift the issue names, with the default (auto-selected) model; plus the time and peak memory of
-  ``churnctl drift-check`` on a 1,000,000-row file.
+For each operation and size it prints (and writes to ``BENCH_OUT``) one table row: our median time
+with its range, the anchor's (the floor: the least work that does the same job, or the interpreter
+start for cold-process commands), the peer's (Evidently's DataDriftPreset, for drift-check), the
+ratios, our peak RSS, the time per row, and each target of the speed issue marked "met" or
+"short: N×". A second table gives the growth from size to size. Every measurement is a separate
+process timed by a small wrapper (wall time with ``time.perf_counter``, peak RSS with
+``getrusage(RUSAGE_CHILDREN)``); ours and its anchors alternate within each round; the median of
+``BENCH_REPEATS`` rounds is reported. Missed targets are reported, not failures: the exit status is
+non-zero only when a command errs.
 
-Run: ``make bench`` (``BENCH_ROWS`` sets the batch size, default 1,000,000; ``BENCH_BATCHES`` the
-number of simulated batches per drift case, default 200).
+Settings (environment variables):
+
+* ``BENCH_SIZES`` rows of the simulated reference and current files (default 100000,1000000,5000000)
+* ``BENCH_REPEATS`` rounds per measurement (default 3)
+* ``BENCH_OPS`` operations (default all): help, predict-json, drift-check, predict-input, train
+* ``BENCH_DIR`` keep the simulated files here for later runs (default: a temporary folder)
+* ``BENCH_OUT`` the results file (default ``bench-results.md`` in the project root)
+* ``BENCH_PEER=0`` no peer; ``BENCH_PEER_VENV`` its venv (default ``.bench-venv``);
+  ``BENCH_PEER_PACKAGES`` what pip installs there (default ``evidently pandas<3``: Evidently 0.7
+  does not import with pandas 3); ``BENCH_PEER_TIMEOUT`` seconds for the install (default 1800)
+* ``BENCH_DRIFT_SIM=1`` also the drift-decision simulation (long); ``BENCH_BATCHES`` its batches
+  per case (default 200)
 """
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
-# One compute thread per process, as the churnctl command sets for itself: the suite and the
-# benchmarks start churnctl processes beside their own work on a 2-core machine, and competing
-# OpenMP thread pools slow everything down many times over.
+# One compute thread per process, as the churnctl command sets for itself, before numpy loads (the
+# drift simulation runs in this process); every measured process inherits the same settings.
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
-ROOT = Path(__file__).resolve().parent.parent
-BANK = ROOT.parent / "shared" / "data" / "bank_churn" / "Churn_Modelling.csv"
-CHURNCTL = [sys.executable, "-m", "churnctl"]
+from tests.bench.measure import BenchError, log, machine  # noqa: E402
+from tests.bench.operations import FLAT_MEMORY, OPERATIONS, Context, at_size, startup  # noqa: E402
+from tests.bench.report import document  # noqa: E402
+from tests.bench.workspace import ROOT, Peer, Workspace, bench_env, ensure_peer  # noqa: E402
+
+DEFAULT_SIZES = "100000,1000000,5000000"
 
 
-def measure(cmd: list[str], env=None, ok=(0,)) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MiB) of a child process."""
-    wrapper = (
-        "import resource, subprocess, sys, time, json; t = time.perf_counter(); "
-        "rc = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL); "
-        "print(json.dumps([rc, time.perf_counter() - t, "
-        "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024]))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, env=env, cwd=ROOT, check=True
-    )
-    rc, seconds, rss = json.loads(out.stdout.strip().splitlines()[-1])
-    if rc not in ok:
-        raise SystemExit(f"benchmark command failed ({rc}): {' '.join(cmd)}")
-    return seconds, rss
+def settings() -> dict:
+    try:
+        sizes = sorted({int(s.replace("_", "")) for s in os.environ.get("BENCH_SIZES", DEFAULT_SIZES).split(",")})
+        repeats = int(os.environ.get("BENCH_REPEATS", "3"))
+        batches = int(os.environ.get("BENCH_BATCHES", "200"))
+        timeout = float(os.environ.get("BENCH_PEER_TIMEOUT", "1800"))
+    except ValueError as exc:
+        raise BenchError(
+            f"BENCH_SIZES, BENCH_REPEATS, BENCH_BATCHES and BENCH_PEER_TIMEOUT take numbers: {exc}"
+        ) from None
+    operations = {o.strip() for o in os.environ.get("BENCH_OPS", ",".join(OPERATIONS)).split(",") if o.strip()}
+    unknown = operations - set(OPERATIONS)
+    if unknown or not operations:
+        raise BenchError(f"BENCH_OPS: unknown {sorted(unknown)}; choose from {', '.join(OPERATIONS)}")
+    if min(sizes) < 1000 or repeats < 1:
+        raise BenchError("BENCH_SIZES must be at least 1000 rows each and BENCH_REPEATS at least 1")
+    return {
+        "sizes": sizes,
+        "repeats": repeats,
+        "operations": operations,
+        "batches": batches,
+        "timeout": timeout,
+        "out": Path(os.environ.get("BENCH_OUT") or ROOT / "bench-results.md"),
+        "peer": os.environ.get("BENCH_PEER", "1") != "0",
+        "peer_venv": Path(os.environ.get("BENCH_PEER_VENV") or ROOT / ".bench-venv"),
+        "peer_packages": os.environ.get("BENCH_PEER_PACKAGES", "evidently pandas<3").split(),
+        "drift_sim": os.environ.get("BENCH_DRIFT_SIM", "0") == "1",
+    }
+
+
+def run(config: dict, base: Path) -> str:
+    started = time.perf_counter()
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    about = machine(ROOT)
+    env = bench_env()
+    ws = Workspace(base, env)
+    operations = config["operations"]
+    peer = None
+    if "drift-check" in operations and config["peer"]:
+        peer = ensure_peer(config["peer_venv"], config["peer_packages"], config["timeout"])
+    ctx = Context(ws, config["repeats"], peer, operations)
+    rows = []
+    log(f"benchmark in {base}: sizes {config['sizes']}, {config['repeats']} round(s), {sorted(operations)}")
+    if operations & {"help", "predict-json"}:
+        rows += startup(ctx, ws.reference(config["sizes"][0]))
+    if operations & {"drift-check", "predict-input", "train"}:
+        for size in config["sizes"]:
+            rows += at_size(ctx, size)
+    extra = []
+    if config["drift_sim"]:
+        from tests.bench.drift_sim import simulation
+
+        os.environ["CHURNCTL_SIGNING_KEY"] = env["CHURNCTL_SIGNING_KEY"]
+        extra = simulation(ws.work / "drift-sim", config["batches"])
+    notes = notes_for(config, peer, ctx.notes, env)
+    took = time.perf_counter() - started
+    notes.append(f"This run took {took / 60:.1f} min" if took >= 60 else f"This run took {took:.0f} s")
+    notes[-1] += ", preparation included."
+    return document(f"make bench, {date}", about, rows, FLAT_MEMORY, notes, extra)
+
+
+def notes_for(config: dict, peer: Peer | None, notes: list[str], env: dict[str, str]) -> list[str]:
+    threads = ", ".join(f"{v}={env[v]}" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"))
+    out = [
+        f"Times in seconds: median of {config['repeats']} run(s) (min–max); each a whole process, timed from "
+        "start to exit by a wrapper process; peak RSS is the largest of the runs. Ours and the anchor (and the "
+        "peer) alternate within each round.",
+        f"Thread settings of every process, ours, floors and peer alike: {threads} (churnctl's own default of one "
+        "compute thread per process); pyarrow's CSV reader uses its own thread pool, in churnctl and the floors.",
+        "Anchors: `churnctl --help` against `python -c pass` (interpreter start); `predict --json` against "
+        "`python -c 'import sklearn'`; drift-check against the SciPy floor: one process that reads both CSVs "
+        "with pyarrow and runs `scipy.stats.ks_2samp` (asymptotic) per numeric feature and `chi2_contingency` "
+        "per categorical or binary feature, as churnctl's schema has them; predict --input against one process: "
+        "pyarrow read of the CSV, `predict_proba` of a default `HistGradientBoostingClassifier` (fitted beforehand "
+        "on the training split, pickled; categories as their codes), pyarrow write of identifier and "
+        "probability; train (auto, the default: cross-validated model selection) against one default "
+        "`HistGradientBoostingClassifier` fit on the training split (the rows churnctl trains on, as CSV), pyarrow "
+        "read included.",
+        "Data: `churnctl simulate` reference files without drift and current files with "
+        "`--shift Age=+3 --mix Geography=Germany:0.45`, of the size in the rows column; the reference is ingested "
+        "and trained. Our commands: `churnctl drift-check --current CURRENT --format json` (exit 1: drift), "
+        "`churnctl predict --input CURRENT --output scored.csv`, `churnctl train`. µs/row is our median over the "
+        "rows of the file.",
+        "Targets are the speed issue's, stated there for 1M (drift-check, train) and 5M rows; other sizes are "
+        'shown against the same targets. "short: N×" is how many times faster (or smaller) ours would have to '
+        'be. Growth: "linear" when the cost per row grows at most 1.25× from one size to the next.',
+    ]
+    if "drift-check" in config["operations"]:
+        if peer is None:
+            out.append("Peer: not run (BENCH_PEER=0).")
+        elif peer.python is None:
+            out.append(f"Peer: {peer.note}.")
+        else:
+            out.append(
+                f"Peer: {peer.note}. It reads both CSVs with pandas and runs `Report([DataDriftPreset()])` with the "
+                "features declared numeric or categorical as churnctl's schema has them; peer / ours is how many "
+                "times faster ours is."
+            )
+    return out + notes
 
 
 def main() -> int:
-    rows = int(os.environ.get("BENCH_ROWS", "1000000"))
-    failures = []
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        env = {**os.environ, "CHURNCTL_ARTIFACTS": str(tmp / "artifacts")}
-        train_csv = tmp / "train.csv"
-        quiet = {"env": env, "check": True, "stdout": subprocess.DEVNULL}
-        subprocess.run([*CHURNCTL, "-q", "simulate", "--rows", "20000", "--seed", "1", "-o", str(train_csv)], **quiet)
-        subprocess.run([*CHURNCTL, "-q", "ingest", str(train_csv), "--target", "Exited"], **quiet)
-        subprocess.run([*CHURNCTL, "-q", "train", "--model", "hgb"], **quiet)
-        print(
-            "batch scoring (churnctl predict --input FILE --output scored.parquet) against pandas.read_csv of "
-            "the same file:"
-        )
-        peaks = {}
-        for n in (rows // 4, rows):
-            batch_csv = tmp / f"batch{n}.csv"
-            subprocess.run(
-                [*CHURNCTL, "-q", "simulate", "--rows", str(n), "--seed", "2", "-o", str(batch_csv)], **quiet
-            )
-            size_mib = batch_csv.stat().st_size / 2**20
-            floor_s, floor_rss = measure(
-                [sys.executable, "-c", f"import pandas as pd; pd.read_csv({str(batch_csv)!r})"]
-            )
-            score_s, score_rss = measure(
-                [*CHURNCTL, "-q", "predict", "--input", str(batch_csv), "--output", str(tmp / "scored.parquet")],
-                env=env,
-            )
-            peaks[n] = (score_rss, floor_rss)
-            print(
-                f"  {n:>9,} rows ({size_mib:4.0f} MiB): read_csv {floor_s:5.1f} s / {floor_rss:5.0f} MiB;"
-                f" predict {score_s:5.1f} s / {score_rss:5.0f} MiB; {n / score_s:,.0f} rows/s"
-            )
-        small, large = peaks[rows // 4], peaks[rows]
-        growth, floor_growth = large[0] / small[0], large[1] / small[1]
-        print(f"  peak memory growth for 4x the rows: predict {growth:.2f}x, read_csv {floor_growth:.2f}x")
-        if growth > 1.25:
-            failures.append(f"streaming predict memory grew {growth:.2f}x for 4x the rows (target <= 1.25x)")
-
-        if BANK.exists():
-            bank_env = {**os.environ, "CHURNCTL_ARTIFACTS": str(tmp / "bank")}
-            subprocess.run(
-                [*CHURNCTL, "-q", "ingest", str(BANK), "--target", "Exited", "--seed", "1"],
-                check=True,
-                env=bank_env,
-                stdout=subprocess.DEVNULL,
-            )
-            started = time.perf_counter()
-            out = subprocess.run(
-                [*CHURNCTL, "-q", "train", "--format", "json"], check=True, env=bank_env, capture_output=True, text=True
-            )
-            doc = json.loads(out.stdout)
-            print(
-                f"train --model auto on the bank data (8,000 rows, {len(doc['candidates'])} candidates x "
-                f"5 folds): {time.perf_counter() - started:.1f} s, CV ROC-AUC {doc['cv_roc_auc']:.4f}, "
-                f"test ROC-AUC {doc['test_metrics']['roc_auc']:.4f}"
-            )
+    try:
+        config = settings()
+        if os.environ.get("BENCH_DIR"):
+            base = Path(os.environ["BENCH_DIR"]).resolve()
+            base.mkdir(parents=True, exist_ok=True)
+            text = run(config, base)
         else:
-            print(f"bank data not found at {BANK}: training benchmark skipped")
-        drift_benchmark(tmp, rows, failures)
-    for failure in failures:
-        print("FAILED:", failure)
-    return 1 if failures else 0
-
-
-def drift_benchmark(tmp: Path, rows: int, failures: list[str]) -> None:
-    import numpy as np
-
-    from churnctl.config import DriftSettings, Settings
-    from churnctl.drift.monitor import DriftMonitor
-    from churnctl.drift.profile import ReferenceProfile
-    from churnctl.lifecycle.ingest import ingest
-    from churnctl.lifecycle.train import train
-    from churnctl.registry import Registry
-    from churnctl.registry.artifacts import load_model
-    from churnctl.synthetic import Drift, simulate_customers
-
-    batches = int(os.environ.get("BENCH_BATCHES", "200"))
-    reference = tmp / "drift_reference.csv"
-    simulate_customers(10_000, seed=100).to_csv(reference, index=False)
-    registry = Registry(tmp / "drift_artifacts")
-    ingest(registry, str(reference), Settings(), target="Exited")
-    train(registry, Settings())
-    model = load_model(registry)
-    profile = ReferenceProfile.for_model(registry, model)
-
-    def check(frame):
-        monitor = DriftMonitor(model, profile, DriftSettings(), importance=model.manifest["feature_importance"])
-        for start in range(0, len(frame), 100_000):
-            monitor.update(frame.iloc[start : start + 100_000])
-        return monitor.report()
-
-    print(f"drift-check by simulation (model {model.manifest['estimator']}, {batches} batches per case):")
-    for n, count in ((1_000, batches), (100_000, max(batches // 2, 100))):
-        rate = np.mean([check(simulate_customers(n, seed=10_000 + i)).drift_detected for i in range(count)])
-        print(f"  false alarms, no drift, {n:>7,} rows: {rate:6.1%} of {count} batches")
-        if rate > 0.05:
-            failures.append(f"false-alarm rate {rate:.1%} at {n} rows")
-    report = check(simulate_customers(1_000_000, seed=777))
-    print(f"  no drift, 1,000,000 rows: {'DRIFT (false alarm)' if report.drift_detected else 'no drift'}")
-    if report.drift_detected:
-        failures.append("false alarm at 1,000,000 rows")
-    cases = {
-        "numeric mean shift 0.25 sd (CreditScore)": (Drift(shift_sd={"CreditScore": 0.25}), "CreditScore"),
-        "numeric mean shift 0.25 sd (Age)": (Drift(shift_sd={"Age": 0.25}), "Age"),
-        "Germany share +15 points": (Drift(mix={"Geography": {"Germany": 0.40}}), "Geography"),
-        "new category in 5% of rows": (Drift(new_category={"Geography": ("Italy", 0.05)}), "Geography"),
-        "10% missing values (Tenure)": (Drift(missing={"Tenure": 0.10}), "Tenure"),
-        "changed churn mechanism, labels": (Drift(concept=1.0), "performance"),
-    }
-    for name, (drift, feature) in cases.items():
-        hits = 0
-        for i in range(batches):
-            r = check(simulate_customers(10_000, seed=20_000 + i, drift=drift))
-            named = r.performance.drift if feature == "performance" else feature in r.drifted_features
-            hits += r.drift_detected and named
-        print(f"  detected at 10,000 rows, {name:<42}: {hits / batches:6.1%}")
-        if hits < 0.95 * batches:
-            failures.append(f"detection {hits}/{batches} for {name}")
-
-    big = tmp / "drift_big.csv"
-    simulate_customers(rows, seed=4, drift=Drift(shift={"Age": 3})).to_csv(big, index=False)
-    env = {**os.environ, "CHURNCTL_ARTIFACTS": str(registry.root)}
-    seconds, rss = measure(
-        [*CHURNCTL, "-q", "drift-check", "--current", str(big), "--format", "json"], env=env, ok=(0, 1)
-    )
-    print(
-        f"  churnctl drift-check on {rows:,} rows ({big.stat().st_size / 2**20:.0f} MiB CSV): "
-        f"{seconds:.1f} s, peak RSS {rss:.0f} MiB"
-    )
+            with tempfile.TemporaryDirectory(prefix="churnctl-bench-") as folder:
+                text = run(config, Path(folder))
+    except BenchError as exc:
+        print(f"make bench: {exc}", file=sys.stderr)
+        return 2
+    print(text)
+    config["out"].write_text(text)
+    log(f"written to {config['out']}")
+    return 0
 
 
 if __name__ == "__main__":
