@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from churnctl.errors import DataError, preview
+from churnctl.rows import unseen_warnings as unseen_warnings  # re-exported: shared with the JSON path
 from churnctl.schema import Schema, to_number, to_text
 
 
@@ -76,18 +77,6 @@ def merge_unseen(total: dict[str, dict[str, int]], more: dict[str, dict[str, int
         bucket = total.setdefault(column, {})
         for value, rows in counts.items():
             bucket[value] = bucket.get(value, 0) + rows
-
-
-def unseen_warnings(unseen: dict[str, dict[str, int]], source: str = "input") -> list[str]:
-    messages = []
-    for column, counts in sorted(unseen.items()):
-        ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        listed = ", ".join(f"{v!r} ({c} row{'s' if c > 1 else ''})" for v, c in ordered[:5])
-        more = f" (+{len(ordered) - 5} more)" if len(ordered) > 5 else ""
-        messages.append(
-            f"{source}: column {column!r} has categories never seen in training: {listed}{more}; scored as unknown"
-        )
-    return messages
 
 
 def encode_target(series: pd.Series, schema: Schema, *, source: str = "input") -> tuple[np.ndarray, np.ndarray]:

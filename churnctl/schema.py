@@ -12,83 +12,21 @@ one set of typing rules holds everywhere:
 * categorical cells: text with surrounding blanks removed; integer-valued numbers are written
   without a decimal point (``1.0`` and ``"1"`` are the same category); categories never seen in
   training are scored as unknown and reported.
+
+:class:`Schema` and :class:`ColumnSpec` are defined in :mod:`churnctl.contract` (no pandas) and
+re-exported here; :mod:`churnctl.rows` applies the same rules to JSON rows without pandas.
 """
 
 from __future__ import annotations
-
-from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype, is_string_dtype
 
-from churnctl.errors import ArtifactError
+from churnctl.contract import SCHEMA_FORMAT, ColumnSpec, Schema
+from churnctl.contract import label_text as _label_text
 
-SCHEMA_FORMAT = 1
-
-
-@dataclass
-class ColumnSpec:
-    name: str
-    role: str  # feature | target | identifier | ignored
-    kind: str | None = None  # numeric | binary | categorical (features and target)
-    dtype: str | None = None  # number | string: how the model receives the column
-    missing_rate: float = 0.0
-    n_unique: int = 0
-    categories: dict[str, int] | None = None  # string features: training counts per category
-    minimum: float | None = None
-    maximum: float | None = None
-    mean: float | None = None
-    std: float | None = None
-    reason: str | None = None  # why an identifier or ignored column is excluded
-
-
-@dataclass
-class Schema:
-    target: str
-    positive_label: str
-    negative_label: str
-    columns: list[ColumnSpec] = field(default_factory=list)
-    id_column: str | None = None
-    format: int = SCHEMA_FORMAT
-
-    @property
-    def features(self) -> list[ColumnSpec]:
-        return [c for c in self.columns if c.role == "feature"]
-
-    @property
-    def feature_names(self) -> list[str]:
-        return [c.name for c in self.features]
-
-    @property
-    def numeric_names(self) -> list[str]:
-        return [c.name for c in self.features if c.dtype == "number"]
-
-    @property
-    def categorical_names(self) -> list[str]:
-        return [c.name for c in self.features if c.dtype == "string"]
-
-    @property
-    def identifier_names(self) -> list[str]:
-        return [c.name for c in self.columns if c.role == "identifier"]
-
-    def column(self, name: str) -> ColumnSpec:
-        return next(c for c in self.columns if c.name == name)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Schema:
-        data = dict(data)
-        if data.get("format") != SCHEMA_FORMAT:
-            raise ArtifactError(
-                f"schema format {data.get('format')} is not supported by this churnctl (expects {SCHEMA_FORMAT})",
-                hint="re-ingest the data with this version",
-            )
-        data["columns"] = [ColumnSpec(**c) for c in data.get("columns", [])]
-        return cls(**data)
-
+__all__ = ["SCHEMA_FORMAT", "ColumnSpec", "Schema", "label_text", "to_number", "to_text"]
 
 # ---------------------------------------------------------------------------------------------
 # Typing cells
@@ -96,18 +34,9 @@ class Schema:
 
 def label_text(value: object) -> str | None:
     """Canonical text of a label or category: None for missing, '1' for 1 and 1.0."""
-    if value is None or value is pd.NA:
+    if value is pd.NA:
         return None
-    if isinstance(value, (bool, np.bool_)):
-        return "True" if value else "False"
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        if np.isnan(value):
-            return None
-        return str(int(value)) if float(value).is_integer() else repr(float(value))
-    text = str(value).strip()
-    return text or None
+    return _label_text(value)
 
 
 def to_text(series: pd.Series) -> pd.Series:

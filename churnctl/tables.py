@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import shutil
 import sys
@@ -25,6 +24,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from churnctl.errors import DataError, UsageError, preview
+from churnctl.rows import parse_json_rows as parse_json_rows  # re-exported: JSON rows need no pandas
 
 # Cells read as missing, as pandas and most tools read them.
 NULL_TOKENS = ["", "NA", "N/A", "NaN", "nan", "NULL", "null", "None", "#N/A"]
@@ -188,27 +188,6 @@ def _csv_batches(
             pending = pending.slice(batch_rows)
     if pending is not None and pending.num_rows:
         yield _arrow_to_pandas(pending)
-
-
-def parse_json_rows(text: str, source: str = "input") -> tuple[list[dict], bool]:
-    """Rows from a JSON object or array of objects; returns (rows, was_single_object)."""
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(
-            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-            hint="expected one JSON object or an array of objects",
-        ) from None
-    if isinstance(doc, dict):
-        return [doc], True
-    if isinstance(doc, list) and doc and all(isinstance(r, dict) for r in doc):
-        return doc, False
-    if isinstance(doc, list) and not doc:
-        raise DataError(f"{source} is an empty JSON array", hint="give at least one row object")
-    raise DataError(
-        f"{source} must be a JSON object or an array of objects, found {type(doc).__name__}"
-        + (" elements" if isinstance(doc, list) else "")
-    )
 
 
 def atomic_output(path: str | os.PathLike) -> _AtomicOutput:

@@ -3,32 +3,21 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from churnctl import tables
 from churnctl.config import Settings, validate_risk_bands
-from churnctl.errors import DataError, preview
-from churnctl.features import check_header, merge_unseen, prepare_features, unseen_warnings
-from churnctl.lifecycle.results import Result, warn
+from churnctl.errors import DataError
+from churnctl.features import check_header, merge_unseen, prepare_features
+from churnctl.lifecycle.results import PredictRowsResult, Result, warn
+from churnctl.predictions import confidence, risk_levels
 from churnctl.progress import Progress, no_progress
 from churnctl.registry import Registry
 from churnctl.registry.artifacts import LoadedModel, load_model
-
-
-def confidence(proba: np.ndarray, threshold: float) -> np.ndarray:
-    """How decided the label is: 0 at the threshold, 1 at probability 0 or 1.
-
-    The distance of the probability from the decision threshold, as a share of the room on that
-    side: (p - t) / (1 - t) above the threshold, (t - p) / t below it.
-    """
-    above = proba >= threshold
-    return np.where(above, (proba - threshold) / (1.0 - threshold), (threshold - proba) / threshold)
+from churnctl.rows import parse_json_rows, read_json_input, require_features, unseen_warnings
 
 
 def score(
@@ -43,48 +32,27 @@ def score(
             out[name] = frame[name].to_numpy()
     out["churn_probability"] = np.round(proba, 6)
     out["churn_label"] = (proba >= model.threshold).astype(int)
-    out["risk_level"] = np.where(proba < bands[0], "low", np.where(proba < bands[1], "medium", "high"))
+    out["risk_level"] = risk_levels(proba, bands)
     out["confidence"] = np.round(confidence(proba, model.threshold), 6)
     out["model_version"] = model.version
     return out, unseen
 
 
-def read_json_input(source: str) -> tuple[str, str]:
-    """(text, name for messages) of a JSON input: a file, or standard input for ``-``."""
-    if source == "-":
-        return sys.stdin.read(), "stdin"
-    path = Path(source)
-    if not path.is_file():
-        raise DataError(f"JSON file {path} does not exist", hint="check the path, or use '-' for stdin")
-    return path.read_text(encoding="utf-8", errors="replace"), str(path)
-
-
-@dataclass
-class PredictRowsResult(Result):
-    model_version: str
-    single: bool
-    predictions: list[dict]
-    warnings: list[str] = field(default_factory=list)
-
-    def document(self) -> Any:
-        """The JSON written to stdout: one object for one input object, else an array."""
-        return self.predictions[0] if self.single else self.predictions
-
-
 def predict_rows(
     registry: Registry, settings: Settings, source: str, *, version: str | None = None
 ) -> PredictRowsResult:
-    """Score the JSON rows of ``source`` (a file path, or ``-`` for standard input)."""
+    """Score the JSON rows of ``source`` (a file path, or ``-`` for standard input) with scikit-learn."""
     text, name = read_json_input(source)
-    rows, single = tables.parse_json_rows(text, name)
+    rows, single = parse_json_rows(text, name)
+    return predict_parsed_rows(registry, settings, rows, single, name, version=version)
+
+
+def predict_parsed_rows(
+    registry: Registry, settings: Settings, rows: list[dict], single: bool, name: str, *, version: str | None = None
+) -> PredictRowsResult:
+    """Score parsed JSON rows (``single``: the input was one object; ``name`` names it in messages)."""
     model = load_model(registry, version)
-    for number, row in enumerate(rows, start=1):
-        absent = [n for n in model.schema.feature_names if n not in row]
-        if absent:
-            raise DataError(
-                f"{name}: row {number} lacks {len(absent)} feature column(s) the model needs: {preview(absent)}",
-                hint="give every feature in every row; null marks a missing value",
-            )
+    require_features(rows, model.schema, name)
     frame = pd.DataFrame.from_records(rows)
     bands = validate_risk_bands(settings.predict.risk_bands)
     predictions, unseen = score(model, frame, bands, source=name)

@@ -1,9 +1,11 @@
-"""What every lifecycle result shares."""
+"""What every lifecycle result shares, and the result of ``predict --json``, which both the
+scikit-learn path (:mod:`churnctl.lifecycle.predict`) and the compiled one
+(:mod:`churnctl.lifecycle.predict_compiled`) return."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 log = logging.getLogger("churnctl")
@@ -21,3 +23,15 @@ def warn(messages: list[str]) -> list[str]:
     for message in messages:
         log.warning(message)
     return messages
+
+
+@dataclass
+class PredictRowsResult(Result):
+    model_version: str
+    single: bool
+    predictions: list[dict]
+    warnings: list[str] = field(default_factory=list)
+
+    def document(self) -> Any:
+        """The JSON written to stdout: one object for one input object, else an array."""
+        return self.predictions[0] if self.single else self.predictions

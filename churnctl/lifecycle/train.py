@@ -13,6 +13,7 @@ import pandas as pd
 import sklearn
 
 import churnctl
+from churnctl.compiled.export import compiled_model_bytes
 from churnctl.config import Settings
 from churnctl.estimators import choose_threshold, feature_importance, select_and_fit
 from churnctl.features import prepare_features
@@ -105,6 +106,9 @@ def train_locked(
 
     staged = registry.stage()
     staged.write("model.joblib", joblib_bytes(selection.pipeline))
+    compiled = compiled_model_bytes(selection.pipeline, schema, X)  # the fast scorer of predict --json
+    if compiled is not None:
+        staged.write("model.npz", compiled)
     # Held-out churn probabilities: the reference of prediction drift (training rows would be
     # scored over-confidently by the model that learnt them).
     staged.write("reference_scores.parquet", parquet_bytes(pd.DataFrame({"churn_probability": test_proba})))

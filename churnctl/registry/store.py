@@ -8,7 +8,7 @@
       .lock                        the writers' lock (see churnctl.registry.lock)
       .staging/                    versions being written; moved into place when complete
       datasets/<dataset_id>/       manifest.json, schema.json, train.parquet, test.parquet
-      models/<vNNNN>/              manifest.json, model.joblib, reference.parquet
+      models/<vNNNN>/              manifest.json, model.joblib, model.npz, reference.parquet
 
 Versions are immutable. A dataset or model version is built completely in ``.staging`` and then
 renamed into ``datasets/`` or ``models/`` in one atomic step, its manifest (with the SHA-256 of

@@ -34,8 +34,6 @@ def predict_command(
     ] = None,
 ) -> None:
     """Score customers: JSON rows (--json) or a CSV/Parquet batch (--input)."""
-    from churnctl.lifecycle.predict import predict_file, predict_rows
-
     st = state(ctx)
     if (json_rows is None) == (input is None):
         raise UsageError(
@@ -45,7 +43,16 @@ def predict_command(
     if json_rows is not None:
         if output is not None:
             raise UsageError("--output goes with --input; --json writes its predictions to stdout")
-        rows = predict_rows(st.registry, st.settings, json_rows, version=model)
+        # The compiled scorer needs neither scikit-learn nor pandas; versions without one (or rows it
+        # cannot type exactly as pandas would) are scored by the scikit-learn path.
+        from churnctl.lifecycle.predict_compiled import predict_rows_compiled, read_rows
+
+        parsed, single, name = read_rows(json_rows)
+        rows = predict_rows_compiled(st.registry, st.settings, parsed, single, name, version=model)
+        if rows is None:
+            from churnctl.lifecycle.predict import predict_parsed_rows
+
+            rows = predict_parsed_rows(st.registry, st.settings, parsed, single, name, version=model)
 
         def rows_text(out: Console) -> None:
             columns = list(rows.predictions[0])
@@ -64,6 +71,8 @@ def predict_command(
             "without --output the scored rows go to stdout as CSV, so there is no room for a JSON summary",
             hint="add --output FILE to get a JSON summary",
         )
+    from churnctl.lifecycle.predict import predict_file
+
     with progress_bars(ctx) as progress:
         result = predict_file(
             st.registry,

@@ -1,0 +1,79 @@
+"""predict --json with a version's compiled model (``model.npz``, see :mod:`churnctl.compiled`).
+
+Nothing here imports scikit-learn, SciPy, pandas or pyarrow, so a cold ``churnctl predict --json``
+costs little more than starting Python and numpy. The rows are typed by :mod:`churnctl.rows` with
+the rules and messages of :func:`churnctl.features.prepare_features`, and the predictions are those
+of the scikit-learn pipeline. When the version has no compiled model (trained before churnctl
+wrote one, or with a pipeline the compiler does not reproduce), :func:`predict_rows_compiled`
+returns None and the caller scores with :func:`churnctl.lifecycle.predict.predict_parsed_rows`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from churnctl.compiled.scorer import FILE_NAME, CompiledFormatError, CompiledModel
+from churnctl.config import Settings, validate_risk_bands
+from churnctl.contract import Schema
+from churnctl.lifecycle.results import PredictRowsResult, warn
+from churnctl.predictions import json_predictions
+from churnctl.registry import Registry, ids
+from churnctl.rows import (
+    NotReproducible,
+    parse_json_rows,
+    read_json_input,
+    require_features,
+    type_rows,
+    unseen_warnings,
+)
+
+log = logging.getLogger("churnctl")
+PIPELINE_FILE = "model.joblib"
+
+
+def read_rows(source: str) -> tuple[list[dict], bool, str]:
+    """(rows, was one object, name for messages) of a JSON file, or of standard input for ``-``."""
+    text, name = read_json_input(source)
+    rows, single = parse_json_rows(text, name)
+    return rows, single, name
+
+
+def predict_rows_compiled(
+    registry: Registry, settings: Settings, rows: list[dict], single: bool, name: str, *, version: str | None = None
+) -> PredictRowsResult | None:
+    """Score parsed JSON rows with the compiled model of ``version`` (default: current), or return
+    None when the version has none and scikit-learn must score them.
+
+    The version is checked exactly as for loading its pipeline (signed manifest, file modes, the
+    SHA-256 of the pipeline and of ``model.npz``), so a damaged version is refused either way.
+    """
+    version = ids.version_argument(version, "--model") if version else registry.require_current()
+    manifest = registry.model_manifest(version)
+    if FILE_NAME not in manifest["files"]:
+        log.debug("model %s has no compiled scorer (%s): scoring with scikit-learn", version, FILE_NAME)
+        return None
+    registry.model_bytes(version, PIPELINE_FILE)  # checked, not loaded
+    try:
+        compiled = CompiledModel.from_bytes(registry.model_bytes(version, FILE_NAME))
+    except CompiledFormatError as exc:
+        log.debug("model %s: %s: scoring with scikit-learn", version, exc)
+        return None
+    schema = Schema.from_dict(manifest["schema"])
+    threshold = float(manifest["threshold"])
+    if (compiled.numeric, compiled.categorical) != (schema.numeric_names, schema.categorical_names):
+        log.debug("model %s: the compiled model's features differ from the schema: scoring with scikit-learn", version)
+        return None
+    require_features(rows, schema, name)
+    bands = validate_risk_bands(settings.predict.risk_bands)
+    try:
+        typed = type_rows(rows, schema, name)
+    except NotReproducible as exc:
+        log.debug("%s holds %s: scoring with scikit-learn", name, exc)
+        return None
+    proba = compiled.predict_proba(typed.numbers, typed.texts)
+    return PredictRowsResult(
+        model_version=version,
+        single=single,
+        predictions=json_predictions(rows, proba, schema, threshold, bands, version),
+        warnings=warn(unseen_warnings(typed.unseen, name)),
+    )

@@ -1,0 +1,51 @@
+"""From churn probabilities to predictions: label, risk level and confidence (numpy only, shared by
+the scikit-learn and the compiled scoring paths)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from churnctl.contract import Schema
+
+
+def confidence(proba: np.ndarray, threshold: float) -> np.ndarray:
+    """How decided the label is: 0 at the threshold, 1 at probability 0 or 1.
+
+    The distance of the probability from the decision threshold, as a share of the room on that
+    side: (p - t) / (1 - t) above the threshold, (t - p) / t below it.
+    """
+    above = proba >= threshold
+    return np.where(above, (proba - threshold) / (1.0 - threshold), (threshold - proba) / threshold)
+
+
+def risk_levels(proba: np.ndarray, bands: tuple[float, float]) -> np.ndarray:
+    return np.where(proba < bands[0], "low", np.where(proba < bands[1], "medium", "high"))
+
+
+def _json_float(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def json_predictions(
+    rows: list[dict], proba: np.ndarray, schema: Schema, threshold: float, bands: tuple[float, float], version: str
+) -> list[dict]:
+    """The prediction objects of ``predict --json``, key for key and value for value what the
+    scikit-learn path writes: identifiers present in any row (as the caller sent them), then
+    churn_probability, churn_label, risk_level, confidence and model_version."""
+    identifiers = [n for n in schema.identifier_names if any(n in row for row in rows)]
+    probabilities = np.round(proba, 6).tolist()
+    labels = (proba >= threshold).astype(int).tolist()
+    levels = risk_levels(proba, bands).tolist()
+    decided = np.round(confidence(proba, threshold), 6).tolist()
+    records = []
+    for i, row in enumerate(rows):
+        record: dict = {name: row.get(name) for name in identifiers}
+        record["churn_probability"] = _json_float(probabilities[i])
+        record["churn_label"] = labels[i]
+        record["risk_level"] = levels[i]
+        record["confidence"] = _json_float(decided[i])
+        record["model_version"] = version
+        records.append(record)
+    return records

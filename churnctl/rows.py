@@ -1,0 +1,139 @@
+"""JSON rows for ``predict --json``, without pandas: reading and parsing the input, checking each row
+against the model's schema and typing the features, with the same rules and the same error
+messages as :func:`churnctl.features.prepare_features` applied to
+``pandas.DataFrame.from_records(rows)`` (see :mod:`churnctl.cells` for the details pandas decides
+per column)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from churnctl.cells import numbers, texts
+from churnctl.contract import Schema
+from churnctl.errors import DataError, preview
+
+
+class NotReproducible(Exception):
+    """Rows that only the pandas path handles the way it always has (pandas cannot store them)."""
+
+
+def read_json_input(source: str) -> tuple[str, str]:
+    """(text, name for messages) of a JSON input: a file, or standard input for ``-``."""
+    if source == "-":
+        return sys.stdin.read(), "stdin"
+    path = Path(source)
+    if not path.is_file():
+        raise DataError(f"JSON file {path} does not exist", hint="check the path, or use '-' for stdin")
+    return path.read_text(encoding="utf-8", errors="replace"), str(path)
+
+
+def parse_json_rows(text: str, source: str = "input") -> tuple[list[dict], bool]:
+    """Rows from a JSON object or array of objects; returns (rows, was_single_object)."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            hint="expected one JSON object or an array of objects",
+        ) from None
+    if isinstance(doc, dict):
+        return [doc], True
+    if isinstance(doc, list) and doc and all(isinstance(r, dict) for r in doc):
+        return doc, False
+    if isinstance(doc, list) and not doc:
+        raise DataError(f"{source} is an empty JSON array", hint="give at least one row object")
+    raise DataError(
+        f"{source} must be a JSON object or an array of objects, found {type(doc).__name__}"
+        + (" elements" if isinstance(doc, list) else "")
+    )
+
+
+def require_features(rows: list[dict], schema: Schema, source: str) -> None:
+    """Every row must name every feature (null marks a missing value)."""
+    for number, row in enumerate(rows, start=1):
+        absent = [n for n in schema.feature_names if n not in row]
+        if absent:
+            raise DataError(
+                f"{source}: row {number} lacks {len(absent)} feature column(s) the model needs: {preview(absent)}",
+                hint="give every feature in every row; null marks a missing value",
+            )
+
+
+def row_list(rows: list[int], offset: int = 0, limit: int = 5) -> str:
+    """'1, 4, 7 (+2 more)': row numbers (from 1, plus ``offset``) of 0-based row indices."""
+    shown = ", ".join(str(r + 1 + offset) for r in rows[:limit])
+    return shown + (f" (+{len(rows) - limit} more)" if len(rows) > limit else "")
+
+
+@dataclass
+class TypedRows:
+    """Features of JSON rows as the model takes them."""
+
+    numbers: dict[str, list[float]]  # NaN for missing
+    texts: dict[str, list[str | None]]  # canonical category text, None for missing
+    unseen: dict[str, dict[str, int]]  # {column: {category never seen in training: rows}}
+
+
+def _check_storable(rows: list[dict]) -> None:
+    """pandas stores text columns as UTF-8 (Arrow): text it cannot encode stays on its path."""
+    for row in rows:
+        for key, value in row.items():
+            for text in (key, value):
+                if isinstance(text, str) and not text.isascii():
+                    try:
+                        text.encode("utf-8")
+                    except UnicodeEncodeError:
+                        raise NotReproducible("text that is not valid Unicode") from None
+
+
+def type_rows(rows: list[dict], schema: Schema, source: str = "input") -> TypedRows:
+    """Type the features of ``rows`` (each has every feature) as :func:`prepare_features` does.
+
+    Raises :class:`DataError` naming column and rows for a value of the wrong type, and
+    :class:`NotReproducible` for rows only the pandas path reproduces.
+    """
+    _check_storable(rows)
+    typed = TypedRows({}, {}, {})
+    for spec in schema.features:
+        values = [row[spec.name] for row in rows]
+        if spec.dtype == "number":
+            floats, bad = numbers(values)
+            if any(bad):
+                wrong = [i for i, b in enumerate(bad) if b]
+                first = values[wrong[0]]
+                first = first if isinstance(first, (str, dict, list)) else str(first)
+                raise DataError(
+                    f"{source}: column {spec.name!r} expects numbers, found {first!r} in row {row_list(wrong)}",
+                    hint="fix or blank out those cells; blank cells are read as missing",
+                )
+            typed.numbers[spec.name] = floats
+        else:
+            nested = [i for i, v in enumerate(values) if isinstance(v, (dict, list))]
+            if nested:
+                raise DataError(
+                    f"{source}: column {spec.name!r} expects a category (text or number), found "
+                    f"{values[nested[0]]!r} in row {row_list(nested)}"
+                )
+            text = texts(values)
+            known = spec.categories or {}
+            new = Counter(t for t in text if t is not None and t not in known)
+            if new:
+                typed.unseen[spec.name] = dict(new)
+            typed.texts[spec.name] = text
+    return typed
+
+
+def unseen_warnings(unseen: dict[str, dict[str, int]], source: str = "input") -> list[str]:
+    messages = []
+    for column, counts in sorted(unseen.items()):
+        ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        listed = ", ".join(f"{v!r} ({c} row{'s' if c > 1 else ''})" for v, c in ordered[:5])
+        more = f" (+{len(ordered) - 5} more)" if len(ordered) > 5 else ""
+        messages.append(
+            f"{source}: column {column!r} has categories never seen in training: {listed}{more}; scored as unknown"
+        )
+    return messages
