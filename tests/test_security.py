@@ -285,29 +285,16 @@ def test_a_model_file_others_can_change_is_not_loaded(cli, artifacts, row, mode)
     "umask,file_mode,dir_mode",
     [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700), (0o002, 0o644, 0o755), (0o000, 0o644, 0o755)],
 )
-def test_files_follow_the_umask_and_are_never_writable_by_others(tmp_path, sim_csv, umask, file_mode, dir_mode):
+def test_files_follow_the_umask_and_are_never_writable_by_others(cli, tmp_path, sim_csv, umask, file_mode, dir_mode):
     artifacts = tmp_path / "artifacts"
-    script = (
-        "import os, sys\nos.umask(int(sys.argv[1], 8))\nfrom churnctl.cli.app import main\n"
-        "main(['--artifacts', sys.argv[2], '--config', sys.argv[3], 'ingest', sys.argv[4], '--target', 'Exited'])"
-    )
     config = tmp_path / "c.toml"
     config.write_text("[train]\ncv_folds = 2\nmodel = 'logreg'\n")
-    run = subprocess.run(
-        [sys.executable, "-c", script, oct(umask), str(artifacts), str(config), str(sim_csv)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert run.returncode == 0, run.stderr
-    script = script.replace("'ingest', sys.argv[4], '--target', 'Exited'", "'train'")
-    run = subprocess.run(
-        [sys.executable, "-c", script, oct(umask), str(artifacts), str(config), str(sim_csv)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert run.returncode == 0, run.stderr
+    previous = os.umask(umask)
+    try:
+        assert cli("--artifacts", artifacts, "--config", config, "ingest", sim_csv, "--target", "Exited").code == 0
+        assert cli("--artifacts", artifacts, "--config", config, "train").code == 0
+    finally:
+        os.umask(previous)
     modes = {str(p.relative_to(artifacts)): stat.S_IMODE(p.stat().st_mode) for p in artifacts.rglob("*")}
     for name, mode in modes.items():
         expected = dir_mode if (artifacts / name).is_dir() else file_mode
