@@ -228,6 +228,19 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> None:
             frame.to_csv(out.tmp, index=False, compression=COMPRESSION.get(path.suffix))
 
 
+def _csv_bytes(frame: pd.DataFrame, header: bool) -> bytes:
+    """``frame`` as CSV: written by Arrow (several times faster than pandas), unless a value needs
+    quoting, which pandas does as it always has. The header line is pandas' in both cases."""
+    head = frame.head(0).to_csv(index=False).encode() if header else b""
+    try:
+        buffer = io.BytesIO()
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False, quoting_style="none"))
+        return head + buffer.getvalue()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return head + frame.to_csv(index=False, header=False).encode()
+
+
 class TableWriter:
     """Write a table in consecutive frames to CSV or Parquet (or CSV on stdout), atomically.
 
@@ -260,7 +273,8 @@ class TableWriter:
             if compression:  # compressed streams concatenate into one valid file
                 frame.to_csv(self._tmp, mode="ab", index=False, header=self._csv_header, compression=compression)
             else:
-                frame.to_csv(self._tmp, mode="a", index=False, header=self._csv_header)
+                with open(self._tmp, "ab") as handle:
+                    handle.write(_csv_bytes(frame, self._csv_header))
             self._csv_header = False
         self.rows += len(frame)
 

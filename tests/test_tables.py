@@ -115,3 +115,17 @@ def test_numeric_columns_read_as_numbers_then_as_text_after_a_bad_cell(tmp_path)
     keep = np.ones(n, dtype=bool)
     keep[[10, n - 5]] = False
     np.testing.assert_array_equal(numbers[keep], expected[keep])
+
+
+def test_csv_output_is_the_same_table_whichever_writer_wrote_it(tmp_path):
+    plain = pd.DataFrame({"id": ["a", "b"], "p": [0.5, 1e-06], "n": [1, 2], "level": ["low", None]})
+    quoted = pd.DataFrame({"id": ['x,"y"', "z"], "p": [0.25, 0.75], "n": [3, 4], "level": ["high", "low"]})
+    out = tmp_path / "out.csv"
+    with tables.TableWriter(out) as writer:
+        writer.write(plain)  # written by Arrow
+        writer.write(quoted)  # needs quoting: written by pandas
+    back = pd.read_csv(out, keep_default_na=False)
+    assert out.read_text().splitlines()[0] == "id,p,n,level"
+    assert back["id"].tolist() == ["a", "b", 'x,"y"', "z"]
+    assert back["p"].tolist() == [0.5, 1e-06, 0.25, 0.75] and back["n"].tolist() == [1, 2, 3, 4]
+    assert back["level"].tolist() == ["low", "", "high", "low"]
