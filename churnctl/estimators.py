@@ -221,7 +221,8 @@ def select_and_fit(
             f"the training split has {minority} row(s) of its rarer class; cannot cross-validate",
             hint="ingest more labelled rows of both classes",
         )
-    large = len(y) > selection_rows
+    # Sample only when the sample keeps enough of the rarer class for every fold.
+    large = len(y) > selection_rows and minority * selection_rows / len(y) >= 10 * folds
     if large:  # search on a stratified sample; the final fit uses every row
         keep, _ = train_test_split(np.arange(len(y)), train_size=selection_rows, stratify=y, random_state=seed)
         keep = np.sort(keep)
@@ -254,8 +255,14 @@ def select_and_fit(
         families_done.add(family)
     # The cheapest candidate to score among those within TIE_MARGIN of the best mean AUC wins (a gap
     # that small is noise, and the chosen model scores every batch afterwards); then the earlier.
-    best = max(c.mean_auc for c, _, _ in scored)
-    near = [i for i, (c, _, _) in enumerate(scored) if c.mean_auc >= best - TIE_MARGIN]
+    # Candidates that the budget cut short are ranked only if none ran as many folds as the others.
+    most = max(len(c.fold_auc) for c, _, _ in scored)
+    for c, _, _ in scored:
+        if len(c.fold_auc) < most:
+            skipped.append({"estimator": c.family, "params": c.params, "folds_done": len(c.fold_auc)})
+    ranked = [i for i, (c, _, _) in enumerate(scored) if len(c.fold_auc) == most]
+    best = max(scored[i][0].mean_auc for i in ranked)
+    near = [i for i in ranked if scored[i][0].mean_auc >= best - TIE_MARGIN]
     chosen, oof, mask = scored[min(near, key=lambda i: (scoring_cost(scored[i][0].family, scored[i][0].params), i))]
     pipeline = build_pipeline(schema, chosen.family, chosen.params, seed, early_stopping=large)
     pipeline.fit(X, y)

@@ -40,6 +40,11 @@ def parse_json_rows(text: str, source: str = "input") -> tuple[list[dict], bool]
             f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
             hint="expected one JSON object or an array of objects",
         ) from None
+    except (ValueError, RecursionError) as exc:  # integers of thousands of digits, absurd nesting
+        raise DataError(
+            f"{source} cannot be read as rows: {str(exc)[:120] or 'nested too deeply'}",
+            hint="expected one JSON object or an array of flat objects of numbers and text",
+        ) from None
     if isinstance(doc, dict):
         return [doc], True
     if isinstance(doc, list) and doc and all(isinstance(r, dict) for r in doc):

@@ -2,7 +2,9 @@
 
 CSV cells are read as text and typed later by :mod:`churnctl.schema`, so that ingest, predict and
 later checks apply one set of rules (blank numeric cells are missing, "abc" in a numeric column is
-an error naming row and column) instead of whatever a parser guessed for one file. Readers come
+an error naming row and column) instead of whatever a parser guessed for one file. The batch
+reader may parse a model's numeric columns as numbers first, as a shortcut: any cell that is not a
+plain finite number sends the file back to text reading. Readers come
 in two forms: whole-table (training needs all rows) and batch iterators with bounded memory
 (scoring and monitoring of files larger than memory).
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -94,9 +97,9 @@ def read_header(path: str | os.PathLike) -> list[str]:
 
 
 def _csv_options(
-    names: list[str], columns: list[str] | None, numeric: Collection[str] = (), skip: int = 0
+    names: list[str], columns: list[str] | None, numeric: Collection[str] = ()
 ) -> tuple[pacsv.ReadOptions, pacsv.ConvertOptions]:
-    read = pacsv.ReadOptions(column_names=names, skip_rows=1, skip_rows_after_names=skip, block_size=1 << 22)
+    read = pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 22)
     wanted = names if columns is None else [c for c in names if c in set(columns)]
     convert = pacsv.ConvertOptions(
         column_types={c: pa.float64() if c in numeric else pa.string() for c in wanted},
@@ -167,21 +170,35 @@ def iter_table(
                     yield frame
                     done += len(frame)
                 return
-            except pa.ArrowInvalid:
-                pass  # not a plain number somewhere: read the rest as text
+            except (pa.ArrowInvalid, _NotPlainNumbers):
+                pass  # not a plain number somewhere: read again as text, past the rows already given
         yield from _csv_batches(path, names, columns, batch_rows, (), skip=done)
     except (pa.ArrowException, OSError) as exc:
         raise _arrow_error(path, exc) from None
 
 
+class _NotPlainNumbers(Exception):
+    """A numeric column holds NaN or infinity spelled out: the text rules must judge those cells."""
+
+
 def _csv_batches(
     path: Path, names: list[str], columns: list[str] | None, batch_rows: int, numeric: Collection[str], skip: int
 ) -> Iterator[pd.DataFrame]:
-    read, convert = _csv_options(names, columns, numeric, skip)
+    """Frames of ``batch_rows`` rows, after dropping the first ``skip`` data rows (counted as parsed
+    rows, so blank lines and line breaks inside quoted cells cannot shift them)."""
+    read, convert = _csv_options(names, columns, numeric)
     reader = pacsv.open_csv(str(path), read_options=read, convert_options=convert)
     pending = None
     for batch in reader:
         table = pa.Table.from_batches([batch])
+        for name in numeric:
+            if name in table.column_names:
+                values = table.column(name)
+                if pc.any(pc.or_(pc.is_nan(values), pc.is_inf(values))).as_py():
+                    raise _NotPlainNumbers(name)
+        if skip:
+            dropped = min(skip, table.num_rows)
+            table, skip = table.slice(dropped), skip - dropped
         pending = table if pending is None else pa.concat_tables([pending, table])
         while pending.num_rows >= batch_rows:
             yield _arrow_to_pandas(pending.slice(0, batch_rows))
@@ -191,7 +208,7 @@ def _csv_batches(
 
 
 def atomic_output(path: str | os.PathLike) -> _AtomicOutput:
-    """A temporary path beside ``path``; call ``commit()`` to move it into place."""
+    """A temporary path beside ``path``, moved into place when the ``with`` block ends without error."""
     return _AtomicOutput(Path(path))
 
 
@@ -229,9 +246,17 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> None:
 
 
 def _csv_bytes(frame: pd.DataFrame, header: bool) -> bytes:
-    """``frame`` as CSV: written by Arrow (several times faster than pandas), unless a value needs
-    quoting, which pandas does as it always has. The header line is pandas' in both cases."""
+    """``frame`` as CSV: written by Arrow (several times faster than pandas) when every column holds
+    text or numbers and no value needs quoting, else by pandas. The header line is pandas' in both
+    cases. The two differ only in how they spell some numbers (Arrow ``1`` and ``0.000001`` for
+    pandas ``1.0`` and ``1e-06``), which every CSV reader parses to the same values."""
     head = frame.head(0).to_csv(index=False).encode() if header else b""
+    plain = all(
+        pd.api.types.is_integer_dtype(t) or pd.api.types.is_float_dtype(t) or pd.api.types.is_string_dtype(t)
+        for t in frame.dtypes
+    )
+    if not plain or frame.shape[1] < 2:  # one column: Arrow would write a missing value as a blank line
+        return head + frame.to_csv(index=False, header=False).encode()
     try:
         buffer = io.BytesIO()
         table = pa.Table.from_pandas(frame, preserve_index=False)

@@ -96,3 +96,49 @@ def test_long_work_reports_progress_to_the_caller(data, artifacts, sim_csv, tmp_
     checked = []
     drift_check(registry, Settings(), str(sim_csv), batch_rows=2000, progress=lambda *a: checked.append(a))
     assert checked == [("checking rows", 2000, None), ("checking rows", 3000, None)]
+
+
+def test_a_rare_class_is_never_sampled_away(data):
+    schema, X, y = data
+    rare = y.copy()
+    rare[:] = 0
+    rare[:6] = 1  # 6 churners in 4,000 rows: a 1,500-row sample would keep about 2
+    selection = select_and_fit(schema, X, rare, model="logreg", seed=1, folds=3, selection_rows=1500)
+    assert selection.selection_rows == len(rare)
+
+
+def test_candidates_cut_short_by_the_budget_are_not_ranked_against_complete_ones(data, monkeypatch):
+    import churnctl.estimators as estimators
+
+    schema, X, y = data
+    clock = iter(range(0, 10_000, 1))
+    monkeypatch.setattr(estimators.time, "monotonic", lambda: float(next(clock)))
+    # each call to the clock advances one second: the budget ends during the second hgb candidate
+    selection = select_and_fit(schema, X, y, model="hgb", seed=1, folds=3, time_budget=8.5)
+    folds = [len(c.fold_auc) for c in selection.candidates]
+    assert max(folds) == 3 and min(folds) < 3
+    assert len(selection.chosen.fold_auc) == 3
+    assert any(s.get("folds_done") for s in selection.skipped)
+
+
+def test_scored_rows_reach_stdout_while_progress_bars_draw_on_a_terminal(artifacts, sim_csv):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    master, slave = pty.openpty()
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "churnctl", "--artifacts", str(artifacts), "predict", "--input", str(sim_csv)],
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            cwd=ROOT,
+            timeout=120,
+        )
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert run.returncode == 0 and run.stdout.decode().count("\n") == 3001

@@ -129,3 +129,28 @@ def test_csv_output_is_the_same_table_whichever_writer_wrote_it(tmp_path):
     assert back["id"].tolist() == ["a", "b", 'x,"y"', "z"]
     assert back["p"].tolist() == [0.5, 1e-06, 0.25, 0.75] and back["n"].tolist() == [1, 2, 3, 4]
     assert back["level"].tolist() == ["low", "", "high", "low"]
+
+
+def test_fallback_to_text_counts_rows_not_lines_and_judges_spelled_out_nan(tmp_path):
+    """Blank lines and line breaks inside quoted cells before the first bad cell must not make the
+    text reader repeat rows; NAN or Infinity in a numeric column are judged by the text rules."""
+    n = 300_000
+    lines = ["x,note"]
+    for i in range(n):
+        if i % 1000 == 0:
+            lines.append("")  # a blank line
+        note = '"a\nb"' if i % 997 == 0 else "n"
+        lines.append(f"{'abc' if i == 250_000 else i},{note}")
+    path = tmp_path / "f.csv"
+    path.write_text("\n".join(lines) + "\n")
+    parts = list(tables.iter_table(path, batch_rows=50_000, numeric={"x"}))
+    joined = pd.concat(parts, ignore_index=True)
+    assert len(joined) == n
+    numbers = pd.to_numeric(joined["x"], errors="coerce").to_numpy()
+    expected = np.arange(n, dtype=float)
+    expected[250_000] = np.nan
+    np.testing.assert_array_equal(numbers, expected)
+
+    spelled = tmp_path / "nan.csv"
+    spelled.write_text("x\n1\nNAN\nInfinity\n")
+    assert list(pd.concat(tables.iter_table(spelled, numeric={"x"}))["x"]) == ["1", "NAN", "Infinity"]

@@ -29,7 +29,9 @@ def progress_bars(ctx: typer.Context) -> Iterator[Progress]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Bars(*columns, console=Console(stderr=True), transient=True) as bars:
+    # stdout is left alone: scored rows may be streaming to it while the bars run
+    bars_console = Console(stderr=True)
+    with Bars(*columns, console=bars_console, transient=True, redirect_stdout=False, redirect_stderr=False) as bars:
         tasks = {}
 
         def update(stage: str, done: int, total: int | None) -> None:
