@@ -33,8 +33,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-# One compute thread per process, as the churnctl command sets for itself, before numpy loads (the
-# drift simulation runs in this process); every measured process inherits the same settings.
+# One compute thread per process for ours, the floors and the peer alike, so that the ratios compare
+# the work and not the threads (churnctl alone would take the idle cores: see churnctl/compute.py);
+# set before numpy loads (the drift simulation runs in this process).
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
@@ -113,8 +114,9 @@ def notes_for(config: dict, peer: Peer | None, notes: list[str], env: dict[str, 
         f"Times in seconds: median of {config['repeats']} run(s) (min–max); each a whole process, timed from "
         "start to exit by a wrapper process; peak RSS is the largest of the runs. Ours and the anchor (and the "
         "peer) alternate within each round.",
-        f"Thread settings of every process, ours, floors and peer alike: {threads} (churnctl's own default of one "
-        "compute thread per process); pyarrow's CSV reader uses its own thread pool, in churnctl and the floors.",
+        f"Thread settings of every process, ours, floors and peer alike: {threads} (the same for all, so that ratios "
+        "compare work, not threads; churnctl alone would take the idle cores); pyarrow's CSV reader uses "
+        "its own thread pool, in churnctl and the floors.",
         "Anchors: `churnctl --help` against `python -c pass` (interpreter start); `predict --json` against "
         "`python -c 'import sklearn'`; drift-check against the SciPy floor: one process that reads both CSVs "
         "with pyarrow and runs `scipy.stats.ks_2samp` (asymptotic) per numeric feature and `chi2_contingency` "
