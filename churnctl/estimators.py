@@ -33,9 +33,9 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from churnctl.contract import Schema
 from churnctl.errors import DataError, UsageError
 from churnctl.progress import Progress, no_progress
-from churnctl.schema import Schema
 
 FAMILIES = ("logreg", "hgb")
 # (family, params). Order matters: the time budget cuts from the end. The first hgb candidate is a

@@ -7,21 +7,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from churnctl.contract import Schema
 from churnctl.errors import DataError, preview
-from churnctl.rows import unseen_warnings as unseen_warnings  # re-exported: shared with the JSON path
-from churnctl.schema import Schema, to_number, to_text
+from churnctl.rows import row_list
+from churnctl.schema import to_number, to_text
 
 
 def check_header(header: list[str], schema: Schema, source: str) -> None:
     """Raise, naming them, when a file's header lacks feature columns (before any row is read)."""
     if any(n not in header for n in schema.feature_names):
         prepare_features(pd.DataFrame(columns=header), schema, source=source)
-
-
-def _row_list(mask: np.ndarray, offset: int, limit: int = 5) -> str:
-    rows = np.flatnonzero(mask)
-    shown = ", ".join(str(int(r) + 1 + offset) for r in rows[:limit])
-    return shown + (f" (+{len(rows) - limit} more)" if len(rows) > limit else "")
 
 
 def prepare_features(
@@ -51,7 +46,7 @@ def prepare_features(
                 first = first if isinstance(first, (str, dict, list)) else str(first)
                 raise DataError(
                     f"{source}: column {spec.name!r} expects numbers, found {first!r} "
-                    f"in row {_row_list(bad, row_offset)}",
+                    f"in row {row_list(np.flatnonzero(bad).tolist(), row_offset)}",
                     hint="fix or blank out those cells; blank cells are read as missing",
                 )
             out[spec.name] = values
@@ -62,7 +57,7 @@ def prepare_features(
                     raise DataError(
                         f"{source}: column {spec.name!r} expects a category (text or number), found "
                         f"{series.iloc[int(np.flatnonzero(nested)[0])]!r} in row "
-                        f"{_row_list(nested, row_offset)}"
+                        f"{row_list(np.flatnonzero(nested).tolist(), row_offset)}"
                     )
             text = to_text(series)
             new = text.notna() & ~text.isin(set(spec.categories or ()))

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from churnctl.contract import ColumnSpec, Schema
 from churnctl.errors import DataError, UsageError, preview
-from churnctl.schema import ColumnSpec, Schema, label_text, to_number, to_text
+from churnctl.schema import label_text, to_number, to_text
 
 # Target names recognised when --target is not given (compared case-insensitively).
 TARGET_GUESSES = (

@@ -31,20 +31,41 @@ def read_json_input(source: str) -> tuple[str, str]:
     return path.read_text(encoding="utf-8", errors="replace"), str(path)
 
 
+def read_rows(source: str) -> tuple[list[dict], bool, str]:
+    """(rows, was one object, name for messages) of a JSON file, or of standard input for ``-``."""
+    text, name = read_json_input(source)
+    rows, single = parse_json_rows(text, name)
+    return rows, single, name
+
+
+def _json_int(digits: str) -> int | str:
+    """A JSON integer; one with more digits than any float can hold stays text, so that a numeric
+    column rejects it like any other cell that is not a number, and a category reads it as written."""
+    return digits if len(digits.lstrip("-")) > 308 else int(digits)
+
+
 def parse_json_rows(text: str, source: str = "input") -> tuple[list[dict], bool]:
     """Rows from a JSON object or array of objects; returns (rows, was_single_object)."""
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as exc:
         raise DataError(
             f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
             hint="expected one JSON object or an array of objects",
         ) from None
-    except (ValueError, RecursionError) as exc:  # integers of thousands of digits, absurd nesting
+    except (ValueError, RecursionError) as exc:  # absurd nesting, or what else json refuses
         raise DataError(
             f"{source} cannot be read as rows: {str(exc)[:120] or 'nested too deeply'}",
             hint="expected one JSON object or an array of flat objects of numbers and text",
         ) from None
+    if "\\ud" in text.lower():  # escaped UTF-16 surrogates: only a valid pair is text
+        try:
+            json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise DataError(
+                f"{source} holds a \\u escape that is half of a UTF-16 surrogate pair, not a character",
+                hint="write the character itself, or its complete surrogate pair",
+            ) from None
     if isinstance(doc, dict):
         return [doc], True
     if isinstance(doc, list) and doc and all(isinstance(r, dict) for r in doc):

@@ -1,4 +1,4 @@
-"""The data contract: column roles and kinds, and the typing of cells (:mod:`churnctl.inference` infers
+"""The data contract's typing of cells (:mod:`churnctl.inference` infers
 it at ingest, :mod:`churnctl.features` enforces it later).
 
 A :class:`Schema` records, for each column of the ingested file, its role (feature, target,
@@ -13,8 +13,9 @@ one set of typing rules holds everywhere:
   without a decimal point (``1.0`` and ``"1"`` are the same category); categories never seen in
   training are scored as unknown and reported.
 
-:class:`Schema` and :class:`ColumnSpec` are defined in :mod:`churnctl.contract` (no pandas) and
-re-exported here; :mod:`churnctl.rows` applies the same rules to JSON rows without pandas.
+:class:`Schema` and :class:`ColumnSpec` are defined in :mod:`churnctl.contract` (no pandas), and
+:mod:`churnctl.rows` applies the same rules to JSON rows without pandas; this module types the
+cells of DataFrames.
 """
 
 from __future__ import annotations
@@ -23,10 +24,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype, is_string_dtype
 
-from churnctl.contract import SCHEMA_FORMAT, ColumnSpec, Schema
 from churnctl.contract import label_text as _label_text
-
-__all__ = ["SCHEMA_FORMAT", "ColumnSpec", "Schema", "label_text", "to_number", "to_text"]
 
 # ---------------------------------------------------------------------------------------------
 # Typing cells

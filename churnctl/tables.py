@@ -27,7 +27,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from churnctl.errors import DataError, UsageError, preview
-from churnctl.rows import parse_json_rows as parse_json_rows  # re-exported: JSON rows need no pandas
+from churnctl.registry.files import current_umask
 
 # Cells read as missing, as pandas and most tools read them.
 NULL_TOKENS = ["", "NA", "N/A", "NaN", "nan", "NULL", "null", "None", "#N/A"]
@@ -218,10 +218,8 @@ class _AtomicOutput:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
-        umask = os.umask(0)
-        os.umask(umask)
         # mkstemp makes 0600; outputs get the usual permissions, but never writable by everyone
-        os.chmod(tmp, 0o666 & ~umask & ~0o002)
+        os.chmod(tmp, 0o666 & ~current_umask() & ~0o002)
         self.tmp = Path(tmp)
 
     def __enter__(self) -> _AtomicOutput:
@@ -285,7 +283,6 @@ class TableWriter:
             self._tmp = self._target.tmp
         self._parquet: pq.ParquetWriter | None = None
         self._csv_header = True
-        self.rows = 0
 
     def write(self, frame: pd.DataFrame) -> None:
         if self.format == "parquet":
@@ -301,7 +298,6 @@ class TableWriter:
                 with open(self._tmp, "ab") as handle:
                     handle.write(_csv_bytes(frame, self._csv_header))
             self._csv_header = False
-        self.rows += len(frame)
 
     def __enter__(self) -> TableWriter:
         return self

@@ -163,6 +163,28 @@ def artifacts(tmp_path, trained_artifacts) -> Path:
     return target
 
 
+def copy_version(
+    artifacts: Path,
+    version: str,
+    files: tuple[str, ...] = ("model.joblib", "reference.parquet", "reference_scores.parquet"),
+) -> None:
+    """Another signed version ``version`` made as train would, from v0001's ``files`` (by default all
+    but the compiled model, as versions trained before it have)."""
+    from churnctl.registry import Registry
+
+    registry = Registry(artifacts)
+    staged = registry.stage()
+    source = artifacts / "models" / "v0001"
+    for name in files:
+        staged.write(name, (source / name).read_bytes())
+    manifest = {
+        k: v for k, v in json.loads((source / "manifest.json").read_text()).items() if k not in ("signature", "files")
+    }
+    manifest["version"] = version
+    registry.publish_model(staged, version, manifest)
+    registry.record("model_trained", version=version)
+
+
 @pytest.fixture
 def fast_config(tmp_path) -> Path:
     path = tmp_path / "fast.toml"

@@ -9,7 +9,6 @@ import json
 import random
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,10 +20,9 @@ from churnctl.contract import ColumnSpec, Schema
 from churnctl.estimators import CANDIDATES, build_pipeline
 from churnctl.features import prepare_features
 from churnctl.inference import infer_schema
-from churnctl.registry import Registry
 from churnctl.rows import type_rows
 from churnctl.synthetic import simulate_customers
-from tests.conftest import EXAMPLE_ROW, ROOT
+from tests.conftest import EXAMPLE_ROW, ROOT, copy_version
 
 HEAVY = ("sklearn", "scipy", "pandas", "pyarrow", "joblib")
 FAST_HGB = {"learning_rate": 0.1, "max_iter": 60, "max_leaf_nodes": 15, "min_samples_leaf": 20}
@@ -173,21 +171,6 @@ def test_a_pipeline_the_compiler_does_not_know_is_not_compiled(caplog):
 # -- the command --------------------------------------------------------------------------------
 
 
-def without_compiled_model(artifacts: Path, version: str) -> None:
-    """Another signed version like v0001 but without model.npz, as versions trained before it."""
-    registry = Registry(artifacts)
-    staged = registry.stage()
-    source = artifacts / "models" / "v0001"
-    for name in ("model.joblib", "reference.parquet", "reference_scores.parquet"):
-        staged.write(name, (source / name).read_bytes())
-    manifest = {
-        k: v for k, v in json.loads((source / "manifest.json").read_text()).items() if k not in ("signature", "files")
-    }
-    manifest["version"] = version
-    registry.publish_model(staged, version, manifest)
-    registry.record("model_trained", version=version)
-
-
 def test_a_trained_version_holds_a_signed_compiled_model(artifacts):
     manifest = json.loads((artifacts / "models" / "v0001" / "manifest.json").read_text())
     assert "model.npz" in manifest["files"]
@@ -218,7 +201,7 @@ def _inputs(schema_rows: list[dict]) -> list[str]:
 
 def test_compiled_and_scikit_learn_paths_answer_alike(cli, artifacts):
     """Same stdout, stderr and exit code from v0001 (compiled) and its copy without model.npz."""
-    without_compiled_model(artifacts, "v0002")
+    copy_version(artifacts, "v0002")
     rng = random.Random(3)
     variants = [
         {
@@ -241,7 +224,7 @@ def test_compiled_and_scikit_learn_paths_answer_alike(cli, artifacts):
 
 
 def test_a_version_without_compiled_model_is_scored_by_scikit_learn(cli, artifacts, tmp_path):
-    without_compiled_model(artifacts, "v0002")
+    copy_version(artifacts, "v0002")
     row = tmp_path / "row.json"
     row.write_text(json.dumps(EXAMPLE_ROW))
     run = cli("-v", "--artifacts", artifacts, "predict", "--json", row, "--model", "v2")
@@ -337,3 +320,20 @@ def test_predict_json_loads_no_scikit_learn_scipy_pandas_or_pyarrow(artifacts, t
     assert loaded["code"] in (0, None) and len(json.loads(run.stdout)) == 2 and "Atlantis" in run.stderr
     assert sorted({m.split(".")[0] for m in loaded["modules"]} & set(HEAVY)) == []
     assert "churnctl.compiled.scorer" in loaded["modules"] and "churnctl.features" not in loaded["modules"]
+
+
+@pytest.mark.parametrize("column,code", [("Age", 3), ("Geography", 0)])
+def test_integers_no_float_can_hold_are_data_errors_or_categories(cli, artifacts, tmp_path, column, code):
+    """A numeric cell of 400 digits is not a number the model can take (exit 3, naming the column), a
+    category of 400 digits is an unseen category; on the compiled path and the scikit-learn path alike."""
+    copy_version(artifacts, "v0002")  # no compiled model: the scikit-learn path
+    text = json.dumps({**EXAMPLE_ROW, column: 0}).replace(f'"{column}": 0', f'"{column}": 1{"0" * 400}')
+    row = tmp_path / "huge.json"
+    row.write_text(text)
+    for version in ("v0001", "v0002"):
+        run = cli("--artifacts", artifacts, "predict", "--json", row, "--model", version)
+        assert run.code == code, (version, run.stderr)
+        if code:
+            assert f"column {column!r} expects numbers" in run.stderr and "Traceback" not in run.stderr
+        else:
+            assert "never seen in training" in run.stderr

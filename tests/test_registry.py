@@ -13,11 +13,12 @@ import pytest
 from churnctl.config import Settings, TrainSettings
 from churnctl.errors import LockHeldError
 from churnctl.lifecycle.ingest import ingest
-from churnctl.lifecycle.predict import predict_rows
+from churnctl.lifecycle.predict import predict_parsed_rows
 from churnctl.lifecycle.train import train
 from churnctl.registry import Registry
 from churnctl.registry.artifacts import load_dataset, load_model
 from churnctl.registry.events import append_event, read_events
+from churnctl.rows import read_rows
 from tests.conftest import EXAMPLE_ROW, ROOT
 
 HOLD_LOCK = """
@@ -131,7 +132,7 @@ def test_same_inputs_same_dataset_id_and_predictions(tmp_path, sim_csv):
         registry = Registry(tmp_path / name)
         ingested = ingest(registry, str(sim_csv), settings, target="Exited", seed=5)
         train(registry, settings, model="auto", seed=5)
-        scored = predict_rows(registry, settings, str(rows_file))
+        scored = predict_parsed_rows(registry, settings, *read_rows(str(rows_file)))
         results.append((ingested.dataset_id, [p["churn_probability"] for p in scored.predictions]))
     assert results[0] == results[1]
     other = ingest(Registry(tmp_path / "c"), str(sim_csv), settings, target="Exited", seed=6)

@@ -20,7 +20,7 @@ from churnctl.errors import ArtifactError, UsageError
 from churnctl.registry import Registry, ids
 from churnctl.registry.events import append_event, read_events
 from churnctl.registry.signing import ENV_KEY, KeySource, default_key_path
-from tests.conftest import EXAMPLE_ROW, ROOT
+from tests.conftest import EXAMPLE_ROW, ROOT, copy_version
 
 
 @pytest.fixture
@@ -40,22 +40,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 def add_second_version(artifacts: Path) -> None:
     """A second, signed version (v0002) made like train would, from v0001's files."""
-    add_version_copy(artifacts, "v0002")
-
-
-def add_version_copy(artifacts: Path, version: str) -> None:
-    """Another signed version, a copy of v0001 under the number ``version``."""
-    registry = Registry(artifacts)
-    staged = registry.stage()
-    source = artifacts / "models" / "v0001"
-    for name in ("model.joblib", "reference.parquet", "reference_scores.parquet"):
-        staged.write(name, (source / name).read_bytes())
-    manifest = {
-        k: v for k, v in json.loads((source / "manifest.json").read_text()).items() if k not in ("signature", "files")
-    }
-    manifest["version"] = version
-    registry.publish_model(staged, version, manifest)
-    registry.record("model_trained", version=version)
+    copy_version(artifacts, "v0002")
 
 
 # -- canonical ids ------------------------------------------------------------------------------
@@ -132,7 +117,7 @@ def test_a_pointer_naming_a_path_is_damage_then_promote_repairs_it(cli, artifact
 
 def test_retrain_with_a_damaged_pointer_deletes_nothing(cli, artifacts, sim_csv, tmp_path):
     add_second_version(artifacts)
-    add_version_copy(artifacts, "v0003")
+    copy_version(artifacts, "v0003")
     config = tmp_path / "keep.toml"
     config.write_text("[retrain]\nkeep_versions = 2\n")  # pruning would remove a version if it ran
     (artifacts / "current.json").write_text(json.dumps({"current": "v0001/", "history": ["v0001/"]}))
@@ -143,7 +128,7 @@ def test_retrain_with_a_damaged_pointer_deletes_nothing(cli, artifacts, sim_csv,
 
 def test_prune_never_removes_the_current_model_whatever_names_it(artifacts):
     add_second_version(artifacts)
-    add_version_copy(artifacts, "v0003")
+    copy_version(artifacts, "v0003")
     registry = Registry(artifacts)
     registry.set_current("v0002")  # history: v0001 (previous champion), v0002 (current)
     for protected in ("v0001", "v0002"):

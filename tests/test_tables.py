@@ -6,6 +6,7 @@ import pytest
 
 from churnctl import tables
 from churnctl.errors import DataError, UsageError
+from churnctl.rows import parse_json_rows
 
 
 def test_csv_cells_are_text_and_nulls_are_missing(tmp_path):
@@ -77,7 +78,7 @@ def test_table_writer_leaves_nothing_on_failure(tmp_path):
 
 @pytest.mark.parametrize("text,rows,single", [('{"a": 1}', 1, True), ('[{"a": 1}, {"a": 2}]', 2, False)])
 def test_json_rows(text, rows, single):
-    parsed, was_single = tables.parse_json_rows(text)
+    parsed, was_single = parse_json_rows(text)
     assert len(parsed) == rows and was_single is single
 
 
@@ -92,7 +93,7 @@ def test_json_rows(text, rows, single):
 )
 def test_bad_json_rows(text, message):
     with pytest.raises(DataError, match=message):
-        tables.parse_json_rows(text)
+        parse_json_rows(text)
 
 
 def test_numeric_columns_read_as_numbers_then_as_text_after_a_bad_cell(tmp_path):
@@ -154,3 +155,12 @@ def test_fallback_to_text_counts_rows_not_lines_and_judges_spelled_out_nan(tmp_p
     spelled = tmp_path / "nan.csv"
     spelled.write_text("x\n1\nNAN\nInfinity\n")
     assert list(pd.concat(tables.iter_table(spelled, numeric={"x"}))["x"]) == ["1", "NAN", "Infinity"]
+
+
+def test_a_lone_surrogate_escape_is_a_data_error_and_a_pair_is_text():
+    with pytest.raises(DataError, match="surrogate"):
+        parse_json_rows('{"a": "Fr\\udc80nce"}')
+    rows, _ = parse_json_rows('{"a": "smile \\ud83d\\ude00"}')
+    assert rows[0]["a"] == "smile \U0001f600"
+    huge = parse_json_rows('{"a": 1' + "0" * 400 + ', "b": 12}')[0][0]
+    assert huge["a"] == "1" + "0" * 400 and huge["b"] == 12

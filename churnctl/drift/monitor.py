@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from churnctl.config import DriftSettings
+from churnctl.contract import ColumnSpec
 from churnctl.drift import stats
 from churnctl.drift.profile import CategoricalAccumulator, NumericAccumulator, NumericReference, ReferenceProfile
 from churnctl.drift.report import DriftReport, FeatureDrift, PerformanceDrift, PredictionDrift
@@ -41,7 +42,6 @@ from churnctl.features import encode_target, merge_unseen, prepare_features
 from churnctl.metrics import classification_metrics
 from churnctl.registry import Registry
 from churnctl.registry.artifacts import LoadedModel
-from churnctl.schema import ColumnSpec
 
 
 @dataclass

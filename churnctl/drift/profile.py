@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from churnctl.contract import ColumnSpec, Schema
 from churnctl.drift.stats import value_counts_at
 from churnctl.features import prepare_features
 from churnctl.registry import Registry
 from churnctl.registry.artifacts import LoadedModel, load_reference
-from churnctl.schema import ColumnSpec, Schema, label_text
+from churnctl.schema import label_text
 
 
 @dataclass

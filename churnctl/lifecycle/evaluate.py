@@ -7,11 +7,12 @@ from typing import Any
 
 from churnctl import tables
 from churnctl.errors import DataError
-from churnctl.features import encode_target, prepare_features, unseen_warnings
+from churnctl.features import encode_target, prepare_features
 from churnctl.lifecycle.results import Result, warn
 from churnctl.metrics import classification_metrics
 from churnctl.registry import Registry
 from churnctl.registry.artifacts import load_dataset, load_model
+from churnctl.rows import unseen_warnings
 
 
 @dataclass

@@ -11,13 +11,13 @@ import numpy as np
 
 from churnctl import tables
 from churnctl.config import Settings
+from churnctl.contract import Schema
 from churnctl.errors import DataError, UsageError
 from churnctl.inference import infer_schema
 from churnctl.lifecycle.results import Result, warn
 from churnctl.registry import Registry
 from churnctl.registry.artifacts import dataset_id, store_dataset, stratified_split
 from churnctl.registry.files import sha256_file
-from churnctl.schema import Schema
 
 log = logging.getLogger("churnctl")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,11 +12,11 @@ from churnctl.config import Settings, validate_risk_bands
 from churnctl.errors import DataError
 from churnctl.features import check_header, merge_unseen, prepare_features
 from churnctl.lifecycle.results import PredictRowsResult, Result, warn
-from churnctl.predictions import confidence, risk_levels
+from churnctl.predictions import confidence, json_predictions, risk_levels
 from churnctl.progress import Progress, no_progress
 from churnctl.registry import Registry
 from churnctl.registry.artifacts import LoadedModel, load_model
-from churnctl.rows import parse_json_rows, read_json_input, require_features, unseen_warnings
+from churnctl.rows import require_features, unseen_warnings
 
 
 def score(
@@ -38,30 +37,15 @@ def score(
     return out, unseen
 
 
-def predict_rows(
-    registry: Registry, settings: Settings, source: str, *, version: str | None = None
-) -> PredictRowsResult:
-    """Score the JSON rows of ``source`` (a file path, or ``-`` for standard input) with scikit-learn."""
-    text, name = read_json_input(source)
-    rows, single = parse_json_rows(text, name)
-    return predict_parsed_rows(registry, settings, rows, single, name, version=version)
-
-
 def predict_parsed_rows(
     registry: Registry, settings: Settings, rows: list[dict], single: bool, name: str, *, version: str | None = None
 ) -> PredictRowsResult:
     """Score parsed JSON rows (``single``: the input was one object; ``name`` names it in messages)."""
     model = load_model(registry, version)
     require_features(rows, model.schema, name)
-    frame = pd.DataFrame.from_records(rows)
     bands = validate_risk_bands(settings.predict.risk_bands)
-    predictions, unseen = score(model, frame, bands, source=name)
-    records = json.loads(predictions.to_json(orient="records"))
-    # Identifiers come back as the caller sent them (JSON types), not as text.
-    for record, row in zip(records, rows, strict=True):
-        for column in model.schema.identifier_names:
-            if column in record:
-                record[column] = row.get(column)
+    X, unseen = prepare_features(pd.DataFrame.from_records(rows), model.schema, source=name)
+    records = json_predictions(rows, model.predict_proba(X), model.schema, model.threshold, bands, model.version)
     return PredictRowsResult(
         model_version=model.version, single=single, predictions=records, warnings=warn(unseen_warnings(unseen, name))
     )

@@ -18,24 +18,10 @@ from churnctl.contract import Schema
 from churnctl.lifecycle.results import PredictRowsResult, warn
 from churnctl.predictions import json_predictions
 from churnctl.registry import Registry, ids
-from churnctl.rows import (
-    NotReproducible,
-    parse_json_rows,
-    read_json_input,
-    require_features,
-    type_rows,
-    unseen_warnings,
-)
+from churnctl.rows import NotReproducible, require_features, type_rows, unseen_warnings
 
 log = logging.getLogger("churnctl")
 PIPELINE_FILE = "model.joblib"
-
-
-def read_rows(source: str) -> tuple[list[dict], bool, str]:
-    """(rows, was one object, name for messages) of a JSON file, or of standard input for ``-``."""
-    text, name = read_json_input(source)
-    rows, single = parse_json_rows(text, name)
-    return rows, single, name
 
 
 def predict_rows_compiled(

@@ -348,39 +348,27 @@ def retrain(
             failures.append(f"ROC-AUC {challenger_metrics['roc_auc']:.4f} below the floor {cfg.min_roc_auc}")
         if challenger_metrics["pr_auc"] < cfg.min_pr_auc:
             failures.append(f"PR-AUC {challenger_metrics['pr_auc']:.4f} below the floor {cfg.min_pr_auc}")
-        if failures:
-            result = finish(
-                RetrainResult(
-                    "rejected",
-                    "; ".join(failures),
-                    champion.version,
-                    challenger.version,
-                    metrics,
-                    drift,
-                    dataset_id=dataset_id,
-                    warnings=report.warnings,
-                )
+        reason = "; ".join(failures) or (
+            f"challenger ROC-AUC {challenger_metrics['roc_auc']:.4f} beats the champion's "
+            f"{champion_metrics['roc_auc']:.4f} by {gain:+.4f}"
+            + (f" (bootstrap p = {p_value:.3f})" if p_value is not None else "")
+        )
+        # The event goes first: it marks the files processed and names the version to promote, so
+        # a run killed before the pointer moves is completed by the next one (see below).
+        outcome = "rejected" if failures else "promoted"
+        result = finish(
+            RetrainResult(
+                outcome,
+                reason,
+                champion.version,
+                challenger.version,
+                metrics,
+                drift,
+                dataset_id=dataset_id,
+                warnings=report.warnings,
             )
-        else:
-            reason = (
-                f"challenger ROC-AUC {challenger_metrics['roc_auc']:.4f} beats the champion's "
-                f"{champion_metrics['roc_auc']:.4f} by {gain:+.4f}"
-                + (f" (bootstrap p = {p_value:.3f})" if p_value is not None else "")
-            )
-            # The event goes first: it marks the files processed and names the version to promote, so
-            # a run killed before the pointer moves is completed by the next one (see below).
-            result = finish(
-                RetrainResult(
-                    "promoted",
-                    reason,
-                    champion.version,
-                    challenger.version,
-                    metrics,
-                    drift,
-                    dataset_id=dataset_id,
-                    warnings=report.warnings,
-                )
-            )
+        )
+        if outcome == "promoted":
             previous = registry.set_current(challenger.version)
             registry.record("model_promoted", version=challenger.version, previous=previous, reason="retrain")
             result.current = challenger.version

@@ -22,10 +22,10 @@ import sklearn
 from sklearn.model_selection import train_test_split
 
 import churnctl
+from churnctl.contract import SCHEMA_FORMAT, Schema
 from churnctl.errors import ArtifactError, DataError
 from churnctl.registry import ids
 from churnctl.registry.store import DATASET_FORMAT, Registry
-from churnctl.schema import SCHEMA_FORMAT, Schema
 
 log = logging.getLogger("churnctl")
 

@@ -45,7 +45,8 @@ def predict_command(
             raise UsageError("--output goes with --input; --json writes its predictions to stdout")
         # The compiled scorer needs neither scikit-learn nor pandas; versions without one (or rows it
         # cannot type exactly as pandas would) are scored by the scikit-learn path.
-        from churnctl.lifecycle.predict_compiled import predict_rows_compiled, read_rows
+        from churnctl.lifecycle.predict_compiled import predict_rows_compiled
+        from churnctl.rows import read_rows
 
         parsed, single, name = read_rows(json_rows)
         rows = predict_rows_compiled(st.registry, st.settings, parsed, single, name, version=model)
