@@ -1,5 +1,6 @@
 """The data contract without pandas: :class:`Schema` and :class:`ColumnSpec` (:mod:`churnctl.schema`
-adds the typing of pandas columns) and the canonical text of a single category value. The fast scorer of ``predict --json`` types JSON rows with these alone."""
+adds the typing of pandas columns) and the canonical text of a single category value. The fast
+scorer of ``predict --json`` types JSON rows with these alone."""
 
 from __future__ import annotations
 
