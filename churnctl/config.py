@@ -61,6 +61,10 @@ class DriftSettings:
     min_drifted_features: int = 1
     min_drifted_share: float = 0.0
     min_drifted_importance: float = 0.0
+    # Prediction and performance drift score a uniform random sample of about this many current
+    # rows (0: every row); the feature tests always count every row.
+    score_rows: int = 100_000
+    seed: int = 42  # of that sample: the same file gives the same report
 
 
 @dataclass(frozen=True)
@@ -223,6 +227,8 @@ def validate_drift(drift: DriftSettings) -> DriftSettings:
         raise UsageError(f"[drift] alpha must be in (0, 1), found {drift.alpha}")
     if drift.min_rows < 1 or drift.min_drifted_features < 1:
         raise UsageError("[drift] min_rows and min_drifted_features must be at least 1")
+    if drift.score_rows != 0 and drift.score_rows < 1000:
+        raise UsageError(f"[drift] score_rows must be 0 (every row) or at least 1000, found {drift.score_rows}")
     return drift
 
 

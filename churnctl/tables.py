@@ -96,6 +96,31 @@ def read_header(path: str | os.PathLike) -> list[str]:
     return names
 
 
+def estimate_rows(path: str | os.PathLike, probe_bytes: int = 1 << 20) -> int | None:
+    """Data rows of a file, without reading it: exact for Parquet (its metadata), estimated for an
+    uncompressed CSV from its size and the line lengths of its first ``probe_bytes``; None for a
+    compressed CSV."""
+    path = Path(path)
+    if file_format(path) == "parquet":
+        try:
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        except (pa.ArrowException, OSError):
+            return None
+    if path.suffix.lower() in COMPRESSION:
+        return None
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        head = handle.read(probe_bytes)
+    header_end = head.find(b"\n") + 1
+    if header_end == 0:
+        return 0
+    if len(head) == size:  # the whole file: count its lines
+        return head.count(b"\n", header_end) + (0 if head.endswith(b"\n") else 1)
+    body = head[header_end : head.rfind(b"\n") + 1]
+    lines = body.count(b"\n")
+    return max(1, round((size - header_end) * lines / len(body))) if lines else None
+
+
 def _csv_options(
     names: list[str], columns: list[str] | None, numeric: Collection[str] = ()
 ) -> tuple[pacsv.ReadOptions, pacsv.ConvertOptions]:

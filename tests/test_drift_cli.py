@@ -79,6 +79,19 @@ def test_flags_and_settings(cli, artifacts, tmp_path):
         "json",
     ).json()
     assert doc["alpha"] == 0.01 and doc["correction"] == "bonferroni"
+    assert doc["prediction_drift"]["n_scored"] == 60  # every row of a small file is scored
+
+    bigger = tmp_path / "bigger.csv"
+    simulate_customers(5_000, seed=4).to_csv(bigger, index=False)
+    config.write_text("[drift]\nscore_rows = 1000\n")
+    a = ("--artifacts", artifacts, "--config", config, "drift-check", "--current", bigger)
+    doc = cli(*a, "--format", "json").json()
+    assert doc["n_current"] == 5_000 and 800 < doc["prediction_drift"]["n_scored"] < 1_200
+    assert doc["performance"]["n_labelled"] == doc["prediction_drift"]["n_scored"]
+    assert "rows scored, a uniform sample" in cli(*a).stdout
+    config.write_text("[drift]\nscore_rows = 10\n")
+    run = cli(*a)
+    assert run.code == 2 and "score_rows" in run.stderr
 
 
 def test_bad_inputs(cli, artifacts, tmp_path):

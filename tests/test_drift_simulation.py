@@ -43,8 +43,14 @@ def monitor_factory(tmp_path_factory):
     model = load_model(registry)
     profile = ReferenceProfile.for_model(registry, model)
 
-    def check(frame, batch_rows=100_000):
-        monitor = DriftMonitor(model, profile, DriftSettings(), importance=model.manifest["feature_importance"])
+    def check(frame, batch_rows=100_000, settings=None):
+        monitor = DriftMonitor(
+            model,
+            profile,
+            settings or DriftSettings(),
+            importance=model.manifest["feature_importance"],
+            expected_rows=len(frame),
+        )
         for start in range(0, len(frame), batch_rows):
             monitor.update(frame.iloc[start : start + batch_rows])
         return monitor.report()
@@ -113,3 +119,46 @@ def test_reports_unseen_categories_and_new_missing_values_below_the_rule(monitor
 def test_small_batches_get_no_verdict(monitor_factory):
     report = monitor_factory(simulate_customers(50, seed=6, drift=Drift(shift={"Age": 30})))
     assert report.status == "insufficient_data" and not report.drift_detected
+
+
+SAMPLED = DriftSettings(score_rows=1_000)  # prediction and performance drift on ~1,000 rows
+
+
+def test_false_alarm_rate_when_predictions_are_scored_on_a_sample(monitor_factory):
+    flagged = []
+    for i in range(60):
+        report = monitor_factory(simulate_customers(4_000, seed=40_000 + i), settings=SAMPLED)
+        assert report.n_current == 4_000 and report.prediction_drift.n_scored < 4_000
+        flagged.append(report.drift_detected)
+    assert np.mean(flagged) <= 0.05, f"{sum(flagged)} of 60 no-drift batches flagged"
+
+
+def test_a_sample_of_scores_finds_what_every_row_finds(monitor_factory):
+    frame = simulate_customers(20_000, seed=41, drift=Drift(shift={"Age": 8}))
+    full = monitor_factory(frame)
+    sampled = monitor_factory(frame, batch_rows=3_000, settings=SAMPLED)
+    assert full.prediction_drift.n_scored == 20_000 and full.prediction_drift.sample_rate == 1.0
+    n = sampled.prediction_drift.n_scored
+    assert sampled.prediction_drift.sample_rate == pytest.approx(0.05)
+    assert abs(n - 1_000) < 4 * np.sqrt(20_000 * 0.05 * 0.95), n  # Bernoulli(0.05) of 20,000 rows
+    assert sampled.performance.n_labelled == n and full.performance.n_labelled == 20_000
+    # the feature tests still count every row: identical to the unsampled run
+    for name, f in full.features.items():
+        assert sampled.features[name].statistic == f.statistic and sampled.features[name].p_value == f.p_value
+    assert full.prediction_drift.drift and sampled.prediction_drift.drift
+    assert sampled.prediction_drift.effect_size == pytest.approx(full.prediction_drift.effect_size, abs=0.05)
+    assert sampled.performance.roc_auc == pytest.approx(full.performance.roc_auc, abs=0.05)
+
+
+def test_the_sample_does_not_depend_on_batch_size(monitor_factory):
+    # simulated with numpy and the sampler's own seed (42): the sample must not line up with the data
+    frame = simulate_customers(9_000, seed=42)
+    one = monitor_factory(frame, settings=SAMPLED)
+    many = monitor_factory(frame, batch_rows=700, settings=SAMPLED)
+    assert not one.drift_detected, one.reasons
+    a, b = one.prediction_drift, many.prediction_drift
+    assert (a.n_scored, a.statistic, a.p_value) == (b.n_scored, b.statistic, b.p_value)
+    assert a.effect_size == pytest.approx(b.effect_size, rel=1e-9)  # sums added in another order
+    assert one.performance.roc_auc == many.performance.roc_auc
+    other_seed = monitor_factory(frame, settings=DriftSettings(score_rows=1_000, seed=7))
+    assert other_seed.prediction_drift.statistic != a.statistic

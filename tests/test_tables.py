@@ -164,3 +164,20 @@ def test_a_lone_surrogate_escape_is_a_data_error_and_a_pair_is_text():
     assert rows[0]["a"] == "smile \U0001f600"
     huge = parse_json_rows('{"a": 1' + "0" * 400 + ', "b": 12}')[0][0]
     assert huge["a"] == "1" + "0" * 400 and huge["b"] == 12
+
+
+def test_row_estimates(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.integers(10_000, 99_999, 30_000), "b": ["x" * (i % 7) for i in range(30_000)]})
+    csv_path, parquet_path, gz_path = tmp_path / "t.csv", tmp_path / "t.parquet", tmp_path / "t.csv.gz"
+    frame.to_csv(csv_path, index=False)
+    frame.to_parquet(parquet_path)
+    frame.to_csv(gz_path, index=False)
+    assert tables.estimate_rows(parquet_path) == 30_000
+    assert tables.estimate_rows(csv_path) == 30_000  # the whole file fits in the probe: counted
+    estimate = tables.estimate_rows(csv_path, probe_bytes=4096)  # from the first lines' lengths
+    assert estimate is not None and abs(estimate - 30_000) < 3_000
+    assert tables.estimate_rows(gz_path) is None
+    (tmp_path / "h.csv").write_text("a,b\n")
+    (tmp_path / "n.csv").write_text("a,b\n1,2")
+    assert tables.estimate_rows(tmp_path / "h.csv") == 0 and tables.estimate_rows(tmp_path / "n.csv") == 1

@@ -36,7 +36,13 @@ import pandas as pd
 from churnctl.config import DriftSettings
 from churnctl.contract import ColumnSpec
 from churnctl.drift import stats
-from churnctl.drift.profile import CategoricalAccumulator, NumericAccumulator, NumericReference, ReferenceProfile
+from churnctl.drift.profile import (
+    CategoricalAccumulator,
+    NumericAccumulator,
+    NumericReference,
+    ReferenceProfile,
+    RowSample,
+)
 from churnctl.drift.report import DriftReport, FeatureDrift, PerformanceDrift, PredictionDrift
 from churnctl.features import encode_target, merge_unseen, prepare_features
 from churnctl.metrics import classification_metrics
@@ -87,7 +93,10 @@ class DriftMonitor:
         profile: ReferenceProfile,
         settings: DriftSettings,
         importance: dict[str, float] | None = None,
+        expected_rows: int | None = None,
     ):
+        """Prediction and performance drift score a uniform sample of ``[drift] score_rows`` of the
+        ``expected_rows`` (known or estimated rows of the current data; None: score every row)."""
         self.model = model
         self.schema = model.schema
         self.profile = profile
@@ -109,9 +118,13 @@ class DriftMonitor:
         self._labels: list[np.ndarray] = []
         self._labelled_scores: list[np.ndarray] = []
         self.n_rows = 0
+        self.n_scored = 0
+        self.sample = RowSample(settings.score_rows, expected_rows, settings.seed)
 
     @classmethod
-    def for_model(cls, registry: Registry, model: LoadedModel, settings: DriftSettings) -> DriftMonitor:
+    def for_model(
+        cls, registry: Registry, model: LoadedModel, settings: DriftSettings, expected_rows: int | None = None
+    ) -> DriftMonitor:
         """A monitor against ``model``'s stored reference (never the original CSV), weighted by the
         permutation importance recorded at training."""
         return cls(
@@ -119,6 +132,7 @@ class DriftMonitor:
             ReferenceProfile.for_model(registry, model),
             settings,
             importance=model.manifest.get("feature_importance"),
+            expected_rows=expected_rows,
         )
 
     def update(self, frame: pd.DataFrame, *, source: str = "current data", labels: np.ndarray | None = None) -> None:
@@ -127,13 +141,17 @@ class DriftMonitor:
         merge_unseen(self.unseen, unseen)
         for name, accumulator in self.accumulators.items():
             accumulator.update(X[name].to_numpy())
-        proba = self.model.predict_proba(X)
+        take = self.sample.take(len(frame))
+        scored = X if take is None else X[take]
+        proba = self.model.predict_proba(scored) if len(scored) else np.empty(0)
         self.scores.update(proba)
-        if labels is not None:
-            self._labels.append(np.asarray(labels, dtype=np.int8))
-            self._labelled_scores.append(proba.astype(np.float32))
-        elif self.schema.target in frame.columns:
-            y, labelled = encode_target(frame[self.schema.target], self.schema, source=source)
+        self.n_scored += len(scored)
+        y, labelled = labels, np.ones(len(frame), dtype=bool)
+        if y is None and self.schema.target in frame.columns:
+            y, labelled = encode_target(frame[self.schema.target], self.schema, source=source)  # every row checked
+        if y is not None:
+            rows = slice(None) if take is None else take
+            y, labelled = np.asarray(y, dtype=np.int8)[rows], labelled[rows]
             self._labels.append(y[labelled])
             self._labelled_scores.append(proba[labelled].astype(np.float32))
         self.n_rows += len(frame)
@@ -303,6 +321,8 @@ class DriftMonitor:
             effect_metric="wasserstein_sd",
             effect_threshold=cfg.prediction_effect,
             psi=result.psi,
+            n_scored=self.n_scored,
+            sample_rate=self.sample.rate,
             mean_probability_reference=float(np.average(reference.points, weights=reference.counts)),
             mean_probability_current=(
                 float((scores.between_sum.sum() + (scores.equal * reference.points).sum()) / scores.n_present)

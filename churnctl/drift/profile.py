@@ -141,3 +141,19 @@ class CategoricalAccumulator:
     @property
     def n_rows(self) -> int:
         return int(sum(self.counts.values())) + self.n_missing
+
+
+class RowSample:
+    """A uniform sample of a stream of rows: each row is kept with probability ``rate`` (``wanted``
+    of ``expected_rows``; every row when either is 0 or unknown), the draws coming row by row from one
+    seeded stream, so that the same rows are kept whatever the batch sizes."""
+
+    STREAM = 0x5C0D  # the seed's second word: data simulated with numpy and the same seed must not line up
+
+    def __init__(self, wanted: int, expected_rows: int | None, seed: int):
+        self.rate = 1.0 if not wanted or not expected_rows else min(1.0, wanted / expected_rows)
+        self._draws = np.random.default_rng([seed, self.STREAM])
+
+    def take(self, rows: int) -> np.ndarray | None:
+        """Mask of the next ``rows`` rows kept; None when every row is."""
+        return self._draws.random(rows) < self.rate if self.rate < 1.0 else None

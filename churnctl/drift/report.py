@@ -32,7 +32,11 @@ class FeatureDrift:
 
 @dataclass
 class PredictionDrift:
-    """The churn probabilities of the current rows against the model's held-out test-split scores."""
+    """The churn probabilities of the current rows against the model's held-out test-split scores.
+
+    ``n_scored`` rows were scored: every row, or a uniform random sample (each row with probability
+    ``sample_rate``) when the data hold more than ``[drift] score_rows``.
+    """
 
     test: str
     statistic: float | None
@@ -42,6 +46,8 @@ class PredictionDrift:
     effect_metric: str
     effect_threshold: float
     psi: float | None
+    n_scored: int
+    sample_rate: float
     mean_probability_reference: float
     mean_probability_current: float | None
     drift: bool
@@ -49,7 +55,7 @@ class PredictionDrift:
 
 @dataclass
 class PerformanceDrift:
-    """Metrics on the current rows that carry labels, against the model's test metrics."""
+    """Metrics on the scored current rows that carry labels, against the model's test metrics."""
 
     n_labelled: int
     roc_auc: float | None

@@ -46,7 +46,7 @@ def drift_check(
     model = load_model(registry, version)
     header = tables.read_header(current)
     check_header(header, model.schema, str(current))
-    monitor = DriftMonitor.for_model(registry, model, cfg)
+    monitor = DriftMonitor.for_model(registry, model, cfg, expected_rows=tables.estimate_rows(current))
     columns = model.schema.feature_names + ([model.schema.target] if model.schema.target in header else [])
     numeric = model.schema.numeric_names
     for batch in tables.iter_table(current, columns=columns, batch_rows=batch_rows, numeric=numeric):

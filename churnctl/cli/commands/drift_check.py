@@ -86,15 +86,17 @@ def drift_check_command(
             )
         )
         p = report.prediction_drift
+        scored = f" ({p.n_scored} rows scored, a uniform sample)" if p.n_scored < report.n_current else ""
         out.print(
-            f"prediction drift: KS {fmt(p.statistic)}, adjusted p {fmt(p.p_value_adjusted)}, "
+            f"prediction drift{scored}: KS {fmt(p.statistic)}, adjusted p {fmt(p.p_value_adjusted)}, "
             f"effect {fmt(p.effect_size)} SD, mean probability {fmt(p.mean_probability_reference)} -> "
             f"{fmt(p.mean_probability_current)}" + (" DRIFT" if p.drift else "")
         )
         if report.performance:
             q = report.performance
             out.print(
-                f"performance: ROC-AUC {fmt(q.roc_auc)} vs {fmt(q.roc_auc_reference)} at training, "
+                f"performance ({q.n_labelled} labelled rows): ROC-AUC {fmt(q.roc_auc)} vs "
+                f"{fmt(q.roc_auc_reference)} at training, "
                 f"churn rate {fmt(q.churn_rate)} vs {fmt(q.churn_rate_reference)}" + (" DRIFT" if q.drift else "")
             )
         if report.status == "insufficient_data":
