@@ -8,10 +8,13 @@ Model selection is cross-validated ROC-AUC on the training split only (stratifie
 The candidate list is small and fixed. On large data the search runs on a stratified sample of
 ``selection_rows`` rows (the ranking of a few candidates is settled long before a million rows),
 and the chosen candidate is then fitted on all rows, gradient boosting with early stopping so that
-it grows no more trees than help. A time budget bounds the whole search: no new candidate or fold
-starts after it (the first fold of the first candidate of each family always runs), and permutation
-importance is sized to what is left. The decision threshold is chosen on the out-of-fold
-predictions of the selected candidate, never on the test split.
+it grows no more trees than help. A time budget bounds the whole of training: a candidate starts only
+when all its folds are expected to end before the deadline with time left for the final fit, a fold
+only when it is (expectations come from the folds already timed, scaled by the candidates' relative
+cost; the first fold of each family always runs, as nothing tells its cost before), candidates are
+compared on the folds they all completed, and permutation importance is sized to what is left. The
+decision threshold is chosen on the out-of-fold predictions of the selected candidate, never on the
+test split.
 """
 
 from __future__ import annotations
@@ -74,6 +77,11 @@ def scoring_cost(family: str, params: dict[str, Any]) -> float:
     if family != "hgb":
         return 0.0
     return float(params.get("max_iter", 100)) * float(np.log2(params.get("max_leaf_nodes", 31)))
+
+
+def fit_cost(family: str, params: dict[str, Any]) -> float:
+    """Relative cost of fitting a candidate, to scale one timed fold to another candidate's."""
+    return scoring_cost(family, params) if family == "hgb" else 1.0
 
 
 def build_pipeline(
@@ -172,6 +180,31 @@ class Selection:
     skipped: list[dict] = field(default_factory=list)  # candidates the time budget cut
 
 
+@dataclass
+class Budget:
+    """What the search may still start before ``deadline``, from the folds timed so far."""
+
+    deadline: float
+    final_scale: float  # rows of the final fit / rows of one fold's fit
+    unit_seconds: dict[str, float] = field(default_factory=dict)  # per family: a fold's seconds per unit of fit_cost
+
+    def fold_seconds(self, family: str, params: dict[str, Any]) -> float | None:
+        unit = self.unit_seconds.get(family)
+        return None if unit is None else unit * fit_cost(family, params)
+
+    def record(self, family: str, params: dict[str, Any], seconds: float) -> None:
+        self.unit_seconds[family] = seconds / fit_cost(family, params)
+
+    def allows(self, family: str, params: dict[str, Any], folds: int, leader: CandidateScore | None) -> bool:
+        """Whether ``folds`` folds of this candidate, then the final fit of it or of the leader, are
+        expected to end before the deadline; always for a family not timed yet."""
+        fold = self.fold_seconds(family, params)
+        if fold is None:
+            return True
+        lead = (self.fold_seconds(leader.family, leader.params) or 0.0) if leader else 0.0
+        return time.monotonic() + folds * fold + max(fold, lead) * self.final_scale <= self.deadline
+
+
 def _cross_validate(
     schema: Schema,
     family: str,
@@ -180,24 +213,25 @@ def _cross_validate(
     y: np.ndarray,
     folds: int,
     seed: int,
-    deadline: float,
-    step: Callable[[], None],
+    may_go_on: Callable[[], bool],
+    fold_done: Callable[[float], None],
 ) -> tuple[list[float], np.ndarray, np.ndarray]:
-    """(ROC-AUC per fold, out-of-fold probabilities, mask of rows scored). No fold starts after the
-    deadline, but the first always runs."""
+    """(ROC-AUC per fold, out-of-fold probabilities, mask of rows scored). The first fold always runs;
+    each later one only if ``may_go_on()``. ``fold_done`` gets each fold's seconds."""
     oof = np.zeros(len(y))
     scored = np.zeros(len(y), dtype=bool)
     scores: list[float] = []
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train_idx, valid_idx in splitter.split(X, y):
-        if scores and time.monotonic() > deadline:
+        if scores and not may_go_on():
             break
+        t0 = time.monotonic()
         pipeline = build_pipeline(schema, family, params, seed)
         pipeline.fit(X.iloc[train_idx], y[train_idx])
         oof[valid_idx] = pipeline.predict_proba(X.iloc[valid_idx])[:, 1]
         scored[valid_idx] = True
         scores.append(float(roc_auc_score(y[valid_idx], oof[valid_idx])))
-        step()
+        fold_done(time.monotonic() - t0)
     return scores, oof, scored
 
 
@@ -232,37 +266,46 @@ def select_and_fit(
     minority = int(min(y_sel.sum(), len(y_sel) - y_sel.sum()))
     folds = max(2, min(folds, minority))
     pool = [(f, p) for f, p in CANDIDATES if model in ("auto", f)]
-    started = time.monotonic()
-    deadline = started + time_budget
+    budget = Budget(time.monotonic() + time_budget, final_scale=len(y) / (len(y_sel) * (folds - 1) / folds))
     scored: list[tuple[CandidateScore, np.ndarray, np.ndarray]] = []
     skipped: list[dict] = []
-    families_done: set[str] = set()
     steps = [0]
     total = len(pool) * folds + 1
 
-    def step() -> None:
-        steps[0] += 1
-        progress("model selection", steps[0], total)
+    def leader() -> CandidateScore | None:
+        return max((c for c, _, _ in scored), key=lambda c: c.mean_auc, default=None)
 
     progress("model selection", 0, total)
     for family, params in pool:
-        if time.monotonic() > deadline and family in families_done:
+        if not budget.allows(family, params, folds, leader()):
             skipped.append({"estimator": family, "params": params})
             continue
+
+        def may_go_on(family: str = family, params: dict = params) -> bool:
+            return budget.allows(family, params, 1, leader())
+
+        def fold_done(seconds: float, family: str = family, params: dict = params) -> None:
+            budget.record(family, params, seconds)
+            steps[0] += 1
+            progress("model selection", steps[0], total)
+
         t0 = time.monotonic()
-        fold_auc, oof, mask = _cross_validate(schema, family, params, X_sel, y_sel, folds, seed, deadline, step)
+        fold_auc, oof, mask = _cross_validate(schema, family, params, X_sel, y_sel, folds, seed, may_go_on, fold_done)
         scored.append((CandidateScore(family, params, fold_auc, time.monotonic() - t0), oof, mask))
-        families_done.add(family)
-    # The cheapest candidate to score among those within TIE_MARGIN of the best mean AUC wins (a gap
-    # that small is noise, and the chosen model scores every batch afterwards); then the earlier.
-    # Candidates that the budget cut short are ranked only if none ran as many folds as the others.
-    most = max(len(c.fold_auc) for c, _, _ in scored)
+    # Candidates are compared on the folds they all completed (the same folds: the splits are seeded).
+    # The cheapest to score among those within TIE_MARGIN of the best wins (a gap that small is noise,
+    # and the chosen model scores every batch afterwards); then the earlier.
+    shared = min(len(c.fold_auc) for c, _, _ in scored)
     for c, _, _ in scored:
-        if len(c.fold_auc) < most:
+        if len(c.fold_auc) < folds:
             skipped.append({"estimator": c.family, "params": c.params, "folds_done": len(c.fold_auc)})
-    ranked = [i for i, (c, _, _) in enumerate(scored) if len(c.fold_auc) == most]
-    best = max(scored[i][0].mean_auc for i in ranked)
-    near = [i for i in ranked if scored[i][0].mean_auc >= best - TIE_MARGIN]
+    # Only candidates whose final fit is expected to end within the budget are eligible (else the one
+    # quickest to fit): the first fold of each family runs whatever its cost.
+    final = [(budget.fold_seconds(c.family, c.params) or 0.0) * budget.final_scale for c, _, _ in scored]
+    left = budget.deadline - time.monotonic()
+    eligible = [i for i in range(len(scored)) if final[i] <= left] or [int(np.argmin(final))]
+    compared = {i: float(np.mean(scored[i][0].fold_auc[:shared])) for i in eligible}
+    near = [i for i, auc in compared.items() if auc >= max(compared.values()) - TIE_MARGIN]
     chosen, oof, mask = scored[min(near, key=lambda i: (scoring_cost(scored[i][0].family, scored[i][0].params), i))]
     pipeline = build_pipeline(schema, chosen.family, chosen.params, seed, early_stopping=large)
     pipeline.fit(X, y)
@@ -316,6 +359,8 @@ def feature_importance(
     """
     repeats = 5
     if seconds is not None:
+        if seconds <= 0:
+            return {}
         probe = X.iloc[: min(len(y), max_rows)]
         t0 = time.monotonic()
         pipeline.predict_proba(probe)

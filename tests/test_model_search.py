@@ -42,7 +42,8 @@ def test_the_time_budget_stops_the_search_but_each_family_is_tried(data):
     families = [c.family for c in selection.candidates]
     assert families == ["logreg", "hgb"]  # the first of each family, one fold each
     assert all(len(c.fold_auc) == 1 for c in selection.candidates)
-    assert len(selection.skipped) == len(CANDIDATES) - 2
+    assert len([s for s in selection.skipped if "folds_done" not in s]) == len(CANDIDATES) - 2
+    assert [s["folds_done"] for s in selection.skipped if "folds_done" in s] == [1, 1]
     assert len(selection.oof_proba) == len(selection.oof_y) < len(y)  # only the scored fold
 
 
@@ -67,7 +68,7 @@ def test_train_records_the_search_and_honours_the_budget_for_importance(cli, tmp
 
     manifest = Registry(tmp_path / "a").model_manifest("v0001")
     assert manifest["selection_rows"] == 1000 and manifest["feature_importance"] == {}
-    assert len(manifest["skipped_candidates"]) == len(CANDIDATES) - 2
+    assert len([s for s in manifest["skipped_candidates"] if "folds_done" not in s]) == len(CANDIDATES) - 2
 
 
 def test_long_work_reports_progress_to_the_caller(data, artifacts, sim_csv, tmp_path):
@@ -107,18 +108,67 @@ def test_a_rare_class_is_never_sampled_away(data):
     assert selection.selection_rows == len(rare)
 
 
-def test_candidates_cut_short_by_the_budget_are_not_ranked_against_complete_ones(data, monkeypatch):
+@pytest.fixture
+def fake_fits(monkeypatch):
+    """A clock that only fits move: a fold or final fit takes fit_cost x rows / 1000 x (1 s for
+    logreg, 0.01 s for hgb), so the budget's decisions are exact and repeatable."""
     import churnctl.estimators as estimators
 
+    clock = [0.0]
+    real = estimators.build_pipeline
+
+    class Timed:
+        def __init__(self, schema, family, params, seed, early_stopping=False):
+            self.pipeline = real(schema, family, params, seed, early_stopping)
+            self.seconds = estimators.fit_cost(family, params) * (1.0 if family == "logreg" else 0.01)
+            self.named_steps = self.pipeline.named_steps
+
+        def fit(self, X, y):
+            clock[0] += self.seconds * len(X) / 1000
+            self.pipeline.fit(X, y)
+            return self
+
+        def predict_proba(self, X):
+            return self.pipeline.predict_proba(X)
+
+    monkeypatch.setattr(estimators, "build_pipeline", Timed)
+    monkeypatch.setattr(estimators.time, "monotonic", lambda: clock[0])
+    return clock
+
+
+@pytest.mark.parametrize("budget", [60.0, 100.0, 120.0, 150.0, 200.0])
+def test_the_budget_bounds_the_search_and_the_final_fit(data, fake_fits, budget):
     schema, X, y = data
-    clock = iter(range(0, 10_000, 1))
-    monkeypatch.setattr(estimators.time, "monotonic", lambda: float(next(clock)))
-    # each call to the clock advances one second: the budget ends during the second hgb candidate
-    selection = select_and_fit(schema, X, y, model="hgb", seed=1, folds=3, time_budget=8.5)
+    selection = select_and_fit(schema, X, y, model="auto", seed=1, folds=3, time_budget=budget)
+    assert fake_fits[0] <= budget  # the final fit included
     folds = [len(c.fold_auc) for c in selection.candidates]
-    assert max(folds) == 3 and min(folds) < 3
-    assert len(selection.chosen.fold_auc) == 3
-    assert any(s.get("folds_done") for s in selection.skipped)
+    assert selection.skipped and (len(folds) < len(CANDIDATES) or min(folds) < 3)
+    done = len(selection.chosen.fold_auc)  # the threshold's rows: the chosen candidate's completed folds
+    assert abs(len(selection.oof_y) - len(y) * done / 3) <= done
+
+
+def test_a_generous_budget_runs_every_fold_of_every_candidate(data, fake_fits):
+    schema, X, y = data
+    selection = select_and_fit(schema, X, y, model="auto", seed=1, folds=3, time_budget=10_000.0)
+    assert [len(c.fold_auc) for c in selection.candidates] == [3] * len(CANDIDATES) and not selection.skipped
+
+
+def test_a_candidate_cut_short_is_compared_on_the_folds_all_completed(data, fake_fits):
+    schema, X, y = data
+    # logreg runs its 3 folds, the first hgb candidate 2 of 3 before the budget would not hold a third
+    selection = select_and_fit(schema, X, y, model="auto", seed=1, folds=3, time_budget=120.0)
+    logreg, hgb = selection.candidates
+    assert (len(logreg.fold_auc), len(hgb.fold_auc)) == (3, 2)
+    assert np.mean(hgb.fold_auc[:2]) > np.mean(logreg.fold_auc[:2]) + TIE_MARGIN
+    assert selection.chosen is hgb and {"estimator": "hgb", "params": hgb.params, "folds_done": 2} in selection.skipped
+
+
+def test_a_final_fit_that_cannot_end_in_time_is_not_chosen(data, fake_fits):
+    schema, X, y = data
+    # logreg (3 folds of 2.7 s) and one hgb fold (31 s) run; an hgb final fit would take 47 s more
+    selection = select_and_fit(schema, X, y, model="auto", seed=1, folds=3, time_budget=60.0)
+    assert [len(c.fold_auc) for c in selection.candidates] == [3, 1]
+    assert selection.chosen.family == "logreg" and fake_fits[0] <= 60.0
 
 
 def test_scored_rows_reach_stdout_while_progress_bars_draw_on_a_terminal(artifacts, sim_csv):

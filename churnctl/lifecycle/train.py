@@ -90,7 +90,7 @@ def train_locked(
         model=model,
         seed=seed,
         folds=cfg.cv_folds,
-        time_budget=cfg.time_budget,
+        time_budget=max(cfg.time_budget - (time.monotonic() - started), 0.0),
         selection_rows=cfg.selection_rows,
         progress=progress,
     )
