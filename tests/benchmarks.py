@@ -14,7 +14,10 @@ Settings (environment variables):
 
 * ``BENCH_SIZES`` rows of the simulated reference and current files (default 100000,1000000,5000000)
 * ``BENCH_REPEATS`` rounds per measurement (default 3)
-* ``BENCH_OPS`` operations (default all): help, predict-json, drift-check, predict-input, train
+* ``BENCH_OPS`` operations (default all): help, predict-json, drift-check, predict-input, train,
+  train-wide
+* ``BENCH_WIDE`` rows x columns of the wide file of train-wide (default 3000x2000);
+  ``BENCH_WIDE_BUDGET`` its ``[train] time_budget`` in seconds (default 120)
 * ``BENCH_DIR`` keep the simulated files here for later runs (default: a temporary folder)
 * ``BENCH_OUT`` the results file (default ``bench-results.md`` in the project root)
 * ``BENCH_PEER=0`` no peer; ``BENCH_PEER_VENV`` its venv (default ``.bench-venv``);
@@ -40,7 +43,7 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
 from tests.bench.measure import BenchError, log, machine  # noqa: E402
-from tests.bench.operations import FLAT_MEMORY, OPERATIONS, Context, at_size, startup  # noqa: E402
+from tests.bench.operations import FLAT_MEMORY, OPERATIONS, Context, at_size, startup, train_wide  # noqa: E402
 from tests.bench.report import document  # noqa: E402
 from tests.bench.workspace import ROOT, Peer, Workspace, bench_env, ensure_peer  # noqa: E402
 
@@ -53,10 +56,15 @@ def settings() -> dict:
         repeats = int(os.environ.get("BENCH_REPEATS", "3"))
         batches = int(os.environ.get("BENCH_BATCHES", "200"))
         timeout = float(os.environ.get("BENCH_PEER_TIMEOUT", "1800"))
+        wide = tuple(int(n) for n in os.environ.get("BENCH_WIDE", "3000x2000").lower().split("x"))
+        wide_budget = float(os.environ.get("BENCH_WIDE_BUDGET", "120"))
     except ValueError as exc:
         raise BenchError(
-            f"BENCH_SIZES, BENCH_REPEATS, BENCH_BATCHES and BENCH_PEER_TIMEOUT take numbers: {exc}"
+            "BENCH_SIZES, BENCH_REPEATS, BENCH_BATCHES, BENCH_PEER_TIMEOUT, BENCH_WIDE (ROWSxCOLUMNS) and "
+            f"BENCH_WIDE_BUDGET take numbers: {exc}"
         ) from None
+    if len(wide) != 2 or wide[0] < 100 or wide[1] < 30:
+        raise BenchError("BENCH_WIDE must be ROWSxCOLUMNS, at least 100 rows and 30 columns")
     operations = {o.strip() for o in os.environ.get("BENCH_OPS", ",".join(OPERATIONS)).split(",") if o.strip()}
     unknown = operations - set(OPERATIONS)
     if unknown or not operations:
@@ -74,6 +82,8 @@ def settings() -> dict:
         "peer_venv": Path(os.environ.get("BENCH_PEER_VENV") or ROOT / ".bench-venv"),
         "peer_packages": os.environ.get("BENCH_PEER_PACKAGES", "evidently pandas<3").split(),
         "drift_sim": os.environ.get("BENCH_DRIFT_SIM", "0") == "1",
+        "wide": wide,
+        "wide_budget": wide_budget,
     }
 
 
@@ -95,6 +105,8 @@ def run(config: dict, base: Path) -> str:
     if operations & {"drift-check", "predict-input", "train"}:
         for size in config["sizes"]:
             rows += at_size(ctx, size)
+    if "train-wide" in operations:
+        rows.append(train_wide(ctx, *config["wide"], config["wide_budget"]))
     extra = []
     if config["drift_sim"]:
         from tests.bench.drift_sim import simulation

@@ -15,8 +15,8 @@ from tests.bench.measure import Command, Series, alternate, succeeded
 from tests.bench.report import MIB_PER_GB, Row, Target
 from tests.bench.workspace import FLOORS, PEER_SCRIPT, Artifacts, Peer, Workspace
 
-OPERATIONS = ("help", "predict-json", "drift-check", "predict-input", "train")
-HELP_OP, JSON_OP, DRIFT_OP, PREDICT_OP, TRAIN_OP = OPERATIONS
+OPERATIONS = ("help", "predict-json", "drift-check", "predict-input", "train", "train-wide")
+HELP_OP, JSON_OP, DRIFT_OP, PREDICT_OP, TRAIN_OP, WIDE_OP = OPERATIONS
 HELP, DRIFT_DEFAULT, DRIFT_LOGREG = "churnctl --help", "drift-check, default model", "drift-check, logreg"
 PREDICT_INPUT, TRAIN = "predict --input, default model", "train (auto)"
 FLAT_MEMORY = {PREDICT_INPUT}  # operations whose peak RSS must not grow with the rows
@@ -179,3 +179,25 @@ def predict_input(ctx: Context, artifacts: Artifacts, rows: int) -> Row:
     ours = results["ours"]
     targets = [ratio_target("≤ 1.3× pyarrow+HGB floor", ours, results["floor"], 1.3), rss_target(ours, 1)]
     return Row(PREDICT_INPUT, rows, ours, results["floor"], targets=targets)
+
+
+def train_wide(ctx: Context, rows: int, columns: int, budget: float) -> Row:
+    """``churnctl train`` (auto) on a wide file with ``[train] time_budget = budget``, against one
+    default HistGradientBoostingClassifier fit on the same training rows: the budget must hold."""
+    ws = ctx.ws
+    artifacts = ws.ingest(f"wide-{rows}x{columns}", ws.wide(rows, columns))
+    config = ws.work / "wide.toml"
+    config.write_text(f"[train]\ntime_budget = {budget}\n")
+    commands = {
+        "ours": Command(ws.cli(artifacts.root, "--config", str(config), "train")),
+        "floor": floor("fit", artifacts.spec, ws.training_rows_csv(artifacts, rows)),
+    }
+    results = ctx.measure(commands, f"train, {rows:,} x {columns:,}")
+    ours = results["ours"]
+    ctx.notes.append(
+        f"Wide file: {rows:,} rows x {columns:,} columns (20 categorical), `[train] time_budget = {budget:g}`; "
+        f"chosen: {describe_model(model_manifest(artifacts))}."
+    )
+    targets = [Target(f"≤ budget + 10 % ({budget * 1.1:g} s)", ours.median, budget * 1.1), rss_target(ours, 3)]
+    label = f"train (auto), {columns:,} columns, budget {budget:g} s"
+    return Row(label, rows, ours, results["floor"], scales=False, targets=targets)

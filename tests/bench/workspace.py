@@ -21,7 +21,7 @@ PEER_SCRIPT = HERE / "peer_evidently.py"
 
 # The drifted current batch of every size, as the issue states it.
 CURRENT_DRIFT = ["--shift", "Age=+3", "--mix", "Geography=Germany:0.45"]
-REFERENCE_SEED, CURRENT_SEED, ROW_SEED = 11, 12, 13
+REFERENCE_SEED, CURRENT_SEED, ROW_SEED, WIDE_SEED = 11, 12, 13, 14
 MARKER = ".churnctl-bench-run"
 
 
@@ -93,6 +93,26 @@ class Workspace:
 
     def row(self) -> Path:
         return self.simulate("row.json", 1, ROW_SEED)
+
+    def wide(self, rows: int, columns: int) -> Path:
+        """A wide file: ``columns`` features (all but 20 numeric, 20 categorical with 4 levels), churn
+        driven by ten numeric features and one categorical one; kept like the simulated files."""
+        import numpy as np
+        import pandas as pd
+
+        path = self.data / f"wide-{rows}x{columns}.csv"
+        if not path.exists():
+            rng = np.random.default_rng(WIDE_SEED)
+            numeric = rng.normal(size=(rows, columns - 20)).round(4)
+            levels = rng.choice(np.array(["a", "b", "c", "d"]), size=(rows, 20))
+            logit = numeric[:, :10] @ rng.normal(0.0, 0.6, 10) + (levels[:, 0] == "a") - 1.5
+            frame = pd.DataFrame(numeric, columns=[f"x{i}" for i in range(columns - 20)])
+            frame[[f"c{j}" for j in range(20)]] = levels
+            frame["Exited"] = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(int)
+            partial = path.with_name(f"partial-{path.name}")
+            frame.to_csv(partial, index=False)
+            partial.replace(path)
+        return path
 
     def ingest(self, name: str, source: Path) -> Artifacts:
         root = self.work / name
