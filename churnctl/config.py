@@ -42,8 +42,9 @@ class TrainSettings:
 
 @dataclass(frozen=True)
 class PredictSettings:
-    # Probabilities below the first bound are "low" risk, from the second bound on "high".
-    risk_bands: tuple[float, float] = (0.3, 0.6)
+    # Risk levels follow the model's decision threshold t: "low" below t (label 0), "medium" from t,
+    # "high" from this probability (above t), or with "auto" from halfway between t and 1.
+    high_risk: str | float = "auto"
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,12 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
         defaults = cls()
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(value) - known)
+        if name == "predict" and "risk_bands" in unknown:
+            raise UsageError(
+                f"[predict] risk_bands in {candidate} is no longer read: risk levels now follow each model's "
+                "decision threshold (low below it, medium from it, high from [predict] high_risk)",
+                hint='replace risk_bands with high_risk = <probability> (or "auto"), see the README',
+            )
         if unknown:
             raise UsageError(
                 f"unknown key(s) {', '.join(unknown)} in [{name}] of {candidate}",
@@ -170,7 +177,6 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
     if key_file is not None and not Path(key_file).expanduser().is_absolute():
         built["security"] = SecuritySettings(key_file=str(candidate.parent / key_file))
     settings = Settings(**built, source=candidate)
-    validate_risk_bands(settings.predict.risk_bands)
     validate_drift(settings.drift)
     _validate_ranges(settings)
     return settings
@@ -206,6 +212,12 @@ def _validate_ranges(settings: Settings) -> None:
             "at least 2 (the current and the previous champion)",
         ),
     ]
+    high = settings.predict.high_risk
+    try:
+        ok = high == "auto" or 0.0 < float(high) < 1.0
+    except (TypeError, ValueError):
+        ok = False
+    checks.append(("[predict] high_risk", high, ok, '"auto" or a probability in (0, 1)'))
     threshold = settings.train.threshold
     try:
         ok = threshold in ("f1", "youden") or 0.0 < float(threshold) < 1.0
@@ -230,12 +242,3 @@ def validate_drift(drift: DriftSettings) -> DriftSettings:
     if drift.score_rows != 0 and drift.score_rows < 1000:
         raise UsageError(f"[drift] score_rows must be 0 (every row) or at least 1000, found {drift.score_rows}")
     return drift
-
-
-def validate_risk_bands(bands: tuple[float, ...] | list[float]) -> tuple[float, float]:
-    if len(bands) != 2 or not 0.0 < bands[0] < bands[1] < 1.0:
-        raise UsageError(
-            f"risk_bands must be two increasing probabilities in (0, 1), found {list(bands)}",
-            hint="for example risk_bands = [0.3, 0.6]",
-        )
-    return float(bands[0]), float(bands[1])

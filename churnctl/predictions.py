@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from churnctl.contract import Schema
+from churnctl.errors import UsageError
 
 
 def confidence(proba: np.ndarray, threshold: float) -> np.ndarray:
@@ -20,8 +21,26 @@ def confidence(proba: np.ndarray, threshold: float) -> np.ndarray:
     return np.where(above, (proba - threshold) / (1.0 - threshold), (threshold - proba) / threshold)
 
 
-def risk_levels(proba: np.ndarray, bands: tuple[float, float]) -> np.ndarray:
-    return np.where(proba < bands[0], "low", np.where(proba < bands[1], "medium", "high"))
+def high_risk_cut(threshold: float, high_risk: str | float, version: str) -> float:
+    """The probability from which risk is "high": ``[predict] high_risk``, which must lie above the
+    model's threshold, or with "auto" halfway between the threshold and 1 (confidence 0.5 on the
+    churn side)."""
+    if high_risk == "auto":
+        return threshold + (1.0 - threshold) / 2
+    cut = float(high_risk)
+    if not threshold < cut < 1.0:
+        raise UsageError(
+            f"[predict] high_risk = {cut:g} is not above model {version}'s decision threshold {threshold:.4f}: "
+            "high risk must start above the probability from which customers are labelled churners",
+            hint=f'set high_risk between {threshold:.4f} and 1, or to "auto"',
+        )
+    return cut
+
+
+def risk_levels(proba: np.ndarray, threshold: float, high: float) -> np.ndarray:
+    """ "low" below the threshold (label 0), "medium" from it, "high" from ``high``: never a
+    predicted churner at low risk."""
+    return np.where(proba < threshold, "low", np.where(proba < high, "medium", "high"))
 
 
 def _json_float(value: float) -> float | None:
@@ -29,7 +48,7 @@ def _json_float(value: float) -> float | None:
 
 
 def json_predictions(
-    rows: list[dict], proba: np.ndarray, schema: Schema, threshold: float, bands: tuple[float, float], version: str
+    rows: list[dict], proba: np.ndarray, schema: Schema, threshold: float, high: float, version: str
 ) -> list[dict]:
     """The prediction objects of ``predict --json``, key for key and value for value what the
     scikit-learn path writes: identifiers present in any row (as the caller sent them), then
@@ -37,7 +56,7 @@ def json_predictions(
     identifiers = [n for n in schema.identifier_names if any(n in row for row in rows)]
     probabilities = np.round(proba, 6).tolist()
     labels = (proba >= threshold).astype(int).tolist()
-    levels = risk_levels(proba, bands).tolist()
+    levels = risk_levels(proba, threshold, high).tolist()
     decided = np.round(confidence(proba, threshold), 6).tolist()
     records = []
     for i, row in enumerate(rows):

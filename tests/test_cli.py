@@ -124,6 +124,33 @@ def test_predict_batch_to_stdout_and_files(cli, artifacts, sim_csv, tmp_path):
     assert cli(*a, "predict", "--input", sim_csv, "--format", "json").code == 2
 
 
+def test_risk_levels_follow_the_model_threshold(cli, artifacts, sim_csv, tmp_path):
+    a = ["--artifacts", artifacts]
+    threshold = Registry(artifacts).model_manifest("v0001")["threshold"]
+    scored = pd.read_csv(__import__("io").StringIO(cli(*a, "predict", "--input", sim_csv).stdout))
+    p, level = scored["churn_probability"], scored["risk_level"]
+    assert ((level == "low") == (scored["churn_label"] == 0)).all()  # never a predicted churner at low risk
+    high = threshold + (1 - threshold) / 2  # "auto": halfway between the threshold and 1
+    assert (level[p >= high + 1e-6] == "high").all() and (level[(p >= threshold + 1e-6) & (p < high - 1e-6)] == "medium").all()
+    assert set(level) == {"low", "medium", "high"}
+    # high risk confidence is at least 0.5 on the churn side: the same terms as `confidence`
+    assert (scored.loc[level == "high", "confidence"] >= 0.5 - 1e-6).all()
+
+    config = tmp_path / "c.toml"
+    config.write_text(f"[predict]\nhigh_risk = {threshold + 0.01}\n")
+    cut = cli(*a, "--config", config, "predict", "--input", sim_csv)
+    levels = pd.read_csv(__import__("io").StringIO(cut.stdout))["risk_level"]
+    assert (levels == "high").sum() > (level == "high").sum()
+    config.write_text(f"[predict]\nhigh_risk = {threshold / 2}\n")
+    below = cli(*a, "--config", config, "predict", "--input", sim_csv)
+    assert below.code == 2 and "not above model v0001's decision threshold" in below.stderr and below.stdout == ""
+    config.write_text('[predict]\nhigh_risk = "very"\n')
+    assert cli(*a, "--config", config, "models", "list").code == 2
+    config.write_text("[predict]\nrisk_bands = [0.3, 0.6]\n")
+    old = cli(*a, "--config", config, "models", "list")
+    assert old.code == 2 and "high_risk" in old.stderr
+
+
 def test_predict_json_and_batch_agree(cli, artifacts, sim_csv, tmp_path):
     a = ["--artifacts", artifacts]
     frame = pd.read_csv(sim_csv).head(5)

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 
 from churnctl import tables
-from churnctl.config import Settings, validate_risk_bands
+from churnctl.config import Settings
 from churnctl.errors import DataError
 from churnctl.features import check_header, merge_unseen, prepare_features
 from churnctl.lifecycle.results import PredictRowsResult, Result, warn
-from churnctl.predictions import confidence, json_predictions, risk_levels
+from churnctl.predictions import confidence, high_risk_cut, json_predictions, risk_levels
 from churnctl.progress import Progress, no_progress
 from churnctl.registry import Registry
 from churnctl.registry.artifacts import LoadedModel, load_model
@@ -20,7 +20,7 @@ from churnctl.rows import require_features, unseen_warnings
 
 
 def score(
-    model: LoadedModel, frame: pd.DataFrame, bands: tuple[float, float], *, source: str = "input", row_offset: int = 0
+    model: LoadedModel, frame: pd.DataFrame, high: float, *, source: str = "input", row_offset: int = 0
 ) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
     """Predictions for ``frame``: identifiers present in it, then the prediction columns."""
     X, unseen = prepare_features(frame, model.schema, source=source, row_offset=row_offset)
@@ -31,7 +31,7 @@ def score(
             out[name] = frame[name].to_numpy()
     out["churn_probability"] = np.round(proba, 6)
     out["churn_label"] = (proba >= model.threshold).astype(int)
-    out["risk_level"] = risk_levels(proba, bands)
+    out["risk_level"] = risk_levels(proba, model.threshold, high)
     out["confidence"] = np.round(confidence(proba, model.threshold), 6)
     out["model_version"] = model.version
     return out, unseen
@@ -43,9 +43,9 @@ def predict_parsed_rows(
     """Score parsed JSON rows (``single``: the input was one object; ``name`` names it in messages)."""
     model = load_model(registry, version)
     require_features(rows, model.schema, name)
-    bands = validate_risk_bands(settings.predict.risk_bands)
+    high = high_risk_cut(model.threshold, settings.predict.high_risk, model.version)
     X, unseen = prepare_features(pd.DataFrame.from_records(rows), model.schema, source=name)
-    records = json_predictions(rows, model.predict_proba(X), model.schema, model.threshold, bands, model.version)
+    records = json_predictions(rows, model.predict_proba(X), model.schema, model.threshold, high, model.version)
     return PredictRowsResult(
         model_version=model.version, single=single, predictions=records, warnings=warn(unseen_warnings(unseen, name))
     )
@@ -75,7 +75,7 @@ def predict_file(
 ) -> PredictFileResult:
     """Score a CSV/Parquet file in batches (bounded memory) into CSV/Parquet, or CSV on stdout."""
     model = load_model(registry, version)
-    bands = validate_risk_bands(settings.predict.risk_bands)
+    high = high_risk_cut(model.threshold, settings.predict.high_risk, model.version)
     header = tables.read_header(input_path)
     check_header(header, model.schema, str(input_path))
     wanted = model.schema.feature_names + [n for n in model.schema.identifier_names if n in header]
@@ -87,7 +87,7 @@ def predict_file(
         numeric = model.schema.numeric_names
         for batch in tables.iter_table(input_path, columns=wanted, batch_rows=batch_rows, numeric=numeric):
             batch.index = pd.RangeIndex(n_rows, n_rows + len(batch))
-            predictions, batch_unseen = score(model, batch, bands, source=str(input_path), row_offset=n_rows)
+            predictions, batch_unseen = score(model, batch, high, source=str(input_path), row_offset=n_rows)
             merge_unseen(unseen, batch_unseen)
             writer.write(predictions)
             n_rows += len(batch)

@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 
 from churnctl.compiled.scorer import FILE_NAME, CompiledFormatError, CompiledModel
-from churnctl.config import Settings, validate_risk_bands
+from churnctl.config import Settings
 from churnctl.contract import Schema
 from churnctl.lifecycle.results import PredictRowsResult, warn
-from churnctl.predictions import json_predictions
+from churnctl.predictions import high_risk_cut, json_predictions
 from churnctl.registry import Registry, ids
 from churnctl.rows import NotReproducible, require_features, type_rows, unseen_warnings
 
@@ -50,7 +50,7 @@ def predict_rows_compiled(
         log.debug("model %s: the compiled model's features differ from the schema: scoring with scikit-learn", version)
         return None
     require_features(rows, schema, name)
-    bands = validate_risk_bands(settings.predict.risk_bands)
+    high = high_risk_cut(threshold, settings.predict.high_risk, version)
     try:
         typed = type_rows(rows, schema, name)
     except NotReproducible as exc:
@@ -60,6 +60,6 @@ def predict_rows_compiled(
     return PredictRowsResult(
         model_version=version,
         single=single,
-        predictions=json_predictions(rows, proba, schema, threshold, bands, version),
+        predictions=json_predictions(rows, proba, schema, threshold, high, version),
         warnings=warn(unseen_warnings(typed.unseen, name)),
     )
