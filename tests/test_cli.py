@@ -131,7 +131,8 @@ def test_risk_levels_follow_the_model_threshold(cli, artifacts, sim_csv, tmp_pat
     p, level = scored["churn_probability"], scored["risk_level"]
     assert ((level == "low") == (scored["churn_label"] == 0)).all()  # never a predicted churner at low risk
     high = threshold + (1 - threshold) / 2  # "auto": halfway between the threshold and 1
-    assert (level[p >= high + 1e-6] == "high").all() and (level[(p >= threshold + 1e-6) & (p < high - 1e-6)] == "medium").all()
+    assert (level[p >= high + 1e-6] == "high").all()
+    assert (level[(p >= threshold + 1e-6) & (p < high - 1e-6)] == "medium").all()
     assert set(level) == {"low", "medium", "high"}
     # high risk confidence is at least 0.5 on the churn side: the same terms as `confidence`
     assert (scored.loc[level == "high", "confidence"] >= 0.5 - 1e-6).all()
