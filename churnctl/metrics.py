@@ -46,3 +46,22 @@ def classification_metrics(y: np.ndarray, proba: np.ndarray, threshold: float) -
         "churn_rate": float(y.mean()),
         "n_rows": len(y),
     }
+
+
+def paired_bootstrap_pvalue(
+    y: np.ndarray, champion: np.ndarray, challenger: np.ndarray, resamples: int, seed: int
+) -> float | None:
+    """One-sided p-value that the challenger's ROC-AUC is not higher than the champion's on the same
+    rows: the share of paired bootstrap resamples in which it is not (with the usual +1 correction).
+    Resampling is stratified (churners and non-churners separately), so every resample keeps the
+    holdout's class balance."""
+    if resamples <= 0:
+        return None
+    rng = np.random.default_rng(seed)
+    positives, negatives = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    labels = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
+    not_better = 0
+    for _ in range(resamples):
+        idx = np.r_[rng.choice(positives, len(positives)), rng.choice(negatives, len(negatives))]
+        not_better += roc_auc_score(labels, challenger[idx]) <= roc_auc_score(labels, champion[idx])
+    return (not_better + 1) / (resamples + 1)

@@ -84,7 +84,7 @@ def test_ingest_train_evaluate_predict_lifecycle(cli, tmp_path, sim_csv, fast_co
     trained2 = cli(*base, "train", "--model", "logreg", "--format", "json").json()
     assert trained2["version"] == "v0002" and not trained2["promoted"] and registry.current() == "v0001"
     listing = cli(*base, "models", "list", "--format", "json").json()
-    assert [(m["version"], m["status"]) for m in listing] == [("v0001", "current"), ("v0002", "not promoted")]
+    assert [(m["version"], m["status"]) for m in listing] == [("v0001", "current"), ("v0002", "not_promoted")]
     assert cli(*base, "models", "promote", "v0002").code == 0 and registry.current() == "v0002"
     assert cli(*base, "predict", "--json", row).json()["model_version"] == "v0002"
     assert cli(*base, "models", "rollback").code == 0 and registry.current() == "v0001"

@@ -97,8 +97,27 @@ def test_forced_retrain_without_change_is_rejected(cli, env):
     forced = batch(env, "same2.parquet", seed=12)
     doc = cli(*args(env), "retrain", "--data", forced, "--force", "--format", "json").json()
     assert doc["outcome"] == "rejected" and doc["current"] == "v0001", doc["reason"]
-    listing = {m["version"]: m["status"] for m in cli(*args(env), "models", "list", "--format", "json").json()}
-    assert listing == {"v0001": "current", "v0002": "rejected"}
+    models = cli(*args(env), "models", "list", "--format", "json").json()
+    assert {m["version"]: m["status"] for m in models} == {"v0001": "current", "v0002": "rejected"}
+    # each version's test ROC-AUC is on its own dataset's test split: 800 rows vs the 900-row holdout
+    assert [m["test_rows"] for m in models] == [800, 900]
+    assert "not comparable" in cli(*args(env), "models", "list").stdout
+
+    # compared on the same rows (the latest dataset's test split = the retrain's holdout)
+    compared = cli(*args(env), "models", "compare", "v1", "v2", "--format", "json").json()
+    holdout = doc["metrics"]
+    assert compared["n_rows"] == holdout["holdout_rows"] == 900 and compared["data"].endswith(doc["dataset_id"])
+    assert compared["metrics"]["v0001"]["roc_auc"] == pytest.approx(holdout["champion"]["roc_auc"])
+    assert compared["metrics"]["v0002"]["roc_auc"] == pytest.approx(holdout["challenger"]["roc_auc"])
+    assert compared["p_value"] == pytest.approx(holdout["bootstrap_p_value"])  # the same test, seed and resamples
+    on_file = cli(*args(env), "models", "compare", "v0001", "v0002", "--data", data, "--bootstrap", "0")
+    assert on_file.code == 0 and "same.csv" in on_file.stdout and "bootstrap" not in on_file.stdout
+
+    refused = cli(*args(env), "models", "promote", "v0002")
+    assert refused.code == 2 and "rejected by a retrain" in refused.stderr and "--force" in refused.stderr
+    assert Registry(env / "artifacts").current() == "v0001"
+    assert cli(*args(env), "models", "promote", "v0002", "--force").code == 0
+    assert Registry(env / "artifacts").current() == "v0002"
 
 
 def test_same_data_again_is_skipped_and_directories_are_scanned(cli, env):

@@ -6,9 +6,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from churnctl.config import Settings
 from churnctl.errors import UsageError, preview
-from churnctl.lifecycle.results import Result
+from churnctl.features import prepare_features
+from churnctl.labelled import labelled_rows
+from churnctl.lifecycle.results import Result, warn
+from churnctl.metrics import classification_metrics, paired_bootstrap_pvalue
 from churnctl.registry import Registry, audit, ids
+from churnctl.registry.artifacts import load_model
+from churnctl.rows import unseen_warnings
 
 
 @dataclass
@@ -17,32 +23,39 @@ class ModelSummary(Result):
     created: str
     dataset_id: str
     estimator: str
-    cv_roc_auc: float | None
-    test_roc_auc: float | None
+    cv_roc_auc: float | None  # on the training split of its dataset (cross-validated)
+    test_roc_auc: float | None  # on the test split of its dataset: versions of different datasets
+    test_rows: int | None  # were measured on different rows (see `models compare`)
     threshold: float
-    status: str  # current | previous champion | rejected | not promoted
+    status: str  # current | previous_champion | rejected | not_promoted
+
+
+def rejected_versions(registry: Registry) -> set[str]:
+    """Challengers that a retrain trained and did not promote."""
+    return {
+        str(e.get("challenger"))
+        for e in registry.events()
+        if e.get("event") == "retrain" and e.get("outcome") == "rejected"
+    }
 
 
 def list_models(registry: Registry) -> list[ModelSummary]:
     current = registry.current()
     history = registry.promotion_history()
-    rejected = {
-        _text(e.get("challenger"))
-        for e in registry.events()
-        if e.get("event") == "retrain" and e.get("outcome") == "rejected"
-    }
+    rejected = rejected_versions(registry)
     summaries = []
     for version in registry.versions():
         manifest = registry.model_manifest(version)
         status = (
             "current"
             if version == current
-            else "previous champion"
+            else "previous_champion"
             if version in history
             else "rejected"
             if version in rejected
-            else "not promoted"
+            else "not_promoted"
         )
+        test = manifest.get("test_metrics", {})
         summaries.append(
             ModelSummary(
                 version=version,
@@ -50,7 +63,8 @@ def list_models(registry: Registry) -> list[ModelSummary]:
                 dataset_id=manifest["dataset_id"],
                 estimator=manifest["estimator"],
                 cv_roc_auc=manifest.get("cv_roc_auc"),
-                test_roc_auc=manifest.get("test_metrics", {}).get("roc_auc"),
+                test_roc_auc=test.get("roc_auc"),
+                test_rows=test.get("n_rows"),
                 threshold=manifest["threshold"],
                 status=status,
             )
@@ -73,10 +87,20 @@ class PointerResult(Result):
     previous: str | None
 
 
-def promote(registry: Registry, version: str, *, wait: float = 0.0, reason: str = "manual promote") -> PointerResult:
+def promote(
+    registry: Registry, version: str, *, wait: float = 0.0, reason: str = "manual promote", force: bool = False
+) -> PointerResult:
+    """Make ``version`` current; a challenger that a retrain rejected needs ``force``."""
     version = ids.version_argument(version)
     with registry.lock(wait):
         registry.verify(version)
+        if version in rejected_versions(registry) and version != registry.current() and not force:
+            raise UsageError(
+                f"{version} was rejected by a retrain (see 'churnctl models history'): it did not beat the "
+                "champion on the new data",
+                hint=f"compare first ('churnctl models compare {registry.current() or 'CURRENT'} {version}'), "
+                "then promote with --force if you still want it",
+            )
         previous = registry.set_current(version, repair=True)
         if previous != version:
             registry.record("model_promoted", version=version, previous=previous, reason=reason)
@@ -175,3 +199,60 @@ def adopt(registry: Registry, names: list[str] | None = None, *, confirm: bool, 
         if chosen:
             registry.record("manifests_adopted", manifests=chosen, key_id=registry.keys.get().key_id)
     return AdoptResult(adopted=chosen)
+
+
+@dataclass
+class Comparison(Result):
+    """Two versions scored on the same labelled rows."""
+
+    data: str
+    n_rows: int
+    a: str
+    b: str
+    metrics: dict[str, dict]  # per version
+    roc_auc_difference: float | None  # b - a
+    bootstrap: int
+    p_value: float | None  # one-sided paired bootstrap: b's ROC-AUC is not higher than a's
+    warnings: list[str]
+
+
+def compare(
+    registry: Registry, settings: Settings, a: str, b: str, *, data: str | None = None, bootstrap: int | None = None
+) -> Comparison:
+    """Score versions ``a`` and ``b`` on the same rows (default: the latest dataset's test split) and
+    test B against A with the paired bootstrap that retrain uses."""
+    first, second = load_model(registry, a), load_model(registry, b)
+    for attribute in ("target", "positive_label"):
+        if getattr(first.schema, attribute) != getattr(second.schema, attribute):
+            raise UsageError(
+                f"{first.version} and {second.version} predict different targets "
+                f"({first.schema.target}={first.schema.positive_label!r} vs "
+                f"{second.schema.target}={second.schema.positive_label!r}): their scores cannot be compared"
+            )
+    rows = labelled_rows(registry, first.schema, dataset_id=registry.latest_dataset(), data=data)
+    warnings = list(rows.warnings)
+    metrics, scores = {}, []
+    for model in (first, second):
+        X, unseen = prepare_features(rows.frame, model.schema, source=rows.described)
+        warnings += unseen_warnings(unseen, f"{rows.described} ({model.version})")
+        scores.append(model.predict_proba(X))
+        metrics[model.version] = classification_metrics(rows.y, scores[-1], model.threshold)
+    resamples = settings.retrain.bootstrap if bootstrap is None else bootstrap
+    if resamples < 0:
+        raise UsageError(f"--bootstrap must be 0 or more, found {resamples}")
+    defined = metrics[first.version]["roc_auc"] is not None
+    if not defined:
+        warnings.append("the rows hold only one class: ROC-AUC is undefined and nothing is tested")
+    return Comparison(
+        data=rows.described,
+        n_rows=len(rows.y),
+        a=first.version,
+        b=second.version,
+        metrics=metrics,
+        roc_auc_difference=metrics[second.version]["roc_auc"] - metrics[first.version]["roc_auc"] if defined else None,
+        bootstrap=resamples,
+        p_value=paired_bootstrap_pvalue(rows.y, scores[0], scores[1], resamples, settings.retrain.seed)
+        if defined
+        else None,
+        warnings=warn(warnings),
+    )

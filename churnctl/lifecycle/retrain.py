@@ -33,7 +33,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from churnctl import tables
 from churnctl.config import Settings
@@ -43,7 +42,7 @@ from churnctl.features import encode_target, prepare_features
 from churnctl.inference import refresh_statistics
 from churnctl.lifecycle.results import Result
 from churnctl.lifecycle.train import train_locked
-from churnctl.metrics import classification_metrics
+from churnctl.metrics import classification_metrics, paired_bootstrap_pvalue
 from churnctl.registry import Registry
 from churnctl.registry.artifacts import derived_dataset_id, load_dataset, load_model, store_dataset, stratified_split
 from churnctl.registry.files import sha256_file
@@ -97,25 +96,6 @@ def processed_hashes(registry: Registry) -> set[str]:
             if isinstance(item, dict) and item.get("processed") is True and isinstance(item.get("sha256"), str):
                 done.add(item["sha256"])
     return done
-
-
-def paired_bootstrap_pvalue(
-    y: np.ndarray, champion: np.ndarray, challenger: np.ndarray, resamples: int, seed: int
-) -> float | None:
-    """One-sided p-value that the challenger's ROC-AUC is not higher than the champion's on the same
-    rows: the share of paired bootstrap resamples in which it is not (with the usual +1 correction).
-    Resampling is stratified (churners and non-churners separately), so every resample keeps the
-    holdout's class balance."""
-    if resamples <= 0:
-        return None
-    rng = np.random.default_rng(seed)
-    positives, negatives = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
-    labels = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
-    not_better = 0
-    for _ in range(resamples):
-        idx = np.r_[rng.choice(positives, len(positives)), rng.choice(negatives, len(negatives))]
-        not_better += roc_auc_score(labels, challenger[idx]) <= roc_auc_score(labels, champion[idx])
-    return (not_better + 1) / (resamples + 1)
 
 
 def _drift_summary(report: DriftReport) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -9,7 +10,7 @@ from rich.console import Console
 
 from churnctl.cli.context import state
 from churnctl.cli.options import FormatOption, WaitOption
-from churnctl.cli.render import OutputFormat, emit, key_values, metrics_table, table
+from churnctl.cli.render import OutputFormat, emit, fmt, key_values, metrics_table, table
 from churnctl.errors import EXIT_ARTIFACT
 
 app = typer.Typer(help="List, inspect, promote and roll back model versions.", no_args_is_help=True)
@@ -29,7 +30,17 @@ def list_command(ctx: typer.Context, format: FormatOption = OutputFormat.text) -
         out.print(
             table(
                 "Model versions",
-                ["version", "created", "dataset", "estimator", "CV ROC-AUC", "test ROC-AUC", "threshold", "status"],
+                [
+                    "version",
+                    "created",
+                    "dataset",
+                    "estimator",
+                    "CV ROC-AUC",
+                    "test ROC-AUC",
+                    "test rows",
+                    "threshold",
+                    "status",
+                ],
                 [
                     [
                         m.version,
@@ -38,6 +49,7 @@ def list_command(ctx: typer.Context, format: FormatOption = OutputFormat.text) -
                         m.estimator,
                         m.cv_roc_auc,
                         m.test_roc_auc,
+                        m.test_rows,
                         m.threshold,
                         m.status,
                     ]
@@ -45,6 +57,12 @@ def list_command(ctx: typer.Context, format: FormatOption = OutputFormat.text) -
                 ],
             )
         )
+        if len({m.dataset_id for m in models}) > 1:
+            out.print(
+                "ROC-AUCs are measured on each version's own dataset (CV on its training split, test on its "
+                "test split): across datasets they are not comparable; 'churnctl models compare A B' scores "
+                "two versions on the same rows"
+            )
 
     emit([m.to_dict() for m in models], format, text)
 
@@ -95,19 +113,64 @@ def show_command(
 def promote_command(
     ctx: typer.Context,
     version: Annotated[str, typer.Argument(help="Version to make current.")],
+    force: Annotated[bool, typer.Option("--force", help="Promote even a version that a retrain rejected.")] = False,
     wait: WaitOption = 0.0,
     format: FormatOption = OutputFormat.text,
 ) -> None:
     """Make VERSION the current model (after checking its signature and files)."""
     from churnctl.lifecycle.models import promote
 
-    result = promote(state(ctx).registry, version, wait=wait)
+    result = promote(state(ctx).registry, version, wait=wait, force=force)
 
     def text(out: Console) -> None:
         if result.previous == result.current:
             out.print(f"{result.current} is already current")
         else:
             out.print(f"current model: {result.current} (was {result.previous})")
+
+    emit(result, format, text)
+
+
+@app.command("compare")
+def compare_command(
+    ctx: typer.Context,
+    a: Annotated[str, typer.Argument(help="The baseline version, e.g. the current one.")],
+    b: Annotated[str, typer.Argument(help="The version tested against A.")],
+    data: Annotated[
+        Optional[Path],
+        typer.Option("--data", help="Labelled CSV/Parquet to score both on [default: latest dataset's test split]."),
+    ] = None,
+    bootstrap: Annotated[
+        Optional[int], typer.Option("--bootstrap", help="Paired bootstrap resamples; 0 skips the test [default: 1000].")
+    ] = None,
+    format: FormatOption = OutputFormat.text,
+) -> None:
+    """Score two versions on the same labelled rows and test whether B ranks churners better than A.
+
+    Example: churnctl models compare v0001 v0002 --data labelled-march.csv
+    """
+    from churnctl.lifecycle.models import compare
+
+    st = state(ctx)
+    result = compare(st.registry, st.settings, a, b, data=str(data) if data else None, bootstrap=bootstrap)
+
+    def text(out: Console) -> None:
+        names = ["roc_auc", "pr_auc", "brier", "log_loss", "f1", "precision", "recall", "threshold"]
+        first, second = result.metrics[result.a], result.metrics[result.b]
+        out.print(
+            table(
+                f"{result.a} vs {result.b} on {result.n_rows} rows: {result.data}",
+                ["metric", result.a, result.b],
+                [[name, first.get(name), second.get(name)] for name in names],
+            )
+        )
+        if result.roc_auc_difference is not None:
+            tested = (
+                f", one-sided paired bootstrap p = {fmt(result.p_value)} ({result.bootstrap} resamples)"
+                if result.p_value is not None
+                else ""
+            )
+            out.print(f"ROC-AUC {result.b} - {result.a}: {result.roc_auc_difference:+.4f}{tested}")
 
     emit(result, format, text)
 
