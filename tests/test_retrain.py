@@ -84,8 +84,22 @@ def test_changed_mechanism_is_retrained_and_promoted_then_rolled_back(cli, env):
     manifest = registry.dataset_manifest(doc["dataset_id"])
     assert manifest["n_test"] == 900 and manifest["n_train"] == 3200 + 2100
 
+    datasets = cli(*args(env), "datasets", "list", "--format", "json").json()
+    assert [d["latest"] for d in datasets] == [False, True] and datasets[1]["dataset_id"] == doc["dataset_id"]
+    assert datasets[0]["models"] == ["v0001"] and datasets[1]["models"] == ["v0002"]
+    assert datasets[1]["source"].startswith(f"retrain: training rows of {datasets[0]['dataset_id']} + ")
+    assert datasets[1]["source"].endswith("concept.csv") and datasets[1]["n_test"] == 900
+    shown = cli(*args(env), "datasets", "show", "--format", "json").json()
+    assert shown["dataset_id"] == doc["dataset_id"] and shown["latest"] and shown["schema"]["target"] == "Exited"
+    assert cli(*args(env), "datasets", "show", datasets[0]["dataset_id"]).code == 0
+    missing = cli(*args(env), "datasets", "show", "ds-000000000000")
+    assert missing.code == 2 and "no dataset ds-000000000000" in missing.stderr
+    trained = cli(*args(env), "train", "--model", "logreg")
+    assert trained.code == 0 and "which a retrain made" in trained.stderr
+    assert f"dataset {doc['dataset_id']}: the latest dataset, retrain: " in trained.stdout
+
     history = cli(*args(env), "models", "history", "--format", "json").json()
-    assert [h["event"] for h in history][-2:] == ["retrain", "model_promoted"]
+    assert [h["event"] for h in history][-3:] == ["retrain", "model_promoted", "model_trained"]
     assert cli(*args(env), "models", "rollback").code == 0 and registry.current() == "v0001"
     assert cli(*args(env), "models", "history", "--format", "json").json()[-1]["event"] == "model_rolled_back"
 

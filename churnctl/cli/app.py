@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 import churnctl
-from churnctl.cli.commands import drift_check, evaluate, ingest, models, predict, retrain, simulate, train
+from churnctl.cli.commands import datasets, drift_check, evaluate, ingest, models, predict, retrain, simulate, train
 from churnctl.cli.context import State
 from churnctl.compute import compute_threads
 from churnctl.config import load_settings
@@ -102,6 +102,7 @@ app.command("predict")(predict.predict_command)
 app.command("drift-check")(drift_check.drift_check_command)
 app.command("retrain")(retrain.retrain_command)
 app.add_typer(models.app, name="models")
+app.add_typer(datasets.app, name="datasets")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,7 +21,7 @@ from churnctl.lifecycle.results import Result
 from churnctl.metrics import classification_metrics
 from churnctl.progress import Progress, no_progress
 from churnctl.registry import Registry, ids
-from churnctl.registry.artifacts import joblib_bytes, load_dataset, now, parquet_bytes
+from churnctl.registry.artifacts import describe_source, joblib_bytes, load_dataset, now, parquet_bytes
 
 log = logging.getLogger("churnctl")
 
@@ -41,6 +41,8 @@ class TrainResult(Result):
     current: str | None
     promoted: bool
     seconds: float
+    dataset_source: str = ""  # where the dataset's rows came from
+    dataset_latest: bool = False  # chosen as the latest dataset (no --dataset)
 
 
 def train(
@@ -76,7 +78,15 @@ def train_locked(
     model = model or cfg.model
     seed = cfg.seed if seed is None else seed
     started = time.monotonic()
+    latest = dataset_id is None
     dataset_id = ids.dataset_argument(dataset_id, "--dataset") if dataset_id else registry.latest_dataset()
+    if latest and registry.dataset_manifest(dataset_id).get("source") == "retrain":
+        log.warning(
+            "training on %s, the latest dataset, which a retrain made (%s); pass --dataset to choose another "
+            "('churnctl datasets list')",
+            dataset_id,
+            describe_source(registry.dataset_manifest(dataset_id)),
+        )
     schema, train_frame, test_frame = load_dataset(registry, dataset_id)
     X, _ = prepare_features(train_frame, schema, source="training split")
     y = train_frame[schema.target].to_numpy().astype(int)
@@ -180,4 +190,6 @@ def train_locked(
         current=registry.current(),
         promoted=promoted,
         seconds=round(time.monotonic() - started, 2),
+        dataset_source=describe_source(registry.dataset_manifest(dataset_id)),
+        dataset_latest=latest,
     )

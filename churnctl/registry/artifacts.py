@@ -126,6 +126,16 @@ def store_dataset(
     return manifest
 
 
+def describe_source(manifest: dict[str, Any]) -> str:
+    """Where a dataset's rows came from, in a few words."""
+    if manifest.get("source") == "retrain":
+        inputs = manifest.get("inputs")
+        files = [str(i.get("path", "?")) for i in inputs if isinstance(i, dict)] if isinstance(inputs, list) else []
+        added = f" + {', '.join(files)}" if files else ""
+        return f"retrain: training rows of {manifest.get('base_dataset')}{added}"
+    return str(manifest.get("source"))
+
+
 def load_dataset(registry: Registry, dataset: str) -> tuple[Schema, pd.DataFrame, pd.DataFrame]:
     """Schema, training rows and test rows of a dataset version (signature and checksums checked)."""
     document = json.loads(registry.dataset_bytes(dataset, "schema.json"))

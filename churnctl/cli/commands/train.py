@@ -52,6 +52,8 @@ def train_command(
                 f" on dataset {result.dataset_id} in {result.seconds:.1f}s ({status})",
             )
         )
+        chosen = "the latest dataset, " if result.dataset_latest else ""
+        out.print(f"dataset {result.dataset_id}: {chosen}{result.dataset_source}")
         out.print(
             table(
                 "Cross-validated candidates (training split)",
