@@ -6,6 +6,7 @@ place (``churnctl.cli.app.main``). Anything else that escapes is a bug (exit 70)
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterable
 
 EXIT_OK = 0
@@ -57,8 +58,42 @@ class LockHeldError(ChurnctlError):
     exit_code = EXIT_LOCKED
 
 
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM, raised in the main thread by churnctl's own handlers: it unwinds like
+    KeyboardInterrupt (temporary files and staged versions are removed on the way out), but no
+    library takes it for something else; the process exits with 128 + the signal number."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
 def preview(items: Iterable[object], limit: int = 8) -> str:
     """Sorted, capped, comma-separated list for messages: 'a, b, c (+4 more)'."""
     items = sorted(str(i) for i in items)
     shown = ", ".join(repr(i) for i in items[:limit])
     return shown + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
+
+
+_OS_HINTS = {
+    errno.ENOSPC: "the disk is full: free space (df -h shows where), then rerun",
+    errno.EDQUOT: "your disk quota is used up: free space, then rerun",
+    errno.EROFS: "the file system is mounted read-only: use a writable directory, or remount it read-write",
+    errno.EACCES: "you lack permission: check the owner and mode (ls -ld), or run as the owner",
+    errno.EPERM: "you lack permission: check the owner and mode (ls -ld), or run as the owner",
+    errno.ENOTDIR: "a part of the path is a file where a directory is expected",
+    errno.EISDIR: "a directory stands where a file is expected",
+    errno.ENOENT: "a part of the path does not exist, or is not a directory churnctl may create",
+    errno.ELOOP: "a symbolic link stands where churnctl expects a plain file or directory",
+}
+
+
+def os_reason(exc: OSError) -> str:
+    """What an operating-system error says, with the file it names."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"{reason}: {exc.filename}" if exc.filename else reason
+
+
+def os_hint(exc: OSError, fallback: str) -> str:
+    """What to do about an operating-system error (disk full, read-only, permissions...)."""
+    return _OS_HINTS.get(exc.errno or -1, fallback)

@@ -19,6 +19,7 @@ test split.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +30,6 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
-from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_curve, roc_auc_score, roc_curve
 from sklearn.model_selection import StratifiedKFold, train_test_split
@@ -39,6 +39,8 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from churnctl.contract import Schema
 from churnctl.errors import DataError, UsageError
 from churnctl.progress import Progress, no_progress
+
+log = logging.getLogger(__name__)
 
 FAMILIES = ("logreg", "hgb")
 # (family, params). Order matters: the time budget cuts from the end. The first hgb candidate is a
@@ -292,6 +294,14 @@ def select_and_fit(
         t0 = time.monotonic()
         fold_auc, oof, mask = _cross_validate(schema, family, params, X_sel, y_sel, folds, seed, may_go_on, fold_done)
         scored.append((CandidateScore(family, params, fold_auc, time.monotonic() - t0), oof, mask))
+        log.debug(
+            "candidate %s %s: %d fold(s), ROC-AUC %.4f, %.1f s",
+            family,
+            params,
+            len(fold_auc),
+            np.mean(fold_auc),
+            time.monotonic() - t0,
+        )
     # Candidates are compared on the folds they all completed (the same folds: the splits are seeded).
     # The cheapest to score among those within TIE_MARGIN of the best wins (a gap that small is noise,
     # and the chosen model scores every batch afterwards); then the earlier.
@@ -308,7 +318,9 @@ def select_and_fit(
     near = [i for i, auc in compared.items() if auc >= max(compared.values()) - TIE_MARGIN]
     chosen, oof, mask = scored[min(near, key=lambda i: (scoring_cost(scored[i][0].family, scored[i][0].params), i))]
     pipeline = build_pipeline(schema, chosen.family, chosen.params, seed, early_stopping=large)
+    t0 = time.monotonic()
     pipeline.fit(X, y)
+    log.debug("final fit of %s %s on %d rows: %.1f s", chosen.family, chosen.params, len(y), time.monotonic() - t0)
     progress("model selection", total, total)
     estimator = pipeline.named_steps["model"]
     return Selection(
@@ -347,35 +359,3 @@ def _is_number(text: object) -> bool:
         return True
     except (TypeError, ValueError):
         return False
-
-
-def feature_importance(
-    pipeline: Any, X: pd.DataFrame, y: np.ndarray, seed: int, max_rows: int = 5000, seconds: float | None = None
-) -> dict[str, float]:
-    """Permutation importance (drop of ROC-AUC) per feature on held-out rows, as shares summing to 1.
-
-    With ``seconds``, the rows and repeats are cut to fit that time (measured from one scoring of the
-    rows): at least one repeat on 500 rows, else no importance at all (an empty dict).
-    """
-    repeats = 5
-    if seconds is not None:
-        if seconds <= 0:
-            return {}
-        probe = X.iloc[: min(len(y), max_rows)]
-        t0 = time.monotonic()
-        pipeline.predict_proba(probe)
-        per_row = (time.monotonic() - t0) / max(len(probe), 1)
-        affordable = seconds / max(per_row * X.shape[1], 1e-9)  # row-scorings per feature we can pay for
-        repeats = int(min(5, affordable // min(len(y), max_rows))) or 1
-        max_rows = int(min(max_rows, affordable // repeats))
-        if max_rows < 500:
-            return {}
-    if len(y) > max_rows:
-        keep = np.random.default_rng(seed).choice(len(y), max_rows, replace=False)
-        X, y = X.iloc[np.sort(keep)], y[np.sort(keep)]
-    if y.min() == y.max():
-        return {}
-    result = permutation_importance(pipeline, X, y, scoring="roc_auc", n_repeats=repeats, random_state=seed)
-    raw = np.maximum(result.importances_mean, 0.0)
-    total = raw.sum()
-    return {name: float(v / total) if total > 0 else 0.0 for name, v in zip(X.columns, raw, strict=True)}

@@ -14,9 +14,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import shutil
-import sys
-import tempfile
 from collections.abc import Collection, Iterator
 from pathlib import Path
 
@@ -27,7 +24,6 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from churnctl.errors import DataError, UsageError, preview
-from churnctl.registry.files import current_umask
 
 # Cells read as missing, as pandas and most tools read them.
 NULL_TOKENS = ["", "NA", "N/A", "NaN", "nan", "NULL", "null", "None", "#N/A"]
@@ -230,113 +226,3 @@ def _csv_batches(
             pending = pending.slice(batch_rows)
     if pending is not None and pending.num_rows:
         yield _arrow_to_pandas(pending)
-
-
-def atomic_output(path: str | os.PathLike) -> _AtomicOutput:
-    """A temporary path beside ``path``, moved into place when the ``with`` block ends without error."""
-    return _AtomicOutput(Path(path))
-
-
-class _AtomicOutput:
-    def __init__(self, path: Path):
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        # mkstemp makes 0600; outputs get the usual permissions, but never writable by everyone
-        os.chmod(tmp, 0o666 & ~current_umask() & ~0o002)
-        self.tmp = Path(tmp)
-
-    def __enter__(self) -> _AtomicOutput:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
-
-
-def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write CSV or Parquet by extension, atomically (a reader never sees half a file)."""
-    path = Path(path)
-    fmt = file_format(path)
-    with atomic_output(path) as out:
-        if fmt == "parquet":
-            frame.to_parquet(out.tmp, index=False)
-        else:
-            frame.to_csv(out.tmp, index=False, compression=COMPRESSION.get(path.suffix))
-
-
-def _csv_bytes(frame: pd.DataFrame, header: bool) -> bytes:
-    """``frame`` as CSV: written by Arrow (several times faster than pandas) when every column holds
-    text or numbers and no value needs quoting, else by pandas. The header line is pandas' in both
-    cases. The two differ only in how they spell some numbers (Arrow ``1`` and ``0.000001`` for
-    pandas ``1.0`` and ``1e-06``), which every CSV reader parses to the same values."""
-    head = frame.head(0).to_csv(index=False).encode() if header else b""
-    plain = all(
-        pd.api.types.is_integer_dtype(t) or pd.api.types.is_float_dtype(t) or pd.api.types.is_string_dtype(t)
-        for t in frame.dtypes
-    )
-    if not plain or frame.shape[1] < 2:  # one column: Arrow would write a missing value as a blank line
-        return head + frame.to_csv(index=False, header=False).encode()
-    try:
-        buffer = io.BytesIO()
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False, quoting_style="none"))
-        return head + buffer.getvalue()
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        return head + frame.to_csv(index=False, header=False).encode()
-
-
-class TableWriter:
-    """Write a table in consecutive frames to CSV or Parquet (or CSV on stdout), atomically.
-
-    Frames go to a temporary file; on success it is renamed into place (or copied to stdout), so a
-    failure half-way leaves no partial output behind.
-    """
-
-    def __init__(self, path: str | os.PathLike | None):
-        self.path = Path(path) if path is not None else None
-        self.format = file_format(self.path) if self.path is not None else "csv"
-        self._target = atomic_output(self.path) if self.path is not None else None
-        if self._target is None:
-            fd, tmp = tempfile.mkstemp(prefix=".churnctl-stdout.", suffix=".csv")
-            os.close(fd)
-            self._tmp = Path(tmp)
-        else:
-            self._tmp = self._target.tmp
-        self._parquet: pq.ParquetWriter | None = None
-        self._csv_header = True
-
-    def write(self, frame: pd.DataFrame) -> None:
-        if self.format == "parquet":
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            if self._parquet is None:
-                self._parquet = pq.ParquetWriter(self._tmp, table.schema)
-            self._parquet.write_table(table)
-        else:
-            compression = COMPRESSION.get(self.path.suffix) if self.path else None
-            if compression:  # compressed streams concatenate into one valid file
-                frame.to_csv(self._tmp, mode="ab", index=False, header=self._csv_header, compression=compression)
-            else:
-                with open(self._tmp, "ab") as handle:
-                    handle.write(_csv_bytes(frame, self._csv_header))
-            self._csv_header = False
-
-    def __enter__(self) -> TableWriter:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if self._parquet is not None:
-            self._parquet.close()
-        if self._target is not None:
-            self._target.__exit__(exc_type, exc, tb)
-            return
-        try:
-            if exc_type is None:
-                with open(self._tmp, encoding="utf-8") as handle:
-                    shutil.copyfileobj(handle, sys.stdout)
-                sys.stdout.flush()
-        finally:
-            self._tmp.unlink(missing_ok=True)

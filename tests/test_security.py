@@ -466,7 +466,9 @@ def test_a_full_disk_never_leaves_a_cut_event_line(cli, artifacts, small_disk, s
     fill(disk)
     before = events.read_bytes()
     run = cli("--artifacts", target, "drift-check", "--current", sim_csv)
-    assert run.code == 4 and "cannot append to the event log" in run.stderr and "Traceback" not in run.stderr
+    # the verdict stands (a reader on a full disk), with a warning that its event is missing
+    assert (run.code in (0, 1) and "DRIFT" in run.stdout) or "no drift" in run.stdout
+    assert "cannot append to the event log" in run.stderr and "Traceback" not in run.stderr
     assert events.read_bytes() == before
     assert [e["event"] for e in read_events(events)][-1] == "padding"
 

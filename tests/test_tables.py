@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churnctl import tables
+from churnctl import outputs, tables
 from churnctl.errors import DataError, UsageError
 from churnctl.rows import parse_json_rows
 
@@ -57,7 +57,7 @@ def test_missing_file_and_unknown_extension(tmp_path):
 def test_batches_cover_file_in_order(tmp_path):
     frame = pd.DataFrame({"a": range(1000), "b": ["x"] * 1000})
     for name in ("f.csv", "f.parquet"):
-        tables.write_table(frame, tmp_path / name)
+        outputs.write_table(frame, tmp_path / name)
         parts = list(tables.iter_table(tmp_path / name, columns=["a"], batch_rows=300))
         assert len(parts) >= 2 and all(list(p.columns) == ["a"] for p in parts)
         assert [int(v) for p in parts for v in p["a"]] == list(range(1000))
@@ -67,7 +67,7 @@ def test_table_writer_leaves_nothing_on_failure(tmp_path):
     out = tmp_path / "out.csv"
 
     def write_then_fail():
-        with tables.TableWriter(out) as writer:
+        with outputs.TableWriter(out) as writer:
             writer.write(pd.DataFrame({"a": [1]}))
             raise RuntimeError("boom")
 
@@ -122,7 +122,7 @@ def test_csv_output_is_the_same_table_whichever_writer_wrote_it(tmp_path):
     plain = pd.DataFrame({"id": ["a", "b"], "p": [0.5, 1e-06], "n": [1, 2], "level": ["low", None]})
     quoted = pd.DataFrame({"id": ['x,"y"', "z"], "p": [0.25, 0.75], "n": [3, 4], "level": ["high", "low"]})
     out = tmp_path / "out.csv"
-    with tables.TableWriter(out) as writer:
+    with outputs.TableWriter(out) as writer:
         writer.write(plain)  # written by Arrow
         writer.write(quoted)  # needs quoting: written by pandas
     back = pd.read_csv(out, keep_default_na=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -16,7 +17,7 @@ from churnctl.cli.commands import datasets, drift_check, evaluate, ingest, model
 from churnctl.cli.context import State
 from churnctl.compute import compute_threads
 from churnctl.config import load_settings
-from churnctl.errors import EXIT_CODES, EXIT_INTERNAL, ChurnctlError
+from churnctl.errors import EXIT_ARTIFACT, EXIT_CODES, EXIT_INTERNAL, ChurnctlError, Interrupted, os_hint, os_reason
 
 # Compute threads, decided before numpy and scikit-learn load (see compute_threads).
 for _variable, _value in compute_threads(os.environ, os.cpu_count() or 1, os.getloadavg()[0]).items():
@@ -105,14 +106,30 @@ app.add_typer(models.app, name="models")
 app.add_typer(datasets.app, name="datasets")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and map every outcome to one exit code.
 
     Typer handles usage errors itself (exit 2) and exits with the command's code; a
     :class:`ChurnctlError` becomes one message on stderr and its exit code; anything else is a bug.
     """
+    previous = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        _run(argv)
+    finally:  # for callers that run churnctl in their own process
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _run(argv: list[str] | None) -> None:
     try:
         app(args=argv, prog_name="churnctl")
+    except Interrupted as exc:
+        sys.stderr.write(f"churnctl: {'interrupted' if exc.signum == signal.SIGINT else 'terminated'}\n")
+        sys.exit(128 + exc.signum)
     except ChurnctlError as exc:
         if _verbosity > 0:
             logging.getLogger("churnctl").debug("details", exc_info=True)
@@ -124,6 +141,10 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:  # e.g. `churnctl predict --input big.csv | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)
+    except OSError as exc:  # a fault of the machine that no layer named: still the user's to fix
+        hint = os_hint(exc, "check the files and disks in use")
+        sys.stderr.write(f"churnctl: error: {os_reason(exc)}\n  hint: {hint}\n")
+        sys.exit(EXIT_ARTIFACT)
     except Exception as exc:  # a bug: say so, and show the traceback with -v
         if _verbosity > 0:
             traceback.print_exc(file=sys.stderr)

@@ -103,3 +103,8 @@ def metrics_table(metrics: dict[str, Any], title: str = "Metrics") -> Table:
     (tn, fp), (fn, tp) = metrics["confusion_matrix"]
     pairs.append(("confusion_matrix", f"TN {tn}  FP {fp}  FN {fn}  TP {tp}"))
     return key_values(title, pairs)
+
+
+def when(stamp: object) -> str:
+    """An ISO time stamp for tables: '2026-11-28 07:36:01' (UTC)."""
+    return str(stamp or "")[:19].replace("T", " ")

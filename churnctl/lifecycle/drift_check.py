@@ -55,8 +55,7 @@ def drift_check(
     if monitor.n_rows == 0:
         raise DataError(f"{current} has a header but no data rows")
     report = monitor.report()
-    warn(report.warnings)
-    registry.record(
+    unrecorded = registry.record_if_writable(
         "drift_checked",
         model_version=model.version,
         current=str(Path(current).resolve()),
@@ -70,4 +69,7 @@ def drift_check(
         performance_drift=bool(report.performance and report.performance.drift),
         reasons=report.reasons,
     )
+    if unrecorded:
+        report.warnings.append(unrecorded)
+    warn(report.warnings)
     return report

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from churnctl import tables
+from churnctl import outputs, tables
 from churnctl.config import Settings
 from churnctl.errors import DataError
 from churnctl.features import check_header, merge_unseen, prepare_features
@@ -83,7 +83,7 @@ def predict_file(
     n_rows = n_churn = 0
     levels = {"low": 0, "medium": 0, "high": 0}
     total_p = 0.0
-    with tables.TableWriter(output) as writer:
+    with outputs.TableWriter(output) as writer:
         numeric = model.schema.numeric_names
         for batch in tables.iter_table(input_path, columns=wanted, batch_rows=batch_rows, numeric=numeric):
             batch.index = pd.RangeIndex(n_rows, n_rows + len(batch))

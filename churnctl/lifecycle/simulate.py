@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from churnctl import tables
+from churnctl import outputs
 from churnctl.lifecycle.results import Result
 from churnctl.synthetic import Drift, simulate_customers
 
@@ -26,10 +26,10 @@ def simulate(rows: int, seed: int, output: str, drift: Drift | None = None) -> S
     path = Path(output)
     if path.suffix.lower() == ".json":
         records = json.loads(frame.to_json(orient="records"))
-        with tables.atomic_output(path) as out:
+        with outputs.atomic_output(path) as out:
             out.tmp.write_text(json.dumps(records[0] if rows == 1 else records, indent=2) + "\n")
     else:
-        tables.write_table(frame, path)
+        outputs.write_table(frame, path)
     return SimulateResult(
         output=str(path),
         rows=rows,

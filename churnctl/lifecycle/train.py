@@ -15,8 +15,9 @@ import sklearn
 import churnctl
 from churnctl.compiled.export import compiled_model_bytes
 from churnctl.config import Settings
-from churnctl.estimators import choose_threshold, feature_importance, select_and_fit
+from churnctl.estimators import choose_threshold, select_and_fit
 from churnctl.features import prepare_features
+from churnctl.importance import feature_importance
 from churnctl.lifecycle.results import Result
 from churnctl.metrics import classification_metrics
 from churnctl.progress import Progress, no_progress
@@ -110,7 +111,9 @@ def train_locked(
     test_proba = selection.pipeline.predict_proba(X_test)[:, 1]
     test_metrics = classification_metrics(y_test, test_proba, threshold)
     left = max(cfg.time_budget - (time.monotonic() - started), 0.0)
+    t0 = time.monotonic()
     importance = feature_importance(selection.pipeline, X_test, y_test, seed, seconds=left)
+    log.debug("permutation importance: %.1f s of the %.1f s left", time.monotonic() - t0, left)
     if not importance:
         log.warning("no permutation importance: the time budget ([train] time_budget) is spent")
 

@@ -43,8 +43,9 @@ def joblib_bytes(value: Any) -> bytes:
 
 
 def now() -> str:
-    """The time stamp of manifests and results: UTC, seconds."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    """The time stamp of manifests and results: UTC, microseconds (datasets are ordered by it: the
+    latest is what ``train`` uses by default, so two made in the same second must not tie)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 # -- datasets ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import churnctl
-from churnctl.errors import ArtifactError
+from churnctl.errors import ArtifactError, os_hint
 from churnctl.registry.files import read_regular
 
 
@@ -35,7 +35,7 @@ def append_event(path: Path, event: str, **fields: Any) -> dict[str, Any]:
     except OSError as exc:
         raise ArtifactError(
             f"cannot open the event log {path}: {exc.strerror}",
-            hint="check that the artifacts directory is writable and the log is a plain file",
+            hint=os_hint(exc, "check that the artifacts directory is writable and the log is a plain file"),
         ) from None
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -68,7 +68,7 @@ def _write_all(fd: int, line: bytes, size: int, path: Path) -> None:
             os.ftruncate(fd, size)
         raise ArtifactError(
             f"cannot append to the event log {path}: {exc.strerror or exc}",
-            hint="free space on the disk of the artifacts directory, then rerun",
+            hint=os_hint(exc, "free space on the disk of the artifacts directory, then rerun"),
         ) from None
 
 

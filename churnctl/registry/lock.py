@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from churnctl.errors import ArtifactError, LockHeldError
+from churnctl.errors import ArtifactError, LockHeldError, os_hint
 from churnctl.registry.files import read_regular
 
 
@@ -46,7 +46,7 @@ class RegistryLock:
         except OSError as exc:
             raise ArtifactError(
                 f"cannot open the registry lock {self.path}: {exc.strerror}",
-                hint="check that the artifacts directory is writable and .lock is a plain file",
+                hint=os_hint(exc, "check that the artifacts directory is writable and .lock is a plain file"),
             ) from None
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)

@@ -29,10 +29,11 @@ import os
 import shutil
 import stat
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from churnctl.errors import ArtifactError, UsageError
+from churnctl.errors import ArtifactError, UsageError, os_hint, os_reason
 from churnctl.registry import ids
 from churnctl.registry.events import append_event, read_events
 from churnctl.registry.files import (
@@ -46,6 +47,7 @@ from churnctl.registry.files import (
     write_json_atomic,
 )
 from churnctl.registry.lock import RegistryLock
+from churnctl.registry.pointer import CurrentPointer
 from churnctl.registry.signing import ENV_KEY, KeySource
 
 MODEL_FORMAT = 1
@@ -53,9 +55,14 @@ DATASET_FORMAT = 1
 VERSION_PREFIX = ids.VERSION_PREFIX
 
 
-class Registry:
+class Registry(CurrentPointer):
     def __init__(self, root: str | os.PathLike, keys: KeySource | None = None):
         self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise ArtifactError(
+                f"the artifacts directory {self.root} is not a directory",
+                hint="point --artifacts (or $CHURNCTL_ARTIFACTS) at a directory; churnctl creates it if missing",
+            )
         self.keys = keys if keys is not None else KeySource(artifacts=self.root)
         self.datasets_dir = self.root / "datasets"
         self.models_dir = self.root / "models"
@@ -66,12 +73,34 @@ class Registry:
 
     # -- locking and staging -----------------------------------------------------------------
 
-    def lock(self, wait: float = 0.0) -> RegistryLock:
+    @contextlib.contextmanager
+    def lock(self, wait: float = 0.0) -> Iterator[RegistryLock]:
         """The writers' lock; entering it also clears what a killed writer left in staging.
 
         Every writer signs or checks signatures, so the key is found (or created) first: a missing
-        key fails the run before it changes anything.
+        key fails the run before it changes anything. An operating-system error while it is held
+        (disk full, read-only file system, no permission) is an artifact problem (exit 4); what was
+        stored before stays as it was, as every change is published by one rename.
         """
+        with self.faults(), self._lock(wait) as held:
+            try:
+                yield held
+            except BaseException:
+                self._clear_staging()  # what this run staged and did not publish: nobody else writes
+                raise
+
+    @contextlib.contextmanager
+    def faults(self) -> Iterator[None]:
+        """Operating-system errors while the registry is written, as artifact problems with a hint."""
+        try:
+            yield
+        except OSError as exc:
+            raise ArtifactError(
+                f"cannot update the artifacts directory {self.root}: {os_reason(exc)}",
+                hint=os_hint(exc, "check that the artifacts directory is a directory you can write"),
+            ) from None
+
+    def _lock(self, wait: float) -> RegistryLock:
         if not self.keys.exists():
             foreign = self.signing_key_ids()
             if foreign:
@@ -85,7 +114,10 @@ class Registry:
         return RegistryLock(self.lock_path, wait=wait, on_acquire=self._clear_staging)
 
     def _clear_staging(self) -> None:
-        """Remove what a killed writer left in staging (a link planted there is removed, not followed)."""
+        """Remove what a killed writer left: staged versions (a link planted there is removed, not
+        followed) and temporary copies of current.json (the lock is held: no writer is at work)."""
+        for stray in self.root.glob(".current.json.*.tmp"):
+            stray.unlink(missing_ok=True)
         if self.staging_dir.is_symlink() or (self.staging_dir.exists() and not self.staging_dir.is_dir()):
             self.staging_dir.unlink()
         else:
@@ -287,109 +319,21 @@ class Registry:
         manifest["format"] = MODEL_FORMAT
         return self._publish(staged, self.models_dir / version, manifest)
 
-    # -- the current pointer -----------------------------------------------------------------
-
-    def _pointer(self) -> dict:
-        if not self.current_path.exists():
-            return {"current": None, "history": []}
-        pointer = read_json(self.current_path)
-        history = pointer.get("history", [])
-        if not isinstance(history, list):
-            raise ArtifactError(
-                f"{self.current_path} is damaged: 'history' is not a list",
-                hint="restore it, or rewrite it with 'churnctl models promote VERSION'",
-            )
-        where = str(self.current_path)
-        current = pointer.get("current")
-        return {
-            "current": None if current is None else ids.stored_version(current, where),
-            "history": [ids.stored_version(v, where) for v in history],
-        }
-
-    def current(self) -> str | None:
-        return self._pointer()["current"]
-
-    def require_current(self) -> str:
-        version = self.current()
-        if version is None:
-            raise ArtifactError(
-                f"no current model in {self.root}", hint="run 'churnctl train' (the first model becomes current)"
-            )
-        return version
-
-    def promotion_history(self) -> list[str]:
-        return list(self._pointer()["history"])
-
-    def protected_versions(self) -> set[str]:
-        """The current model and the previous champion: never pruned."""
-        pointer = self._pointer()
-        return {v for v in (pointer["current"], *pointer["history"][-2:]) if v is not None}
-
-    def set_current(self, version: str, repair: bool = False) -> str | None:
-        """Make ``version`` current; returns the previous current version.
-
-        With ``repair``, a damaged pointer is replaced (keeping the valid entries of its history)
-        instead of refused: that is how a user rewrites it on purpose (``models promote``).
-        """
-        self.model_dir(version)
-        try:
-            pointer = self._pointer()
-        except ArtifactError:
-            if not repair:
-                raise
-            pointer = {"current": None, "history": self._salvaged_history()}
-        previous = pointer["current"]
-        history = list(pointer["history"])
-        if previous != version:
-            history.append(version)
-        write_json_atomic(self.current_path, {"current": version, "history": history})
-        return previous
-
-    def _salvaged_history(self) -> list[str]:
-        try:
-            history = read_json(self.current_path).get("history", [])
-        except ArtifactError:
-            return []
-        return [v for v in history if ids.is_version(v)] if isinstance(history, list) else []
-
-    def rollback(self) -> tuple[str, str]:
-        """Return to the previous champion; returns (from_version, to_version)."""
-        history = self.promotion_history()
-        if len(history) < 2:
-            raise ArtifactError(
-                "there is no previous current model to roll back to",
-                hint="'churnctl models history' shows what has been current",
-            )
-        leaving, target = history[-1], history[-2]
-        self.verify(target)  # never roll back onto a damaged or tampered version
-        write_json_atomic(self.current_path, {"current": target, "history": history[:-1]})
-        return leaving, target
-
-    def prune(self, version: str) -> None:
-        """Delete a model version: moved out of ``models/`` in one step, then removed.
-
-        Refused for the current model and the previous champion, compared as resolved real paths so
-        that no spelling or link in a registry file can make a protected version look like another.
-        """
-        folder = self.model_dir(version)
-        protected = self.protected_versions()
-        real = folder.resolve()
-        if version in protected or any((self.models_dir / v).resolve() == real for v in protected):
-            raise ArtifactError(f"refusing to delete model {version}: it is the current model or the previous champion")
-        trash = self.staging_dir / f"pruned-{version}-{uuid.uuid4().hex[:8]}"
-        make_dirs(trash.parent)
-        os.rename(folder, trash)
-        pointer = self._pointer()
-        if version in pointer["history"]:
-            pointer["history"] = [v for v in pointer["history"] if v != version]
-            write_json_atomic(self.current_path, pointer)
-        shutil.rmtree(trash, ignore_errors=True)
-
     # -- events ------------------------------------------------------------------------------
 
     def record(self, event: str, **fields: Any) -> dict[str, Any]:
-        make_dirs(self.root)
-        return append_event(self.events_path, event, **fields)
+        with self.faults():
+            make_dirs(self.root)
+            return append_event(self.events_path, event, **fields)
+
+    def record_if_writable(self, event: str, **fields: Any) -> str | None:
+        """:meth:`record` for readers: on a registry they cannot write (a read-only snapshot, a full
+        disk) the answer stands without its event. Returns what went wrong, if anything."""
+        try:
+            self.record(event, **fields)
+        except ArtifactError as exc:
+            return f"the {event} event was not added to {self.events_path}: {exc.message}"
+        return None
 
     def events(self) -> list[dict]:
         return read_events(self.events_path)

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from churnctl.cli.context import state
 from churnctl.cli.options import FormatOption
-from churnctl.cli.render import OutputFormat, emit, key_values, table
+from churnctl.cli.render import OutputFormat, emit, key_values, table, when
 
 app = typer.Typer(help="List and inspect the stored datasets.", no_args_is_help=True)
 
@@ -35,7 +35,7 @@ def list_command(ctx: typer.Context, format: FormatOption = OutputFormat.text) -
                 [
                     [
                         d.dataset_id,
-                        d.created,
+                        when(d.created),
                         d.source,
                         d.n_rows,
                         f"{d.n_train} / {d.n_test}",
@@ -71,7 +71,7 @@ def show_command(
             key_values(
                 f"Dataset {shown['dataset_id']}" + (" (latest)" if shown["latest"] else ""),
                 [
-                    ("created", shown["created"]),
+                    ("created", when(shown["created"])),
                     ("source", describe_source(shown)),
                     ("target", f"{shown['target']} (churn = {shown['positive_label']!r})"),
                     ("rows", shown["n_rows"]),

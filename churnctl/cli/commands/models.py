@@ -10,7 +10,7 @@ from rich.console import Console
 
 from churnctl.cli.context import state
 from churnctl.cli.options import FormatOption, WaitOption
-from churnctl.cli.render import OutputFormat, emit, fmt, key_values, metrics_table, table
+from churnctl.cli.render import OutputFormat, emit, fmt, key_values, metrics_table, table, when
 from churnctl.errors import EXIT_ARTIFACT
 
 app = typer.Typer(help="List, inspect, promote and roll back model versions.", no_args_is_help=True)
@@ -44,7 +44,7 @@ def list_command(ctx: typer.Context, format: FormatOption = OutputFormat.text) -
                 [
                     [
                         m.version,
-                        m.created,
+                        when(m.created),
                         m.dataset_id,
                         m.estimator,
                         m.cv_roc_auc,
@@ -83,7 +83,7 @@ def show_command(
             key_values(
                 f"Model {manifest['version']}" + (" (current)" if manifest["current"] else ""),
                 [
-                    ("created", manifest["created"]),
+                    ("created", when(manifest["created"])),
                     ("dataset", manifest["dataset_id"]),
                     ("estimator", manifest["estimator"]),
                     ("params", ", ".join(f"{k}={v}" for k, v in manifest["params"].items())),
@@ -203,7 +203,7 @@ def history_command(ctx: typer.Context, format: FormatOption = OutputFormat.text
                 ["time", "event", "version", "previous / champion", "outcome", "reason"],
                 [
                     [
-                        (r["time"] or "")[:19].replace("T", " "),
+                        when(r["time"]),
                         r["event"],
                         r["version"],
                         r["previous"],
