@@ -7,6 +7,7 @@ Unknown sections or keys are rejected so that a typo never silently falls back t
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -108,7 +109,7 @@ def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
         ok = isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
         value = tuple(float(v) for v in value) if ok else value
     elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         value = float(value) if ok else value
     elif isinstance(default, int):
         ok = isinstance(value, int) and not isinstance(value, bool)
@@ -120,8 +121,9 @@ def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
     else:  # str, or a field that takes a string or a number (threshold)
         ok = isinstance(value, (str, int, float)) and not isinstance(value, bool)
     if not ok:
+        expected = "a finite number" if isinstance(default, float) else type(default).__name__
         raise UsageError(
-            f"configuration {where} has the wrong type: expected {type(default).__name__}, found {value!r}",
+            f"configuration {where} has the wrong type: expected {expected}, found {value!r}",
             hint="fix the value in churnctl.toml",
         )
     return value
@@ -185,7 +187,7 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
 def _validate_ranges(settings: Settings) -> None:
     """Reject out-of-range values when the file is read, not half-way through a run."""
     checks = [
-        ("[data] test_size", settings.data.test_size, 0.0 < settings.data.test_size < 1.0, "a fraction in (0, 1)"),
+        ("[data] test_size", settings.data.test_size, 0.0 < settings.data.test_size <= 0.5, "a fraction in (0, 0.5]"),
         ("[train] cv_folds", settings.train.cv_folds, settings.train.cv_folds >= 2, "at least 2"),
         ("[train] reference_rows", settings.train.reference_rows, settings.train.reference_rows >= 100, "at least 100"),
         ("[train] time_budget", settings.train.time_budget, settings.train.time_budget > 0, "positive"),
@@ -202,6 +204,31 @@ def _validate_ranges(settings: Settings) -> None:
             "auto, logreg or hgb",
         ),
         ("[retrain] holdout", settings.retrain.holdout, 0.0 < settings.retrain.holdout < 1.0, "a fraction in (0, 1)"),
+        *[
+            (f"[drift] {name}", getattr(settings.drift, name), 0.0 <= getattr(settings.drift, name) <= 1.0, "in [0, 1]")
+            for name in (
+                "numeric_effect",
+                "categorical_effect",
+                "missing_effect",
+                "prediction_effect",
+                "max_auc_drop",
+                "min_drifted_share",
+                "min_drifted_importance",
+            )
+        ],
+        *[
+            (f"[retrain] {name}", value, 0.0 <= value <= 1.0, "in [0, 1]")
+            for name, value in (
+                ("min_roc_auc", settings.retrain.min_roc_auc),
+                ("min_pr_auc", settings.retrain.min_pr_auc),
+            )
+        ],
+        (
+            "[retrain] min_improvement",
+            settings.retrain.min_improvement,
+            -1.0 <= settings.retrain.min_improvement <= 1.0,
+            "a ROC-AUC difference in [-1, 1]",
+        ),
         ("[retrain] window_rows", settings.retrain.window_rows, settings.retrain.window_rows >= 100, "at least 100"),
         ("[retrain] bootstrap", settings.retrain.bootstrap, settings.retrain.bootstrap >= 0, "0 or more"),
         ("[retrain] max_p_value", settings.retrain.max_p_value, 0.0 < settings.retrain.max_p_value <= 1.0, "in (0, 1]"),

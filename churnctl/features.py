@@ -4,13 +4,17 @@ for the typing rules)."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
 from churnctl.contract import Schema
 from churnctl.errors import DataError, preview
 from churnctl.rows import row_list
-from churnctl.schema import to_number, to_text
+from churnctl.schema import infinite_cells, to_label, to_number, to_text
+
+log = logging.getLogger(__name__)
 
 
 def check_header(header: list[str], schema: Schema, source: str) -> None:
@@ -41,6 +45,16 @@ def prepare_features(
         series = frame[spec.name]
         if spec.dtype == "number":
             values, bad = to_number(series)
+            infinite = bad & infinite_cells(series) if bad.any() else bad
+            if infinite.any():  # as at ingest: an infinite number is a missing value, with a warning
+                log.warning(
+                    "%s: column %r: %d infinite value(s) read as missing (row %s)",
+                    source,
+                    spec.name,
+                    int(infinite.sum()),
+                    row_list(np.flatnonzero(infinite).tolist(), row_offset),
+                )
+                bad = bad & ~infinite
             if bad.any():
                 first = series.iloc[int(np.flatnonzero(bad)[0])]
                 first = first if isinstance(first, (str, dict, list)) else str(first)
@@ -76,7 +90,7 @@ def merge_unseen(total: dict[str, dict[str, int]], more: dict[str, dict[str, int
 
 def encode_target(series: pd.Series, schema: Schema, *, source: str = "input") -> tuple[np.ndarray, np.ndarray]:
     """(labels as 0/1 int8, mask of labelled rows) using the recorded positive and negative labels."""
-    text = to_text(series)
+    text = to_label(series)
     present = text.notna().to_numpy()
     known = {schema.positive_label, schema.negative_label}
     unknown = present & ~text.isin(known).to_numpy()

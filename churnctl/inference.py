@@ -12,7 +12,7 @@ import pandas as pd
 
 from churnctl.contract import ColumnSpec, Schema
 from churnctl.errors import DataError, UsageError, preview
-from churnctl.schema import label_text, to_number, to_text
+from churnctl.schema import label_text, to_label, to_number, to_text
 
 # Target names recognised when --target is not given (compared case-insensitively).
 TARGET_GUESSES = (
@@ -156,6 +156,8 @@ def _numeric_stats(values: np.ndarray) -> dict:
 # A text column whose cells are numbers except for at most this share is numeric with a few bad
 # cells (read as missing, and reported), not a categorical column of numbers.
 MAX_BAD_NUMERIC_SHARE = 0.05
+# Values this large make models overflow (scaling squares them): rejected at ingest.
+MAX_ABS_VALUE = 1e150
 
 
 def _infer_column(name: str, series: pd.Series, warnings: list[str]) -> tuple[ColumnSpec, pd.Series]:
@@ -178,6 +180,13 @@ def _infer_column(name: str, series: pd.Series, warnings: list[str]) -> tuple[Co
         bad = np.zeros_like(bad)
     if not bad.any():
         present = values[~np.isnan(values)]
+        huge = np.abs(present) >= MAX_ABS_VALUE
+        if huge.any():
+            raise DataError(
+                f"column {name!r} has {int(huge.sum())} value(s) too large to model (magnitude 1e150 or more, "
+                f"e.g. {present[huge][0]:g}): squared, they overflow",
+                hint="rescale the column (e.g. to thousands), or blank out those cells if they are placeholders",
+            )
         typed = pd.Series(values, index=series.index, name=name)
         spec = ColumnSpec(
             name=name,
@@ -204,6 +213,11 @@ def _infer_column(name: str, series: pd.Series, warnings: list[str]) -> tuple[Co
             spec.__dict__.update(_numeric_stats(values))
         return spec, typed
 
+    if 0 < n_bad <= 0.5 * n_present:  # mostly numbers, but too many cells are not: say so, it is read as text
+        warnings.append(
+            f"column {name!r} is read as categories: {n_bad} of its {n_present} values ({n_bad / n_present:.0%}) "
+            f"are not numbers, e.g. {series.iloc[int(np.flatnonzero(bad)[0])]!s:.20}; clean them to use it as numbers"
+        )
     text = to_text(series)
     counts = text.value_counts(dropna=True)
     n_present = int(counts.sum())
@@ -236,7 +250,7 @@ def _infer_column(name: str, series: pd.Series, warnings: list[str]) -> tuple[Co
 def infer_schema(frame: pd.DataFrame, target: str | None, positive: str | None) -> InferredData:
     """Infer the contract of a raw table and return it with the typed, labelled rows."""
     target = resolve_target_name(list(frame.columns), target)
-    labels_text = to_text(frame[target])
+    labels_text = to_label(frame[target])
     labelled = labels_text.notna().to_numpy()
     if not labelled.any():
         raise DataError(f"target column {target!r} has no values", hint="every training row needs a label")

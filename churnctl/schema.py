@@ -46,6 +46,24 @@ def to_text(series: pd.Series) -> pd.Series:
     return series.map(label_text).astype(object).where(lambda s: s.notna(), np.nan)
 
 
+def to_label(series: pd.Series) -> pd.Series:
+    """Canonical text of target labels: :func:`to_text`, and a label written as an integer-valued
+    decimal ("1.0", as pandas writes an integer column that has blanks) is that integer ("1")."""
+    text = to_text(series)
+    decimal = text.str.fullmatch(r"[+-]?\d+\.0*").fillna(False).astype(bool)
+    if decimal.any():
+        text = text.mask(decimal, text[decimal].map(lambda t: str(int(t.split(".")[0]))))
+    return text
+
+
+def infinite_cells(series: pd.Series) -> np.ndarray:
+    """Mask of the cells that hold an infinite number (``inf``, ``-Infinity``, a float overflow)."""
+    if is_numeric_dtype(series.dtype) and not is_bool_dtype(series.dtype):
+        return np.isinf(series.to_numpy(dtype="float64", na_value=np.nan))
+    text = series.map(lambda v: v.strip() if isinstance(v, str) else v if isinstance(v, (int, float)) else None)
+    return np.isinf(pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan))
+
+
 def to_number(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(float64 values with NaN for missing, mask of cells that are present but not numbers)."""
     n = len(series)

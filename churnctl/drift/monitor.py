@@ -28,13 +28,10 @@ than ``min_rows`` (100) rows get status ``insufficient_data`` and no verdict.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from churnctl.config import DriftSettings
-from churnctl.contract import ColumnSpec
 from churnctl.drift import stats
 from churnctl.drift.profile import (
     CategoricalAccumulator,
@@ -43,45 +40,22 @@ from churnctl.drift.profile import (
     ReferenceProfile,
     RowSample,
 )
-from churnctl.drift.report import DriftReport, FeatureDrift, PerformanceDrift, PredictionDrift
+from churnctl.drift.report import (
+    DriftReport,
+    FeatureDrift,
+    FeatureTests,
+    PerformanceDrift,
+    PKey,
+    PredictionDrift,
+    TestResult,
+    TestRun,
+)
 from churnctl.features import encode_target, merge_unseen, prepare_features
 from churnctl.metrics import classification_metrics
 from churnctl.registry import Registry
 from churnctl.registry.artifacts import LoadedModel
 
-
-@dataclass
-class TestResult:
-    """One distribution test before correction: statistic, p-value and effect sizes."""
-
-    statistic: float | None = None
-    p_value: float = 1.0
-    effect_size: float = 0.0
-    psi: float | None = None
-    js: float | None = None
-
-
-@dataclass
-class FeatureTests:
-    spec: ColumnSpec
-    categorical: bool
-    distribution: TestResult
-    missing_rate_reference: float
-    missing_rate_current: float
-    missing_p_value: float | None
-
-
-# A p-value's place in the family corrected together: (what, feature name or "").
-PKey = tuple[str, str]
 DISTRIBUTION, MISSING, PREDICTION, PERFORMANCE = "distribution", "missing", "prediction", "performance"
-
-
-@dataclass
-class TestRun:
-    features: dict[str, FeatureTests]
-    prediction: TestResult
-    performance: PerformanceDrift | None
-    pvalues: dict[PKey, float]
 
 
 class DriftMonitor:
@@ -381,15 +355,22 @@ class DriftMonitor:
             prediction_drift=prediction,
             performance=performance,
             reasons=reasons,
-            warnings=self._warnings(features, insufficient),
+            warnings=self._warnings(features, insufficient, performance),
         )
 
-    def _warnings(self, features: dict[str, FeatureDrift], insufficient: bool) -> list[str]:
+    def _warnings(
+        self, features: dict[str, FeatureDrift], insufficient: bool, performance: PerformanceDrift | None
+    ) -> list[str]:
         warnings = []
         if insufficient:
             warnings.append(
                 f"only {self.n_rows} row(s); at least {self.settings.min_rows} are needed for a verdict "
                 "([drift] min_rows)"
+            )
+        if performance is not None and performance.roc_auc is None:
+            warnings.append(
+                f"the {performance.n_labelled} labelled row(s) hold one class only: ROC-AUC is undefined; churn rate "
+                f"{performance.churn_rate:.1%} against {performance.churn_rate_reference:.1%} at training"
             )
         for name, f in features.items():
             if f.unseen_categories:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from churnctl.contract import ColumnSpec
+
 
 @dataclass
 class FeatureDrift:
@@ -92,3 +94,38 @@ class DriftReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# Records of the tests before multiple-testing correction (churnctl.drift.monitor).
+
+# A p-value's place in the family corrected together: (what, feature name or "").
+PKey = tuple[str, str]
+
+
+@dataclass
+class TestResult:
+    """One distribution test before correction: statistic, p-value and effect sizes."""
+
+    statistic: float | None = None
+    p_value: float = 1.0
+    effect_size: float = 0.0
+    psi: float | None = None
+    js: float | None = None
+
+
+@dataclass
+class FeatureTests:
+    spec: ColumnSpec
+    categorical: bool
+    distribution: TestResult
+    missing_rate_reference: float
+    missing_rate_current: float
+    missing_p_value: float | None
+
+
+@dataclass
+class TestRun:
+    features: dict[str, FeatureTests]
+    prediction: TestResult
+    performance: PerformanceDrift | None
+    pvalues: dict[PKey, float]
