@@ -33,6 +33,7 @@ _POW10 = [float(f"1e{k}") for k in range(309)]
 # What fast_float accepts as a whole (pandas passes it the whole cell): no leading '+', no inf/nan.
 _FAST_FLOAT = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _SPECIAL = {"inf": math.inf, "infinity": math.inf}
+_INFINITY = re.compile(r"[+-]?(?i:inf|infinity)")  # as churnctl.schema.INFINITY
 
 
 def _strtol(text: str, p: int) -> tuple[int, int, bool]:
@@ -137,6 +138,14 @@ def parse_number(text: str) -> tuple[float, bool] | None:
             return None
         return (-special if text[0] == "-" else special), False
     return parsed
+
+
+def infinite_value(value: object) -> bool:
+    """Whether a JSON value is infinity (a float that is, or text that spells it: ``"inf"``,
+    ``"-Infinity"``), as :func:`churnctl.schema.infinite_cells` reads it."""
+    if isinstance(value, float):
+        return math.isinf(value)
+    return isinstance(value, str) and _INFINITY.fullmatch(value.strip()) is not None
 
 
 def numbers(values: Sequence[object]) -> tuple[list[float], list[bool]]:

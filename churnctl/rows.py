@@ -7,14 +7,17 @@ per column)."""
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from churnctl.cells import numbers, texts
+from churnctl.cells import infinite_value, numbers, texts
 from churnctl.contract import Schema
 from churnctl.errors import DataError, preview
+
+log = logging.getLogger(__name__)
 
 
 class NotReproducible(Exception):
@@ -128,6 +131,16 @@ def type_rows(rows: list[dict], schema: Schema, source: str = "input") -> TypedR
         values = [row[spec.name] for row in rows]
         if spec.dtype == "number":
             floats, bad = numbers(values)
+            infinite = [b and infinite_value(v) for v, b in zip(values, bad, strict=True)]
+            if any(infinite):  # as prepare_features: a missing value, with a warning
+                log.warning(
+                    "%s: column %r: %d infinite value(s) read as missing (row %s)",
+                    source,
+                    spec.name,
+                    sum(infinite),
+                    row_list([i for i, f in enumerate(infinite) if f]),
+                )
+                bad = [b and not f for b, f in zip(bad, infinite, strict=True)]
             if any(bad):
                 wrong = [i for i, b in enumerate(bad) if b]
                 first = values[wrong[0]]

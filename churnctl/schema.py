@@ -20,6 +20,8 @@ cells of DataFrames.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype, is_string_dtype
@@ -56,12 +58,21 @@ def to_label(series: pd.Series) -> pd.Series:
     return text
 
 
+INFINITY = r"[+-]?(?i:inf|infinity)"
+
+
 def infinite_cells(series: pd.Series) -> np.ndarray:
-    """Mask of the cells that hold an infinite number (``inf``, ``-Infinity``, a float overflow)."""
+    """Mask of the cells that hold infinity: a float that is, or text that spells it (``inf``,
+    ``-Infinity``). A number too large for a float ("1e400") is not one: it stays an error."""
     if is_numeric_dtype(series.dtype) and not is_bool_dtype(series.dtype):
         return np.isinf(series.to_numpy(dtype="float64", na_value=np.nan))
-    text = series.map(lambda v: v.strip() if isinstance(v, str) else v if isinstance(v, (int, float)) else None)
-    return np.isinf(pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan))
+
+    def infinite(v: object) -> bool:
+        return (isinstance(v, float) and bool(np.isinf(v))) or (
+            isinstance(v, str) and re.fullmatch(INFINITY, v.strip()) is not None
+        )
+
+    return np.array([infinite(v) for v in series.tolist()], dtype=bool)
 
 
 def to_number(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
