@@ -219,3 +219,33 @@ def test_every_file_of_a_version_is_synced_before_the_version_is_renamed_into_pl
     ((staged, synced_then),) = [(s, done) for s, done in renamed if ".staging" in s]
     for name in sorted(p.name for p in folder.iterdir()):
         assert str(Path(staged).resolve() / name) in synced_then, f"{name} renamed into place before it was synced"
+
+
+def test_the_next_writer_adds_the_events_a_killed_run_did_not_log(cli, artifacts):
+    from churnctl.registry.events import read_events
+
+    log = Path(artifacts) / "events.jsonl"
+    lost = ('"dataset_added"', '"model_promoted"')  # as if killed after each change, before its event
+    kept = [line for line in log.read_text().splitlines() if not any(kind in line for kind in lost)]
+    log.write_text("\n".join(kept) + "\n")
+    registry = Registry(artifacts)
+    (dataset,) = registry.dataset_ids()
+    assert cli("--artifacts", artifacts, "train", "--model", "logreg").code == 0
+    recovered = [e for e in read_events(log) if e.get("recovered")]
+    assert [(e["event"], e.get("dataset_id") or e.get("version")) for e in recovered] == [
+        ("dataset_added", dataset),
+        ("model_promoted", "v0001"),
+    ]
+    assert cli("--artifacts", artifacts, "train", "--model", "logreg").code == 0
+    assert len([e for e in read_events(log) if e.get("recovered")]) == 2  # nothing added twice
+
+
+@pytest.mark.parametrize("name", [".lock", "events.jsonl"])
+def test_a_registry_file_of_the_wrong_type_stops_writers_before_any_change(cli, artifacts, name):
+    path = Path(artifacts) / name
+    path.unlink(missing_ok=True)
+    path.mkdir()
+    before = _snapshot(Path(artifacts))
+    run = cli("--artifacts", artifacts, "train", "--model", "logreg")
+    assert run.code == 4 and name in run.stderr and "internal error" not in run.stderr
+    assert _snapshot(Path(artifacts)) == before and Registry(artifacts).versions() == ["v0001"]

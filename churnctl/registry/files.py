@@ -53,7 +53,10 @@ def read_regular(path: Path, keep: bool = True) -> tuple[bytes | None, str, os.s
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise ArtifactError(f"{path} is not a regular file", hint="restore the version from a backup")
+            raise ArtifactError(
+                f"{path} is not a regular file",
+                hint=f"move it aside (mv {path} {path}.bad) and restore the file from a backup",
+            )
         fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
         digest, parts = hashlib.sha256(), []
         while block := os.read(fd, 1 << 20):

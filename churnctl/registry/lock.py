@@ -79,7 +79,11 @@ class RegistryLock:
         os.pwrite(fd, json.dumps(info).encode(), 0)
         self._fd = fd
         if self.on_acquire is not None:
-            self.on_acquire()
+            try:
+                self.on_acquire()
+            except BaseException:
+                self.release()
+                raise
 
     def release(self) -> None:
         if self._fd is not None:

@@ -48,6 +48,7 @@ from churnctl.registry.files import (
 )
 from churnctl.registry.lock import RegistryLock
 from churnctl.registry.pointer import CurrentPointer
+from churnctl.registry.repair import repair_log
 from churnctl.registry.signing import ENV_KEY, KeySource
 
 MODEL_FORMAT = 1
@@ -111,13 +112,24 @@ class Registry(CurrentPointer):
                 )
         self.keys.get(create=True)
         make_dirs(self.root)
-        return RegistryLock(self.lock_path, wait=wait, on_acquire=self._clear_staging)
+        return RegistryLock(self.lock_path, wait=wait, on_acquire=self._recover)
+
+    def _recover(self) -> None:
+        """What a killed writer left: staged files, and changes missing from the event log."""
+        self._clear_staging()
+        repair_log(self)
 
     def _clear_staging(self) -> None:
         """Remove what a killed writer left: staged versions (a link planted there is removed, not
         followed) and temporary copies of current.json (the lock is held: no writer is at work)."""
         for stray in self.root.glob(".current.json.*.tmp"):
             stray.unlink(missing_ok=True)
+        log_path = self.events_path
+        if log_path.is_symlink() or (log_path.exists() and not log_path.is_file()):
+            raise ArtifactError(  # checked before anything changes: a change must be logged
+                f"the event log {log_path} is not a regular file",
+                hint=f"move it aside (mv {log_path} {log_path}.bad); churnctl starts a new log",
+            )
         if self.staging_dir.is_symlink() or (self.staging_dir.exists() and not self.staging_dir.is_dir()):
             self.staging_dir.unlink()
         else:

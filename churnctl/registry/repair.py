@@ -1,0 +1,83 @@
+"""Bringing the event log level with what is stored, after a run was killed between a change and its
+event: the next writer (holding the lock) appends the missing ``dataset_added``, ``model_trained``
+and ``model_promoted`` events, marked ``"recovered": true``, so that the log tells the whole history
+of what is stored."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from churnctl.errors import ArtifactError
+
+if TYPE_CHECKING:
+    from churnctl.registry.store import Registry
+
+log = logging.getLogger(__name__)
+
+POINTER_EVENTS = ("model_promoted", "model_rolled_back")
+NOTE = "recorded by a later run: the run that made this change was stopped before it logged it"
+
+
+def repair_log(registry: Registry) -> list[dict[str, Any]]:
+    """Append the events that stored datasets, model versions and the current pointer lack;
+    returns them. Call with the lock held."""
+    events = registry.events()
+    logged = {(e.get("event"), _subject(e)) for e in events}
+    added = []
+    for dataset in registry.dataset_ids():
+        if ("dataset_added", dataset) not in logged:
+            manifest = _manifest(registry.dataset_manifest, dataset)
+            if manifest is not None:
+                added.append(
+                    registry.record(
+                        "dataset_added",
+                        dataset_id=dataset,
+                        source=manifest.get("source"),
+                        source_sha256=manifest.get("source_sha256"),
+                        n_rows=manifest.get("n_rows"),
+                        churn_rate=manifest.get("churn_rate"),
+                        recovered=True,
+                        note=NOTE,
+                    )
+                )
+    for version in registry.versions():
+        if ("model_trained", version) not in logged:
+            manifest = _manifest(registry.model_manifest, version)
+            if manifest is not None:
+                added.append(
+                    registry.record(
+                        "model_trained",
+                        version=version,
+                        dataset_id=manifest.get("dataset_id"),
+                        estimator=manifest.get("estimator"),
+                        cv_roc_auc=manifest.get("cv_roc_auc"),
+                        test_roc_auc=(manifest.get("test_metrics") or {}).get("roc_auc"),
+                        threshold=manifest.get("threshold"),
+                        recovered=True,
+                        note=NOTE,
+                    )
+                )
+    moves = [e for e in events if e.get("event") in POINTER_EVENTS]
+    last = moves[-1].get("version") if moves else None
+    try:
+        current = registry.current()
+    except ArtifactError:
+        current = None  # a damaged pointer is reported by whoever reads it
+    if current is not None and current != last:
+        added.append(registry.record("model_promoted", version=current, previous=last, reason=NOTE, recovered=True))
+    for event in added:
+        log.warning("the event log lacked the %s event of %s: added", event["event"], _subject(event))
+    return added
+
+
+def _subject(event: dict[str, Any]) -> object:
+    """What an event is about: the dataset of ``dataset_added``, else the model version."""
+    return event.get("dataset_id") if event.get("event") == "dataset_added" else event.get("version")
+
+
+def _manifest(read: Any, name: str) -> dict[str, Any] | None:
+    try:
+        return dict(read(name))
+    except ArtifactError:
+        return None  # damaged or unsigned: 'models verify' names it; the log is not the place
