@@ -68,6 +68,10 @@ class Interrupted(BaseException):
         self.signum = signum
 
 
+class PipeClosed(BaseException):
+    """The reader of standard output went away (``churnctl predict ... | head -1``): not an error."""
+
+
 def preview(items: Iterable[object], limit: int = 8) -> str:
     """Sorted, capped, comma-separated list for messages: 'a, b, c (+4 more)'."""
     items = sorted(str(i) for i in items)

@@ -281,3 +281,50 @@ def test_damaged_registry_files_are_artifact_errors(cli, artifacts):
         assert run.code == 4 and "cannot read" in run.stderr, command
     (artifacts / "current.json").write_text('["v0001"]')
     assert cli("--artifacts", artifacts, "predict", "--json", "-", stdin=json.dumps(EXAMPLE_ROW)).code == 4
+
+
+def test_global_options_are_taken_after_the_command_too(cli, artifacts, tmp_path):
+    from churnctl.cli.app import hoist_global_options
+
+    assert hoist_global_options(["predict", "--json", "r.json", "-q", "--artifacts", "a"]) == [
+        "-q",
+        "--artifacts",
+        "a",
+        "predict",
+        "--json",
+        "r.json",
+    ]
+    assert hoist_global_options(["--config", "c.toml", "models", "list", "--artifacts=x"]) == [
+        "--config",
+        "c.toml",
+        "--artifacts=x",
+        "models",
+        "list",
+    ]
+    assert hoist_global_options(["predict", "--", "-q"]) == ["predict", "--", "-q"]
+    row = tmp_path / "row.json"
+    row.write_text(json.dumps(EXAMPLE_ROW))
+    run = cli("predict", "--json", row, "--artifacts", artifacts, "-q", "--format", "json")
+    assert run.code == 0 and run.json()["model_version"] == "v0001" and run.stderr == ""
+
+
+def test_with_format_json_an_error_is_also_a_json_document_on_stdout(cli, artifacts, tmp_path):
+    run = cli("--artifacts", artifacts, "predict", "--json", tmp_path / "missing.json", "--format", "json")
+    assert run.code == 3 and "does not exist" in run.stderr
+    error = run.json()["error"]
+    assert error["code"] == 3 and "does not exist" in error["message"] and error["hint"]
+    usage = cli("--artifacts", artifacts, "predict", "--no-such-flag", "--format", "json")
+    assert usage.code == 2 and usage.json()["error"]["code"] == 2
+    assert cli("--artifacts", artifacts, "predict", "--json", tmp_path / "missing.json").stdout == ""
+
+
+def test_a_closed_pipe_ends_the_run_quietly_with_exit_0(artifacts, sim_csv):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    command = f"{sys.executable} -m churnctl --artifacts {artifacts} predict --input {sim_csv} | head -1"
+    env = {**__import__("os").environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, env=env)
+    assert done.returncode == 0 and done.stdout.startswith("CustomerId,churn_probability") and done.stderr == ""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import json
 import logging
 import os
 import signal
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 
@@ -17,7 +20,17 @@ from churnctl.cli.commands import datasets, drift_check, evaluate, ingest, model
 from churnctl.cli.context import State
 from churnctl.compute import compute_threads
 from churnctl.config import load_settings
-from churnctl.errors import EXIT_ARTIFACT, EXIT_CODES, EXIT_INTERNAL, ChurnctlError, Interrupted, os_hint, os_reason
+from churnctl.errors import (
+    EXIT_ARTIFACT,
+    EXIT_CODES,
+    EXIT_INTERNAL,
+    EXIT_USAGE,
+    ChurnctlError,
+    Interrupted,
+    PipeClosed,
+    os_hint,
+    os_reason,
+)
 
 # Compute threads, decided before numpy and scikit-learn load (see compute_threads).
 for _variable, _value in compute_threads(os.environ, os.cpu_count() or 1, os.getloadavg()[0]).items():
@@ -110,46 +123,118 @@ def _interrupt(signum: int, frame: object) -> None:
     raise Interrupted(signum)
 
 
+GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")
+GLOBAL_OPTIONS = ("--artifacts", "--config")  # they take a value
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Global options given after the command (``churnctl predict --json row.json -q``) moved before
+    it, where the parser takes them; ``--`` ends the search."""
+    command = 0
+    while command < len(argv) and (argv[command].startswith("-") or (command and argv[command - 1] in GLOBAL_OPTIONS)):
+        if argv[command] == "--":
+            return argv
+        command += 1
+    front, rest, i = list(argv[:command]), [], command + 1
+    while i < len(argv):
+        token = argv[i]
+        if token == "--":
+            rest += argv[i:]
+            break
+        if token in GLOBAL_FLAGS or token.startswith(tuple(f"{o}=" for o in GLOBAL_OPTIONS)):
+            front.append(token)
+        elif token in GLOBAL_OPTIONS and i + 1 < len(argv):
+            front += [token, argv[i + 1]]
+            i += 1
+        else:
+            rest.append(token)
+        i += 1
+    return front + argv[command : command + 1] + rest if command < len(argv) else argv
+
+
+class _StdoutGuard:
+    """Standard output whose closing by the reader ends the run quietly (PipeClosed, exit 0)."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            raise PipeClosed from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise PipeClosed from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and map every outcome to one exit code.
 
     Typer handles usage errors itself (exit 2) and exits with the command's code; a
-    :class:`ChurnctlError` becomes one message on stderr and its exit code; anything else is a bug.
+    :class:`ChurnctlError` becomes one message on stderr (and, with ``--format json``, one JSON
+    object on stdout) and its exit code; anything else is a bug.
     """
+    args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     previous = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+    stdout = sys.stdout
+    sys.stdout = _StdoutGuard(stdout)
     try:
-        _run(argv)
+        _run(args, json_errors=_wants_json(args))
     finally:  # for callers that run churnctl in their own process
+        sys.stdout = stdout
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
 
-def _run(argv: list[str] | None) -> None:
+def _wants_json(args: list[str]) -> bool:
+    return "--format=json" in args or ("--format", "json") in itertools.pairwise(args)
+
+
+def _fail(code: int, message: str, hint: str | None, json_errors: bool) -> NoReturn:
+    """One message on stderr; with --format json also one JSON object on stdout; then exit."""
+    sys.stderr.write(f"churnctl: error: {message}\n" + (f"  hint: {hint}\n" if hint else ""))
+    if json_errors:
+        with contextlib.suppress(BrokenPipeError, PipeClosed):
+            sys.stdout.write(json.dumps({"error": {"code": code, "message": message, "hint": hint}}, indent=2) + "\n")
+            sys.stdout.flush()
+    sys.exit(code)
+
+
+def _run(argv: list[str], json_errors: bool) -> None:
     try:
         app(args=argv, prog_name="churnctl")
+    except PipeClosed:  # e.g. `churnctl predict --input big.csv | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno() if sys.__stdout__ else 1)
+        sys.exit(0)
+    except SystemExit as exc:
+        if exc.code == EXIT_USAGE and json_errors:  # the parser's own usage error, already on stderr
+            _fail(EXIT_USAGE, "invalid command line (the parser's message is on stderr)", None, json_errors)
+        raise
     except Interrupted as exc:
         sys.stderr.write(f"churnctl: {'interrupted' if exc.signum == signal.SIGINT else 'terminated'}\n")
         sys.exit(128 + exc.signum)
     except ChurnctlError as exc:
         if _verbosity > 0:
             logging.getLogger("churnctl").debug("details", exc_info=True)
-        sys.stderr.write(f"churnctl: error: {exc}\n")
-        sys.exit(exc.exit_code)
+        _fail(exc.exit_code, exc.message, exc.hint, json_errors)
     except KeyboardInterrupt:
         sys.stderr.write("churnctl: interrupted\n")
         sys.exit(130)
-    except BrokenPipeError:  # e.g. `churnctl predict --input big.csv | head`
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(0)
     except OSError as exc:  # a fault of the machine that no layer named: still the user's to fix
-        hint = os_hint(exc, "check the files and disks in use")
-        sys.stderr.write(f"churnctl: error: {os_reason(exc)}\n  hint: {hint}\n")
-        sys.exit(EXIT_ARTIFACT)
+        _fail(EXIT_ARTIFACT, os_reason(exc), os_hint(exc, "check the files and disks in use"), json_errors)
     except Exception as exc:  # a bug: say so, and show the traceback with -v
         if _verbosity > 0:
             traceback.print_exc(file=sys.stderr)
-        sys.stderr.write(
-            f"churnctl: internal error: {type(exc).__name__}: {exc}\n"
-            "  hint: rerun with -v for a traceback and report it\n"
+        _fail(
+            EXIT_INTERNAL,
+            f"internal error: {type(exc).__name__}: {exc}",
+            "rerun with -v for a traceback and report it",
+            json_errors,
         )
-        sys.exit(EXIT_INTERNAL)

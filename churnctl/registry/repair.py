@@ -6,12 +6,22 @@ of what is stored."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from churnctl.errors import ArtifactError
 
-if TYPE_CHECKING:
-    from churnctl.registry.store import Registry
+
+class Registry(Protocol):
+    """What the repair needs of :class:`churnctl.registry.store.Registry`."""
+
+    def events(self) -> list[dict]: ...
+    def dataset_ids(self) -> list[str]: ...
+    def dataset_manifest(self, dataset_id: str) -> dict: ...
+    def versions(self) -> list[str]: ...
+    def model_manifest(self, version: str) -> dict: ...
+    def current(self) -> str | None: ...
+    def record(self, event: str, **fields: Any) -> dict[str, Any]: ...
+
 
 log = logging.getLogger(__name__)
 
