@@ -186,3 +186,24 @@ class TableWriter:
                 sys.stdout.flush()
         finally:
             self._tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def spooled_stdin(path: Path | str | None) -> Iterator[str]:
+    """The path to read: ``path`` itself, or for ``-`` standard input copied (in blocks, whatever
+    its size) to a temporary CSV file that is removed afterwards."""
+    if path is None or str(path) != "-":
+        yield str(path)
+        return
+    folder = tempfile.mkdtemp(prefix="churnctl-")
+    tmp = str(Path(folder) / "stdin.csv")  # what messages about its rows name
+    try:
+        with open(tmp, "wb") as handle:
+            stream = getattr(sys.stdin, "buffer", None)
+            if stream is not None:
+                shutil.copyfileobj(stream, handle, 1 << 20)
+            else:  # a text stream (tests)
+                handle.write(sys.stdin.read().encode("utf-8"))
+        yield tmp
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

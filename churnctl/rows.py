@@ -25,13 +25,24 @@ class NotReproducible(Exception):
 
 
 def read_json_input(source: str) -> tuple[str, str]:
-    """(text, name for messages) of a JSON input: a file, or standard input for ``-``."""
+    """(text, name for messages) of a JSON input: a file, or standard input for ``-``. It must be
+    UTF-8 (a byte-order mark is allowed, as in CSV files)."""
     if source == "-":
-        return sys.stdin.read(), "stdin"
-    path = Path(source)
-    if not path.is_file():
-        raise DataError(f"JSON file {path} does not exist", hint="check the path, or use '-' for stdin")
-    return path.read_text(encoding="utf-8", errors="replace"), str(path)
+        stream = getattr(sys.stdin, "buffer", None)  # bytes, to check the encoding; a text stream in tests
+        data = stream.read() if stream is not None else sys.stdin.read().encode("utf-8", "surrogatepass")
+        name = "stdin"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise DataError(f"JSON file {path} does not exist", hint="check the path, or use '-' for stdin")
+        data, name = path.read_bytes(), str(path)
+    try:
+        return data.decode("utf-8-sig"), name
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{name} is not UTF-8 text (byte {exc.start + 1})",
+            hint="re-encode it as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+        ) from None
 
 
 def read_rows(source: str) -> tuple[list[dict], bool, str]:
@@ -47,11 +58,32 @@ def _json_int(digits: str) -> int | str:
     return digits if len(digits.lstrip("-")) > 308 else int(digits)
 
 
+def _json_line(line: str, number: int, source: str) -> dict:
+    try:
+        doc = json.loads(line, parse_int=_json_int)
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"{source} line {number} is not valid JSON: {exc.msg} at column {exc.colno}",
+            hint="JSON Lines input holds one JSON object per line",
+        ) from None
+    except (ValueError, RecursionError):
+        raise DataError(
+            f"{source} line {number} cannot be read as a row", hint="one flat JSON object per line"
+        ) from None
+    if not isinstance(doc, dict):
+        raise DataError(f"{source} line {number} is a {type(doc).__name__}, expected a JSON object")
+    return doc
+
+
 def parse_json_rows(text: str, source: str = "input") -> tuple[list[dict], bool]:
-    """Rows from a JSON object or array of objects; returns (rows, was_single_object)."""
+    """Rows from a JSON object, an array of objects, or JSON Lines (one object per line); returns
+    (rows, was_single_object)."""
     try:
         doc = json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as exc:
+        lines = [line for line in text.splitlines() if line.strip()]
+        if exc.msg == "Extra data" and len(lines) > 1:  # JSON Lines: one object per line
+            return [_json_line(line, i + 1, source) for i, line in enumerate(lines)], False
         raise DataError(
             f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
             hint="expected one JSON object or an array of objects",

@@ -328,3 +328,32 @@ def test_a_closed_pipe_ends_the_run_quietly_with_exit_0(artifacts, sim_csv):
     env = {**__import__("os").environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, env=env)
     assert done.returncode == 0 and done.stdout.startswith("CustomerId,churn_probability") and done.stderr == ""
+
+
+def test_predict_reads_and_writes_standard_streams_and_json_lines(cli, artifacts, sim_csv, tmp_path):
+    a = ["--artifacts", artifacts]
+    head = "".join(open(sim_csv).readlines()[:6])  # header and five customers
+    run = cli(*a, "predict", "--input", "-", "--output", "-", stdin=head)
+    assert run.code == 0 and run.stdout.splitlines()[0].startswith("CustomerId,churn_probability")
+    assert len(run.stdout.splitlines()) == 6
+    frame = pd.read_csv(sim_csv).drop(columns="Exited").head(3)
+    lines = "\n".join(json.dumps(r) for r in frame.to_dict(orient="records")) + "\n"
+    from_lines = cli(*a, "predict", "--json", "-", "--format", "jsonl", stdin=lines)
+    records = [json.loads(line) for line in from_lines.stdout.splitlines()]
+    assert from_lines.code == 0 and len(records) == 3
+    as_array = cli(*a, "predict", "--json", "-", stdin=frame.to_json(orient="records")).json()
+    assert [r["churn_probability"] for r in records] == [r["churn_probability"] for r in as_array]
+    bad_line = cli(*a, "predict", "--json", "-", stdin=lines + "[1, 2]\n")
+    assert bad_line.code == 3 and "line 4" in bad_line.stderr
+    assert cli(*a, "predict", "--input", sim_csv, "--format", "jsonl").code == 2
+
+
+def test_json_input_must_be_utf8_and_may_start_with_a_byte_order_mark(cli, artifacts, tmp_path):
+    a = ["--artifacts", artifacts]
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + json.dumps(EXAMPLE_ROW).encode())
+    assert cli(*a, "predict", "--json", bom).code == 0
+    latin = tmp_path / "latin.json"
+    latin.write_bytes(json.dumps({**EXAMPLE_ROW, "Geography": "X"}).replace('"X"', '"Espa\xf1a"').encode("latin-1"))
+    run = cli(*a, "predict", "--json", latin)
+    assert run.code == 3 and "is not UTF-8 text" in run.stderr and "iconv" in run.stderr

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -15,26 +18,44 @@ from churnctl.cli.render import OutputFormat, emit, key_values, table
 from churnctl.errors import UsageError
 
 
+class PredictFormat(StrEnum):
+    text = "text"
+    json = "json"
+    jsonl = "jsonl"
+
+
 def predict_command(
     ctx: typer.Context,
     json_rows: Annotated[
-        Optional[str], typer.Option("--json", help="JSON file with one object or an array of objects; '-' reads stdin.")
+        Optional[str],
+        typer.Option("--json", help="JSON file: one object, an array of objects, or JSON Lines; '-' reads stdin."),
     ] = None,
-    input: Annotated[Optional[Path], typer.Option("--input", help="CSV/Parquet batch to score.")] = None,
+    input: Annotated[
+        Optional[Path], typer.Option("--input", help="CSV/Parquet batch to score; '-' reads CSV from stdin.")
+    ] = None,
     output: Annotated[
         Optional[Path],
         typer.Option(
-            "--output", "-o", help="Where to write scored rows of --input (.csv or .parquet; default: CSV on stdout)."
+            "--output", "-o", help="Where to write scored rows of --input (.csv or .parquet; '-' or none: stdout)."
         ),
     ] = None,
     model: ModelOption = None,
     format: Annotated[
-        Optional[OutputFormat],
-        typer.Option("--format", help="json (default for --json) or text; with --input, the summary format."),
+        Optional[PredictFormat],
+        typer.Option(
+            "--format",
+            help="json (default for --json), jsonl (one line per row) or text; with --input, the summary format.",
+        ),
     ] = None,
 ) -> None:
-    """Score customers: JSON rows (--json) or a CSV/Parquet batch (--input)."""
+    """Score customers: JSON rows (--json) or a CSV/Parquet batch (--input).
+
+    Examples: churnctl predict --json row.json; cat rows.jsonl | churnctl predict --json - --format jsonl;
+    churnctl predict --input batch.csv --output scored.parquet; churnctl predict --input - < batch.csv
+    """
     st = state(ctx)
+    if output is not None and str(output) == "-":
+        output = None  # stdout
     if (json_rows is None) == (input is None):
         raise UsageError(
             "give exactly one of --json FILE and --input FILE",
@@ -65,20 +86,28 @@ def predict_command(
                 )
             )
 
-        emit(rows.document(), format or OutputFormat.json, rows_text)
+        if format is PredictFormat.jsonl:
+            for record in rows.predictions:
+                sys.stdout.write(json.dumps(record) + "\n")
+            sys.stdout.flush()
+        else:
+            emit(rows.document(), OutputFormat(format or "json"), rows_text)
         return
-    if output is None and format is OutputFormat.json:
+    if format is PredictFormat.jsonl:
+        raise UsageError("--format jsonl goes with --json; --input writes CSV or Parquet rows")
+    if output is None and format is PredictFormat.json:
         raise UsageError(
             "without --output the scored rows go to stdout as CSV, so there is no room for a JSON summary",
             hint="add --output FILE to get a JSON summary",
         )
     from churnctl.lifecycle.predict import predict_file
+    from churnctl.outputs import spooled_stdin
 
-    with progress_bars(ctx) as progress:
+    with progress_bars(ctx) as progress, spooled_stdin(input) as source:
         result = predict_file(
             st.registry,
             st.settings,
-            str(input),
+            source,
             output=str(output) if output else None,
             version=model,
             progress=progress,
@@ -99,4 +128,4 @@ def predict_command(
             )
         )
 
-    emit(result, format or OutputFormat.text, text)
+    emit(result, OutputFormat(format or "text"), text)
