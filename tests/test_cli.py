@@ -332,7 +332,7 @@ def test_a_closed_pipe_ends_the_run_quietly_with_exit_0(artifacts, sim_csv):
 
 def test_predict_reads_and_writes_standard_streams_and_json_lines(cli, artifacts, sim_csv, tmp_path):
     a = ["--artifacts", artifacts]
-    head = "".join(open(sim_csv).readlines()[:6])  # header and five customers
+    head = "".join(sim_csv.read_text().splitlines(keepends=True)[:6])  # header and five customers
     run = cli(*a, "predict", "--input", "-", "--output", "-", stdin=head)
     assert run.code == 0 and run.stdout.splitlines()[0].startswith("CustomerId,churn_probability")
     assert len(run.stdout.splitlines()) == 6
