@@ -112,3 +112,18 @@ def test_bad_inputs(cli, artifacts, tmp_path):
     frame.to_csv(bad, index=False)
     run = cli(*a, "drift-check", "--current", bad)
     assert run.code == 3 and "does not know" in run.stderr
+
+
+def test_events_show_drift_checks_by_kind_and_time(cli, artifacts, tmp_path):
+    a = ["--artifacts", artifacts]
+    batch = tmp_path / "batch.csv"
+    simulate_customers(500, seed=77).to_csv(batch, index=False)
+    assert cli(*a, "drift-check", "--current", batch).code in (0, 1)
+    checks = cli(*a, "events", "--kind", "drift_checked", "--format", "json").json()
+    assert len(checks) == 1 and checks[0]["model_version"] == "v0001" and checks[0]["n_current"] == 500
+    everything = cli(*a, "events", "--format", "json").json()
+    assert [e["event"] for e in everything][:2] == ["dataset_added", "model_trained"]
+    assert cli(*a, "events", "--limit", "1", "--format", "json").json() == everything[-1:]
+    assert cli(*a, "events", "--since", "2999-01-01", "--format", "json").json() == []
+    assert cli(*a, "events", "--since", checks[0]["time"], "--format", "json").json() == checks
+    assert cli(*a, "events", "--since", "soon").code == 2

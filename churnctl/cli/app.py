@@ -16,7 +16,18 @@ from typing import Annotated, Any, NoReturn, Optional
 import typer
 
 import churnctl
-from churnctl.cli.commands import datasets, drift_check, evaluate, ingest, models, predict, retrain, simulate, train
+from churnctl.cli.commands import (
+    datasets,
+    drift_check,
+    evaluate,
+    events,
+    ingest,
+    models,
+    predict,
+    retrain,
+    simulate,
+    train,
+)
 from churnctl.cli.context import State
 from churnctl.compute import compute_threads
 from churnctl.config import load_settings
@@ -115,6 +126,7 @@ app.command("evaluate")(evaluate.evaluate_command)
 app.command("predict")(predict.predict_command)
 app.command("drift-check")(drift_check.drift_check_command)
 app.command("retrain")(retrain.retrain_command)
+app.command("events")(events.events_command)
 app.add_typer(models.app, name="models")
 app.add_typer(datasets.app, name="datasets")
 
