@@ -72,6 +72,12 @@ class PipeClosed(BaseException):
     """The reader of standard output went away (``churnctl predict ... | head -1``): not an error."""
 
 
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` for a message, cut to ``limit`` characters (a 5,000-digit cell stays readable)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}… ({len(str(value))} characters)"
+
+
 def preview(items: Iterable[object], limit: int = 8) -> str:
     """Sorted, capped, comma-separated list for messages: 'a, b, c (+4 more)'."""
     items = sorted(str(i) for i in items)

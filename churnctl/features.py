@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from churnctl.contract import Schema
-from churnctl.errors import DataError, preview
+from churnctl.errors import DataError, preview, shown
 from churnctl.rows import row_list
 from churnctl.schema import infinite_cells, to_label, to_number, to_text
 
@@ -59,7 +59,7 @@ def prepare_features(
                 first = series.iloc[int(np.flatnonzero(bad)[0])]
                 first = first if isinstance(first, (str, dict, list)) else str(first)
                 raise DataError(
-                    f"{source}: column {spec.name!r} expects numbers, found {first!r} "
+                    f"{source}: column {spec.name!r} expects numbers, found {shown(first)} "
                     f"in row {row_list(np.flatnonzero(bad).tolist(), row_offset)}",
                     hint="fix or blank out those cells; blank cells are read as missing",
                 )
@@ -70,7 +70,7 @@ def prepare_features(
                 if nested.any():
                     raise DataError(
                         f"{source}: column {spec.name!r} expects a category (text or number), found "
-                        f"{series.iloc[int(np.flatnonzero(nested)[0])]!r} in row "
+                        f"{shown(series.iloc[int(np.flatnonzero(nested)[0])])} in row "
                         f"{row_list(np.flatnonzero(nested).tolist(), row_offset)}"
                     )
             text = to_text(series)

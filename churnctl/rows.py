@@ -15,7 +15,7 @@ from pathlib import Path
 
 from churnctl.cells import infinite_value, numbers, texts
 from churnctl.contract import Schema
-from churnctl.errors import DataError, preview
+from churnctl.errors import DataError, preview, shown
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def type_rows(rows: list[dict], schema: Schema, source: str = "input") -> TypedR
                 first = values[wrong[0]]
                 first = first if isinstance(first, (str, dict, list)) else str(first)
                 raise DataError(
-                    f"{source}: column {spec.name!r} expects numbers, found {first!r} in row {row_list(wrong)}",
+                    f"{source}: column {spec.name!r} expects numbers, found {shown(first)} in row {row_list(wrong)}",
                     hint="fix or blank out those cells; blank cells are read as missing",
                 )
             typed.numbers[spec.name] = floats

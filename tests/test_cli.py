@@ -357,3 +357,21 @@ def test_json_input_must_be_utf8_and_may_start_with_a_byte_order_mark(cli, artif
     latin.write_bytes(json.dumps({**EXAMPLE_ROW, "Geography": "X"}).replace('"X"', '"Espa\xf1a"').encode("latin-1"))
     run = cli(*a, "predict", "--json", latin)
     assert run.code == 3 and "is not UTF-8 text" in run.stderr and "iconv" in run.stderr
+
+
+def test_version_and_shell_completion(cli):
+    import churnctl
+
+    run = cli("--version")
+    assert run.code == 0 and run.stdout.strip() == f"churnctl {churnctl.__version__}"
+    assert "--install-completion" in cli("--help").stdout
+    shown = cli("--show-completion", "bash")
+    assert shown.code == 0 and "complete" in shown.stdout and "churnctl" in shown.stdout
+
+
+def test_a_huge_cell_is_shown_shortened_in_messages(cli, artifacts, tmp_path):
+    row = tmp_path / "big.json"
+    row.write_text(json.dumps({**EXAMPLE_ROW, "Age": 0}).replace('"Age": 0', '"Age": 1' + "0" * 5000))
+    run = cli("--artifacts", artifacts, "predict", "--json", row)
+    assert run.code == 3 and "expects numbers" in run.stderr and "(5001 characters)" in run.stderr
+    assert len(run.stderr) < 400

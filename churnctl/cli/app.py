@@ -55,7 +55,7 @@ app = typer.Typer(
     "and manage model versions, all in one versioned artifacts directory.",
     epilog=EPILOG,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
