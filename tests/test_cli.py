@@ -83,7 +83,7 @@ def test_ingest_train_evaluate_predict_lifecycle(cli, tmp_path, sim_csv, fast_co
     # A second model is not promoted without --promote.
     trained2 = cli(*base, "train", "--model", "logreg", "--format", "json").json()
     assert trained2["version"] == "v0002" and not trained2["promoted"] and registry.current() == "v0001"
-    listing = cli(*base, "models", "list", "--format", "json").json()
+    listing = cli(*base, "models", "list", "--format", "json").json()["models"]
     assert [(m["version"], m["status"]) for m in listing] == [("v0001", "current"), ("v0002", "not_promoted")]
     assert cli(*base, "models", "promote", "v0002").code == 0 and registry.current() == "v0002"
     assert cli(*base, "predict", "--json", row).json()["model_version"] == "v0002"
@@ -203,7 +203,7 @@ def test_nothing_trained_is_an_artifact_error(cli, tmp_path):
         run = cli(*a, *args, stdin="{}")
         assert run.code == 4, (args, run.stderr)
         assert "churnctl: error:" in run.stderr and "hint:" in run.stderr
-    assert cli(*a, "models", "list", "--format", "json").json() == []
+    assert cli(*a, "models", "list", "--format", "json").json()["models"] == []
 
 
 BAD_FILES = {
@@ -245,7 +245,7 @@ def test_config_file_and_flags(cli, tmp_path, sim_csv):
 
 def test_artifacts_from_environment(cli, artifacts, monkeypatch):
     monkeypatch.setenv("CHURNCTL_ARTIFACTS", str(artifacts))
-    assert cli("models", "list", "--format", "json").json()[0]["version"] == "v0001"
+    assert cli("models", "list", "--format", "json").json()["models"][0]["version"] == "v0001"
 
 
 def test_every_json_row_needs_every_feature(cli, artifacts):
@@ -375,3 +375,22 @@ def test_a_huge_cell_is_shown_shortened_in_messages(cli, artifacts, tmp_path):
     run = cli("--artifacts", artifacts, "predict", "--json", row)
     assert run.code == 3 and "expects numbers" in run.stderr and "(5001 characters)" in run.stderr
     assert len(run.stderr) < 400
+
+
+def test_every_json_document_starts_with_its_schema_version(cli, artifacts, sim_csv, tmp_path):
+    a = ["--artifacts", artifacts]
+    commands = [
+        ["evaluate"],
+        ["models", "show"],
+        ["models", "verify"],
+        ["datasets", "show"],
+        ["drift-check", "--current", sim_csv],
+        ["predict", "--input", sim_csv, "--output", tmp_path / "s.csv"],
+    ]
+    for args in commands:
+        run = cli(*a, *args, "--format", "json")
+        assert run.code in (0, 1) and next(iter(run.json())) == "schema_version", args
+        assert run.json()["schema_version"] == 1
+    for args, key in ((["models", "list"], "models"), (["models", "history"], "history"), (["events"], "events")):
+        doc = cli(*a, *args, "--format", "json").json()
+        assert list(doc) == ["schema_version", key] and isinstance(doc[key], list), args

@@ -119,11 +119,11 @@ def test_events_show_drift_checks_by_kind_and_time(cli, artifacts, tmp_path):
     batch = tmp_path / "batch.csv"
     simulate_customers(500, seed=77).to_csv(batch, index=False)
     assert cli(*a, "drift-check", "--current", batch).code in (0, 1)
-    checks = cli(*a, "events", "--kind", "drift_checked", "--format", "json").json()
+    checks = cli(*a, "events", "--kind", "drift_checked", "--format", "json").json()["events"]
     assert len(checks) == 1 and checks[0]["model_version"] == "v0001" and checks[0]["n_current"] == 500
-    everything = cli(*a, "events", "--format", "json").json()
+    everything = cli(*a, "events", "--format", "json").json()["events"]
     assert [e["event"] for e in everything][:2] == ["dataset_added", "model_trained"]
-    assert cli(*a, "events", "--limit", "1", "--format", "json").json() == everything[-1:]
-    assert cli(*a, "events", "--since", "2999-01-01", "--format", "json").json() == []
-    assert cli(*a, "events", "--since", checks[0]["time"], "--format", "json").json() == checks
+    assert cli(*a, "events", "--limit", "1", "--format", "json").json()["events"] == everything[-1:]
+    assert cli(*a, "events", "--since", "2999-01-01", "--format", "json").json()["events"] == []
+    assert cli(*a, "events", "--since", checks[0]["time"], "--format", "json").json()["events"] == checks
     assert cli(*a, "events", "--since", "soon").code == 2

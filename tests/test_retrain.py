@@ -84,7 +84,7 @@ def test_changed_mechanism_is_retrained_and_promoted_then_rolled_back(cli, env):
     manifest = registry.dataset_manifest(doc["dataset_id"])
     assert manifest["n_test"] == 900 and manifest["n_train"] == 3200 + 2100
 
-    datasets = cli(*args(env), "datasets", "list", "--format", "json").json()
+    datasets = cli(*args(env), "datasets", "list", "--format", "json").json()["datasets"]
     assert [d["latest"] for d in datasets] == [False, True] and datasets[1]["dataset_id"] == doc["dataset_id"]
     assert datasets[0]["models"] == ["v0001"] and datasets[1]["models"] == ["v0002"]
     assert datasets[1]["source"].startswith(f"retrain: training rows of {datasets[0]['dataset_id']} + ")
@@ -98,10 +98,10 @@ def test_changed_mechanism_is_retrained_and_promoted_then_rolled_back(cli, env):
     assert trained.code == 0 and "which a retrain made" in trained.stderr
     assert f"dataset {doc['dataset_id']}: the latest dataset, retrain: " in trained.stdout
 
-    history = cli(*args(env), "models", "history", "--format", "json").json()
+    history = cli(*args(env), "models", "history", "--format", "json").json()["history"]
     assert [h["event"] for h in history][-3:] == ["retrain", "model_promoted", "model_trained"]
     assert cli(*args(env), "models", "rollback").code == 0 and registry.current() == "v0001"
-    assert cli(*args(env), "models", "history", "--format", "json").json()[-1]["event"] == "model_rolled_back"
+    assert cli(*args(env), "models", "history", "--format", "json").json()["history"][-1]["event"] == "model_rolled_back"
 
 
 def test_forced_retrain_without_change_is_rejected(cli, env):
@@ -111,7 +111,7 @@ def test_forced_retrain_without_change_is_rejected(cli, env):
     forced = batch(env, "same2.parquet", seed=12)
     doc = cli(*args(env), "retrain", "--data", forced, "--force", "--format", "json").json()
     assert doc["outcome"] == "rejected" and doc["current"] == "v0001", doc["reason"]
-    models = cli(*args(env), "models", "list", "--format", "json").json()
+    models = cli(*args(env), "models", "list", "--format", "json").json()["models"]
     assert {m["version"]: m["status"] for m in models} == {"v0001": "current", "v0002": "rejected"}
     # each version's test ROC-AUC is on its own dataset's test split: 800 rows vs the 900-row holdout
     assert [m["test_rows"] for m in models] == [800, 900]

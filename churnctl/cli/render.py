@@ -49,12 +49,30 @@ def emit_json(document: Any) -> None:
     sys.stdout.flush()
 
 
-def emit(result: Any, format: OutputFormat, text: Callable[[Console], None]) -> None:
-    """Write a command's outcome: its JSON document (``to_dict()`` of a result) or its text form."""
-    if format is OutputFormat.json:
-        emit_json(result.to_dict() if hasattr(result, "to_dict") else result)
-    else:
+# Version of the JSON documents' layout; it changes when a key is renamed, removed or changes meaning.
+SCHEMA_VERSION = 1
+
+
+def emit(
+    result: Any,
+    format: OutputFormat,
+    text: Callable[[Console], None],
+    *,
+    key: str | None = None,
+    versioned: bool = True,
+) -> None:
+    """Write a command's outcome: its JSON document (``to_dict()`` of a result) or its text form.
+
+    A JSON document is an object that starts with ``schema_version``; a list goes under ``key``.
+    Prediction rows (``versioned=False``) are data, written as they are.
+    """
+    if format is not OutputFormat.json:
         text(console())
+        return
+    document = result.to_dict() if hasattr(result, "to_dict") else result
+    if versioned:
+        document = {"schema_version": SCHEMA_VERSION, **({key: document} if key else document)}
+    emit_json(document)
 
 
 def fmt(value: Any, digits: int = 4) -> str:

@@ -48,7 +48,7 @@ def list_command(ctx: typer.Context, format: FormatOption = OutputFormat.text) -
             )
         )
 
-    emit([d.to_dict() for d in datasets], format, text)
+    emit([d.to_dict() for d in datasets], format, text, key="datasets")
 
 
 @app.command("show")

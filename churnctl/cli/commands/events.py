@@ -44,4 +44,4 @@ def events_command(
             rows.append([when(event.get("time")), event.get("event"), details])
         out.print(table("Events", ["time (UTC)", "event", "details"], rows))
 
-    emit(found, format, text)
+    emit(found, format, text, key="events")

@@ -64,7 +64,7 @@ def list_command(ctx: typer.Context, format: FormatOption = OutputFormat.text) -
                 "two versions on the same rows"
             )
 
-    emit([m.to_dict() for m in models], format, text)
+    emit([m.to_dict() for m in models], format, text, key="models")
 
 
 @app.command("show")
@@ -215,7 +215,7 @@ def history_command(ctx: typer.Context, format: FormatOption = OutputFormat.text
             )
         )
 
-    emit(rows, format, text)
+    emit(rows, format, text, key="history")
 
 
 @app.command("verify")

@@ -91,7 +91,7 @@ def predict_command(
                 sys.stdout.write(json.dumps(record) + "\n")
             sys.stdout.flush()
         else:
-            emit(rows.document(), OutputFormat(format or "json"), rows_text)
+            emit(rows.document(), OutputFormat(format or "json"), rows_text, versioned=False)
         return
     if format is PredictFormat.jsonl:
         raise UsageError("--format jsonl goes with --json; --input writes CSV or Parquet rows")
