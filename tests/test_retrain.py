@@ -101,7 +101,8 @@ def test_changed_mechanism_is_retrained_and_promoted_then_rolled_back(cli, env):
     history = cli(*args(env), "models", "history", "--format", "json").json()["history"]
     assert [h["event"] for h in history][-3:] == ["retrain", "model_promoted", "model_trained"]
     assert cli(*args(env), "models", "rollback").code == 0 and registry.current() == "v0001"
-    assert cli(*args(env), "models", "history", "--format", "json").json()["history"][-1]["event"] == "model_rolled_back"
+    history = cli(*args(env), "models", "history", "--format", "json").json()["history"]
+    assert history[-1]["event"] == "model_rolled_back"
 
 
 def test_forced_retrain_without_change_is_rejected(cli, env):
