@@ -350,6 +350,9 @@ def test_another_account_can_read_and_score(cli, artifacts, row):
         assert 0.0 <= json.loads(out)["churn_probability"] <= 1.0
         code, out, err = run_as_nobody(["--artifacts", str(shared / "artifacts"), "models", "verify"], key)
         assert code == 0, err
+        # ... but cannot change it: a permission problem with a hint, not an internal error
+        code, out, err = run_as_nobody(["--artifacts", str(shared / "artifacts"), "models", "rollback"], key)
+        assert code == 4 and "you lack permission" in err and "internal error" not in err, err
     finally:
         shutil.rmtree(shared, ignore_errors=True)
 
