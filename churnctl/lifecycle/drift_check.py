@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,6 +17,8 @@ from churnctl.progress import Progress, no_progress
 from churnctl.registry import Registry
 from churnctl.registry.artifacts import load_model
 from churnctl.registry.files import sha256_file
+
+log = logging.getLogger(__name__)
 
 
 def drift_check(
@@ -46,7 +50,17 @@ def drift_check(
     model = load_model(registry, version)
     header = tables.read_header(current)
     check_header(header, model.schema, str(current))
-    monitor = DriftMonitor.for_model(registry, model, cfg, expected_rows=tables.estimate_rows(current))
+    started = time.monotonic()
+    expected = tables.estimate_rows(current)
+    monitor = DriftMonitor.for_model(registry, model, cfg, expected_rows=expected)
+    log.debug(
+        "model %s, reference of %d rows loaded in %.1f s; about %s current rows, scoring share %.4f",
+        model.version,
+        monitor.profile.n_rows,
+        time.monotonic() - started,
+        expected if expected is not None else "an unknown number of",
+        monitor.sample.rate,
+    )
     columns = model.schema.feature_names + ([model.schema.target] if model.schema.target in header else [])
     numeric = model.schema.numeric_names
     for batch in tables.iter_table(current, columns=columns, batch_rows=batch_rows, numeric=numeric):
@@ -54,6 +68,9 @@ def drift_check(
         progress("checking rows", monitor.n_rows, None)
     if monitor.n_rows == 0:
         raise DataError(f"{current} has a header but no data rows")
+    log.debug(
+        "%d rows read and summarised, %d scored: %.1f s", monitor.n_rows, monitor.n_scored, time.monotonic() - started
+    )
     report = monitor.report()
     unrecorded = registry.record_if_writable(
         "drift_checked",
