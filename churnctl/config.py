@@ -207,10 +207,8 @@ def _validate_ranges(settings: Settings) -> None:
         *[
             (f"[drift] {name}", getattr(settings.drift, name), 0.0 <= getattr(settings.drift, name) <= 1.0, "in [0, 1]")
             for name in (
-                "numeric_effect",
                 "categorical_effect",
                 "missing_effect",
-                "prediction_effect",
                 "max_auc_drop",
                 "min_drifted_share",
                 "min_drifted_importance",
@@ -221,6 +219,19 @@ def _validate_ranges(settings: Settings) -> None:
             for name, value in (
                 ("min_roc_auc", settings.retrain.min_roc_auc),
                 ("min_pr_auc", settings.retrain.min_pr_auc),
+            )
+        ],
+        *[
+            (f"[drift] {name}", getattr(settings.drift, name), getattr(settings.drift, name) >= 0.0, "0 or more")
+            for name in ("numeric_effect", "prediction_effect")  # in reference standard deviations
+        ],
+        *[
+            (f"[{section}] seed", seed, 0 <= seed <= 2**32 - 1, "an integer in [0, 2**32 - 1]")
+            for section, seed in (
+                ("data", settings.data.seed),
+                ("train", settings.train.seed),
+                ("drift", settings.drift.seed),
+                ("retrain", settings.retrain.seed),
             )
         ],
         (

@@ -4,6 +4,7 @@ scorer of ``predict --json`` types JSON rows with these alone."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -74,6 +75,18 @@ class Schema:
             )
         data["columns"] = [ColumnSpec(**c) for c in data.get("columns", [])]
         return cls(**data)
+
+
+# Numbers this large make models overflow (scaling squares them): a data error in every command.
+MAX_ABS_VALUE = 1e150
+
+_DECIMAL_INTEGER = re.compile(r"[+-]?\d+\.0*")
+
+
+def canonical_label(text: str) -> str:
+    """A target label as every command compares it: one written as an integer-valued decimal
+    ("1.0", as pandas writes an integer column that has blanks) is that integer ("1")."""
+    return str(int(text.split(".")[0])) if _DECIMAL_INTEGER.fullmatch(text) else text
 
 
 def label_text(value: object) -> str | None:

@@ -9,7 +9,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from churnctl.contract import Schema
+from churnctl.contract import MAX_ABS_VALUE, Schema, canonical_label
 from churnctl.errors import DataError, preview, shown
 from churnctl.rows import row_list
 from churnctl.schema import infinite_cells, to_label, to_number, to_text
@@ -24,14 +24,16 @@ def check_header(header: list[str], schema: Schema, source: str) -> None:
 
 
 def prepare_features(
-    frame: pd.DataFrame, schema: Schema, *, source: str = "input", row_offset: int = 0
+    frame: pd.DataFrame, schema: Schema, *, source: str = "input", row_offset: int = 0, reject_huge: bool = False
 ) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
     """Check ``frame`` against the schema; return (model input, unseen categories).
 
     Missing feature columns and cells of the wrong type raise :class:`DataError` naming them; rows
     are numbered from 1 (the first data row, header excluded) plus ``row_offset``. Categories never
     seen in training are kept (the model scores them as unknown) and returned as
-    ``{column: {value: rows}}`` for the caller to report. Extra columns are ignored.
+    ``{column: {value: rows}}`` for the caller to report. Extra columns are ignored. With
+    ``reject_huge`` (rows to train on or to summarise, not to score) numbers of magnitude
+    :data:`MAX_ABS_VALUE` or more are a data error: models and statistics overflow on them.
     """
     missing = [n for n in schema.feature_names if n not in frame.columns]
     if missing:
@@ -55,6 +57,13 @@ def prepare_features(
                     row_list(np.flatnonzero(infinite).tolist(), row_offset),
                 )
                 bad = bad & ~infinite
+            huge = np.abs(values) >= MAX_ABS_VALUE if reject_huge else np.zeros(len(values), dtype=bool)
+            if huge.any():
+                raise DataError(
+                    f"{source}: column {spec.name!r} holds {int(huge.sum())} value(s) too large to model "
+                    f"(magnitude 1e150 or more) in row {row_list(np.flatnonzero(huge).tolist(), row_offset)}",
+                    hint="rescale the column as it was at training, or blank out those cells if they are placeholders",
+                )
             if bad.any():
                 first = series.iloc[int(np.flatnonzero(bad)[0])]
                 first = first if isinstance(first, (str, dict, list)) else str(first)
@@ -92,11 +101,12 @@ def encode_target(series: pd.Series, schema: Schema, *, source: str = "input") -
     """(labels as 0/1 int8, mask of labelled rows) using the recorded positive and negative labels."""
     text = to_label(series)
     present = text.notna().to_numpy()
-    known = {schema.positive_label, schema.negative_label}
+    positive = canonical_label(schema.positive_label)  # a schema stored with "1.0" reads "1" files too
+    known = {positive, canonical_label(schema.negative_label)}
     unknown = present & ~text.isin(known).to_numpy()
     if unknown.any():
         raise DataError(
             f"{source}: target {schema.target!r} has values the model does not know: {preview(set(text[unknown]))}",
             hint=f"expected {schema.positive_label!r} (churn) or {schema.negative_label!r}",
         )
-    return (text == schema.positive_label).to_numpy().astype("int8"), present
+    return (text == positive).to_numpy().astype("int8"), present

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from churnctl.contract import ColumnSpec, Schema
+from churnctl.contract import MAX_ABS_VALUE, ColumnSpec, Schema, canonical_label
 from churnctl.errors import DataError, UsageError, preview
-from churnctl.schema import label_text, to_label, to_number, to_text
+from churnctl.rows import row_list
+from churnctl.schema import infinite_cells, label_text, to_label, to_number, to_text
 
 # Target names recognised when --target is not given (compared case-insensitively).
 TARGET_GUESSES = (
@@ -120,6 +121,7 @@ def resolve_positive(labels: list[str], positive: str | None, target: str) -> tu
         )
     if positive is not None:
         wanted = label_text(positive)
+        wanted = canonical_label(wanted) if wanted is not None else None
         match = [v for v in labels if v == wanted] or [v for v in labels if wanted and v.lower() == wanted.lower()]
         if not match:
             raise DataError(
@@ -156,8 +158,6 @@ def _numeric_stats(values: np.ndarray) -> dict:
 # A text column whose cells are numbers except for at most this share is numeric with a few bad
 # cells (read as missing, and reported), not a categorical column of numbers.
 MAX_BAD_NUMERIC_SHARE = 0.05
-# Values this large make models overflow (scaling squares them): rejected at ingest.
-MAX_ABS_VALUE = 1e150
 
 
 def _infer_column(name: str, series: pd.Series, warnings: list[str]) -> tuple[ColumnSpec, pd.Series]:
@@ -170,6 +170,13 @@ def _infer_column(name: str, series: pd.Series, warnings: list[str]) -> tuple[Co
             missing_rate=float(series.isna().mean()) if n else 0.0,
         ), series
     values, bad = to_number(series)
+    infinite = bad & infinite_cells(series) if bad.any() else bad
+    if infinite.any() and (~np.isnan(values)).any():  # infinity is a missing value, as in every command
+        warnings.append(
+            f"column {name!r}: {int(infinite.sum())} infinite value(s) read as missing "
+            f"(row {row_list(np.flatnonzero(infinite).tolist())})"
+        )
+        bad = bad & ~infinite
     n_bad, n_present = int(bad.sum()), int((~np.isnan(values)).sum()) + int(bad.sum())
     if 0 < n_bad <= MAX_BAD_NUMERIC_SHARE * n_present and n_present - n_bad >= MIN_ROWS_FOR_UNIQUENESS:
         examples = ", ".join(f"{series.iloc[i]!s:.20} (row {i + 1})" for i in np.flatnonzero(bad)[:3])

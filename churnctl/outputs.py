@@ -67,6 +67,10 @@ class _AtomicOutput:
                 self.tmp.unlink(missing_ok=True)
         else:
             self.tmp.unlink(missing_ok=True)
+            if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
+                raise UsageError(
+                    f"cannot write {self.path}: {os_reason(exc)}", hint=os_hint(exc, "choose another output path")
+                ) from None
 
 
 def _temporary_prefix(path: Path) -> str:

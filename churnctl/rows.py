@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -52,6 +53,13 @@ def read_rows(source: str) -> tuple[list[dict], bool, str]:
     return rows, single, name
 
 
+def _json_float(text: str) -> float | str:
+    """A JSON number with a fraction or exponent; one beyond any float ("1e400") stays text, so that a
+    numeric column rejects it as it rejects the same cell in a CSV file."""
+    value = float(text)
+    return value if math.isfinite(value) else text
+
+
 def _json_int(digits: str) -> int | str:
     """A JSON integer; one with more digits than any float can hold stays text, so that a numeric
     column rejects it like any other cell that is not a number, and a category reads it as written."""
@@ -60,7 +68,7 @@ def _json_int(digits: str) -> int | str:
 
 def _json_line(line: str, number: int, source: str) -> dict:
     try:
-        doc = json.loads(line, parse_int=_json_int)
+        doc = json.loads(line, parse_int=_json_int, parse_float=_json_float)
     except json.JSONDecodeError as exc:
         raise DataError(
             f"{source} line {number} is not valid JSON: {exc.msg} at column {exc.colno}",
@@ -79,11 +87,11 @@ def parse_json_rows(text: str, source: str = "input") -> tuple[list[dict], bool]
     """Rows from a JSON object, an array of objects, or JSON Lines (one object per line); returns
     (rows, was_single_object)."""
     try:
-        doc = json.loads(text, parse_int=_json_int)
+        doc = json.loads(text, parse_int=_json_int, parse_float=_json_float)
     except json.JSONDecodeError as exc:
-        lines = [line for line in text.splitlines() if line.strip()]
+        lines = [(i + 1, line) for i, line in enumerate(text.splitlines()) if line.strip()]
         if exc.msg == "Extra data" and len(lines) > 1:  # JSON Lines: one object per line
-            return [_json_line(line, i + 1, source) for i, line in enumerate(lines)], False
+            return [_json_line(line, number, source) for number, line in lines], False
         raise DataError(
             f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
             hint="expected one JSON object or an array of objects",

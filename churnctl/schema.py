@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype, is_string_dtype
 
+from churnctl.contract import canonical_label
 from churnctl.contract import label_text as _label_text
 
 # ---------------------------------------------------------------------------------------------
@@ -54,7 +55,7 @@ def to_label(series: pd.Series) -> pd.Series:
     text = to_text(series)
     decimal = text.str.fullmatch(r"[+-]?\d+\.0*").fillna(False).astype(bool)
     if decimal.any():
-        text = text.mask(decimal, text[decimal].map(lambda t: str(int(t.split(".")[0]))))
+        text = text.mask(decimal, text[decimal].map(canonical_label))
     return text
 
 

@@ -101,3 +101,54 @@ def test_settings_that_would_disable_a_rule_are_usage_errors(cli, tmp_path, text
     config.write_text(text)
     run = cli("--config", config, "--artifacts", tmp_path / "a", "models", "list")
     assert run.code == 2 and message in run.stderr
+
+
+def test_values_too_large_to_model_are_data_errors_for_drift_check_and_retrain(cli, artifacts, frame, tmp_path):
+    huge = frame.copy()
+    huge["Balance"] = huge["Balance"].astype(float)
+    huge.loc[:3, "Balance"] = 1e308
+    path = tmp_path / "huge.csv"
+    huge.to_csv(path, index=False)
+    a = ["--artifacts", artifacts]
+    datasets = Registry(artifacts).dataset_ids()
+    for args in (["drift-check", "--current", path], ["retrain", "--data", path, "--force"]):
+        run = cli(*a, *args)
+        assert run.code == 3 and "too large to model" in run.stderr and "Traceback" not in run.stderr, args
+    assert Registry(artifacts).dataset_ids() == datasets  # retrain stored nothing
+    assert cli(*a, "predict", "--input", path).code == 0  # scoring a row is still defined
+
+
+def test_positive_label_given_as_a_decimal(cli, tmp_path, frame):
+    path = tmp_path / "c.csv"
+    frame.to_csv(path, index=False)
+    run = cli("--artifacts", tmp_path / "a", "ingest", path, "--target", "Exited", "--positive", "1.0")
+    assert run.code == 0, run.stderr
+    (dataset,) = Registry(tmp_path / "a").dataset_ids()
+    assert Registry(tmp_path / "a").dataset_manifest(dataset)["positive_label"] == "1"
+
+
+def test_json_numbers_beyond_any_float_are_data_errors(cli, artifacts, tmp_path):
+    from tests.conftest import EXAMPLE_ROW
+
+    row = tmp_path / "row.json"
+    row.write_text(__import__("json").dumps({**EXAMPLE_ROW, "Age": 0}).replace('"Age": 0', '"Age": 1e400'))
+    run = cli("--artifacts", artifacts, "predict", "--json", row)
+    assert run.code == 3 and "'Age' expects numbers" in run.stderr
+    row.write_text(__import__("json").dumps({**EXAMPLE_ROW, "Age": 0}).replace('"Age": 0', '"Age": "-Infinity"'))
+    spelled = cli("--artifacts", artifacts, "predict", "--json", row)
+    assert spelled.code == 0 and "infinite value(s) read as missing" in spelled.stderr
+
+
+@pytest.mark.parametrize(
+    "text, ok",
+    [
+        ("[drift]\nseed = -1\n", False),
+        ("[train]\nseed = 4294967296\n", False),
+        ("[drift]\nnumeric_effect = 1.5\nprediction_effect = 2\n", True),  # in standard deviations
+    ],
+)
+def test_seeds_and_effect_sizes_in_standard_deviations(cli, tmp_path, text, ok):
+    config = tmp_path / "c.toml"
+    config.write_text(text)
+    run = cli("--config", config, "--artifacts", tmp_path / "a", "models", "list")
+    assert (run.code == 0) == ok, run.stderr

@@ -127,3 +127,12 @@ def test_events_show_drift_checks_by_kind_and_time(cli, artifacts, tmp_path):
     assert cli(*a, "events", "--since", "2999-01-01", "--format", "json").json()["events"] == []
     assert cli(*a, "events", "--since", checks[0]["time"], "--format", "json").json()["events"] == checks
     assert cli(*a, "events", "--since", "soon").code == 2
+
+
+def test_compare_refuses_a_latest_dataset_of_another_target(cli, artifacts, tmp_path):
+    other = simulate_customers(600, seed=78).rename(columns={"Exited": "Churned"})
+    path = tmp_path / "other.csv"
+    other.to_csv(path, index=False)
+    assert cli("--artifacts", artifacts, "ingest", path, "--target", "Churned").code == 0
+    run = cli("--artifacts", artifacts, "models", "compare", "v0001", "v0001")
+    assert run.code == 2 and "has target Churned" in run.stderr and "--data" in run.stderr

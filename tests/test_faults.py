@@ -249,3 +249,11 @@ def test_a_registry_file_of_the_wrong_type_stops_writers_before_any_change(cli, 
     run = cli("--artifacts", artifacts, "train", "--model", "logreg")
     assert run.code == 4 and name in run.stderr and "internal error" not in run.stderr
     assert _snapshot(Path(artifacts)) == before and Registry(artifacts).versions() == ["v0001"]
+
+
+def test_an_odd_line_in_the_event_log_does_not_stop_writers(cli, artifacts):
+    with open(Path(artifacts) / "events.jsonl", "a") as log:
+        log.write('{"event": "model_trained", "version": ["v9"], "time": 5}\n')
+        log.write('{"event": "model_promoted", "version": {"x": 1}}\n')
+    run = cli("--artifacts", artifacts, "train", "--model", "logreg")
+    assert run.code == 0, run.stderr

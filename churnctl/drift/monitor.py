@@ -111,7 +111,7 @@ class DriftMonitor:
 
     def update(self, frame: pd.DataFrame, *, source: str = "current data", labels: np.ndarray | None = None) -> None:
         """Add a batch. Labels come from the frame's target column, or as 0/1 ``labels`` already encoded."""
-        X, unseen = prepare_features(frame, self.schema, source=source, row_offset=self.n_rows)
+        X, unseen = prepare_features(frame, self.schema, source=source, row_offset=self.n_rows, reject_huge=True)
         merge_unseen(self.unseen, unseen)
         for name, accumulator in self.accumulators.items():
             accumulator.update(X[name].to_numpy())
@@ -367,10 +367,17 @@ class DriftMonitor:
                 f"only {self.n_rows} row(s); at least {self.settings.min_rows} are needed for a verdict "
                 "([drift] min_rows)"
             )
+        sampled = " of the uniform sample scored" if self.sample.rate < 1.0 else ""
         if performance is not None and performance.roc_auc is None:
             warnings.append(
-                f"the {performance.n_labelled} labelled row(s) hold one class only: ROC-AUC is undefined; churn rate "
-                f"{performance.churn_rate:.1%} against {performance.churn_rate_reference:.1%} at training"
+                f"the {performance.n_labelled} labelled row(s){sampled} hold one class only: ROC-AUC is undefined; "
+                f"churn rate {performance.churn_rate:.1%} against {performance.churn_rate_reference:.1%} at training"
+            )
+        wanted = min(self.settings.score_rows, self.n_rows)
+        if self.sample.rate < 1.0 and self.n_scored < wanted / 2:
+            warnings.append(
+                f"only {self.n_scored} of the {wanted} rows meant to be scored were: the file has fewer rows than "
+                "its size suggested; [drift] score_rows = 0 scores every row"
             )
         for name, f in features.items():
             if f.unseen_categories:

@@ -152,8 +152,8 @@ class RowSample:
 
     def __init__(self, wanted: int, expected_rows: int | None, seed: int):
         self.rate = 1.0 if not wanted or not expected_rows else min(1.0, wanted / expected_rows)
-        self._draws = np.random.default_rng([seed, self.STREAM])
+        self._draws = np.random.default_rng([seed, self.STREAM]) if self.rate < 1.0 else None
 
     def take(self, rows: int) -> np.ndarray | None:
         """Mask of the next ``rows`` rows kept; None when every row is."""
-        return self._draws.random(rows) < self.rate if self.rate < 1.0 else None
+        return self._draws.random(rows) < self.rate if self._draws is not None else None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from churnctl.config import Settings
+from churnctl.contract import canonical_label
 from churnctl.errors import UsageError, preview
 from churnctl.features import prepare_features
 from churnctl.labelled import labelled_rows
@@ -229,7 +230,19 @@ def compare(
                 f"({first.schema.target}={first.schema.positive_label!r} vs "
                 f"{second.schema.target}={second.schema.positive_label!r}): their scores cannot be compared"
             )
-    rows = labelled_rows(registry, first.schema, dataset_id=registry.latest_dataset(), data=data)
+    dataset = registry.latest_dataset()
+    if data is None:
+        stored = registry.dataset_manifest(dataset)
+        if (stored.get("target"), canonical_label(str(stored.get("positive_label")))) != (
+            first.schema.target,
+            canonical_label(first.schema.positive_label),
+        ):
+            raise UsageError(
+                f"the latest dataset {dataset} has target {stored.get('target')}={stored.get('positive_label')!r}, "
+                f"the models predict {first.schema.target}={first.schema.positive_label!r}",
+                hint="compare them on labelled rows of their own target: --data FILE",
+            )
+    rows = labelled_rows(registry, first.schema, dataset_id=dataset, data=data)
     warnings = list(rows.warnings)
     metrics, scores = {}, []
     for model in (first, second):

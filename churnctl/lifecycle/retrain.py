@@ -127,6 +127,15 @@ def _prune(registry: Registry, keep: int) -> list[str]:
     return pruned
 
 
+def _input_sha256(path: Path) -> str:
+    try:
+        return sha256_file(path)
+    except OSError as exc:
+        raise DataError(
+            f"cannot read {path}: {exc.strerror or exc}", hint="check the file and its permissions"
+        ) from None
+
+
 def complete_interrupted_promotion(registry: Registry) -> str | None:
     """Finish a promotion that a killed retrain decided (its event is written) but did not apply.
 
@@ -154,11 +163,11 @@ def retrain(
 ) -> RetrainResult:
     cfg = settings.retrain
     files = input_files(data)
+    hashes = {f: _input_sha256(f) for f in files}  # before the lock: an unreadable input is the data's fault
     with registry.lock(wait):
         complete_interrupted_promotion(registry)
         champion = load_model(registry)
         schema = champion.schema
-        hashes = {f: sha256_file(f) for f in files}
         done = processed_hashes(registry)
         new_files = [f for f in files if hashes[f] not in done]
         inputs = [{"path": str(f.resolve()), "sha256": hashes[f], "processed": f in new_files} for f in files]
@@ -206,7 +215,7 @@ def retrain(
                 )
             y, labelled = encode_target(frame[schema.target], schema, source=str(path))
             frame = frame.loc[labelled].reset_index(drop=True)
-            X, _ = prepare_features(frame, schema, source=str(path))
+            X, _ = prepare_features(frame, schema, source=str(path), reject_huge=True)
             typed = X.copy()
             for name in schema.identifier_names:
                 if name in frame.columns:

@@ -69,21 +69,21 @@ class RegistryLock:
                         hint="wait for it to finish, or pass --wait SECONDS to queue behind it",
                     ) from None
                 time.sleep(self.poll)
+        self._fd = fd  # held from here on: released on any failure below
         info = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
             "command": " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv[:6])),
         }
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode(), 0)
-        self._fd = fd
-        if self.on_acquire is not None:
-            try:
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(info).encode(), 0)
+            if self.on_acquire is not None:
                 self.on_acquire()
-            except BaseException:
-                self.release()
-                raise
+        except BaseException:
+            self.release()
+            raise
 
     def release(self) -> None:
         if self._fd is not None:

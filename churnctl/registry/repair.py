@@ -69,7 +69,7 @@ def repair_log(registry: Registry) -> list[dict[str, Any]]:
                     )
                 )
     moves = [e for e in events if e.get("event") in POINTER_EVENTS]
-    last = moves[-1].get("version") if moves else None
+    last = _subject(moves[-1]) if moves else None
     try:
         current = registry.current()
     except ArtifactError:
@@ -81,9 +81,11 @@ def repair_log(registry: Registry) -> list[dict[str, Any]]:
     return added
 
 
-def _subject(event: dict[str, Any]) -> object:
-    """What an event is about: the dataset of ``dataset_added``, else the model version."""
-    return event.get("dataset_id") if event.get("event") == "dataset_added" else event.get("version")
+def _subject(event: dict[str, Any]) -> str | None:
+    """What an event is about: the dataset of ``dataset_added``, else the model version (the log is
+    not signed: a field that is not text is about nothing)."""
+    subject = event.get("dataset_id") if event.get("event") == "dataset_added" else event.get("version")
+    return subject if isinstance(subject, str) else None
 
 
 def _manifest(read: Any, name: str) -> dict[str, Any] | None:
