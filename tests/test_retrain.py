@@ -1,7 +1,8 @@
 """retrain with real processes: promotion logic, idempotency, locking, SIGKILL fault injection.
 
-`make test` kills one retrain at five fixed points and runs two retrains against each other; the 26
-kills at random moments and the five concurrent runs are marked `slow` (`make test-slow`).
+`make test` kills one retrain at the three fixed points around its decision and runs two retrains
+against each other; the two staging points, the 26 kills at random moments and the five concurrent
+runs are marked `slow` (`make test-slow`).
 """
 
 import json
@@ -287,9 +288,9 @@ def _assert_survived_a_kill(cli, env, row, when):
 # The fast counterpart of the 26 random kills below: one retrain that promotes (a changed churn
 # mechanism), killed at each step that changes the registry, from a fresh copy each time.
 # (point, whether the promotion is already on record when the process dies)
-CHECKPOINTS = [
-    pytest.param("publish_dataset", False, id="dataset-staged"),
-    pytest.param("publish_model", False, id="challenger-staged"),
+CHECKPOINTS = [  # the two staging points also run in-process in tests/test_faults.py: slow here
+    pytest.param("publish_dataset", False, id="dataset-staged", marks=pytest.mark.slow),
+    pytest.param("publish_model", False, id="challenger-staged", marks=pytest.mark.slow),
     pytest.param("cut retrain", False, id="retrain-event-cut"),
     pytest.param("set_current", True, id="decided-pointer-not-moved"),
     pytest.param("record model_promoted", True, id="pointer-moved-no-event"),
