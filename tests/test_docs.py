@@ -35,3 +35,39 @@ def test_readme_lists_every_exit_code():
 def test_readme_quick_start_has_the_two_commands():
     quick = README.split("## Quick start", 1)[1].split("##", 1)[0]
     assert "make demo" in quick and "make test" in quick
+
+
+def test_readme_names_every_key_of_every_json_document(cli, artifacts, sim_csv, tmp_path):
+    """Each top-level key of each command's JSON document (and of its first list item) appears in
+    the README as "key" or `key`."""
+    a = ["--artifacts", artifacts]
+    version_dir = tmp_path / "v"
+    commands = [
+        ["evaluate"],
+        ["train", "--model", "logreg"],
+        ["ingest", sim_csv, "--target", "Exited", "--test-size", "0.3"],
+        ["predict", "--input", sim_csv, "--output", tmp_path / "s.csv"],
+        ["drift-check", "--current", sim_csv],
+        ["models", "list"],
+        ["models", "show"],
+        ["models", "verify"],
+        ["models", "history"],
+        ["models", "compare", "v0001", "v0002", "--bootstrap", "20"],
+        ["models", "promote", "v0001"],
+        ["datasets", "list"],
+        ["datasets", "show"],
+        ["events", "--limit", "3"],
+        ["retrain", "--data", sim_csv],
+        ["simulate", "--rows", "200", "-o", version_dir / "sim.csv"],
+    ]
+    missing = set()
+    for args in commands:
+        run = cli(*a, *args, "--format", "json")
+        assert run.code in (0, 1), (args, run.stderr)
+        documents = [run.json()]
+        documents += [v[0] for v in run.json().values() if isinstance(v, list) and v and isinstance(v[0], dict)]
+        for document in documents:
+            for key in document:
+                if f'"{key}"' not in README and f"`{key}`" not in README:
+                    missing.add((args[0] if args[0] != "models" else f"models {args[1]}", key))
+    assert not missing, "\n".join(f"{c}: {k}" for c, k in sorted(missing))
