@@ -36,7 +36,10 @@ def drift_check_command(
     ] = None,
     format: FormatOption = OutputFormat.text,
 ) -> None:
-    """Check a batch for data, prediction and performance drift; exit 1 when drift is detected."""
+    """Check a batch for data, prediction and performance drift; exit 1 when drift is detected.
+
+    Example: churnctl drift-check --current new.csv --format json > drift.json
+    """
     from churnctl.lifecycle.drift_check import drift_check
 
     st = state(ctx)

@@ -22,7 +22,10 @@ def evaluate_command(
     ] = None,
     format: FormatOption = OutputFormat.text,
 ) -> None:
-    """Evaluate a model version on its test split or on a labelled file."""
+    """Evaluate a model version on its test split or on a labelled file.
+
+    Example: churnctl evaluate --model v0002 --data labelled-march.csv
+    """
     from churnctl.lifecycle.evaluate import evaluate
 
     result = evaluate(state(ctx).registry, version=model, data=str(data) if data else None)

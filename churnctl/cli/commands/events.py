@@ -18,7 +18,7 @@ def events_command(
     ctx: typer.Context,
     kind: Annotated[
         Optional[list[str]],
-        typer.Option("--kind", help="Only events of this kind (repeatable), e.g. drift_checked, retrain."),
+        typer.Option("--kind", metavar="KIND", help="Only events of this kind (repeatable): drift_checked, retrain..."),
     ] = None,
     since: Annotated[
         Optional[str], typer.Option("--since", help="Only events at or after this ISO date/time (UTC).")

@@ -30,7 +30,10 @@ def ingest_command(
     wait: WaitOption = 0.0,
     format: FormatOption = OutputFormat.text,
 ) -> None:
-    """Infer the data contract of FILE and store it as a dataset version with a train/test split."""
+    """Infer the data contract of FILE and store it as a dataset version with a train/test split.
+
+    Example: churnctl ingest telco.csv --target Churn --positive Yes
+    """
     from churnctl.lifecycle.ingest import ingest
 
     st = state(ctx)

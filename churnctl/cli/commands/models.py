@@ -18,7 +18,10 @@ app = typer.Typer(help="List, inspect, promote and roll back model versions.", n
 
 @app.command("list")
 def list_command(ctx: typer.Context, format: FormatOption = OutputFormat.text) -> None:
-    """List model versions, oldest first, and which one is current."""
+    """List model versions, oldest first, and which one is current.
+
+    Example: churnctl models list --format json
+    """
     from churnctl.lifecycle.models import list_models
 
     models = list_models(state(ctx).registry)
@@ -73,7 +76,10 @@ def show_command(
     version: Annotated[Optional[str], typer.Argument(help="Version to show (default: current).")] = None,
     format: FormatOption = OutputFormat.text,
 ) -> None:
-    """Show a model version's manifest: data, parameters, scores, schema, checksums."""
+    """Show a model version's manifest: data, parameters, scores, schema, checksums.
+
+    Example: churnctl models show v0002
+    """
     from churnctl.lifecycle.models import show_model
 
     manifest = show_model(state(ctx).registry, version)
@@ -117,7 +123,10 @@ def promote_command(
     wait: WaitOption = 0.0,
     format: FormatOption = OutputFormat.text,
 ) -> None:
-    """Make VERSION the current model (after checking its signature and files)."""
+    """Make VERSION the current model (after checking its signature and files).
+
+    Example: churnctl models promote v0003
+    """
     from churnctl.lifecycle.models import promote
 
     result = promote(state(ctx).registry, version, wait=wait, force=force)
@@ -177,7 +186,10 @@ def compare_command(
 
 @app.command("rollback")
 def rollback_command(ctx: typer.Context, wait: WaitOption = 0.0, format: FormatOption = OutputFormat.text) -> None:
-    """Make the previous current model current again."""
+    """Make the previous current model current again.
+
+    Example: churnctl models rollback
+    """
     from churnctl.lifecycle.models import rollback
 
     result = rollback(state(ctx).registry, wait=wait)
@@ -188,7 +200,10 @@ def rollback_command(ctx: typer.Context, wait: WaitOption = 0.0, format: FormatO
 
 @app.command("history")
 def history_command(ctx: typer.Context, format: FormatOption = OutputFormat.text) -> None:
-    """Show trainings, promotions, rejections, rollbacks and prunings, oldest first."""
+    """Show trainings, promotions, rejections, rollbacks and prunings, oldest first.
+
+    Example: churnctl models history --format json
+    """
     from churnctl.lifecycle.models import history
 
     rows = history(state(ctx).registry)
@@ -220,7 +235,10 @@ def history_command(ctx: typer.Context, format: FormatOption = OutputFormat.text
 
 @app.command("verify")
 def verify_command(ctx: typer.Context, format: FormatOption = OutputFormat.text) -> None:
-    """Check every manifest's signature and every file's SHA-256; exit 4 if any fail."""
+    """Check every manifest's signature and every file's SHA-256; exit 4 if any fail.
+
+    Example: churnctl models verify
+    """
     from churnctl.lifecycle.models import verify
 
     problems = verify(state(ctx).registry)

@@ -20,7 +20,10 @@ def retrain_command(
     wait: WaitOption = 0.0,
     format: FormatOption = OutputFormat.text,
 ) -> None:
-    """Retrain on newly labelled data; promote the challenger only if it beats the champion."""
+    """Retrain on newly labelled data; promote the challenger only if it beats the champion.
+
+    Example: churnctl retrain --data labelled/ --wait 3600 --format json
+    """
     from churnctl.lifecycle.retrain import retrain
 
     st = state(ctx)

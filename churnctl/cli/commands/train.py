@@ -27,7 +27,10 @@ def train_command(
     wait: WaitOption = 0.0,
     format: FormatOption = OutputFormat.text,
 ) -> None:
-    """Train a model version on a dataset; the first version becomes current."""
+    """Train a model version on a dataset; the first version becomes current.
+
+    Example: churnctl train --model hgb --seed 3 --promote
+    """
     from churnctl.lifecycle.train import train
 
     st = state(ctx)
