@@ -18,16 +18,27 @@ def simulate_command(
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same file.")] = 0,
     shift: Annotated[
         Optional[list[str]],
-        typer.Option("--shift", metavar="COL=AMOUNT", help="Shift a numeric column: COL=AMOUNT (raw units) or COL=0.25sd. Repeatable."),
+        typer.Option(
+            "--shift",
+            metavar="COL=AMOUNT",
+            help="Shift a numeric column: COL=AMOUNT (raw units) or COL=0.25sd. Repeatable.",
+        ),
     ] = None,
     mix: Annotated[
-        Optional[list[str]], typer.Option("--mix", metavar="COL=CAT:SHARE", help="Change a category mix: COL=CAT:SHARE[,CAT:SHARE]. Repeatable.")
+        Optional[list[str]],
+        typer.Option(
+            "--mix", metavar="COL=CAT:SHARE", help="Change a category mix: COL=CAT:SHARE[,CAT:SHARE]. Repeatable."
+        ),
     ] = None,
     new_category: Annotated[
-        Optional[list[str]], typer.Option("--new-category", metavar="COL=NAME:SHARE", help="Add an unseen category: COL=NAME:SHARE. Repeatable.")
+        Optional[list[str]],
+        typer.Option(
+            "--new-category", metavar="COL=NAME:SHARE", help="Add an unseen category: COL=NAME:SHARE. Repeatable."
+        ),
     ] = None,
     missing: Annotated[
-        Optional[list[str]], typer.Option("--missing", metavar="COL=SHARE", help="Blank out a share of a column: COL=SHARE. Repeatable.")
+        Optional[list[str]],
+        typer.Option("--missing", metavar="COL=SHARE", help="Blank out a share of a column: COL=SHARE. Repeatable."),
     ] = None,
     concept_drift: Annotated[
         float, typer.Option("--concept-drift", help="Blend in the alternative churn mechanism: 0 (none) to 1 (fully).")
