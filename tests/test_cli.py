@@ -394,3 +394,15 @@ def test_every_json_document_starts_with_its_schema_version(cli, artifacts, sim_
     for args, key in ((["models", "list"], "models"), (["models", "history"], "history"), (["events"], "events")):
         doc = cli(*a, *args, "--format", "json").json()
         assert list(doc) == ["schema_version", key] and isinstance(doc[key], list), args
+
+
+def test_tables_never_break_a_number_in_a_narrow_terminal():
+    from rich.console import Console
+
+    from churnctl.cli.render import table
+
+    narrow = Console(width=44, record=True)
+    rows = [["AVeryLongFeatureNameIndeed", 12345.678901, "a b c d e f g"]]
+    narrow.print(table("t", ["feature", "statistic", "notes"], rows))
+    text = narrow.export_text()
+    assert "12345.6789" in text  # on one line, whole

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -83,12 +84,20 @@ def fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+_NUMBER = re.compile(r"[-+]?[\d.,]+(?:[eE][-+]?\d+)?%?|-")
+
+
 def table(title: str | None, columns: list[str], rows: list[list[Any]], **kwargs: Any) -> Table:
+    """A table that fits the terminal: text folds at word boundaries (a word longer than its column
+    folds), and a column of numbers is never narrower than its longest number, so none is broken."""
     out = Table(title=title, title_justify="left", **kwargs)
-    for column in columns:
-        out.add_column(column, overflow="fold")
-    for row in rows:
-        out.add_row(*[fmt(v) for v in row])
+    cells = [[fmt(v) for v in row] for row in rows]
+    for i, column in enumerate(columns):
+        values = [row[i] for row in cells if i < len(row)]
+        numeric = bool(values) and all(_NUMBER.fullmatch(v) for v in values)
+        out.add_column(column, overflow="fold", min_width=max(map(len, values)) if numeric else None)
+    for row in cells:
+        out.add_row(*row)
     return out
 
 
