@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +19,8 @@ from churnctl.progress import Progress, no_progress
 from churnctl.registry import Registry
 from churnctl.registry.artifacts import LoadedModel, load_model
 from churnctl.rows import require_features, unseen_warnings
+
+log = logging.getLogger(__name__)
 
 
 def score(
@@ -74,6 +78,7 @@ def predict_file(
     progress: Progress = no_progress,
 ) -> PredictFileResult:
     """Score a CSV/Parquet file in batches (bounded memory) into CSV/Parquet, or CSV on stdout."""
+    started = time.monotonic()
     model = load_model(registry, version)
     high = high_risk_cut(model.threshold, settings.predict.high_risk, model.version)
     header = tables.read_header(input_path)
@@ -98,6 +103,7 @@ def predict_file(
                 levels[str(level)] += int(count)
         if n_rows == 0:
             raise DataError(f"{input_path} has a header but no data rows")
+    log.debug("%d rows of %s scored by %s in %.1f s", n_rows, input_path, model.version, time.monotonic() - started)
     return PredictFileResult(
         model_version=model.version,
         input=str(input_path),

@@ -57,6 +57,7 @@ def predict_rows_compiled(
         log.debug("%s holds %s: scoring with scikit-learn", name, exc)
         return None
     proba = compiled.predict_proba(typed.numbers, typed.texts)
+    log.debug("%d row(s) of %s scored by the compiled model of %s (numpy only)", len(rows), name, version)
     return PredictRowsResult(
         model_version=version,
         single=single,

@@ -226,6 +226,7 @@ def retrain(
         if len(new_rows) == 0:
             raise DataError("the new files hold no labelled rows")
 
+        log.debug("%d new labelled row(s) from %d new file(s)", len(new_rows), len(new_files))
         # 3. drift
         monitor = DriftMonitor.for_model(registry, champion, settings.drift)
         monitor.update(new_rows[schema.feature_names], source="new data", labels=new_rows[schema.target].to_numpy())
@@ -307,6 +308,7 @@ def retrain(
                 },
             )
 
+        log.debug("dataset %s: %d training rows, %d holdout rows", dataset_id, len(training), len(holdout))
         # 5. challenger
         trained = train_locked(registry, settings, dataset_id=dataset_id, promote=False)
         challenger = load_model(registry, trained.version)
