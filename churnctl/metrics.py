@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 
@@ -15,6 +16,34 @@ def top_decile(y: np.ndarray, proba: np.ndarray) -> tuple[float | None, float | 
     k = max(1, math.ceil(len(y) / 10))
     top = y[np.argsort(-proba, kind="stable")[:k]]
     return float(top.mean() / y.mean()), float(top.sum() / y.sum())
+
+
+CALIBRATION_BINS = 10
+
+
+def reliability(y: np.ndarray, proba: np.ndarray, bins: int = CALIBRATION_BINS) -> tuple[float, list[dict]]:
+    """(expected calibration error, reliability table) over ``bins`` equal-width probability bins.
+
+    Per non-empty bin: its bounds, rows, mean predicted probability and observed churn rate (as
+    ``sklearn.calibration.calibration_curve`` computes them); the ECE is the row-weighted mean of
+    their absolute differences."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    observed, predicted = calibration_curve(y, proba, n_bins=bins, strategy="uniform")
+    index = np.searchsorted(edges[1:-1], proba)  # the bin calibration_curve puts each row in
+    counts = np.bincount(index, minlength=bins)
+    filled = np.flatnonzero(counts)
+    table = [
+        {
+            "bin_lower": float(edges[b]),
+            "bin_upper": float(edges[b + 1]),
+            "n": int(counts[b]),
+            "mean_predicted": float(predicted[k]),
+            "observed_rate": float(observed[k]),
+        }
+        for k, b in enumerate(filled)
+    ]
+    ece = float(np.sum(counts[filled] / len(y) * np.abs(observed - predicted)))
+    return ece, table
 
 
 def classification_metrics(y: np.ndarray, proba: np.ndarray, threshold: float) -> dict:
@@ -30,6 +59,7 @@ def classification_metrics(y: np.ndarray, proba: np.ndarray, threshold: float) -
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     lift, capture = top_decile(y, proba)
+    ece, table = reliability(y, proba)
     return {
         "roc_auc": float(roc_auc_score(y, proba)) if both else None,
         "pr_auc": float(average_precision_score(y, proba)) if both else None,
@@ -38,6 +68,8 @@ def classification_metrics(y: np.ndarray, proba: np.ndarray, threshold: float) -
         "recall": recall,
         "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
         "brier": float(brier_score_loss(y, proba, pos_label=1)),
+        "ece": ece,
+        "reliability": table,
         "log_loss": float(log_loss(y, np.clip(proba, 1e-15, 1 - 1e-15), labels=[0, 1])),
         "confusion_matrix": [[tn, fp], [fn, tp]],
         "threshold": float(threshold),

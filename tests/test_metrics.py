@@ -53,3 +53,28 @@ def test_f1_threshold_is_best_over_all_cuts():
     assert choose_threshold(y, p, 0.35) == 0.35
     fpr, tpr, cuts = skm.roc_curve(y, p)
     assert choose_threshold(y, p, "youden") == pytest.approx(min(cuts[np.argmax(tpr - fpr)], 1.0))
+
+
+def test_expected_calibration_error_and_reliability_table():
+    from sklearn.calibration import calibration_curve
+
+    from churnctl.metrics import reliability
+
+    # hand-computed: two bins used; |0.2 - 0.5| * 2/4 + |0.8 - 0.5| * 2/4 = 0.3
+    y = np.array([0, 1, 1, 0])
+    p = np.array([0.2, 0.2, 0.8, 0.8])
+    ece, table = reliability(y, p)
+    assert ece == pytest.approx(0.3)
+    # bins are closed on the right, as calibration_curve's: 0.2 falls in (0.1, 0.2]
+    assert [r["bin_upper"] for r in table] == pytest.approx([0.2, 0.8])
+    assert [(r["n"], r["observed_rate"]) for r in table] == [(2, 0.5), (2, 0.5)]
+    # against scikit-learn's calibration_curve, bin edges included, and by simulation
+    rng = np.random.default_rng(3)
+    p = np.r_[rng.random(20_000), [0.1, 0.3, 0.5]]
+    y = (rng.random(len(p)) < p).astype(int)
+    ece, table = reliability(y, p)
+    observed, predicted = calibration_curve(y, p, n_bins=10)
+    assert [r["observed_rate"] for r in table] == pytest.approx(observed)
+    assert [r["mean_predicted"] for r in table] == pytest.approx(predicted)
+    assert sum(r["n"] for r in table) == len(p) and ece < 0.02  # calibrated by construction
+    assert reliability(y, p / 2)[0] > 0.2  # halved probabilities: badly calibrated

@@ -119,6 +119,7 @@ def metrics_table(metrics: dict[str, Any], title: str = "Metrics") -> Table:
         "recall",
         "f1",
         "brier",
+        "ece",
         "log_loss",
         "threshold",
         "top_decile_lift",

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from churnctl.cli.context import state
 from churnctl.cli.options import FormatOption, ModelOption
-from churnctl.cli.render import OutputFormat, emit, metrics_table
+from churnctl.cli.render import OutputFormat, emit, fmt, metrics_table, table
 
 
 def evaluate_command(
@@ -32,5 +32,17 @@ def evaluate_command(
 
     def text(out: Console) -> None:
         out.print(metrics_table(result.metrics, f"Model {result.model_version} on {result.data}"))
+        bins = result.metrics.get("reliability") or []
+        if bins:
+            out.print(
+                table(
+                    f"Reliability (expected calibration error {fmt(result.metrics['ece'])})",
+                    ["probability", "rows", "mean predicted", "observed churn rate"],
+                    [
+                        [f"{b['bin_lower']:.1f}-{b['bin_upper']:.1f}", b["n"], b["mean_predicted"], b["observed_rate"]]
+                        for b in bins
+                    ],
+                )
+            )
 
     emit(result, format, text)
