@@ -66,6 +66,9 @@ class DriftSettings:
     # Prediction and performance drift score a uniform random sample of about this many current
     # rows (0: every row); the feature tests always count every row.
     score_rows: int = 100_000
+    # A ROC-AUC estimated without labels (CBPE) this far below the model's test ROC-AUC, with the
+    # estimate's band excluding the test value, counts as a performance drop.
+    estimated_auc_margin: float = 0.03
     seed: int = 42  # of that sample: the same file gives the same report
 
 
@@ -210,6 +213,7 @@ def _validate_ranges(settings: Settings) -> None:
                 "categorical_effect",
                 "missing_effect",
                 "max_auc_drop",
+                "estimated_auc_margin",
                 "min_drifted_share",
                 "min_drifted_importance",
             )

@@ -33,6 +33,7 @@ import pandas as pd
 
 from churnctl.config import DriftSettings
 from churnctl.drift import stats
+from churnctl.drift.performance import estimate_performance, realised_performance
 from churnctl.drift.profile import (
     CategoricalAccumulator,
     NumericAccumulator,
@@ -51,7 +52,6 @@ from churnctl.drift.report import (
     TestRun,
 )
 from churnctl.features import encode_target, merge_unseen, prepare_features
-from churnctl.metrics import classification_metrics
 from churnctl.registry import Registry
 from churnctl.registry.artifacts import LoadedModel
 
@@ -91,6 +91,7 @@ class DriftMonitor:
         self.unseen: dict[str, dict[str, int]] = {}
         self._labels: list[np.ndarray] = []
         self._labelled_scores: list[np.ndarray] = []
+        self._scored: list[np.ndarray] = []  # the sample's probabilities, for the label-free estimate
         self.n_rows = 0
         self.n_scored = 0
         self.sample = RowSample(settings.score_rows, expected_rows, settings.seed)
@@ -119,6 +120,7 @@ class DriftMonitor:
         scored = X if take is None else X[take]
         proba = self.model.predict_proba(scored) if len(scored) else np.empty(0)
         self.scores.update(proba)
+        self._scored.append(proba.astype(np.float32))
         self.n_scored += len(scored)
         y, labelled = labels, np.ones(len(frame), dtype=bool)
         if y is None and self.schema.target in frame.columns:
@@ -166,35 +168,8 @@ class DriftMonitor:
     def _performance(self) -> PerformanceDrift | None:
         if not self._labels:
             return None
-        y = np.concatenate(self._labels)
-        proba = np.concatenate(self._labelled_scores).astype(float)
-        if len(y) == 0:
-            return None
-        current = classification_metrics(y, proba, self.model.threshold)
-        reference = self.model.manifest["test_metrics"]
-        (_, _), (fn, tp) = reference["confusion_matrix"]
-        ref_pos = fn + tp
-        ref_neg = reference["n_rows"] - ref_pos
-        drop = p_value = None
-        if current["roc_auc"] is not None and reference["roc_auc"] is not None:
-            n_pos = int(y.sum())
-            drop = reference["roc_auc"] - current["roc_auc"]
-            p_value = stats.auc_drop_pvalue(
-                (reference["roc_auc"], ref_pos, ref_neg), (current["roc_auc"], n_pos, len(y) - n_pos)
-            )
-        return PerformanceDrift(
-            n_labelled=len(y),
-            roc_auc=current["roc_auc"],
-            roc_auc_reference=reference["roc_auc"],
-            pr_auc=current["pr_auc"],
-            pr_auc_reference=reference["pr_auc"],
-            churn_rate=current["churn_rate"],
-            churn_rate_reference=reference["churn_rate"],
-            f1=current["f1"],
-            f1_reference=reference["f1"],
-            roc_auc_drop=drop,
-            p_value=p_value,
-        )
+        y, proba = np.concatenate(self._labels), np.concatenate(self._labelled_scores).astype(float)
+        return realised_performance(y, proba, self.model.threshold, self.model.manifest["test_metrics"])
 
     def _run_tests(self) -> TestRun:
         """Every test of the run, and the family of p-values to correct together."""
@@ -313,6 +288,13 @@ class DriftMonitor:
             name: self._feature_drift(name, tests, adjusted, insufficient) for name, tests in run.features.items()
         }
         prediction = self._prediction_drift(run.prediction, adjusted, insufficient)
+        estimated = estimate_performance(
+            np.concatenate(self._scored) if self._scored else np.empty(0),
+            self.model.threshold,
+            self.model.manifest["test_metrics"].get("roc_auc"),
+            cfg.estimated_auc_margin,
+            enough=not insufficient,
+        )
         performance = run.performance
         if performance is not None:
             performance.p_value_adjusted = adjusted.get((PERFORMANCE, ""))
@@ -339,6 +321,9 @@ class DriftMonitor:
             reasons.append("the churn-probability distribution shifted")
         if performance is not None and performance.drift:
             reasons.append(f"ROC-AUC fell by {performance.roc_auc_drop:.3f}")
+        if estimated.drop_detected and estimated.roc_auc is not None and estimated.reference_roc_auc is not None:
+            fell = estimated.reference_roc_auc - estimated.roc_auc
+            reasons.append(f"the ROC-AUC estimated without labels (CBPE) fell by {fell:.3f}")
         detected = bool(reasons) and not insufficient
         return DriftReport(
             drift_detected=detected,
@@ -354,6 +339,7 @@ class DriftMonitor:
             features=features,
             prediction_drift=prediction,
             performance=performance,
+            estimated_performance=estimated,
             reasons=reasons,
             warnings=self._warnings(features, insufficient, performance),
         )

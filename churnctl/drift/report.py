@@ -89,6 +89,7 @@ class DriftReport:
     features: dict[str, FeatureDrift]
     prediction_drift: PredictionDrift
     performance: PerformanceDrift | None
+    estimated_performance: Any  # churnctl.drift.performance.EstimatedPerformance
     reasons: list[str]
     warnings: list[str] = field(default_factory=list)
 

@@ -95,6 +95,13 @@ def drift_check_command(
             f"effect {fmt(p.effect_size)} SD, mean probability {fmt(p.mean_probability_reference)} -> "
             f"{fmt(p.mean_probability_current)}" + (" DRIFT" if p.drift else "")
         )
+        e = report.estimated_performance
+        if e is not None and e.roc_auc is not None:
+            out.print(
+                f"estimated performance without labels (CBPE, {e.n_scored} scored rows): ROC-AUC {fmt(e.roc_auc)} "
+                f"[{fmt(e.roc_auc_lower)}, {fmt(e.roc_auc_upper)}] vs {fmt(e.reference_roc_auc)} at training, "
+                f"precision {fmt(e.precision)}, recall {fmt(e.recall)}" + (" DROP" if e.drop_detected else "")
+            )
         if report.performance:
             q = report.performance
             out.print(

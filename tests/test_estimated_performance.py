@@ -1,0 +1,107 @@
+"""Performance estimated without labels (CBPE), against hand computations, against realised ROC-AUCs
+by simulation, and its limit (a changed churn mechanism with unchanged inputs).
+
+A gradient-boosting model trained on 10,000 simulated customers; batches of 5,000 rows, each with
+its own seed. `make test` runs 8 batches per case, `make test-slow` 100."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from churnctl.config import DriftSettings, Settings, TrainSettings
+from churnctl.drift.monitor import DriftMonitor
+from churnctl.drift.performance import estimate_performance, expected_roc_auc
+from churnctl.drift.profile import ReferenceProfile
+from churnctl.lifecycle.ingest import ingest
+from churnctl.lifecycle.train import train
+from churnctl.registry import Registry
+from churnctl.registry.artifacts import load_model
+from churnctl.synthetic import Drift, simulate_customers
+
+# (batches, least of them that must pass): a 95 % band covers the truth in at least 7 of 8 batches
+# with probability 0.94 and in at least 90 of 100 with probability 0.99.
+BATCHES = [pytest.param(8, 7, id="8-batches"), pytest.param(100, 90, id="100-batches", marks=pytest.mark.slow)]
+
+
+def test_expected_roc_auc_hand_computed_and_by_simulation():
+    # p = (0.9, 0.1): expected TPR (0, .9, 1) against FPR (0, .1, 1): area .045 + .855 = 0.9
+    assert expected_roc_auc(np.array([0.9, 0.1])) == pytest.approx(0.9)
+    assert expected_roc_auc(np.array([0.5, 0.5, 0.5])) == pytest.approx(0.5)  # ties: the diagonal
+    assert expected_roc_auc(np.array([0.0, 0.0])) is None  # no expected churner
+    rng = np.random.default_rng(1)
+    p = rng.beta(1, 3, 20_000)
+    realised = [roc_auc_score((rng.random(len(p)) < p).astype(int), p) for _ in range(40)]
+    assert expected_roc_auc(p) == pytest.approx(np.mean(realised), abs=0.002)
+    estimate = estimate_performance(p, 0.3, 0.9, 0.03, enough=True)
+    assert estimate.roc_auc_lower < np.mean(realised) < estimate.roc_auc_upper
+    assert estimate.drop_detected  # about 0.78 against a reference of 0.9, the band far below it
+    y = (rng.random(len(p)) < p).astype(int)
+    above = p >= 0.3
+    assert estimate.precision == pytest.approx(y[above].mean(), abs=0.02)
+    assert estimate.recall == pytest.approx(y[above].sum() / y.sum(), abs=0.02)
+
+
+@pytest.fixture(scope="module")
+def run_batch(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cbpe")
+    path = folder / "reference.csv"
+    simulate_customers(10_000, seed=100).to_csv(path, index=False)
+    settings = Settings(train=TrainSettings(cv_folds=3))
+    registry = Registry(folder / "artifacts")
+    ingest(registry, str(path), settings, target="Exited")
+    train(registry, settings, model="hgb")
+    model = load_model(registry)
+    profile = ReferenceProfile.for_model(registry, model)
+
+    def check(drift: Drift, seed: int):
+        frame = simulate_customers(5_000, seed=seed, drift=drift)
+        monitor = DriftMonitor(model, profile, DriftSettings(), importance=model.manifest["feature_importance"])
+        monitor.update(frame)
+        return monitor.report()
+
+    return check
+
+
+SHIFTS = {
+    "no drift": Drift(),
+    "Age +5 years": Drift(shift={"Age": 5}),
+    "Germany share 45 %": Drift(mix={"Geography": {"Germany": 0.45}}),
+    "Balance +1 SD": Drift(shift_sd={"Balance": 1.0}),
+}
+
+
+@pytest.mark.parametrize("batches, least", BATCHES)
+@pytest.mark.parametrize("case", sorted(SHIFTS))
+def test_the_estimate_follows_the_realised_roc_auc_under_covariate_shift(run_batch, case, batches, least):
+    errors, covered, alarms = [], 0, 0
+    for i in range(batches):
+        report = run_batch(SHIFTS[case], 60_000 + i)
+        estimate, realised = report.estimated_performance, report.performance.roc_auc
+        errors.append(estimate.roc_auc - realised)
+        covered += estimate.roc_auc_lower <= realised <= estimate.roc_auc_upper
+        alarms += estimate.drop_detected
+    assert np.mean(np.abs(errors)) <= 0.015, f"{case}: mean absolute error {np.mean(np.abs(errors)):.4f}"
+    assert covered >= least, f"{case}: realised ROC-AUC inside the band in {covered} of {batches}"
+    assert alarms <= 0.05 * batches, f"{case}: {alarms} false alarms"
+
+
+@pytest.mark.parametrize("batches, least", BATCHES)
+def test_a_drop_caused_by_covariate_shift_is_detected_without_labels(run_batch, batches, least):
+    detected, drops = 0, []
+    for i in range(batches):
+        report = run_batch(Drift(shift={"Age": 15}), 70_000 + i)
+        estimate = report.estimated_performance
+        drops.append(estimate.reference_roc_auc - report.performance.roc_auc)
+        detected += estimate.drop_detected and report.drift_detected
+        assert not estimate.drop_detected or any("CBPE" in r for r in report.reasons)
+    assert np.mean(drops) >= 0.035  # older customers: the realised ROC-AUC falls by about 0.04
+    assert detected >= least, f"detected in {detected} of {batches}"
+
+
+def test_a_changed_churn_mechanism_is_invisible_to_the_estimate_and_seen_by_labels(run_batch):
+    for i in range(3):
+        report = run_batch(Drift(concept=1.0), 80_000 + i)
+        estimate = report.estimated_performance
+        assert report.performance.roc_auc < estimate.reference_roc_auc - 0.2  # the model is now wrong
+        assert abs(estimate.roc_auc - estimate.reference_roc_auc) < 0.03 and not estimate.drop_detected
+        assert report.performance.drift and report.drift_detected  # the labels show it
