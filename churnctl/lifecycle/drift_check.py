@@ -84,6 +84,8 @@ def drift_check(
         share_drifted=report.share_drifted,
         prediction_drift=report.prediction_drift.drift,
         performance_drift=bool(report.performance and report.performance.drift),
+        estimated_roc_auc=report.estimated_performance.roc_auc,
+        estimated_drop=report.estimated_performance.drop_detected,
         reasons=report.reasons,
     )
     if unrecorded:
