@@ -1,7 +1,7 @@
 """Drift decisions by simulation: false alarms on no-drift batches, power against known drifts.
 
-A logistic-regression model. `make test` runs 100 no-drift batches of 1,000 rows, one of 1,000,000
-rows and 20 batches per drift case; the full sizes (100 batches of 100,000 rows, 100 batches per drift
+A logistic-regression model. `make test` runs 100 no-drift batches of 1,000 rows and 20 batches per
+drift case; the full sizes (100 batches of 100,000 rows, one of 1,000,000 rows, 100 batches per drift
 case) are marked `slow` and run by `make test-slow`. The benchmark runs larger versions with the
 default model.
 """
@@ -71,6 +71,7 @@ def test_false_alarm_rate_without_drift(monitor_factory, rows, batches):
     assert np.mean(flagged) <= 0.05, f"{sum(flagged)} of {batches} no-drift batches of {rows} rows flagged"
 
 
+@slow
 def test_no_drift_at_one_million_rows(monitor_factory):
     report = monitor_factory(simulate_customers(1_000_000, seed=777))
     assert not report.drift_detected, report.reasons

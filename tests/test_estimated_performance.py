@@ -32,9 +32,14 @@ def test_expected_roc_auc_hand_computed_and_by_simulation():
     p = rng.beta(1, 3, 20_000)
     realised = [roc_auc_score((rng.random(len(p)) < p).astype(int), p) for _ in range(40)]
     assert expected_roc_auc(p) == pytest.approx(np.mean(realised), abs=0.002)
-    estimate = estimate_performance(p, 0.3, 0.9, 0.03, enough=True)
+    better = np.clip(p * 1.8 - 0.4, 0.001, 0.999)  # sharper scores: a reference about 0.1 higher
+    reference = np.unique(better, return_counts=True)
+    estimate = estimate_performance(p, 0.3, reference, 0.03, enough=True)
     assert estimate.roc_auc_lower < np.mean(realised) < estimate.roc_auc_upper
-    assert estimate.drop_detected  # about 0.78 against a reference of 0.9, the band far below it
+    assert estimate.reference_roc_auc == pytest.approx(expected_roc_auc(better))
+    assert estimate.reference_roc_auc > estimate.roc_auc + 0.05
+    assert estimate.drop_detected
+    assert not estimate_performance(p, 0.3, np.unique(p, return_counts=True), 0.03, enough=True).drop_detected
     y = (rng.random(len(p)) < p).astype(int)
     above = p >= 0.3
     assert estimate.precision == pytest.approx(y[above].mean(), abs=0.02)
@@ -68,10 +73,12 @@ SHIFTS = {
     "Germany share 45 %": Drift(mix={"Geography": {"Germany": 0.45}}),
     "Balance +1 SD": Drift(shift_sd={"Balance": 1.0}),
 }
+FAST_SHIFTS = ("no drift", "Age +5 years")  # make test; make test-slow runs every case
+CASES = [pytest.param(c, marks=() if c in FAST_SHIFTS else pytest.mark.slow) for c in sorted(SHIFTS)]
 
 
 @pytest.mark.parametrize("batches, least", BATCHES)
-@pytest.mark.parametrize("case", sorted(SHIFTS))
+@pytest.mark.parametrize("case", CASES)
 def test_the_estimate_follows_the_realised_roc_auc_under_covariate_shift(run_batch, case, batches, least):
     errors, covered, alarms = [], 0, 0
     for i in range(batches):
@@ -82,7 +89,8 @@ def test_the_estimate_follows_the_realised_roc_auc_under_covariate_shift(run_bat
         alarms += estimate.drop_detected
     assert np.mean(np.abs(errors)) <= 0.015, f"{case}: mean absolute error {np.mean(np.abs(errors)):.4f}"
     assert covered >= least, f"{case}: realised ROC-AUC inside the band in {covered} of {batches}"
-    assert alarms <= 0.05 * batches, f"{case}: {alarms} false alarms"
+    if case == "no drift":  # the shifts cost some accuracy (Age +5: about 0.02): an alarm there is no error
+        assert alarms <= 0.05 * batches, f"{alarms} false alarms in {batches} batches"
 
 
 @pytest.mark.parametrize("batches, least", BATCHES)
@@ -91,7 +99,7 @@ def test_a_drop_caused_by_covariate_shift_is_detected_without_labels(run_batch, 
     for i in range(batches):
         report = run_batch(Drift(shift={"Age": 15}), 70_000 + i)
         estimate = report.estimated_performance
-        drops.append(estimate.reference_roc_auc - report.performance.roc_auc)
+        drops.append(report.performance.roc_auc_reference - report.performance.roc_auc)
         detected += estimate.drop_detected and report.drift_detected
         assert not estimate.drop_detected or any("CBPE" in r for r in report.reasons)
     assert np.mean(drops) >= 0.035  # older customers: the realised ROC-AUC falls by about 0.04
@@ -102,6 +110,6 @@ def test_a_changed_churn_mechanism_is_invisible_to_the_estimate_and_seen_by_labe
     for i in range(3):
         report = run_batch(Drift(concept=1.0), 80_000 + i)
         estimate = report.estimated_performance
-        assert report.performance.roc_auc < estimate.reference_roc_auc - 0.2  # the model is now wrong
+        assert report.performance.roc_auc < report.performance.roc_auc_reference - 0.2  # the model is now wrong
         assert abs(estimate.roc_auc - estimate.reference_roc_auc) < 0.03 and not estimate.drop_detected
         assert report.performance.drift and report.drift_detected  # the labels show it

@@ -291,7 +291,7 @@ class DriftMonitor:
         estimated = estimate_performance(
             np.concatenate(self._scored) if self._scored else np.empty(0),
             self.model.threshold,
-            self.model.manifest["test_metrics"].get("roc_auc"),
+            (self.profile.scores.points, self.profile.scores.counts),
             cfg.estimated_auc_margin,
             enough=not insufficient,
         )

@@ -9,6 +9,10 @@ under it. The estimate is as good as the calibration: it follows changes of the 
 shift), but a changed churn mechanism with unchanged inputs (concept drift) leaves the scores, and so
 the estimate, unchanged: only labels show that. The band is the sampling error of an AUC on that many
 expected churners and non-churners (Hanley–McNeil).
+
+The reference is the same estimate on the model's held-out test scores, so that the comparison is
+like for like (a calibration bias of the model shifts both) and its own sampling error counts in the
+test of a drop.
 """
 
 from __future__ import annotations
@@ -44,24 +48,37 @@ class EstimatedPerformance:
     drop_detected: bool
 
 
-def expected_roc_auc(proba: np.ndarray) -> float | None:
-    """Area under the expected ROC curve of scores ``proba`` taken as churn probabilities; None when
-    they hold no expected churner or non-churner."""
+def expected_roc_auc(proba: np.ndarray, counts: np.ndarray | None = None) -> float | None:
+    """Area under the expected ROC curve of scores ``proba`` taken as churn probabilities (each
+    ``counts`` times, default once); None when they hold no expected churner or non-churner."""
     proba = np.asarray(proba, dtype=float)
-    positives, negatives = proba.sum(), (1.0 - proba).sum()
+    weight = np.ones(len(proba)) if counts is None else np.asarray(counts, dtype=float)
+    positives, negatives = (weight * proba).sum(), (weight * (1.0 - proba)).sum()
     if len(proba) == 0 or positives <= 0 or negatives <= 0:
         return None
     values, index = np.unique(-proba, return_inverse=True)  # descending scores, ties grouped
-    tp = np.cumsum(np.bincount(index, weights=proba, minlength=len(values))) / positives
-    fp = np.cumsum(np.bincount(index, weights=1.0 - proba, minlength=len(values))) / negatives
+    tp = np.cumsum(np.bincount(index, weights=weight * proba, minlength=len(values))) / positives
+    fp = np.cumsum(np.bincount(index, weights=weight * (1.0 - proba), minlength=len(values))) / negatives
     return float(np.trapezoid(np.r_[0.0, tp], np.r_[0.0, fp]))
 
 
+def _auc_se(auc: float, proba: np.ndarray, counts: np.ndarray | None = None) -> float:
+    weight = np.ones(len(proba)) if counts is None else np.asarray(counts, dtype=float)
+    return stats.auc_standard_error(auc, float((weight * proba).sum()), float((weight * (1.0 - proba)).sum()))
+
+
 def estimate_performance(
-    proba: np.ndarray, threshold: float, reference_roc_auc: float | None, margin: float, enough: bool
+    proba: np.ndarray,
+    threshold: float,
+    reference: tuple[np.ndarray, np.ndarray],
+    margin: float,
+    enough: bool,
 ) -> EstimatedPerformance:
-    """CBPE of scored rows; ``drop_detected`` when the estimate is more than ``margin`` below the
-    reference ROC-AUC and the band excludes the reference (and there are ``enough`` rows)."""
+    """CBPE of scored rows against ``reference`` (the held-out test scores, as distinct values and
+    their counts); ``drop_detected`` when the estimate is more than ``margin`` below the reference's
+    and the difference is significant (one-sided, 97.5 %, both sampling errors), with ``enough`` rows."""
+    points, counts = reference
+    reference_roc_auc = expected_roc_auc(points, counts)
     proba = np.asarray(proba, dtype=float)
     auc = expected_roc_auc(proba)
     above = proba >= threshold
@@ -70,18 +87,14 @@ def estimate_performance(
     recall = float(tp / (tp + fn)) if tp + fn > 0 else None
     f1 = 2 * precision * recall / (precision + recall) if precision and recall else None
     lower = upper = None
+    drop = False
     if auc is not None:
-        positives, negatives = proba.sum(), (1.0 - proba).sum()
-        half = norm.ppf(0.5 + BAND / 2) * stats.auc_standard_error(auc, positives, negatives)
-        lower, upper = max(auc - half, 0.0), min(auc + half, 1.0)
-    drop = bool(
-        enough
-        and auc is not None
-        and upper is not None
-        and reference_roc_auc is not None
-        and reference_roc_auc - auc > margin
-        and upper < reference_roc_auc
-    )
+        z = norm.ppf(0.5 + BAND / 2)
+        se = _auc_se(auc, proba)
+        lower, upper = max(auc - z * se, 0.0), min(auc + z * se, 1.0)
+        if enough and reference_roc_auc is not None:
+            both = float(np.hypot(se, _auc_se(reference_roc_auc, points, counts)))
+            drop = reference_roc_auc - auc > margin and reference_roc_auc - auc > z * both
     return EstimatedPerformance(
         method="cbpe",
         n_scored=len(proba),

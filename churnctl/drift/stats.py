@@ -130,8 +130,8 @@ def adjust_pvalues(pvalues: list[float], method: str = "bh") -> list[float]:
     return false_discovery_control(p, method="bh").tolist()
 
 
-def auc_standard_error(auc: float, n_pos: int, n_neg: int) -> float:
-    """Hanley & McNeil (1982) standard error of a ROC-AUC estimate."""
+def auc_standard_error(auc: float, n_pos: float, n_neg: float) -> float:
+    """Hanley & McNeil (1982) standard error of a ROC-AUC estimate (expected counts may be fractional)."""
     q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
     variance = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2)) / (n_pos * n_neg)
     return float(np.sqrt(max(variance, 0.0)))
