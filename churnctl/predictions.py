@@ -4,6 +4,7 @@ the scikit-learn and the compiled scoring paths)."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +20,25 @@ def confidence(proba: np.ndarray, threshold: float) -> np.ndarray:
     """
     above = proba >= threshold
     return np.where(above, (proba - threshold) / (1.0 - threshold), (threshold - proba) / threshold)
+
+
+def logit(proba: np.ndarray) -> np.ndarray:
+    """log(p / (1 - p)), with p kept inside [1e-12, 1 - 1e-12]."""
+    p = np.clip(np.asarray(proba, dtype=float), 1e-12, 1 - 1e-12)
+    return np.asarray(np.log(p) - np.log1p(-p))
+
+
+def calibrate(proba: np.ndarray, mapping: dict[str, Any] | None) -> np.ndarray:
+    """Apply a model version's calibration (see :mod:`churnctl.calibration`): ``sigmoid`` maps p to
+    1 / (1 + exp(-(a·logit(p) + b))), ``isotonic`` interpolates linearly between its points (flat
+    beyond them); none (or an older version without one) leaves p as it is."""
+    proba = np.asarray(proba, dtype=float)
+    method = (mapping or {}).get("method", "none")
+    if method == "sigmoid":
+        return np.asarray(1.0 / (1.0 + np.exp(-(mapping["a"] * logit(proba) + mapping["b"]))))  # type: ignore[index]
+    if method == "isotonic":
+        return np.interp(proba, mapping["x"], mapping["y"])  # type: ignore[index]
+    return proba
 
 
 def high_risk_cut(threshold: float, high_risk: str | float, version: str) -> float:

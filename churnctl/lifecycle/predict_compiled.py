@@ -16,7 +16,7 @@ from churnctl.compiled.scorer import FILE_NAME, CompiledFormatError, CompiledMod
 from churnctl.config import Settings
 from churnctl.contract import Schema
 from churnctl.lifecycle.results import PredictRowsResult, warn
-from churnctl.predictions import high_risk_cut, json_predictions
+from churnctl.predictions import calibrate, high_risk_cut, json_predictions
 from churnctl.registry import Registry, ids
 from churnctl.rows import NotReproducible, require_features, type_rows, unseen_warnings
 
@@ -56,7 +56,7 @@ def predict_rows_compiled(
     except NotReproducible as exc:
         log.debug("%s holds %s: scoring with scikit-learn", name, exc)
         return None
-    proba = compiled.predict_proba(typed.numbers, typed.texts)
+    proba = calibrate(compiled.predict_proba(typed.numbers, typed.texts), manifest.get("calibration"))
     log.debug("%d row(s) of %s scored by the compiled model of %s (numpy only)", len(rows), name, version)
     return PredictRowsResult(
         model_version=version,

@@ -13,6 +13,7 @@ import pandas as pd
 import sklearn
 
 import churnctl
+from churnctl.calibration import choose_calibration
 from churnctl.compiled.export import compiled_model_bytes
 from churnctl.config import Settings
 from churnctl.estimators import choose_threshold, select_and_fit
@@ -20,6 +21,7 @@ from churnctl.features import prepare_features
 from churnctl.importance import feature_importance
 from churnctl.lifecycle.results import Result
 from churnctl.metrics import classification_metrics
+from churnctl.predictions import calibrate
 from churnctl.progress import Progress, no_progress
 from churnctl.registry import Registry, ids
 from churnctl.registry.artifacts import describe_source, joblib_bytes, load_dataset, now, parquet_bytes
@@ -105,10 +107,12 @@ def train_locked(
         selection_rows=cfg.selection_rows,
         progress=progress,
     )
-    threshold = choose_threshold(selection.oof_y, selection.oof_proba, cfg.threshold)
+    # Calibration and threshold come from the out-of-fold predictions, never from the test split.
+    calibration, calibration_brier = choose_calibration(selection.oof_y, selection.oof_proba, seed)
+    threshold = choose_threshold(selection.oof_y, calibrate(selection.oof_proba, calibration), cfg.threshold)
     X_test, _ = prepare_features(test_frame, schema, source="test split")
     y_test = test_frame[schema.target].to_numpy().astype(int)
-    test_proba = selection.pipeline.predict_proba(X_test)[:, 1]
+    test_proba = calibrate(selection.pipeline.predict_proba(X_test)[:, 1], calibration)
     test_metrics = classification_metrics(y_test, test_proba, threshold)
     left = max(cfg.time_budget - (time.monotonic() - started), 0.0)
     t0 = time.monotonic()
@@ -147,6 +151,8 @@ def train_locked(
         "n_iter": selection.n_iter,
         "threshold": threshold,
         "threshold_strategy": str(cfg.threshold),
+        "calibration": calibration,
+        "calibration_brier": calibration_brier,
         "test_metrics": test_metrics,
         "feature_importance": importance,
         "n_train": len(y),

@@ -24,6 +24,7 @@ from sklearn.model_selection import train_test_split
 import churnctl
 from churnctl.contract import SCHEMA_FORMAT, Schema
 from churnctl.errors import ArtifactError, DataError
+from churnctl.predictions import calibrate
 from churnctl.registry import ids
 from churnctl.registry.store import DATASET_FORMAT, Registry
 
@@ -161,8 +162,8 @@ class LoadedModel:
     threshold: float
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Churn probabilities of prepared feature rows."""
-        return np.asarray(self.pipeline.predict_proba(X)[:, 1])
+        """Churn probabilities of prepared feature rows, calibrated as the version was at training."""
+        return calibrate(self.pipeline.predict_proba(X)[:, 1], self.manifest.get("calibration"))
 
 
 def load_model(registry: Registry, version: str | None = None) -> LoadedModel:
