@@ -46,6 +46,7 @@ class TrainResult(Result):
     seconds: float
     dataset_source: str = ""  # where the dataset's rows came from
     dataset_latest: bool = False  # chosen as the latest dataset (no --dataset)
+    calibration: str = "none"  # none | sigmoid | isotonic
 
 
 def train(
@@ -201,4 +202,5 @@ def train_locked(
         seconds=round(time.monotonic() - started, 2),
         dataset_source=describe_source(registry.dataset_manifest(dataset_id)),
         dataset_latest=latest,
+        calibration=calibration["method"],
     )

@@ -95,6 +95,7 @@ def show_command(
                     ("params", ", ".join(f"{k}={v}" for k, v in manifest["params"].items())),
                     ("CV ROC-AUC", f"{manifest['cv_roc_auc']:.4f} ± {manifest['cv_roc_auc_std']:.4f}"),
                     ("threshold", f"{manifest['threshold']:.4f} ({manifest['threshold_strategy']})"),
+                    ("calibration", (manifest.get("calibration") or {}).get("method", "none")),
                     ("training rows", manifest["n_train"]),
                     ("seed", manifest["seed"]),
                     ("versions", ", ".join(f"{k} {v}" for k, v in manifest["versions"].items())),

@@ -80,6 +80,7 @@ def train_command(
                     ("chosen", result.estimator),
                     ("CV ROC-AUC", result.cv_roc_auc),
                     ("threshold", f"{result.threshold:.4f} ({result.threshold_strategy})"),
+                    ("calibration", result.calibration),
                 ],
             )
         )
