@@ -192,3 +192,15 @@ def test_scored_rows_reach_stdout_while_progress_bars_draw_on_a_terminal(artifac
         os.close(slave)
         os.close(master)
     assert run.returncode == 0 and run.stdout.decode().count("\n") == 3001
+
+
+def test_the_time_budget_flag_overrides_the_setting(cli, tmp_path, sim_csv):
+    a = ["--artifacts", tmp_path / "a"]
+    assert cli(*a, "ingest", sim_csv, "--target", "Exited").code == 0
+    run = cli(*a, "train", "--time-budget", "0.001", "--format", "json")
+    assert run.code == 0
+    from churnctl.registry import Registry
+
+    manifest = Registry(tmp_path / "a").model_manifest("v0001")
+    assert any(s for s in manifest["skipped_candidates"] if "folds_done" not in s)  # the budget cut the search
+    assert cli(*a, "train", "--time-budget", "-5").code == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Optional
 
 import typer
@@ -11,6 +12,7 @@ from churnctl.cli.context import state
 from churnctl.cli.options import FormatOption, WaitOption
 from churnctl.cli.progress import progress_bars
 from churnctl.cli.render import OutputFormat, emit, key_values, metrics_table, styled, table
+from churnctl.errors import UsageError
 
 
 def train_command(
@@ -24,6 +26,10 @@ def train_command(
         Optional[int], typer.Option("--seed", help="Seed of CV folds and estimators [default: 42].")
     ] = None,
     promote: Annotated[bool, typer.Option("--promote", help="Make the new version current.")] = False,
+    time_budget: Annotated[
+        Optional[float],
+        typer.Option("--time-budget", metavar="SECONDS", help="Bound on the whole training [default: 600]."),
+    ] = None,
     wait: WaitOption = 0.0,
     format: FormatOption = OutputFormat.text,
 ) -> None:
@@ -34,10 +40,15 @@ def train_command(
     from churnctl.lifecycle.train import train
 
     st = state(ctx)
+    settings = st.settings
+    if time_budget is not None:
+        if not time_budget > 0:
+            raise UsageError(f"--time-budget must be a positive number of seconds, found {time_budget:g}")
+        settings = replace(settings, train=replace(settings.train, time_budget=time_budget))
     with progress_bars(ctx) as progress:
         result = train(
             st.registry,
-            st.settings,
+            settings,
             dataset_id=dataset,
             model=model,
             seed=seed,
