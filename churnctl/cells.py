@@ -21,7 +21,7 @@ import math
 import re
 from collections.abc import Sequence
 
-from churnctl.contract import label_text
+from churnctl.contract import INFINITY, label_text
 
 INT64_MIN, INT64_MAX, UINT64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
 LONG_MIN, LONG_MAX = INT64_MIN, INT64_MAX  # C long on the 64-bit platforms pandas supports
@@ -33,7 +33,6 @@ _POW10 = [float(f"1e{k}") for k in range(309)]
 # What fast_float accepts as a whole (pandas passes it the whole cell): no leading '+', no inf/nan.
 _FAST_FLOAT = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _SPECIAL = {"inf": math.inf, "infinity": math.inf}
-_INFINITY = re.compile(r"[+-]?(?i:inf|infinity)")  # as churnctl.schema.INFINITY
 
 
 def _strtol(text: str, p: int) -> tuple[int, int, bool]:
@@ -145,7 +144,7 @@ def infinite_value(value: object) -> bool:
     ``"-Infinity"``), as :func:`churnctl.schema.infinite_cells` reads it."""
     if isinstance(value, float):
         return math.isinf(value)
-    return isinstance(value, str) and _INFINITY.fullmatch(value.strip()) is not None
+    return isinstance(value, str) and INFINITY.fullmatch(value.strip()) is not None
 
 
 def numbers(values: Sequence[object]) -> tuple[list[float], list[bool]]:

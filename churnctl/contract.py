@@ -80,6 +80,9 @@ class Schema:
 # Numbers this large make models overflow (scaling squares them): a data error in every command.
 MAX_ABS_VALUE = 1e150
 
+# Infinity spelled out in a cell ("inf", "-Infinity"): a missing value in every command.
+INFINITY = re.compile(r"[+-]?(?i:inf|infinity)")
+
 _DECIMAL_INTEGER = re.compile(r"[+-]?\d+\.0*")
 
 

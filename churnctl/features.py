@@ -57,13 +57,8 @@ def prepare_features(
                     row_list(np.flatnonzero(infinite).tolist(), row_offset),
                 )
                 bad = bad & ~infinite
-            huge = np.abs(values) >= MAX_ABS_VALUE if reject_huge else np.zeros(len(values), dtype=bool)
-            if huge.any():
-                raise DataError(
-                    f"{source}: column {spec.name!r} holds {int(huge.sum())} value(s) too large to model "
-                    f"(magnitude 1e150 or more) in row {row_list(np.flatnonzero(huge).tolist(), row_offset)}",
-                    hint="rescale the column as it was at training, or blank out those cells if they are placeholders",
-                )
+            if reject_huge:
+                reject_too_large(values, spec.name, f"{source}: ", row_offset)
             if bad.any():
                 first = series.iloc[int(np.flatnonzero(bad)[0])]
                 first = first if isinstance(first, (str, dict, list)) else str(first)
@@ -88,6 +83,18 @@ def prepare_features(
                 unseen[spec.name] = {str(k): int(v) for k, v in text[new].value_counts().items()}
             out[spec.name] = text.to_numpy(dtype=object)
     return pd.DataFrame(out, index=frame.index), unseen
+
+
+def reject_too_large(values: np.ndarray, name: str, where: str = "", row_offset: int = 0) -> None:
+    """Raise :class:`DataError` for numbers of magnitude :data:`MAX_ABS_VALUE` or more (NaN passes):
+    models and statistics overflow on them."""
+    huge = np.abs(values) >= MAX_ABS_VALUE
+    if huge.any():
+        raise DataError(
+            f"{where}column {name!r} has {int(huge.sum())} value(s) too large to model (magnitude 1e150 or "
+            f"more, e.g. {values[huge][0]:g}) in row {row_list(np.flatnonzero(huge).tolist(), row_offset)}",
+            hint="rescale the column (as it was at training), or blank out those cells if they are placeholders",
+        )
 
 
 def merge_unseen(total: dict[str, dict[str, int]], more: dict[str, dict[str, int]]) -> None:

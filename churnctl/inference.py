@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from churnctl.contract import MAX_ABS_VALUE, ColumnSpec, Schema, canonical_label
+from churnctl.contract import ColumnSpec, Schema, canonical_label
 from churnctl.errors import DataError, UsageError, preview
+from churnctl.features import reject_too_large
 from churnctl.rows import row_list
 from churnctl.schema import infinite_cells, label_text, to_label, to_number, to_text
 
@@ -187,13 +188,7 @@ def _infer_column(name: str, series: pd.Series, warnings: list[str]) -> tuple[Co
         bad = np.zeros_like(bad)
     if not bad.any():
         present = values[~np.isnan(values)]
-        huge = np.abs(present) >= MAX_ABS_VALUE
-        if huge.any():
-            raise DataError(
-                f"column {name!r} has {int(huge.sum())} value(s) too large to model (magnitude 1e150 or more, "
-                f"e.g. {present[huge][0]:g}): squared, they overflow",
-                hint="rescale the column (e.g. to thousands), or blank out those cells if they are placeholders",
-            )
+        reject_too_large(values, name)
         typed = pd.Series(values, index=series.index, name=name)
         spec = ColumnSpec(
             name=name,

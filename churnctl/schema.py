@@ -20,13 +20,11 @@ cells of DataFrames.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype, is_string_dtype
 
-from churnctl.contract import canonical_label
+from churnctl.contract import INFINITY, canonical_label
 from churnctl.contract import label_text as _label_text
 
 # ---------------------------------------------------------------------------------------------
@@ -59,9 +57,6 @@ def to_label(series: pd.Series) -> pd.Series:
     return text
 
 
-INFINITY = r"[+-]?(?i:inf|infinity)"
-
-
 def infinite_cells(series: pd.Series) -> np.ndarray:
     """Mask of the cells that hold infinity: a float that is, or text that spells it (``inf``,
     ``-Infinity``). A number too large for a float ("1e400") is not one: it stays an error."""
@@ -70,7 +65,7 @@ def infinite_cells(series: pd.Series) -> np.ndarray:
 
     def infinite(v: object) -> bool:
         return (isinstance(v, float) and bool(np.isinf(v))) or (
-            isinstance(v, str) and re.fullmatch(INFINITY, v.strip()) is not None
+            isinstance(v, str) and INFINITY.fullmatch(v.strip()) is not None
         )
 
     return np.array([infinite(v) for v in series.tolist()], dtype=bool)

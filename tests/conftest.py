@@ -190,3 +190,36 @@ def fast_config(tmp_path) -> Path:
     path = tmp_path / "fast.toml"
     path.write_text(FAST_CONFIG)
     return path
+
+
+def simulated_monitors(folder: Path, model: str):
+    """Train ``model`` on 10,000 simulated customers (seed 100, 3-fold search) in ``folder``; returns a
+    function making drift monitors against that version's reference (``settings``, ``expected_rows``)."""
+    from churnctl.config import DriftSettings, Settings, TrainSettings
+    from churnctl.drift.monitor import DriftMonitor
+    from churnctl.drift.profile import ReferenceProfile
+    from churnctl.lifecycle.ingest import ingest
+    from churnctl.lifecycle.train import train
+    from churnctl.registry import Registry
+    from churnctl.registry.artifacts import load_model
+    from churnctl.synthetic import simulate_customers
+
+    path = folder / "reference.csv"
+    simulate_customers(10_000, seed=100).to_csv(path, index=False)
+    settings = Settings(train=TrainSettings(cv_folds=3))
+    registry = Registry(folder / "artifacts")
+    ingest(registry, str(path), settings, target="Exited")
+    train(registry, settings, model=model)
+    loaded = load_model(registry)
+    profile = ReferenceProfile.for_model(registry, loaded)
+
+    def monitor(settings: DriftSettings | None = None, expected_rows: int | None = None) -> DriftMonitor:
+        return DriftMonitor(
+            loaded,
+            profile,
+            settings or DriftSettings(),
+            importance=loaded.manifest["feature_importance"],
+            expected_rows=expected_rows,
+        )
+
+    return monitor

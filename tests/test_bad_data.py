@@ -85,24 +85,6 @@ def test_a_labelled_batch_of_one_class_warns_and_compares_the_churn_rate(cli, ar
     assert any("one class only" in w for w in doc["warnings"])
 
 
-@pytest.mark.parametrize(
-    "text, message",
-    [
-        ("[drift]\nalpha = nan\n", "expected a finite number"),
-        ("[retrain]\nmin_improvement = nan\n", "expected a finite number"),
-        ("[drift]\nnumeric_effect = -0.1\n", "numeric_effect = -0.1 is out of range"),
-        ("[drift]\nmin_drifted_share = 1.5\n", "min_drifted_share = 1.5 is out of range"),
-        ("[data]\ntest_size = 0.999\n", "test_size = 0.999 is out of range"),
-        ("[retrain]\nmin_roc_auc = inf\n", "expected a finite number"),
-    ],
-)
-def test_settings_that_would_disable_a_rule_are_usage_errors(cli, tmp_path, text, message):
-    config = tmp_path / "c.toml"
-    config.write_text(text)
-    run = cli("--config", config, "--artifacts", tmp_path / "a", "models", "list")
-    assert run.code == 2 and message in run.stderr
-
-
 def test_values_too_large_to_model_are_data_errors_for_drift_check_and_retrain(cli, artifacts, frame, tmp_path):
     huge = frame.copy()
     huge["Balance"] = huge["Balance"].astype(float)
@@ -139,16 +121,8 @@ def test_json_numbers_beyond_any_float_are_data_errors(cli, artifacts, tmp_path)
     assert spelled.code == 0 and "infinite value(s) read as missing" in spelled.stderr
 
 
-@pytest.mark.parametrize(
-    "text, ok",
-    [
-        ("[drift]\nseed = -1\n", False),
-        ("[train]\nseed = 4294967296\n", False),
-        ("[drift]\nnumeric_effect = 1.5\nprediction_effect = 2\n", True),  # in standard deviations
-    ],
-)
-def test_seeds_and_effect_sizes_in_standard_deviations(cli, tmp_path, text, ok):
+def test_effect_sizes_in_standard_deviations_may_exceed_one(cli, tmp_path):
     config = tmp_path / "c.toml"
-    config.write_text(text)
+    config.write_text("[drift]\nnumeric_effect = 1.5\nprediction_effect = 2\n")
     run = cli("--config", config, "--artifacts", tmp_path / "a", "models", "list")
-    assert (run.code == 0) == ok, run.stderr
+    assert run.code == 0, run.stderr

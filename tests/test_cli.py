@@ -265,6 +265,15 @@ def test_every_json_row_needs_every_feature(cli, artifacts):
         ("[retrain]\nwindow_rows = 0\n", "window_rows"),
         ("[retrain]\nholdout = 0\n", "holdout"),
         ('[drift]\ncorrection = "holm"\n', "correction"),
+        # settings that would silently disable a rule (a nan margin promotes nothing)
+        ("[drift]\nalpha = nan\n", "expected a finite number"),
+        ("[retrain]\nmin_improvement = nan\n", "expected a finite number"),
+        ("[retrain]\nmin_roc_auc = inf\n", "expected a finite number"),
+        ("[drift]\nnumeric_effect = -0.1\n", "numeric_effect = -0.1 is out of range"),
+        ("[drift]\nmin_drifted_share = 1.5\n", "min_drifted_share = 1.5 is out of range"),
+        ("[data]\ntest_size = 0.999\n", "test_size = 0.999 is out of range"),
+        ("[drift]\nseed = -1\n", "[drift] seed = -1 is out of range"),
+        ("[train]\nseed = 4294967296\n", "[train] seed = 4294967296 is out of range"),
     ],
 )
 def test_out_of_range_settings_are_usage_errors(cli, tmp_path, config, message):

@@ -9,14 +9,9 @@ default model.
 import numpy as np
 import pytest
 
-from churnctl.config import DriftSettings, Settings, TrainSettings
-from churnctl.drift.monitor import DriftMonitor
-from churnctl.drift.profile import ReferenceProfile
-from churnctl.lifecycle.ingest import ingest
-from churnctl.lifecycle.train import train
-from churnctl.registry import Registry
-from churnctl.registry.artifacts import load_model
+from churnctl.config import DriftSettings
 from churnctl.synthetic import Drift, simulate_customers
+from tests.conftest import simulated_monitors
 
 slow = pytest.mark.slow
 
@@ -33,24 +28,10 @@ POWER = [pytest.param(20, 18, id="20-batches"), pytest.param(100, 95, id="100-ba
 
 @pytest.fixture(scope="module")
 def monitor_factory(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("drift-sim")
-    path = folder / "reference.csv"
-    simulate_customers(10_000, seed=100).to_csv(path, index=False)
-    settings = Settings(train=TrainSettings(cv_folds=3))
-    registry = Registry(folder / "artifacts")
-    ingest(registry, str(path), settings, target="Exited")
-    train(registry, settings, model="logreg")
-    model = load_model(registry)
-    profile = ReferenceProfile.for_model(registry, model)
+    monitors = simulated_monitors(tmp_path_factory.mktemp("drift-sim"), "logreg")
 
     def check(frame, batch_rows=100_000, settings=None):
-        monitor = DriftMonitor(
-            model,
-            profile,
-            settings or DriftSettings(),
-            importance=model.manifest["feature_importance"],
-            expected_rows=len(frame),
-        )
+        monitor = monitors(settings, expected_rows=len(frame))
         for start in range(0, len(frame), batch_rows):
             monitor.update(frame.iloc[start : start + batch_rows])
         return monitor.report()

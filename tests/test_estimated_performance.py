@@ -8,15 +8,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from churnctl.config import DriftSettings, Settings, TrainSettings
-from churnctl.drift.monitor import DriftMonitor
 from churnctl.drift.performance import estimate_performance, expected_roc_auc
-from churnctl.drift.profile import ReferenceProfile
-from churnctl.lifecycle.ingest import ingest
-from churnctl.lifecycle.train import train
-from churnctl.registry import Registry
-from churnctl.registry.artifacts import load_model
 from churnctl.synthetic import Drift, simulate_customers
+from tests.conftest import simulated_monitors
 
 # (batches, least of them that must pass): a 95 % band covers the truth in at least 7 of 8 batches
 # with probability 0.94 and in at least 90 of 100 with probability 0.99.
@@ -48,19 +42,11 @@ def test_expected_roc_auc_hand_computed_and_by_simulation():
 
 @pytest.fixture(scope="module")
 def run_batch(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cbpe")
-    path = folder / "reference.csv"
-    simulate_customers(10_000, seed=100).to_csv(path, index=False)
-    settings = Settings(train=TrainSettings(cv_folds=3))
-    registry = Registry(folder / "artifacts")
-    ingest(registry, str(path), settings, target="Exited")
-    train(registry, settings, model="hgb")
-    model = load_model(registry)
-    profile = ReferenceProfile.for_model(registry, model)
+    monitors = simulated_monitors(tmp_path_factory.mktemp("cbpe"), "hgb")
 
     def check(drift: Drift, seed: int):
         frame = simulate_customers(5_000, seed=seed, drift=drift)
-        monitor = DriftMonitor(model, profile, DriftSettings(), importance=model.manifest["feature_importance"])
+        monitor = monitors()
         monitor.update(frame)
         return monitor.report()
 

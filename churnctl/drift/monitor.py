@@ -89,9 +89,9 @@ class DriftMonitor:
                 self.accumulators[name] = CategoricalAccumulator(ref)
         self.scores = NumericAccumulator(profile.scores)
         self.unseen: dict[str, dict[str, int]] = {}
+        # The scored sample, batch by batch: churn probabilities, and labels (-1: none) where known.
+        self._scored: list[np.ndarray] = []
         self._labels: list[np.ndarray] = []
-        self._labelled_scores: list[np.ndarray] = []
-        self._scored: list[np.ndarray] = []  # the sample's probabilities, for the label-free estimate
         self.n_rows = 0
         self.n_scored = 0
         self.sample = RowSample(settings.score_rows, expected_rows, settings.seed)
@@ -125,11 +125,10 @@ class DriftMonitor:
         y, labelled = labels, np.ones(len(frame), dtype=bool)
         if y is None and self.schema.target in frame.columns:
             y, labelled = encode_target(frame[self.schema.target], self.schema, source=source)  # every row checked
+        known = np.full(len(frame), -1, dtype=np.int8)
         if y is not None:
-            rows = slice(None) if take is None else take
-            y, labelled = np.asarray(y, dtype=np.int8)[rows], labelled[rows]
-            self._labels.append(y[labelled])
-            self._labelled_scores.append(proba[labelled].astype(np.float32))
+            known[labelled] = np.asarray(y, dtype=np.int8)[labelled]
+        self._labels.append(known if take is None else known[take])
         self.n_rows += len(frame)
 
     def report(self) -> DriftReport:
@@ -166,10 +165,12 @@ class DriftMonitor:
         return TestResult(statistic=chi2, p_value=p, effect_size=js, psi=stats.psi(ref, cur), js=js)
 
     def _performance(self) -> PerformanceDrift | None:
-        if not self._labels:
+        y = np.concatenate(self._labels) if self._labels else np.empty(0, dtype=np.int8)
+        labelled = y >= 0
+        if not labelled.any():
             return None
-        y, proba = np.concatenate(self._labels), np.concatenate(self._labelled_scores).astype(float)
-        return realised_performance(y, proba, self.model.threshold, self.model.manifest["test_metrics"])
+        proba = np.concatenate(self._scored)[labelled].astype(float)
+        return realised_performance(y[labelled], proba, self.model.threshold, self.model.manifest["test_metrics"])
 
     def _run_tests(self) -> TestRun:
         """Every test of the run, and the family of p-values to correct together."""

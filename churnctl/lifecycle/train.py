@@ -25,6 +25,7 @@ from churnctl.predictions import calibrate
 from churnctl.progress import Progress, no_progress
 from churnctl.registry import Registry, ids
 from churnctl.registry.artifacts import describe_source, joblib_bytes, load_dataset, now, parquet_bytes
+from churnctl.registry.events import model_trained_fields
 
 log = logging.getLogger("churnctl")
 
@@ -167,17 +168,9 @@ def train_locked(
             "python": platform.python_version(),
         },
     }
-    registry.publish_model(staged, version, manifest)
+    signed = registry.publish_model(staged, version, manifest)
     promoted = registry.current() is None or promote
-    registry.record(
-        "model_trained",
-        version=version,
-        dataset_id=dataset_id,
-        estimator=selection.chosen.family,
-        cv_roc_auc=selection.chosen.mean_auc,
-        test_roc_auc=test_metrics["roc_auc"],
-        threshold=threshold,
-    )
+    registry.record("model_trained", **model_trained_fields(signed))
     if promoted:
         previous = registry.set_current(version)
         registry.record(

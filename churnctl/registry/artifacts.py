@@ -26,6 +26,7 @@ from churnctl.contract import SCHEMA_FORMAT, Schema
 from churnctl.errors import ArtifactError, DataError
 from churnctl.predictions import calibrate
 from churnctl.registry import ids
+from churnctl.registry.events import dataset_added_fields
 from churnctl.registry.store import DATASET_FORMAT, Registry
 
 log = logging.getLogger("churnctl")
@@ -117,14 +118,7 @@ def store_dataset(
         **fields,
     }
     manifest = registry.publish_dataset(staged, dataset, manifest)
-    registry.record(
-        "dataset_added",
-        dataset_id=dataset,
-        source=manifest.get("source"),
-        source_sha256=manifest.get("source_sha256"),
-        n_rows=manifest["n_rows"],
-        churn_rate=manifest["churn_rate"],
-    )
+    registry.record("dataset_added", **dataset_added_fields(manifest))
     return manifest
 
 

@@ -22,6 +22,29 @@ from churnctl.errors import ArtifactError, os_hint
 from churnctl.registry.files import read_regular
 
 
+def dataset_added_fields(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a ``dataset_added`` event, from the dataset's manifest."""
+    return {
+        "dataset_id": manifest.get("dataset_id"),
+        "source": manifest.get("source"),
+        "source_sha256": manifest.get("source_sha256"),
+        "n_rows": manifest.get("n_rows"),
+        "churn_rate": manifest.get("churn_rate"),
+    }
+
+
+def model_trained_fields(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a ``model_trained`` event, from the version's manifest."""
+    return {
+        "version": manifest.get("version"),
+        "dataset_id": manifest.get("dataset_id"),
+        "estimator": manifest.get("estimator"),
+        "cv_roc_auc": manifest.get("cv_roc_auc"),
+        "test_roc_auc": (manifest.get("test_metrics") or {}).get("roc_auc"),
+        "threshold": manifest.get("threshold"),
+    }
+
+
 def append_event(path: Path, event: str, **fields: Any) -> dict[str, Any]:
     record = {
         "time": datetime.now(UTC).isoformat(timespec="milliseconds"),

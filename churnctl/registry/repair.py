@@ -6,9 +6,11 @@ of what is stored."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from churnctl.errors import ArtifactError
+from churnctl.registry.events import dataset_added_fields, model_trained_fields
 
 
 class Registry(Protocol):
@@ -26,6 +28,8 @@ class Registry(Protocol):
 log = logging.getLogger(__name__)
 
 POINTER_EVENTS = ("model_promoted", "model_rolled_back")
+# (event, dataset or version, how to read its manifest, the event's fields from the manifest)
+Stored = tuple[str, str, Callable[[str], dict], Callable[[dict[str, Any]], dict[str, Any]]]
 NOTE = "recorded by a later run: the run that made this change was stopped before it logged it"
 
 
@@ -35,39 +39,15 @@ def repair_log(registry: Registry) -> list[dict[str, Any]]:
     events = registry.events()
     logged = {(e.get("event"), _subject(e)) for e in events}
     added = []
-    for dataset in registry.dataset_ids():
-        if ("dataset_added", dataset) not in logged:
-            manifest = _manifest(registry.dataset_manifest, dataset)
+    stored: list[Stored] = [
+        ("dataset_added", d, registry.dataset_manifest, dataset_added_fields) for d in registry.dataset_ids()
+    ]
+    stored += [("model_trained", v, registry.model_manifest, model_trained_fields) for v in registry.versions()]
+    for kind, name, read, fields in stored:
+        if (kind, name) not in logged:
+            manifest = _manifest(read, name)
             if manifest is not None:
-                added.append(
-                    registry.record(
-                        "dataset_added",
-                        dataset_id=dataset,
-                        source=manifest.get("source"),
-                        source_sha256=manifest.get("source_sha256"),
-                        n_rows=manifest.get("n_rows"),
-                        churn_rate=manifest.get("churn_rate"),
-                        recovered=True,
-                        note=NOTE,
-                    )
-                )
-    for version in registry.versions():
-        if ("model_trained", version) not in logged:
-            manifest = _manifest(registry.model_manifest, version)
-            if manifest is not None:
-                added.append(
-                    registry.record(
-                        "model_trained",
-                        version=version,
-                        dataset_id=manifest.get("dataset_id"),
-                        estimator=manifest.get("estimator"),
-                        cv_roc_auc=manifest.get("cv_roc_auc"),
-                        test_roc_auc=(manifest.get("test_metrics") or {}).get("roc_auc"),
-                        threshold=manifest.get("threshold"),
-                        recovered=True,
-                        note=NOTE,
-                    )
-                )
+                added.append(registry.record(kind, **fields(manifest), recovered=True, note=NOTE))
     moves = [e for e in events if e.get("event") in POINTER_EVENTS]
     last = _subject(moves[-1]) if moves else None
     try:
@@ -88,7 +68,7 @@ def _subject(event: dict[str, Any]) -> str | None:
     return subject if isinstance(subject, str) else None
 
 
-def _manifest(read: Any, name: str) -> dict[str, Any] | None:
+def _manifest(read: Callable[[str], dict], name: str) -> dict[str, Any] | None:
     try:
         return dict(read(name))
     except ArtifactError:
