@@ -36,7 +36,12 @@ def read_json_input(source: str) -> tuple[str, str]:
         path = Path(source)
         if not path.is_file():
             raise DataError(f"JSON file {path} does not exist", hint="check the path, or use '-' for stdin")
-        data, name = path.read_bytes(), str(path)
+        try:
+            data, name = path.read_bytes(), str(path)
+        except OSError as exc:
+            raise DataError(
+                f"cannot read {path}: {exc.strerror or exc}", hint="check the file and its permissions"
+            ) from None
     try:
         return data.decode("utf-8-sig"), name
     except UnicodeDecodeError as exc:

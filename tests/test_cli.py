@@ -366,6 +366,8 @@ def test_json_input_must_be_utf8_and_may_start_with_a_byte_order_mark(cli, artif
     latin.write_bytes(json.dumps({**EXAMPLE_ROW, "Geography": "X"}).replace('"X"', '"Espa\xf1a"').encode("latin-1"))
     run = cli(*a, "predict", "--json", latin)
     assert run.code == 3 and "is not UTF-8 text" in run.stderr and "iconv" in run.stderr
+    unreadable = cli(*a, "predict", "--json", "/proc/self/mem")  # exists, but reading it fails
+    assert unreadable.code == 3 and "cannot read /proc/self/mem" in unreadable.stderr
 
 
 def test_version_and_shell_completion(cli, monkeypatch):

@@ -33,9 +33,10 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def read_regular(path: Path, keep: bool = True) -> tuple[bytes | None, str, os.stat_result]:
-    """(bytes if ``keep``, SHA-256, stat) of a regular file, read through one descriptor opened without
-    following a symbolic link or blocking; anything else is an :class:`ArtifactError`."""
+def read_regular(path: Path, keep: bool = True, digest: bool = True) -> tuple[bytes | None, str, os.stat_result]:
+    """(bytes if ``keep``, SHA-256 if ``digest`` else "", stat) of a regular file, read through one
+    descriptor opened without following a symbolic link or blocking; anything else is an
+    :class:`ArtifactError`."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
@@ -58,16 +59,17 @@ def read_regular(path: Path, keep: bool = True) -> tuple[bytes | None, str, os.s
                 hint=f"move it aside (mv {path} {path}.bad) and restore the file from a backup",
             )
         fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
-        digest, parts = hashlib.sha256(), []
+        sha, parts = hashlib.sha256() if digest else None, []
         while block := os.read(fd, 1 << 20):
-            digest.update(block)
+            if sha is not None:
+                sha.update(block)
             if keep:
                 parts.append(block)
     except OSError as exc:
         raise ArtifactError(f"cannot read {path}: {exc.strerror}", hint="check the file's permissions") from None
     finally:
         os.close(fd)
-    return (b"".join(parts) if keep else None), digest.hexdigest(), info
+    return (b"".join(parts) if keep else None), (sha.hexdigest() if sha is not None else ""), info
 
 
 def write_new_file(path: Path, data: bytes) -> str:
@@ -146,7 +148,7 @@ def write_json_atomic(path: Path, payload: Any) -> None:
 
 def read_json(path: Path, expected: type = dict) -> Any:
     """A registry JSON file, read safely; a damaged one is an artifact problem (exit 4), not a crash."""
-    data, _, _ = read_regular(path)
+    data, _, _ = read_regular(path, digest=False)
     try:
         payload = json.loads(data or b"")
     except (ValueError, RecursionError) as exc:

@@ -34,7 +34,7 @@ class RegistryLock:
 
     def holder(self) -> dict[str, Any]:
         try:
-            data, _, _ = read_regular(self.path)
+            data, _, _ = read_regular(self.path, digest=False)
             info = json.loads(data or b"{}")
         except (ArtifactError, ValueError, RecursionError):
             return {}
