@@ -151,7 +151,7 @@ def numbers(values: Sequence[object]) -> tuple[list[float], list[bool]]:
     """(float values with NaN for missing, present-but-not-a-number flags) of one column, as
     :func:`churnctl.schema.to_number` gives them for a column built from these JSON values.
 
-    An int too large for a float raises OverflowError, as it does in pandas.
+    (Integers beyond any float never reach it: :func:`churnctl.rows.parse_json_rows` keeps them as text.)
     """
     floats: list[float] = []
     ints: list[int | None] = []

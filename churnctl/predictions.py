@@ -63,6 +63,17 @@ def risk_levels(proba: np.ndarray, threshold: float, high: float) -> np.ndarray:
     return np.where(proba < threshold, "low", np.where(proba < high, "medium", "high"))
 
 
+def prediction_columns(proba: np.ndarray, threshold: float, high: float) -> dict[str, np.ndarray]:
+    """The prediction columns of scored rows, as every scoring path writes them: churn_probability
+    (6 decimals), churn_label, risk_level and confidence (6 decimals)."""
+    return {
+        "churn_probability": np.round(proba, 6),
+        "churn_label": (proba >= threshold).astype(int),
+        "risk_level": risk_levels(proba, threshold, high),
+        "confidence": np.round(confidence(proba, threshold), 6),
+    }
+
+
 def _json_float(value: float) -> float | None:
     return None if math.isnan(value) else value
 
@@ -74,17 +85,14 @@ def json_predictions(
     scikit-learn path writes: identifiers present in any row (as the caller sent them), then
     churn_probability, churn_label, risk_level, confidence and model_version."""
     identifiers = [n for n in schema.identifier_names if any(n in row for row in rows)]
-    probabilities = np.round(proba, 6).tolist()
-    labels = (proba >= threshold).astype(int).tolist()
-    levels = risk_levels(proba, threshold, high).tolist()
-    decided = np.round(confidence(proba, threshold), 6).tolist()
+    columns = {name: values.tolist() for name, values in prediction_columns(proba, threshold, high).items()}
     records = []
     for i, row in enumerate(rows):
         record: dict = {name: row.get(name) for name in identifiers}
-        record["churn_probability"] = _json_float(probabilities[i])
-        record["churn_label"] = labels[i]
-        record["risk_level"] = levels[i]
-        record["confidence"] = _json_float(decided[i])
+        record["churn_probability"] = _json_float(columns["churn_probability"][i])
+        record["churn_label"] = columns["churn_label"][i]
+        record["risk_level"] = columns["risk_level"][i]
+        record["confidence"] = _json_float(columns["confidence"][i])
         record["model_version"] = version
         records.append(record)
     return records

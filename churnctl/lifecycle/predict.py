@@ -6,7 +6,6 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from churnctl import outputs, tables
@@ -14,7 +13,7 @@ from churnctl.config import Settings
 from churnctl.errors import DataError
 from churnctl.features import check_header, merge_unseen, prepare_features
 from churnctl.lifecycle.results import PredictRowsResult, Result, warn
-from churnctl.predictions import confidence, high_risk_cut, json_predictions, risk_levels
+from churnctl.predictions import high_risk_cut, json_predictions, prediction_columns
 from churnctl.progress import Progress, no_progress
 from churnctl.registry import Registry
 from churnctl.registry.artifacts import LoadedModel, load_model
@@ -33,10 +32,8 @@ def score(
     for name in model.schema.identifier_names:
         if name in frame.columns:
             out[name] = frame[name].to_numpy()
-    out["churn_probability"] = np.round(proba, 6)
-    out["churn_label"] = (proba >= model.threshold).astype(int)
-    out["risk_level"] = risk_levels(proba, model.threshold, high)
-    out["confidence"] = np.round(confidence(proba, model.threshold), 6)
+    for name, values in prediction_columns(proba, model.threshold, high).items():
+        out[name] = values
     out["model_version"] = model.version
     return out, unseen
 

@@ -15,6 +15,7 @@ import sklearn
 import churnctl
 from churnctl.calibration import choose_calibration
 from churnctl.compiled.export import compiled_model_bytes
+from churnctl.compiled.scorer import FILE_NAME as COMPILED_FILE
 from churnctl.config import Settings
 from churnctl.estimators import choose_threshold, select_and_fit
 from churnctl.features import prepare_features
@@ -127,7 +128,7 @@ def train_locked(
     staged.write("model.joblib", joblib_bytes(selection.pipeline))
     compiled = compiled_model_bytes(selection.pipeline, schema, X)  # the fast scorer of predict --json
     if compiled is not None:
-        staged.write("model.npz", compiled)
+        staged.write(COMPILED_FILE, compiled)
     # Held-out churn probabilities: the reference of prediction drift (training rows would be
     # scored over-confidently by the model that learnt them).
     staged.write("reference_scores.parquet", parquet_bytes(pd.DataFrame({"churn_probability": test_proba})))
