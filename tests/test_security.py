@@ -252,6 +252,17 @@ def test_adopt_refuses_files_that_do_not_match_their_checksums(cli, artifacts):
     assert "signature" not in json.loads((artifacts / "models" / "v0001" / "manifest.json").read_text())
 
 
+def test_adopt_refuses_a_manifest_that_loading_would_refuse(cli, artifacts):
+    strip_signatures(artifacts)
+    path = artifacts / "models" / "v0001" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["dataset_id"] = "../datasets/elsewhere"
+    path.write_text(json.dumps(manifest))
+    run = cli("--artifacts", artifacts, "models", "adopt", "v0001", "--yes")
+    assert run.code == 4 and "dataset" in run.stderr and "Traceback" not in run.stderr
+    assert "signature" not in json.loads(path.read_text())
+
+
 # -- file permissions ---------------------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from churnctl.errors import ArtifactError
 from churnctl.registry import ids
 from churnctl.registry.files import read_json, verify_files, write_json_atomic
-from churnctl.registry.store import MODEL_FORMAT, Registry
+from churnctl.registry.store import Registry
 
 
 def verify_all(registry: Registry) -> dict[str, str | None]:
@@ -52,7 +52,7 @@ def adopt(registry: Registry, name: str) -> None:
         folder, id_key = registry.dataset_dir(ids.stored_dataset_id(name, "the request")), "dataset_id"
     manifest = read_json(folder / "manifest.json")
     Registry.check_manifest(folder, manifest, name, id_key, name)
-    if id_key == "version" and manifest.get("format") != MODEL_FORMAT:
-        raise ArtifactError(f"model {name} has format {manifest.get('format')!r}; not signed")
+    if id_key == "version":
+        Registry.check_model_fields(name, manifest)  # never sign what loading would refuse
     verify_files(folder, manifest)
     write_json_atomic(folder / "manifest.json", registry.keys.get(create=True).sign(manifest))

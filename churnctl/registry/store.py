@@ -291,13 +291,19 @@ class Registry(CurrentPointer):
 
     def model_manifest(self, version: str) -> dict:
         manifest = self._read_manifest(self.model_dir(version), f"model {version}", "version", version)
+        self.check_model_fields(version, manifest)
+        return manifest
+
+    @staticmethod
+    def check_model_fields(version: str, manifest: dict) -> None:
+        """What a model manifest must hold beyond its id and files: this churnctl's format and a
+        canonical dataset id (checked on every read, and before ``models adopt`` signs one)."""
         if manifest.get("format") != MODEL_FORMAT:
             raise ArtifactError(
                 f"model {version} has format {manifest.get('format')!r}; this churnctl reads format {MODEL_FORMAT}",
                 hint="retrain the model with this version of churnctl",
             )
         ids.stored_dataset_id(manifest.get("dataset_id"), f"the manifest of model {version}")
-        return manifest
 
     def model_bytes(self, version: str, name: str) -> bytes:
         """The bytes of one file of a version, after checking the signed manifest, that no other account
