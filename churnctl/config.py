@@ -203,8 +203,8 @@ def _validate_ranges(settings: Settings) -> None:
         (
             "[train] model",
             settings.train.model,
-            settings.train.model in ("auto", "logreg", "hgb"),
-            "auto, logreg or hgb",
+            settings.train.model in ("auto", "logreg", "hgb", "blend"),
+            "auto, logreg, hgb or blend",
         ),
         ("[retrain] holdout", settings.retrain.holdout, 0.0 < settings.retrain.holdout < 1.0, "a fraction in (0, 1)"),
         *[

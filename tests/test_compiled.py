@@ -26,6 +26,16 @@ from tests.conftest import EXAMPLE_ROW, ROOT, copy_version
 
 HEAVY = ("sklearn", "scipy", "pandas", "pyarrow", "joblib")
 FAST_HGB = {"learning_rate": 0.1, "max_iter": 60, "max_leaf_nodes": 15, "min_samples_leaf": 20}
+SPLINES = {"C": 0.1, "spline_knots": 6}
+KINDS = {  # the pipelines build_pipeline makes, by what they contain
+    "logreg": ("logreg", CANDIDATES[0][1]),
+    "spline": ("logreg", SPLINES),
+    "hgb": ("hgb", FAST_HGB),
+    "blend": (
+        "blend",
+        {"members": [{"estimator": "logreg", "params": SPLINES}, {"estimator": "hgb", "params": FAST_HGB}]},
+    ),
+}
 
 
 # -- models trained on two kinds of data -----------------------------------------------------------
@@ -76,11 +86,10 @@ def awkward() -> tuple[Schema, pd.DataFrame]:
 
 def fitted(data: str, family: str) -> tuple[Schema, pd.DataFrame, object]:
     schema, frame = simulated() if data == "simulated" else awkward()
-    if data == "awkward" and family == "hgb":  # scikit-learn cannot bin a column without any value
+    if data == "awkward" and family in ("hgb", "blend"):  # scikit-learn cannot bin a column without any value
         schema.columns = [c for c in schema.columns if c.name not in ("Empty", "Void")]
     X, _ = prepare_features(frame, schema)
-    params = CANDIDATES[0][1] if family == "logreg" else FAST_HGB
-    pipeline = build_pipeline(schema, family, params, seed=0).fit(X, frame[schema.target].to_numpy().astype(int))
+    pipeline = build_pipeline(schema, *KINDS[family], seed=0).fit(X, frame[schema.target].to_numpy().astype(int))
     return schema, X, pipeline
 
 
@@ -119,7 +128,7 @@ def json_rows(schema: Schema, X: pd.DataFrame, n: int, seed: int) -> list[dict]:
 
 
 @pytest.mark.filterwarnings("ignore:Skipping features without any observed values")  # "Empty", by design
-@pytest.mark.parametrize("family", ["logreg", "hgb"])
+@pytest.mark.parametrize("family", list(KINDS))
 @pytest.mark.parametrize("data", ["simulated", "awkward"])
 def test_compiled_probabilities_equal_the_pipeline(data, family):
     schema, X, pipeline = fitted(data, family)
@@ -139,14 +148,13 @@ def test_compiled_probabilities_equal_the_pipeline(data, family):
     assert expected[finite].std() > 0.01  # the rows reach many different leaves and coefficients
 
 
-@pytest.mark.parametrize("family", ["logreg", "hgb"])
+@pytest.mark.parametrize("family", list(KINDS))
 @pytest.mark.parametrize("kind", ["number", "string"])
 def test_models_of_one_kind_of_feature_compile(family, kind):
     schema, frame = simulated()
     schema.columns = [c for c in schema.columns if c.role != "feature" or c.dtype == kind]
     X, _ = prepare_features(frame, schema)
-    params = CANDIDATES[0][1] if family == "logreg" else FAST_HGB
-    pipeline = build_pipeline(schema, family, params, seed=0).fit(X, frame[schema.target].to_numpy().astype(int))
+    pipeline = build_pipeline(schema, *KINDS[family], seed=0).fit(X, frame[schema.target].to_numpy().astype(int))
     model = CompiledModel.from_bytes(compile_pipeline(pipeline, schema, X))
     rows = json_rows(schema, X, 500, seed=1)
     typed = type_rows(rows, schema)
@@ -337,3 +345,28 @@ def test_integers_no_float_can_hold_are_data_errors_or_categories(cli, artifacts
             assert f"column {column!r} expects numbers" in run.stderr and "Traceback" not in run.stderr
         else:
             assert "never seen in training" in run.stderr
+
+
+@pytest.mark.parametrize(
+    "knots",
+    [
+        pytest.param(np.linspace(-3.0, 4.0, 11), id="uniform"),
+        pytest.param(np.array([0, 0, 0, 0, 1, 1, 2, 3, 3, 3, 3], dtype=float), id="repeated"),
+        pytest.param(np.array([-2, -1, 0, 0, 0, 0.5, 4, 5, 6], dtype=float), id="repeated-inside"),
+    ],
+)
+def test_the_spline_basis_is_scipys(knots):
+    """The scorer's de Boor recursion against SciPy's B-spline design matrix, knots and ends included."""
+    from scipy.interpolate import BSpline
+
+    from churnctl.compiled.scorer import _bspline_basis
+
+    k = 3
+    n = len(knots) - k - 1
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(knots[k], knots[n], 500), knots[k : n + 1]])
+    expected = BSpline.design_matrix(x, knots, k).toarray()
+    got = _bspline_basis(x, knots, k, np.full(k, 7.0), np.full(k, 9.0))
+    assert np.max(np.abs(got - expected)) <= 1e-12
+    outside = _bspline_basis(np.array([knots[k] - 1, knots[n] + 1]), knots, k, np.full(k, 7.0), np.full(k, 9.0))
+    assert outside[0].tolist() == [7.0] * k + [0.0] * (n - k) and outside[1].tolist() == [0.0] * (n - k) + [9.0] * k

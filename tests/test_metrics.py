@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from churnctl.estimators import choose_threshold
 from churnctl.metrics import classification_metrics, top_decile
+from churnctl.search import choose_threshold
 
 
 def test_hand_computed_case():

@@ -4,9 +4,10 @@ and the cheaper candidate winning a tie."""
 import numpy as np
 import pytest
 
-from churnctl.estimators import CANDIDATES, TIE_MARGIN, scoring_cost, select_and_fit
+from churnctl.estimators import CANDIDATES, scoring_cost
 from churnctl.features import prepare_features
 from churnctl.inference import infer_schema
+from churnctl.search import TIE_MARGIN, select_and_fit
 from churnctl.synthetic import simulate_customers
 
 
@@ -40,7 +41,7 @@ def test_the_time_budget_stops_the_search_but_each_family_is_tried(data):
     schema, X, y = data
     selection = select_and_fit(schema, X, y, model="auto", seed=1, folds=3, time_budget=0.0)
     families = [c.family for c in selection.candidates]
-    assert families == ["logreg", "hgb"]  # the first of each family, one fold each
+    assert families == ["logreg", "hgb", "blend"]  # the first of each family, one fold each; their blend
     assert all(len(c.fold_auc) == 1 for c in selection.candidates)
     assert len([s for s in selection.skipped if "folds_done" not in s]) == len(CANDIDATES) - 2
     assert [s["folds_done"] for s in selection.skipped if "folds_done" in s] == [1, 1]
@@ -113,15 +114,20 @@ def fake_fits(monkeypatch):
     """A clock that only fits move: a fold or final fit takes fit_cost x rows / 1000 x (1 s for
     logreg, 0.01 s for hgb), so the budget's decisions are exact and repeatable."""
     import churnctl.estimators as estimators
+    import churnctl.search as search
 
     clock = [0.0]
     real = estimators.build_pipeline
 
+    def seconds(family, params):
+        if family == "blend":
+            return sum(seconds(f, p) for f, p in estimators.members(params))
+        return estimators.fit_cost(family, params) * (1.0 if family == "logreg" else 0.01)
+
     class Timed:
         def __init__(self, schema, family, params, seed, early_stopping=False):
             self.pipeline = real(schema, family, params, seed, early_stopping)
-            self.seconds = estimators.fit_cost(family, params) * (1.0 if family == "logreg" else 0.01)
-            self.named_steps = self.pipeline.named_steps
+            self.seconds = seconds(family, params)
 
         def fit(self, X, y):
             clock[0] += self.seconds * len(X) / 1000
@@ -131,8 +137,11 @@ def fake_fits(monkeypatch):
         def predict_proba(self, X):
             return self.pipeline.predict_proba(X)
 
+        def __getattr__(self, name):  # named_steps, estimators_ ...
+            return getattr(self.pipeline, name)
+
     monkeypatch.setattr(estimators, "build_pipeline", Timed)
-    monkeypatch.setattr(estimators.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(search.time, "monotonic", lambda: clock[0])
     return clock
 
 
@@ -150,24 +159,30 @@ def test_the_budget_bounds_the_search_and_the_final_fit(data, fake_fits, budget)
 def test_a_generous_budget_runs_every_fold_of_every_candidate(data, fake_fits):
     schema, X, y = data
     selection = select_and_fit(schema, X, y, model="auto", seed=1, folds=3, time_budget=10_000.0)
-    assert [len(c.fold_auc) for c in selection.candidates] == [3] * len(CANDIDATES) and not selection.skipped
+    assert [len(c.fold_auc) for c in selection.candidates] == [3] * (len(CANDIDATES) + 1) and not selection.skipped
+    assert selection.candidates[-1].family == "blend"
 
 
 def test_a_candidate_cut_short_is_compared_on_the_folds_all_completed(data, fake_fits):
     schema, X, y = data
-    # logreg runs its 3 folds, the first hgb candidate 2 of 3 before the budget would not hold a third
-    selection = select_and_fit(schema, X, y, model="auto", seed=1, folds=3, time_budget=120.0)
-    logreg, hgb = selection.candidates
-    assert (len(logreg.fold_auc), len(hgb.fold_auc)) == (3, 2)
+    # logreg runs its 3 folds (8 s), the first hgb candidate 2 of 3 (21 s each) before the budget would
+    # not hold a third and its final fit (32 s); the spline logregs (3 s a fold) still fit, no other hgb
+    selection = select_and_fit(schema, X, y, model="auto", seed=1, folds=3, time_budget=95.0)
+    logreg, hgb, *splines, blend = selection.candidates
+    assert [len(c.fold_auc) for c in selection.candidates] == [3, 2, 3, 3, 2]
+    assert all("spline_knots" in c.params for c in splines)
+    assert {"estimator": "hgb", "params": hgb.params, "folds_done": 2} in selection.skipped
+    assert blend.params["members"][1] == {"estimator": "hgb", "params": hgb.params}
+    shared = {id(c): np.mean(c.fold_auc[:2]) for c in selection.candidates}
     assert np.mean(hgb.fold_auc[:2]) > np.mean(logreg.fold_auc[:2]) + TIE_MARGIN
-    assert selection.chosen is hgb and {"estimator": "hgb", "params": hgb.params, "folds_done": 2} in selection.skipped
+    assert shared[id(selection.chosen)] >= max(shared.values()) - TIE_MARGIN and fake_fits[0] <= 95.0
 
 
 def test_a_final_fit_that_cannot_end_in_time_is_not_chosen(data, fake_fits):
     schema, X, y = data
     # logreg (3 folds of 2.7 s) and one hgb fold (31 s) run; an hgb final fit would take 47 s more
     selection = select_and_fit(schema, X, y, model="auto", seed=1, folds=3, time_budget=60.0)
-    assert [len(c.fold_auc) for c in selection.candidates] == [3, 1]
+    assert [len(c.fold_auc) for c in selection.candidates] == [3, 1, 1]  # logreg, hgb, their blend
     assert selection.chosen.family == "logreg" and fake_fits[0] <= 60.0
 
 

@@ -107,8 +107,8 @@ def test_event_log_skips_a_line_cut_by_a_crash(tmp_path):
 
 def test_saved_model_predicts_like_the_trained_one(tmp_path, sim_csv):
     """Round trip: the pipeline in memory and the one loaded from disk give identical probabilities."""
-    from churnctl.estimators import select_and_fit
     from churnctl.features import prepare_features
+    from churnctl.search import select_and_fit
 
     settings = Settings(train=TrainSettings(cv_folds=3))  # as FAST_CONFIG: quality is not measured here
     registry = Registry(tmp_path / "a")

@@ -136,3 +136,10 @@ def metrics_table(metrics: dict[str, Any], title: str = "Metrics") -> Table:
 def when(stamp: object) -> str:
     """An ISO time stamp for tables: '2026-11-28 07:36:01' (UTC)."""
     return str(stamp or "")[:19].replace("T", " ")
+
+
+def model_params(params: dict[str, Any]) -> str:
+    """Estimator parameters as ``k=v, ...``; a blend's as ``family(k=v, ...) + family(...)``."""
+    if "members" in params:
+        return " + ".join(f"{m['estimator']}({model_params(m['params'])})" for m in params["members"])
+    return ", ".join(f"{k}={v}" for k, v in params.items())

@@ -3,7 +3,7 @@
 The file holds one entry ``meta`` (UTF-8 JSON as a uint8 array) and plain numeric arrays; nothing in
 it is a pickle, and it is read with ``np.load(..., allow_pickle=False)``.
 
-``meta``: ``format`` (:data:`FORMAT`), ``family`` (``logreg`` or ``hgb``), the feature names the
+``meta``: ``format`` (:data:`FORMAT`), ``family`` (``logreg``, ``hgb`` or ``blend``), the feature names the
 model takes (``numeric``, ``categorical``, in the schema's order), ``categories`` (per categorical
 feature, the training categories as text) and the scikit-learn version that fitted the pipeline.
 ``category_codes`` (float64) and ``category_offsets`` (int64) give, for category ``k`` of feature
@@ -14,7 +14,14 @@ value the trees compare (hgb). A missing or unseen category has no code.
 ``indicator_features`` (numeric columns that get a missing-value indicator), ``scale_mean``,
 ``scale_scale``, ``coef``, ``intercept``; ``meta`` adds ``missing_category`` (the text a missing
 category is imputed with), ``onehot_offsets`` and the place of the numeric and categorical blocks in
-the model's input (``layout``).
+the model's input (``layout``). With a spline block (``layout`` has ``splines``): ``meta`` adds
+``spline_degree`` and the arrays ``spline_statistics`` (median imputation), ``spline_knots`` and
+``spline_knot_offsets`` (each numeric feature's knot vector), ``spline_low`` and ``spline_high`` (the
+first and last ``degree`` basis values at the ends of the training range, used beyond them). The basis
+is evaluated with de Boor's recursion as SciPy's ``BSpline`` does.
+
+``blend``: ``meta`` adds ``members`` (each member's own ``meta``); member ``i``'s arrays are stored
+with the prefix ``m{i}.``. The probability is the mean of the members' probabilities.
 
 ``hgb`` (histogram gradient boosting): the trees' nodes as flat arrays over all trees (``node_*``:
 ``feature``, ``threshold``, ``missing_left``, ``left``, ``right``, ``leaf``, ``value``,
@@ -66,6 +73,17 @@ class CompiledModel:
         self.family: str = meta["family"]
         self.numeric: list[str] = list(meta["numeric"])
         self.categorical: list[str] = list(meta["categorical"])
+        self.members: list[CompiledModel] = []
+        if self.family == "blend":
+            for i, member in enumerate(meta["members"]):
+                if member.get("family") not in ("logreg", "hgb"):
+                    raise ValueError(f"blend member family {member.get('family')!r}")
+                prefix = f"m{i}."
+                part = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+                self.members.append(CompiledModel(member, part))
+            if not self.members:
+                raise ValueError("a blend without members")
+            return
         codes, offsets = self.arrays["category_codes"], self.arrays["category_offsets"]
         self.codes: list[dict[str, float]] = [
             dict(zip(cats, codes[offsets[j] : offsets[j + 1]].tolist(), strict=True))
@@ -84,7 +102,7 @@ class CompiledModel:
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             found = meta.get("format") if isinstance(meta, dict) else None
             raise CompiledFormatError(f"compiled model format {found!r}, this churnctl reads {FORMAT}")
-        if meta.get("family") not in ("logreg", "hgb"):
+        if meta.get("family") not in ("logreg", "hgb", "blend"):
             raise CompiledFormatError(f"unknown compiled model family {meta.get('family')!r}")
         try:
             return cls(meta, arrays)
@@ -95,6 +113,8 @@ class CompiledModel:
         self, numbers: Mapping[str, Sequence[float]], texts: Mapping[str, Sequence[str | None]]
     ) -> np.ndarray:
         """Churn probabilities of typed feature rows (see :func:`churnctl.rows.type_rows`)."""
+        if self.family == "blend":  # as scikit-learn's soft vote: the mean over members
+            return np.asarray(np.mean(np.stack([m.predict_proba(numbers, texts) for m in self.members]), axis=0))
         if self.family == "logreg":
             return expit(self._linear(numbers, texts))
         return expit(self._trees(numbers, texts))
@@ -125,10 +145,24 @@ class CompiledModel:
                     onehot[row, offsets[j] + int(column)] = 1.0
         width = meta["layout"]["width"]
         Z = np.empty((n, width), dtype=np.float64)
-        for block, values in (("numeric", scaled), ("categorical", onehot)):
+        blocks = [("numeric", scaled), ("categorical", onehot)]
+        if "splines" in meta["layout"]:
+            blocks.append(("splines", self._splines(X)))
+        for block, values in blocks:
             start, stop = meta["layout"][block]
             Z[:, start:stop] = values
         return np.asarray(Z @ a["coef"].T + a["intercept"]).reshape(-1)
+
+    def _splines(self, X: np.ndarray) -> np.ndarray:
+        """Each numeric feature's B-spline basis (SplineTransformer with constant extrapolation)."""
+        a, k = self.arrays, int(self.meta["spline_degree"])
+        imputed = np.where(np.isnan(X), a["spline_statistics"], X)
+        offsets = a["spline_knot_offsets"]
+        parts = []
+        for j in range(imputed.shape[1]):
+            t = a["spline_knots"][offsets[j] : offsets[j + 1]]
+            parts.append(_bspline_basis(imputed[:, j], t, k, a["spline_low"][j], a["spline_high"][j]))
+        return np.hstack(parts) if parts else np.zeros((X.shape[0], 0))
 
     def _trees(self, numbers: Mapping[str, Sequence[float]], texts: Mapping[str, Sequence[str | None]]) -> np.ndarray:
         n = _n_rows(numbers, texts)
@@ -180,6 +214,33 @@ class CompiledModel:
         missing_left = a["node_missing_left"][at]
         goes = np.where(in_left == 1, True, np.where(known == 1, False, missing_left))
         return np.asarray(np.where(negative, missing_left, goes))
+
+
+def _bspline_basis(x: np.ndarray, t: np.ndarray, k: int, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Values of the ``len(t) - k - 1`` B-splines of degree ``k`` on knots ``t`` at ``x``: within the
+    base interval by de Boor's recursion on the knot span (as SciPy's ``_deBoor_D``); below it, the
+    first ``k`` take ``low`` and the rest 0; above it, the last ``k`` take ``high``."""
+    n = len(t) - k - 1
+    values = np.zeros((len(x), n), dtype=np.float64)
+    inside = np.flatnonzero((t[k] <= x) & (x <= t[n]))
+    xi = x[inside]
+    span = np.clip(np.searchsorted(t, xi, side="right") - 1, k, n - 1)  # t[span] <= x < t[span + 1]
+    h = np.zeros((len(xi), k + 1), dtype=np.float64)
+    h[:, 0] = 1.0
+    for j in range(1, k + 1):
+        previous = h[:, :j].copy()
+        h[:, 0] = 0.0
+        for m in range(1, j + 1):
+            right, left = t[span + m], t[span + m - j]
+            same = right == left
+            w = np.where(same, 0.0, previous[:, m - 1] / np.where(same, 1.0, right - left))
+            h[:, m - 1] += np.where(same, 0.0, w * (right - xi))
+            h[:, m] = np.where(same, 0.0, w * (xi - left))
+    for m in range(k + 1):
+        values[inside, span - k + m] = h[:, m]
+    values[x < t[k], :k] = low
+    values[x > t[n], n - k :] = high
+    return values
 
 
 def _n_rows(numbers: Mapping[str, Sequence[float]], texts: Mapping[str, Sequence[str | None]]) -> int:

@@ -1,4 +1,4 @@
-"""simulate: synthetic bank customers with a known churn mechanism, written to a file."""
+"""simulate: synthetic customers of a profile with a known churn mechanism, written to a file."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from churnctl import outputs
 from churnctl.lifecycle.results import Result
-from churnctl.synthetic import Drift, simulate_customers
+from churnctl.synthetic import Drift, profile, simulate_customers
 
 
 @dataclass
@@ -18,11 +18,16 @@ class SimulateResult(Result):
     seed: int
     churn_rate: float
     drift: dict
+    profile: str = "bank"
+    target: str = "Exited"
 
 
-def simulate(rows: int, seed: int, output: str, drift: Drift | None = None) -> SimulateResult:
+def simulate(
+    rows: int, seed: int, output: str, drift: Drift | None = None, profile_name: str = "bank"
+) -> SimulateResult:
     drift = drift or Drift()
-    frame = simulate_customers(rows, seed=seed, drift=drift)
+    chosen = profile(profile_name)
+    frame = simulate_customers(rows, seed=seed, drift=drift, profile_name=profile_name)
     path = Path(output)
     if path.suffix.lower() == ".json":
         records = json.loads(frame.to_json(orient="records"))
@@ -34,6 +39,8 @@ def simulate(rows: int, seed: int, output: str, drift: Drift | None = None) -> S
         output=str(path),
         rows=rows,
         seed=seed,
-        churn_rate=float(frame["Exited"].mean()),
+        churn_rate=float((frame[chosen.target] == chosen.labels[1]).mean()),
         drift={k: v for k, v in asdict(drift).items() if v},
+        profile=chosen.name,
+        target=chosen.target,
     )

@@ -17,7 +17,6 @@ from churnctl.calibration import choose_calibration
 from churnctl.compiled.export import compiled_model_bytes
 from churnctl.compiled.scorer import FILE_NAME as COMPILED_FILE
 from churnctl.config import Settings
-from churnctl.estimators import choose_threshold, select_and_fit
 from churnctl.features import prepare_features
 from churnctl.importance import feature_importance
 from churnctl.lifecycle.results import Result
@@ -27,6 +26,7 @@ from churnctl.progress import Progress, no_progress
 from churnctl.registry import Registry, ids
 from churnctl.registry.artifacts import describe_source, joblib_bytes, load_dataset, now, parquet_bytes
 from churnctl.registry.events import model_trained_fields
+from churnctl.search import choose_threshold, select_and_fit
 
 log = logging.getLogger("churnctl")
 

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from churnctl.cli.context import state
 from churnctl.cli.options import FormatOption, WaitOption
-from churnctl.cli.render import OutputFormat, emit, fmt, key_values, metrics_table, table, when
+from churnctl.cli.render import OutputFormat, emit, fmt, key_values, metrics_table, model_params, table, when
 from churnctl.errors import EXIT_ARTIFACT
 
 app = typer.Typer(help="List, inspect, promote and roll back model versions.", no_args_is_help=True)
@@ -92,7 +92,7 @@ def show_command(
                     ("created", when(manifest["created"])),
                     ("dataset", manifest["dataset_id"]),
                     ("estimator", manifest["estimator"]),
-                    ("params", ", ".join(f"{k}={v}" for k, v in manifest["params"].items())),
+                    ("params", model_params(manifest["params"])),
                     ("CV ROC-AUC", f"{manifest['cv_roc_auc']:.4f} ± {manifest['cv_roc_auc_std']:.4f}"),
                     ("threshold", f"{manifest['threshold']:.4f} ({manifest['threshold_strategy']})"),
                     ("calibration", (manifest.get("calibration") or {}).get("method", "none")),

@@ -15,6 +15,14 @@ from churnctl.cli.render import OutputFormat, emit
 def simulate_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write: .csv, .parquet or .json.")],
     rows: Annotated[int, typer.Option("--rows", "-n", help="Number of customers.")] = 10_000,
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile",
+            help="Kind of churn file: bank (target Exited), telco (many Yes/No columns, target Churn) or "
+            "usage (telecom usage with a 51-value State column, target Churn).",
+        ),
+    ] = "bank",
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same file.")] = 0,
     shift: Annotated[
         Optional[list[str]],
@@ -45,19 +53,20 @@ def simulate_command(
     ] = 0.0,
     format: FormatOption = OutputFormat.text,
 ) -> None:
-    """Write synthetic bank customers with a known churn mechanism and optional drift.
+    """Write synthetic customers with a known churn mechanism and optional drift.
 
     Example: churnctl simulate --rows 2000 --seed 8 --shift Age=+5 --output drifted.csv
     """
     from churnctl.lifecycle.simulate import simulate
     from churnctl.synthetic import parse_drift
 
-    drift = parse_drift(shift or (), mix or (), new_category or (), missing or (), concept_drift)
-    result = simulate(rows, seed, str(output), drift)
+    drift = parse_drift(shift or (), mix or (), new_category or (), missing or (), concept_drift, profile_name=profile)
+    result = simulate(rows, seed, str(output), drift, profile_name=profile)
 
     def text(out: Console) -> None:
         out.print(
-            f"wrote {result.rows} customers to {result.output} (churn rate {result.churn_rate:.1%}, "
+            f"wrote {result.rows} {result.profile} customers to {result.output} (target {result.target}, "
+            f"churn rate {result.churn_rate:.1%}, "
             f"seed {result.seed}" + (f", drift {result.drift}" if result.drift else "") + ")"
         )
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from churnctl.cli.context import state
 from churnctl.cli.options import FormatOption, WaitOption
 from churnctl.cli.progress import progress_bars
-from churnctl.cli.render import OutputFormat, emit, key_values, metrics_table, styled, table
+from churnctl.cli.render import OutputFormat, emit, key_values, metrics_table, model_params, styled, table
 from churnctl.errors import UsageError
 
 
@@ -20,7 +20,11 @@ def train_command(
     dataset: Annotated[Optional[str], typer.Option("--dataset", help="Dataset id (default: latest).")] = None,
     model: Annotated[
         Optional[str],
-        typer.Option("--model", help="auto (pick by cross-validated ROC-AUC), logreg or hgb [default: auto]."),
+        typer.Option(
+            "--model",
+            help="auto (pick by cross-validated ROC-AUC), logreg, hgb or blend (the best of each, averaged) "
+            "[default: auto].",
+        ),
     ] = None,
     seed: Annotated[
         Optional[int], typer.Option("--seed", help="Seed of CV folds and estimators [default: 42].")
@@ -75,7 +79,7 @@ def train_command(
                 [
                     [
                         c["estimator"],
-                        ", ".join(f"{k}={v}" for k, v in c["params"].items()),
+                        model_params(c["params"]),
                         c["cv_roc_auc_mean"],
                         c["cv_roc_auc_std"],
                         c["seconds"],

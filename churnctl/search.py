@@ -1,0 +1,306 @@
+"""Model selection: which candidate of :mod:`churnctl.estimators` to fit, and the decision threshold.
+
+Selection is cross-validated ROC-AUC on the training split only (stratified K-fold, seeded; every
+candidate sees the same folds). On large data the search runs on a stratified sample of
+``selection_rows`` rows (the ranking of a few candidates is settled long before a million rows),
+and the chosen candidate is then fitted on all rows, gradient boosting with early stopping so that
+it grows no more trees than help. After the candidates, the blend of the best of each family is
+scored from their out-of-fold predictions (no extra fit) and competes like any candidate.
+
+A time budget bounds the whole of training: a candidate starts only when all its folds are expected
+to end before the deadline with time left for the final fit, a fold only when it is (expectations
+come from the folds already timed, scaled by the candidates' relative cost; the first fold of each
+family always runs, as nothing tells its cost before), candidates are compared on the folds they all
+completed, and permutation importance is sized to what is left. Among candidates within
+``TIE_MARGIN`` of the best, the cheapest to score wins. The decision threshold is chosen on the
+out-of-fold predictions of the selected candidate, never on the test split.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import precision_recall_curve, roc_auc_score, roc_curve
+from sklearn.model_selection import StratifiedKFold, train_test_split
+
+from churnctl import estimators
+from churnctl.contract import Schema
+from churnctl.errors import DataError, UsageError
+from churnctl.estimators import CANDIDATES, MODEL_CHOICES, fit_cost, scoring_cost
+from churnctl.progress import Progress, no_progress
+
+log = logging.getLogger(__name__)
+
+# Cross-validated ROC-AUC differences below this are noise at the sizes churn files have (the
+# standard error of one fold's ROC-AUC on 20,000 rows is about 0.003).
+TIE_MARGIN = 0.0015
+
+
+@dataclass
+class CandidateScore:
+    family: str
+    params: dict
+    fold_auc: list[float]
+    seconds: float
+
+    @property
+    def mean_auc(self) -> float:
+        return float(np.mean(self.fold_auc))
+
+    def to_dict(self) -> dict:
+        return {
+            "estimator": self.family,
+            "params": self.params,
+            "cv_roc_auc_mean": self.mean_auc,
+            "cv_roc_auc_std": float(np.std(self.fold_auc)),
+            "fold_roc_auc": self.fold_auc,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+@dataclass
+class Selection:
+    pipeline: Any
+    chosen: CandidateScore
+    candidates: list[CandidateScore]
+    oof_proba: np.ndarray  # out-of-fold probabilities of the chosen candidate ...
+    oof_y: np.ndarray  # ... and the labels of those rows (the selection sample)
+    selection_rows: int  # rows the search ran on
+    n_iter: int | None = None  # trees of the final gradient-boosting fit
+    skipped: list[dict] = field(default_factory=list)  # candidates the time budget cut
+
+
+@dataclass
+class Budget:
+    """What the search may still start before ``deadline``, from the folds timed so far."""
+
+    deadline: float
+    final_scale: float  # rows of the final fit / rows of one fold's fit
+    unit_seconds: dict[str, float] = field(default_factory=dict)  # per family: a fold's seconds per unit of fit_cost
+
+    def fold_seconds(self, family: str, params: dict[str, Any]) -> float | None:
+        if family == "blend":
+            parts = [self.fold_seconds(f, p) for f, p in estimators.members(params)]
+            return None if any(p is None for p in parts) else sum(p or 0.0 for p in parts)
+        unit = self.unit_seconds.get(family)
+        return None if unit is None else unit * fit_cost(family, params)
+
+    def record(self, family: str, params: dict[str, Any], seconds: float) -> None:
+        self.unit_seconds[family] = seconds / fit_cost(family, params)
+
+    def allows(self, family: str, params: dict[str, Any], folds: int, leader: CandidateScore | None) -> bool:
+        """Whether ``folds`` folds of this candidate, then the final fit of it or of the leader, are
+        expected to end before the deadline; always for a family not timed yet."""
+        fold = self.fold_seconds(family, params)
+        if fold is None:
+            return True
+        lead = (self.fold_seconds(leader.family, leader.params) or 0.0) if leader else 0.0
+        return time.monotonic() + folds * fold + max(fold, lead) * self.final_scale <= self.deadline
+
+
+def _cross_validate(
+    schema: Schema,
+    family: str,
+    params: dict[str, Any],
+    X: pd.DataFrame,
+    y: np.ndarray,
+    folds: int,
+    seed: int,
+    may_go_on: Callable[[], bool],
+    fold_done: Callable[[float], None],
+) -> tuple[list[float], np.ndarray, np.ndarray]:
+    """(ROC-AUC per fold, out-of-fold probabilities, mask of rows scored). The first fold always runs;
+    each later one only if ``may_go_on()``. ``fold_done`` gets each fold's seconds."""
+    oof = np.zeros(len(y))
+    scored = np.zeros(len(y), dtype=bool)
+    scores: list[float] = []
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train_idx, valid_idx in splitter.split(X, y):
+        if scores and not may_go_on():
+            break
+        t0 = time.monotonic()
+        pipeline = estimators.build_pipeline(schema, family, params, seed)
+        pipeline.fit(X.iloc[train_idx], y[train_idx])
+        oof[valid_idx] = pipeline.predict_proba(X.iloc[valid_idx])[:, 1]
+        scored[valid_idx] = True
+        scores.append(float(roc_auc_score(y[valid_idx], oof[valid_idx])))
+        fold_done(time.monotonic() - t0)
+    return scores, oof, scored
+
+
+def select_and_fit(
+    schema: Schema,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    model: str = "auto",
+    seed: int = 42,
+    folds: int = 5,
+    time_budget: float = 600.0,
+    selection_rows: int = 100_000,
+    progress: Progress = no_progress,
+) -> Selection:
+    if model not in MODEL_CHOICES:
+        raise UsageError(f"unknown model {model!r}", hint=f"choose one of {', '.join(MODEL_CHOICES)}")
+    minority = int(min(y.sum(), len(y) - y.sum()))
+    if minority < 2:
+        raise DataError(
+            f"the training split has {minority} row(s) of its rarer class; cannot cross-validate",
+            hint="ingest more labelled rows of both classes",
+        )
+    # Sample only when the sample keeps enough of the rarer class for every fold.
+    large = len(y) > selection_rows and minority * selection_rows / len(y) >= 10 * folds
+    if large:  # search on a stratified sample; the final fit uses every row
+        keep, _ = train_test_split(np.arange(len(y)), train_size=selection_rows, stratify=y, random_state=seed)
+        keep = np.sort(keep)
+        X_sel, y_sel = X.iloc[keep], y[keep]
+    else:
+        X_sel, y_sel = X, y
+    minority = int(min(y_sel.sum(), len(y_sel) - y_sel.sum()))
+    folds = max(2, min(folds, minority))
+    pool = [
+        (f, p)
+        for f, p in CANDIDATES
+        if model in ("auto", "blend", f) and not ("spline_knots" in p and not schema.numeric_names)
+    ]
+    budget = Budget(time.monotonic() + time_budget, final_scale=len(y) / (len(y_sel) * (folds - 1) / folds))
+    scored: list[tuple[CandidateScore, np.ndarray, np.ndarray]] = []
+    skipped: list[dict] = []
+    steps = [0]
+    total = len(pool) * folds + 1
+
+    def leader() -> CandidateScore | None:
+        return max((c for c, _, _ in scored), key=lambda c: c.mean_auc, default=None)
+
+    progress("model selection", 0, total)
+    for family, params in pool:
+        if not budget.allows(family, params, folds, leader()):
+            skipped.append({"estimator": family, "params": params})
+            continue
+
+        def may_go_on(family: str = family, params: dict = params) -> bool:
+            return budget.allows(family, params, 1, leader())
+
+        def fold_done(seconds: float, family: str = family, params: dict = params) -> None:
+            budget.record(family, params, seconds)
+            steps[0] += 1
+            progress("model selection", steps[0], total)
+
+        t0 = time.monotonic()
+        fold_auc, oof, mask = _cross_validate(schema, family, params, X_sel, y_sel, folds, seed, may_go_on, fold_done)
+        scored.append((CandidateScore(family, params, fold_auc, time.monotonic() - t0), oof, mask))
+        log.debug(
+            "candidate %s %s: %d fold(s), ROC-AUC %.4f, %.1f s",
+            family,
+            params,
+            len(fold_auc),
+            np.mean(fold_auc),
+            time.monotonic() - t0,
+        )
+    # Candidates are compared on the folds they all completed (the same folds: the splits are seeded).
+    shared = min(len(c.fold_auc) for c, _, _ in scored)
+    for c, _, _ in scored:
+        if len(c.fold_auc) < folds:
+            skipped.append({"estimator": c.family, "params": c.params, "folds_done": len(c.fold_auc)})
+    blend = _blend(scored, y_sel, folds, seed, shared) if model in ("auto", "blend") else None
+    if blend is not None:
+        scored.append(blend)
+        log.debug("candidate blend: ROC-AUC %.4f", blend[0].mean_auc)
+    if model == "blend":
+        if blend is None:
+            raise UsageError(
+                "--model blend needs a scored candidate of each family",
+                hint="raise [train] time_budget, or use --model auto",
+            )
+        scored = [blend]
+    # Only candidates whose final fit is expected to end within the budget are eligible (else the one
+    # quickest to fit): the first fold of each family runs whatever its cost. The cheapest to score
+    # among those within TIE_MARGIN of the best wins (a gap that small is noise, and the chosen model
+    # scores every batch afterwards); then the earlier.
+    final = [(budget.fold_seconds(c.family, c.params) or 0.0) * budget.final_scale for c, _, _ in scored]
+    left = budget.deadline - time.monotonic()
+    eligible = [i for i in range(len(scored)) if final[i] <= left] or [int(np.argmin(final))]
+    compared = {i: float(np.mean(scored[i][0].fold_auc[:shared])) for i in eligible}
+    near = [i for i, auc in compared.items() if auc >= max(compared.values()) - TIE_MARGIN]
+    chosen, oof, mask = scored[min(near, key=lambda i: (scoring_cost(scored[i][0].family, scored[i][0].params), i))]
+    pipeline = estimators.build_pipeline(schema, chosen.family, chosen.params, seed, early_stopping=large)
+    t0 = time.monotonic()
+    pipeline.fit(X, y)
+    log.debug("final fit of %s %s on %d rows: %.1f s", chosen.family, chosen.params, len(y), time.monotonic() - t0)
+    progress("model selection", total, total)
+    return Selection(
+        pipeline=pipeline,
+        chosen=chosen,
+        candidates=[s for s, _, _ in scored],
+        oof_proba=oof[mask],
+        oof_y=y_sel[mask],
+        selection_rows=len(y_sel),
+        n_iter=_trees_grown(pipeline),
+        skipped=skipped,
+    )
+
+
+def _blend(
+    scored: list[tuple[CandidateScore, np.ndarray, np.ndarray]], y: np.ndarray, folds: int, seed: int, shared: int
+) -> tuple[CandidateScore, np.ndarray, np.ndarray] | None:
+    """The blend of the best scored candidate of each family, scored on the folds they share from their
+    out-of-fold probabilities (the mean of the two is what the blend predicts); None without both."""
+    best: dict[str, tuple[float, int]] = {}
+    for i, (c, _, _) in enumerate(scored):
+        if c.family in ("logreg", "hgb"):
+            auc = float(np.mean(c.fold_auc[:shared]))
+            if c.family not in best or auc > best[c.family][0]:
+                best[c.family] = (auc, i)
+    if len(best) < 2:
+        return None
+    picked = [scored[best[f][1]] for f in ("logreg", "hgb")]
+    mask = picked[0][2] & picked[1][2]
+    oof = np.where(mask, (picked[0][1] + picked[1][1]) / 2.0, 0.0)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    fold_auc = [
+        float(roc_auc_score(y[valid], oof[valid])) for _, valid in list(splitter.split(np.zeros(len(y)), y))[:shared]
+    ]
+    params = {"members": [{"estimator": c.family, "params": c.params} for c, _, _ in picked]}
+    return CandidateScore("blend", params, fold_auc, sum(c.seconds for c, _, _ in picked)), oof, mask
+
+
+def _trees_grown(model: Any) -> int | None:
+    """Trees of the final gradient-boosting fit (of a blend's gradient-boosting member)."""
+    for member in getattr(model, "estimators_", None) or [model]:
+        estimator = getattr(member, "named_steps", {}).get("model")
+        if isinstance(estimator, HistGradientBoostingClassifier):
+            return int(estimator.n_iter_)
+    return None
+
+
+def choose_threshold(y: np.ndarray, proba: np.ndarray, strategy: str | float) -> float:
+    """Decision threshold: a fixed probability, best F1 ("f1") or Youden's J ("youden")."""
+    if isinstance(strategy, (int, float)) or _is_number(strategy):
+        value = float(strategy)
+        if not 0.0 < value < 1.0:
+            raise UsageError(f"threshold must be a probability in (0, 1), found {value}")
+        return value
+    if strategy == "f1":
+        precision, recall, thresholds = precision_recall_curve(y, proba)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+        return float(thresholds[int(np.argmax(f1[:-1]))])
+    if strategy == "youden":
+        fpr, tpr, thresholds = roc_curve(y, proba)
+        return float(min(thresholds[int(np.argmax(tpr - fpr))], 1.0))
+    raise UsageError(f"unknown threshold strategy {strategy!r}", hint="use 'f1', 'youden' or a probability such as 0.5")
+
+
+def _is_number(text: object) -> bool:
+    try:
+        float(text)  # type: ignore[arg-type]  # anything float() rejects is "not a number"
+        return True
+    except (TypeError, ValueError):
+        return False
