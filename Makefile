@@ -24,10 +24,10 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 test: $(VENV)/.installed
-	$(PY) -m pytest -q tests -m "not slow"
+	$(PY) -m pytest -q -n auto tests -m "not slow"
 
 test-slow: $(VENV)/.installed
-	$(PY) -m pytest -q tests -m slow
+	$(PY) -m pytest -q -n auto tests -m slow
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check churnctl tests

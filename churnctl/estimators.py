@@ -36,14 +36,22 @@ from churnctl.errors import UsageError
 FAMILIES = ("logreg", "hgb")  # what --model may force besides auto (and blend)
 MODEL_CHOICES = ("auto", *FAMILIES, "blend")
 # (family, params). Order matters: the time budget cuts from the end, and the first of each family
-# always runs. The first hgb candidate is a slower-learning, regularised forest of small trees,
-# which ranks churners better than the library defaults on tabular churn data; the defaults remain
-# a candidate, as does plain logistic regression.
+# always runs. The first hgb candidate is a slower-learning, regularised forest of small trees, each
+# split choosing among half the features, which ranks churners better than the library defaults on
+# the bank, telco and usage files alike; the defaults remain a candidate, as does plain logistic
+# regression.
 CANDIDATES: list[tuple[str, dict]] = [
     ("logreg", {"C": 1.0}),
     (
         "hgb",
-        {"learning_rate": 0.05, "max_iter": 400, "max_leaf_nodes": 4, "min_samples_leaf": 40, "l2_regularization": 1.0},
+        {
+            "learning_rate": 0.03,
+            "max_iter": 600,
+            "max_leaf_nodes": 6,
+            "min_samples_leaf": 30,
+            "l2_regularization": 5.0,
+            "max_features": 0.5,
+        },
     ),
     ("logreg", {"C": 0.1, "spline_knots": 6}),
     (
@@ -52,19 +60,9 @@ CANDIDATES: list[tuple[str, dict]] = [
     ),
     (
         "hgb",
-        {"learning_rate": 0.03, "max_iter": 500, "max_leaf_nodes": 8, "min_samples_leaf": 50, "l2_regularization": 1.0},
+        {"learning_rate": 0.05, "max_iter": 400, "max_leaf_nodes": 4, "min_samples_leaf": 40, "l2_regularization": 1.0},
     ),
     ("logreg", {"C": 1.0, "spline_knots": 6}),
-    (
-        "hgb",
-        {
-            "learning_rate": 0.05,
-            "max_iter": 300,
-            "max_leaf_nodes": 15,
-            "min_samples_leaf": 40,
-            "l2_regularization": 1.0,
-        },
-    ),
 ]
 MAX_TREE_CATEGORIES = 250  # HistGradientBoosting bins categories; rarer ones share one code
 

@@ -11,8 +11,8 @@ A time budget bounds the whole of training: a candidate starts only when all its
 to end before the deadline with time left for the final fit, a fold only when it is (expectations
 come from the folds already timed, scaled by the candidates' relative cost; the first fold of each
 family always runs, as nothing tells its cost before), candidates are compared on the folds they all
-completed, and permutation importance is sized to what is left. Among candidates within
-``TIE_MARGIN`` of the best, the cheapest to score wins. The decision threshold is chosen on the
+completed, and permutation importance is sized to what is left. The best by cross-validated ROC-AUC
+wins unless a candidate within ``TIE_MARGIN`` of it costs at most half as much to score. The decision threshold is chosen on the
 out-of-fold predictions of the selected candidate, never on the test split.
 """
 
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 # Cross-validated ROC-AUC differences below this are noise at the sizes churn files have (the
 # standard error of one fold's ROC-AUC on 20,000 rows is about 0.003).
 TIE_MARGIN = 0.0015
+CHEAPER = 0.5  # a near-tie goes to a candidate that costs at most this share of the best's to score
 
 
 @dataclass
@@ -221,15 +222,12 @@ def select_and_fit(
             )
         scored = [blend]
     # Only candidates whose final fit is expected to end within the budget are eligible (else the one
-    # quickest to fit): the first fold of each family runs whatever its cost. The cheapest to score
-    # among those within TIE_MARGIN of the best wins (a gap that small is noise, and the chosen model
-    # scores every batch afterwards); then the earlier.
+    # quickest to fit): the first fold of each family runs whatever its cost.
     final = [(budget.fold_seconds(c.family, c.params) or 0.0) * budget.final_scale for c, _, _ in scored]
     left = budget.deadline - time.monotonic()
     eligible = [i for i in range(len(scored)) if final[i] <= left] or [int(np.argmin(final))]
     compared = {i: float(np.mean(scored[i][0].fold_auc[:shared])) for i in eligible}
-    near = [i for i, auc in compared.items() if auc >= max(compared.values()) - TIE_MARGIN]
-    chosen, oof, mask = scored[min(near, key=lambda i: (scoring_cost(scored[i][0].family, scored[i][0].params), i))]
+    chosen, oof, mask = scored[_pick(compared, [scoring_cost(c.family, c.params) for c, _, _ in scored])]
     pipeline = estimators.build_pipeline(schema, chosen.family, chosen.params, seed, early_stopping=large)
     t0 = time.monotonic()
     pipeline.fit(X, y)
@@ -245,6 +243,16 @@ def select_and_fit(
         n_iter=_trees_grown(pipeline),
         skipped=skipped,
     )
+
+
+def _pick(compared: dict[int, float], cost: list[float]) -> int:
+    """The best candidate by cross-validated ROC-AUC, unless one within TIE_MARGIN of it (a gap that small
+    is noise) costs at most half as much to score — the chosen model scores every batch afterwards —
+    then the cheapest such one; ties by order."""
+    best = max(compared, key=lambda i: (compared[i], -i))
+    near = [i for i, auc in compared.items() if auc >= compared[best] - TIE_MARGIN]
+    cheaper = [i for i in near if cost[i] <= cost[best] * CHEAPER]
+    return min(cheaper, key=lambda i: (cost[i], i)) if cheaper else best
 
 
 def _blend(

@@ -25,6 +25,8 @@ Settings (environment variables):
   does not import with pandas 3); ``BENCH_PEER_TIMEOUT`` seconds for the install (default 1800)
 * ``BENCH_DRIFT_SIM=1`` also the drift-decision simulation (long); ``BENCH_BATCHES`` its batches
   per case (default 200)
+* ``BENCH_MODEL_QUALITY=1`` also the model search against plain defaults on the bank data and the
+  simulated telco and usage files (test ROC-AUC over split seeds 1-3; about 6 minutes)
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ def settings() -> dict:
         "peer_venv": Path(os.environ.get("BENCH_PEER_VENV") or ROOT / ".bench-venv"),
         "peer_packages": os.environ.get("BENCH_PEER_PACKAGES", "evidently pandas<3").split(),
         "drift_sim": os.environ.get("BENCH_DRIFT_SIM", "0") == "1",
+        "model_quality": os.environ.get("BENCH_MODEL_QUALITY", "0") == "1",
         "wide": wide,
         "wide_budget": wide_budget,
     }
@@ -113,6 +116,10 @@ def run(config: dict, base: Path) -> str:
 
         os.environ["CHURNCTL_SIGNING_KEY"] = env["CHURNCTL_SIGNING_KEY"]
         extra = simulation(ws.work / "drift-sim", config["batches"])
+    if config["model_quality"]:
+        from tests.bench.model_quality import model_quality
+
+        extra += ([""] if extra else []) + model_quality()
     notes = notes_for(config, peer, ctx.notes, env)
     took = time.perf_counter() - started
     notes.append(f"This run took {took / 60:.1f} min" if took >= 60 else f"This run took {took:.0f} s")

@@ -14,13 +14,14 @@ import pytest
 from tests.conftest import EXAMPLE_ROW
 
 
-# The test ROC-AUC moves by about 0.02 between split seeds (0.857, 0.867, 0.874 for seeds 1-3 in the
-# README), so one split is held to 0.85 and the mean of three to the README's 0.855.
+# The test ROC-AUC moves by about 0.015 between split seeds (0.859, 0.871, 0.874 for seeds 1-3 in the
+# README), so one split is held to 0.85 and the mean of three to 0.8675 (the README's 0.8678; the
+# issue's target is 0.868).
 @pytest.mark.parametrize(
     "seeds, least_mean",
     [
         pytest.param((1,), 0.85, id="seed-1"),
-        pytest.param((1, 2, 3), 0.855, id="seeds-1-2-3", marks=pytest.mark.slow),
+        pytest.param((1, 2, 3), 0.8675, id="seeds-1-2-3", marks=pytest.mark.slow),
     ],
 )
 def test_mean_test_auc_over_split_seeds(cli, bank_model, tmp_path, seeds, least_mean):
