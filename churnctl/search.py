@@ -12,8 +12,8 @@ to end before the deadline with time left for the final fit, a fold only when it
 come from the folds already timed, scaled by the candidates' relative cost; the first fold of each
 family always runs, as nothing tells its cost before), candidates are compared on the folds they all
 completed, and permutation importance is sized to what is left. The best by cross-validated ROC-AUC
-wins unless a candidate within ``TIE_MARGIN`` of it costs at most half as much to score. The decision threshold is chosen on the
-out-of-fold predictions of the selected candidate, never on the test split.
+wins unless a candidate within ``TIE_MARGIN`` of it costs at most half as much to score. The decision
+threshold is chosen on the out-of-fold predictions of the selected candidate, never on the test split.
 """
 
 from __future__ import annotations

@@ -44,12 +44,13 @@ def test_the_blend_is_scored_on_the_mean_of_its_members_out_of_fold_predictions(
         (CandidateScore("logreg", {"C": 0.1}, [0.60, 0.61, 0.59], 1.0), oof["b"], everywhere),
         (CandidateScore("hgb", {"max_iter": 9}, [0.75, 0.70, 0.70], 2.0), oof["c"], everywhere),
     ]
-    blend, blended, mask = _blend(scored, y, folds=3, seed=5, shared=2)
+    blend, blended, scored_rows = _blend(scored, y, folds=3, seed=5, shared=2)
     assert blend.family == "blend" and blend.params["members"] == [
         {"estimator": "logreg", "params": {"C": 1.0}},  # the best of each family on the shared folds
         {"estimator": "hgb", "params": {"max_iter": 9}},
     ]
     np.testing.assert_array_equal(blended, (oof["a"] + oof["c"]) / 2)
+    assert scored_rows.all()
     folds = list(StratifiedKFold(3, shuffle=True, random_state=5).split(np.zeros(900), y))[:2]
     assert blend.fold_auc == [roc_auc_score(y[v], (oof["a"][v] + oof["c"][v]) / 2) for _, v in folds]
     assert _blend(scored[:2], y, folds=3, seed=5, shared=2) is None  # one family: nothing to blend
