@@ -166,11 +166,7 @@ def select_and_fit(
         X_sel, y_sel = X, y
     minority = int(min(y_sel.sum(), len(y_sel) - y_sel.sum()))
     folds = max(2, min(folds, minority))
-    pool = [
-        (f, p)
-        for f, p in CANDIDATES
-        if model in ("auto", "blend", f) and not ("spline_knots" in p and not schema.numeric_names)
-    ]
+    pool = [(f, p) for f, p in CANDIDATES if model in ("auto", "blend", f) and estimators.runs_on(schema, p)]
     budget = Budget(time.monotonic() + time_budget, final_scale=len(y) / (len(y_sel) * (folds - 1) / folds))
     scored: list[tuple[CandidateScore, np.ndarray, np.ndarray]] = []
     skipped: list[dict] = []

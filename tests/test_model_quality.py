@@ -34,6 +34,20 @@ def test_splines_follow_a_u_shaped_effect():
     assert "spline_knots" in selection.chosen.params
 
 
+@pytest.mark.parametrize("numbers, runs", [(0, False), (3, True), (100, True), (101, False)])
+def test_spline_candidates_run_on_files_with_a_few_dozen_numbers(numbers, runs):
+    from churnctl.estimators import CANDIDATES, runs_on
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({f"x{i}": rng.normal(size=50) for i in range(numbers)})
+    frame["plan"], frame["y"] = rng.choice(["a", "b"], 50), rng.integers(0, 2, 50)
+    schema = infer_schema(frame, "y", None).schema
+    assert len(schema.numeric_names) == numbers
+    splines = [p for f, p in CANDIDATES if "spline_knots" in p]
+    assert splines and all(runs_on(schema, p) == runs for p in splines)
+    assert all(runs_on(schema, p) for f, p in CANDIDATES if "spline_knots" not in p)
+
+
 def test_the_blend_is_scored_on_the_mean_of_its_members_out_of_fold_predictions():
     rng = np.random.default_rng(3)
     y = (rng.random(900) < 0.3).astype(int)
