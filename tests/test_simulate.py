@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from churnctl.errors import UsageError
@@ -85,3 +86,83 @@ def test_concept_drift_changes_the_mechanism():
 def test_bad_drift_specs(kwargs, message):
     with pytest.raises(UsageError, match=message):
         parse_drift(**kwargs)
+
+
+# -- other profiles -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def telco():
+    return simulate_customers(30_000, seed=3, profile_name="telco")
+
+
+@pytest.fixture(scope="module")
+def usage():
+    return simulate_customers(30_000, seed=3, profile_name="usage")
+
+
+def test_every_profile_is_reproducible_and_documents_its_target():
+    from churnctl.synthetic import PROFILES
+
+    for name, profile in PROFILES.items():
+        a = simulate_customers(300, seed=9, profile_name=name)
+        assert a.equals(simulate_customers(300, seed=9, profile_name=name))
+        assert not a.equals(simulate_customers(300, seed=10, profile_name=name))
+        assert set(a[profile.target]) == set(profile.labels)
+        assert set(profile.features) | {profile.target} <= set(a.columns)
+
+
+def test_telco_profile_resembles_the_public_file(telco):
+    f = telco
+    churn = f["Churn"] == "Yes"
+    assert 0.23 < churn.mean() < 0.30
+    yes_no = [c for c in f.columns if set(f[c].unique()) <= {"Yes", "No"}]
+    assert len(yes_no) >= 5  # Partner, Dependents, PhoneService, PaperlessBilling, Churn
+    assert f["TotalCharges"].isna().equals(f["tenure"] == 0)  # blank for customers without a month billed
+    long = f[f["tenure"] > 0]
+    assert (long["TotalCharges"] / (long["MonthlyCharges"] * long["tenure"])).between(0.8, 1.2).all()
+    by_contract = churn.groupby(f["Contract"]).mean()
+    assert by_contract["Month-to-month"] > 2 * by_contract["One year"] > by_contract["Two year"]
+    assert churn[f["tenure"] <= 6].mean() > 2 * churn[f["tenure"] >= 48].mean()  # falls steeply, then slowly
+    assert f.groupby("Contract")["tenure"].mean().is_monotonic_increasing  # longer customers, longer contracts
+
+
+def test_usage_profile_resembles_the_public_file(usage):
+    f = usage
+    churn = f["Churn"].astype(bool)
+    assert 0.11 < churn.mean() < 0.18
+    assert f["State"].nunique() == 51 and set(f["Area code"]) == {408, 415, 510}
+    for period, rate in (("day", 0.17), ("eve", 0.085), ("night", 0.045), ("intl", 0.27)):
+        np.testing.assert_allclose(f[f"Total {period} charge"], (f[f"Total {period} minutes"] * rate).round(2))
+    assert churn[f["Customer service calls"] >= 4].mean() > 2 * churn[f["Customer service calls"] <= 1].mean()
+    assert churn[f["International plan"] == "yes"].mean() > 2 * churn[f["International plan"] == "no"].mean()
+    assert (f.loc[f["Voice mail plan"] == "no", "Number vmail messages"] == 0).all()
+
+
+def test_drift_options_follow_the_profile():
+    drift = parse_drift(shift=["Total day minutes=+40"], mix=["International plan=yes:0.3"], profile_name="usage")
+    ref = simulate_customers(20_000, seed=1, profile_name="usage")
+    cur = simulate_customers(20_000, seed=2, drift=drift, profile_name="usage")
+    assert cur["Total day minutes"].mean() - ref["Total day minutes"].mean() == pytest.approx(40, abs=2)
+    np.testing.assert_allclose(cur["Total day charge"], (cur["Total day minutes"] * 0.17).round(2))  # follows
+    assert (cur["International plan"] == "yes").mean() == pytest.approx(0.3, abs=0.015)
+    assert cur["Churn"].mean() > ref["Churn"].mean() + 0.03  # bigger bills, same mechanism: more churn
+    with pytest.raises(UsageError, match="not a numeric column of the telco profile") as error:
+        parse_drift(shift=["Age=+5"], profile_name="telco")
+    assert "tenure" in error.value.hint
+    with pytest.raises(UsageError, match="unknown profile"):
+        parse_drift(profile_name="insurance")
+
+
+def test_simulate_writes_a_profile_that_ingest_reads(cli, tmp_path):
+    path = tmp_path / "usage.csv"
+    run = cli("simulate", "--profile", "usage", "--rows", "800", "--seed", "4", "-o", path, "--format", "json")
+    assert run.code == 0, run.stderr
+    assert run.json()["profile"] == "usage" and run.json()["target"] == "Churn"
+    ingested = cli("--artifacts", tmp_path / "a", "ingest", path, "--target", "Churn", "--format", "json")
+    assert ingested.code == 0, ingested.stderr
+    doc = ingested.json()
+    kinds = {f["name"]: f["kind"] for f in doc["features"]}
+    assert doc["positive_label"] == "True" and kinds["State"] == "categorical" and kinds["Voice mail plan"] == "binary"
+    bad = cli("simulate", "--profile", "bank", "--shift", "tenure=+1", "-o", tmp_path / "x.csv")
+    assert bad.code == 2 and "not a numeric column of the bank profile" in bad.stderr
