@@ -192,9 +192,10 @@ def fast_config(tmp_path) -> Path:
     return path
 
 
-def simulated_monitors(folder: Path, model: str):
-    """Train ``model`` on 10,000 simulated customers (seed 100, 3-fold search) in ``folder``; returns a
-    function making drift monitors against that version's reference (``settings``, ``expected_rows``)."""
+def simulated_monitors(folder: Path, model: str, profile: str = "bank"):
+    """Train ``model`` on 10,000 simulated customers of ``profile`` (seed 100, 3-fold search) in
+    ``folder``; returns a function making drift monitors against that version's reference
+    (``settings``, ``expected_rows``)."""
     from churnctl.config import DriftSettings, Settings, TrainSettings
     from churnctl.drift.monitor import DriftMonitor
     from churnctl.drift.profile import ReferenceProfile
@@ -202,13 +203,13 @@ def simulated_monitors(folder: Path, model: str):
     from churnctl.lifecycle.train import train
     from churnctl.registry import Registry
     from churnctl.registry.artifacts import load_model
-    from churnctl.synthetic import simulate_customers
+    from churnctl.synthetic import PROFILES, simulate_customers
 
     path = folder / "reference.csv"
-    simulate_customers(10_000, seed=100).to_csv(path, index=False)
+    simulate_customers(10_000, seed=100, profile_name=profile).to_csv(path, index=False)
     settings = Settings(train=TrainSettings(cv_folds=3))
     registry = Registry(folder / "artifacts")
-    ingest(registry, str(path), settings, target="Exited")
+    ingest(registry, str(path), settings, target=PROFILES[profile].target)
     train(registry, settings, model=model)
     loaded = load_model(registry)
     profile = ReferenceProfile.for_model(registry, loaded)

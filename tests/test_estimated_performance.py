@@ -92,6 +92,31 @@ def test_a_drop_caused_by_covariate_shift_is_detected_without_labels(run_batch, 
     assert detected >= least, f"detected in {detected} of {batches}"
 
 
+@pytest.fixture(scope="module")
+def usage_batch(tmp_path_factory):
+    monitors = simulated_monitors(tmp_path_factory.mktemp("cbpe-usage"), "hgb", profile="usage")
+
+    def check(drift: Drift, seed: int):
+        monitor = monitors()
+        monitor.update(simulate_customers(5_000, seed=seed, drift=drift, profile_name="usage"))
+        return monitor.report()
+
+    return check
+
+
+@pytest.mark.parametrize("batches, least", BATCHES)
+def test_a_drop_of_005_caused_by_covariate_shift_is_detected_without_labels(usage_batch, batches, least):
+    """Telecom usage records with three more calls to customer service each: customers pile up where the
+    mechanism's complaint effect saturates, and the realised ROC-AUC falls by about 0.09."""
+    detected, drops = 0, []
+    for i in range(batches):
+        report = usage_batch(Drift(shift={"Customer service calls": 3}), 90_000 + i)
+        drops.append(report.performance.roc_auc_reference - report.performance.roc_auc)
+        detected += report.estimated_performance.drop_detected and report.drift_detected
+    assert np.mean(drops) >= 0.05
+    assert detected >= least, f"detected in {detected} of {batches}"
+
+
 def test_a_changed_churn_mechanism_is_invisible_to_the_estimate_and_seen_by_labels(run_batch):
     for i in range(3):
         report = run_batch(Drift(concept=1.0), 80_000 + i)
