@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from churnctl.registry import Registry
 from tests.conftest import EXAMPLE_ROW
 
 
@@ -25,7 +26,7 @@ from tests.conftest import EXAMPLE_ROW
     ],
 )
 def test_mean_test_auc_over_split_seeds(cli, bank_model, tmp_path, seeds, least_mean):
-    aucs = []
+    aucs, eces = [], []
     for seed in seeds:
         model = bank_model(seed)
         excluded = {e["name"]: e["role"] for e in model.ingested["excluded"]}
@@ -36,7 +37,12 @@ def test_mean_test_auc_over_split_seeds(cli, bank_model, tmp_path, seeds, least_
         evaluated = cli(*a, "evaluate", "--format", "json").json()
         assert evaluated["roc_auc"] == model.trained["test_metrics"]["roc_auc"]
         aucs.append(evaluated["roc_auc"])
+        eces.append(evaluated["ece"])
+        manifest = Registry(model.artifacts).model_manifest(model.trained["version"])
+        brier = manifest["calibration_brier"]  # cross-validated on out-of-fold scores
+        assert brier[manifest["calibration"]["method"]] <= brier["none"]  # never worse than uncalibrated
     assert np.mean(aucs) >= least_mean, aucs
+    assert np.mean(eces) <= 0.02, eces  # the calibration target (0.013, 0.021, 0.017 for seeds 1-3)
 
 
 def test_example_row_from_the_original_project(cli, bank_model, tmp_path):
