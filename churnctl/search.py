@@ -247,7 +247,7 @@ def _pick(compared: dict[int, float], cost: list[float]) -> int:
     then the cheapest such one; ties by order."""
     best = max(compared, key=lambda i: (compared[i], -i))
     near = [i for i, auc in compared.items() if auc >= compared[best] - TIE_MARGIN]
-    cheaper = [i for i in near if cost[i] <= cost[best] * CHEAPER]
+    cheaper = [i for i in near if cost[i] <= cost[best] * CHEAPER and cost[i] < cost[best]]
     return min(cheaper, key=lambda i: (cost[i], i)) if cheaper else best
 
 

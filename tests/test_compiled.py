@@ -370,3 +370,22 @@ def test_the_spline_basis_is_scipys(knots):
     assert np.max(np.abs(got - expected)) <= 1e-12
     outside = _bspline_basis(np.array([knots[k] - 1, knots[n] + 1]), knots, k, np.full(k, 7.0), np.full(k, 9.0))
     assert outside[0].tolist() == [7.0] * k + [0.0] * (n - k) and outside[1].tolist() == [0.0] * (n - k) + [9.0] * k
+
+
+def test_a_blend_file_with_odd_members_is_a_format_error():
+    schema, X, pipeline = fitted("simulated", "blend")
+    arrays = dict(np.load(io.BytesIO(compile_pipeline(pipeline, schema, X)), allow_pickle=False))
+    meta = json.loads(arrays["meta"].tobytes())
+
+    def load(changed: dict) -> None:
+        arrays["meta"] = np.frombuffer(json.dumps(changed).encode(), dtype=np.uint8)
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        CompiledModel.from_bytes(buffer.getvalue())
+
+    load(meta)  # as written: loads
+    renamed = json.loads(json.dumps(meta))
+    renamed["members"][0]["numeric"][0] = "Renamed"
+    for odd in ({**meta, "members": [1]}, {**meta, "members": "ab"}, {**meta, "members": []}, renamed):
+        with pytest.raises(CompiledFormatError):
+            load(odd)

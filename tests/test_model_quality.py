@@ -77,6 +77,7 @@ def test_the_blend_is_scored_on_the_mean_of_its_members_out_of_fold_predictions(
         ({0: 0.800, 1: 0.810, 2: 0.809}, [0.0, 1500.0, 700.0], 2),  # at most half the cost: the cheaper
         ({0: 0.809, 1: 0.810, 2: 0.809}, [0.0, 1500.0, 700.0], 0),  # the cheapest of those near
         ({0: 0.790, 1: 0.810}, [0.0, 1500.0], 1),  # beyond the margin, cost does not matter
+        ({0: 0.800, 1: 0.801}, [0.0, 0.0], 1),  # as cheap is not cheaper: plain vs spline logreg
     ],
 )
 def test_the_best_wins_unless_a_near_tie_scores_at_half_the_cost(aucs, costs, chosen):

@@ -81,6 +81,10 @@ def test_concept_drift_changes_the_mechanism():
         ({"mix": ["Geography=Germany:1.5"]}, "between 0 and 1"),
         ({"missing": ["Nope=0.1"]}, "not a feature"),
         ({"concept": 2.0}, "between 0 and 1"),
+        ({"shift": ["Age=inf"]}, "not a finite number"),
+        ({"shift": ["Age=nan"]}, "not a finite number"),
+        ({"mix": ["Gender=Male:0,Female:0"]}, "must add up to 1"),
+        ({"mix": ["Geography=France:0.1,Germany:0.2,Spain:0.3"]}, "must add up to 1"),
     ],
 )
 def test_bad_drift_specs(kwargs, message):

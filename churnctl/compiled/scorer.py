@@ -75,15 +75,25 @@ class CompiledModel:
         self.categorical: list[str] = list(meta["categorical"])
         self.members: list[CompiledModel] = []
         if self.family == "blend":
-            for i, member in enumerate(meta["members"]):
+            members = meta["members"]
+            if not isinstance(members, list) or not members or not all(isinstance(m, dict) for m in members):
+                raise ValueError("a blend's members are not a list of models")
+            for i, member in enumerate(members):
                 if member.get("family") not in ("logreg", "hgb"):
                     raise ValueError(f"blend member family {member.get('family')!r}")
+                if member.get("numeric") != self.numeric or member.get("categorical") != self.categorical:
+                    raise ValueError("a blend member takes other features than the blend")
                 prefix = f"m{i}."
                 part = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
                 self.members.append(CompiledModel(member, part))
-            if not self.members:
-                raise ValueError("a blend without members")
             return
+        if "splines" in meta.get("layout", {}):
+            degree, offsets = int(meta["spline_degree"]), self.arrays["spline_knot_offsets"]
+            shape = (len(self.numeric), degree)
+            if len(offsets) != len(self.numeric) + 1 or offsets[-1] != len(self.arrays["spline_knots"]):
+                raise ValueError("spline knots do not match the numeric features")
+            if self.arrays["spline_low"].shape != shape or self.arrays["spline_high"].shape != shape:
+                raise ValueError("spline boundary values do not match the numeric features")
         codes, offsets = self.arrays["category_codes"], self.arrays["category_offsets"]
         self.codes: list[dict[str, float]] = [
             dict(zip(cats, codes[offsets[j] : offsets[j + 1]].tolist(), strict=True))
@@ -106,7 +116,7 @@ class CompiledModel:
             raise CompiledFormatError(f"unknown compiled model family {meta.get('family')!r}")
         try:
             return cls(meta, arrays)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise CompiledFormatError(f"incomplete compiled model: {exc!r}") from None
 
     def predict_proba(

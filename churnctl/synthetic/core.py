@@ -61,9 +61,12 @@ def _split(spec: str, option: str) -> tuple[str, str]:
 
 def _number(text: str, option: str, spec: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise UsageError(f"{option} {spec!r}: {text!r} is not a number") from None
+    if not np.isfinite(value):
+        raise UsageError(f"{option} {spec!r}: {text!r} is not a finite number")
+    return value
 
 
 def _share(text: str, option: str, spec: str) -> float:
@@ -113,8 +116,14 @@ def parse_drift(
                     hint=f"categories: {', '.join(profile.mixes[column])}; use --new-category for new ones",
                 )
             shares[category.strip()] = _share(share, "--mix", spec)
-        if sum(shares.values()) > 1.0 + 1e-9:
+        total = sum(shares.values())
+        if total > 1.0 + 1e-9:
             raise UsageError(f"--mix {spec!r}: shares add up to more than 1")
+        if set(shares) == set(profile.mixes[column]) and abs(total - 1.0) > 1e-9:
+            raise UsageError(
+                f"--mix {spec!r}: the shares name every category of {column}, so they must add up to 1, "
+                f"found {total:g}"
+            )
         drift.mix[column] = shares
     for spec in new_category:
         column, value = _split(spec, "--new-category")

@@ -87,8 +87,8 @@ def derive(frame: pd.DataFrame, rng: np.random.Generator) -> None:
         minutes = frame[f"Total {period} minutes"].clip(lower=0).round(1)
         frame[f"Total {period} minutes"] = minutes
         frame[f"Total {period} charge"] = (minutes * rate).round(2)
-    for column in ("Account length", "Customer service calls"):
-        frame[column] = frame[column].clip(lower=0)
+    frame["Account length"] = frame["Account length"].clip(lower=1)
+    frame["Customer service calls"] = frame["Customer service calls"].clip(lower=0)
 
 
 def churn_logit(frame: pd.DataFrame, concept: float = 0.0) -> np.ndarray:
