@@ -121,8 +121,7 @@ def parse_drift(
             raise UsageError(f"--mix {spec!r}: shares add up to more than 1")
         if set(shares) == set(profile.mixes[column]) and abs(total - 1.0) > 1e-9:
             raise UsageError(
-                f"--mix {spec!r}: the shares name every category of {column}, so they must add up to 1, "
-                f"found {total:g}"
+                f"--mix {spec!r}: the shares name every category of {column}, so they must add up to 1, found {total:g}"
             )
         drift.mix[column] = shares
     for spec in new_category:
