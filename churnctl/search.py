@@ -12,7 +12,7 @@ to end before the deadline with time left for the final fit, a fold only when it
 come from the folds already timed, scaled by the candidates' relative cost; the first fold of each
 family always runs, as nothing tells its cost before), candidates are compared on the folds they all
 completed, and permutation importance is sized to what is left. The best by cross-validated ROC-AUC
-wins unless a candidate within ``TIE_MARGIN`` of it costs at most half as much to score. The decision
+wins unless a candidate within ``TIE_MARGIN`` of it is cheaper to score, at most half as costly. The decision
 threshold is chosen on the out-of-fold predictions of the selected candidate, never on the test split.
 """
 
@@ -243,8 +243,8 @@ def select_and_fit(
 
 def _pick(compared: dict[int, float], cost: list[float]) -> int:
     """The best candidate by cross-validated ROC-AUC, unless one within TIE_MARGIN of it (a gap that small
-    is noise) costs at most half as much to score — the chosen model scores every batch afterwards —
-    then the cheapest such one; ties by order."""
+    is noise) is cheaper to score, at most half as costly — the chosen model scores every batch
+    afterwards — then the cheapest such one; ties by order."""
     best = max(compared, key=lambda i: (compared[i], -i))
     near = [i for i, auc in compared.items() if auc >= compared[best] - TIE_MARGIN]
     cheaper = [i for i in near if cost[i] <= cost[best] * CHEAPER and cost[i] < cost[best]]
