@@ -395,3 +395,23 @@ def test_promotion_decided_but_not_applied_is_completed_by_the_next_run(cli, env
     again = cli(*args(env), "retrain", "--data", data, "--format", "json")
     assert again.code == 0 and again.json()["outcome"] == "skipped"
     assert registry.current() == doc["challenger"] and "interrupted retrain" in again.stderr
+
+
+def test_retrain_writes_its_outcome_and_holdout_scores_to_a_metrics_file(cli, env):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    prom = env / "retrain.prom"
+    data = batch(env, "concept-m.csv", seed=12, drift=Drift(concept=1.0))
+    run = cli(*args(env), "retrain", "--data", data, "--metrics-file", prom, "--format", "json")
+    assert run.code == 0, run.stderr
+    doc = run.json()
+    found = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(prom.read_text())
+        for s in family.samples
+    }
+    outcomes = {dict(k[1])["outcome"]: v for k, v in found.items() if k[0] == "churnctl_retrain_outcome"}
+    assert outcomes == {o: float(o == doc["outcome"]) for o in ("promoted", "rejected", "skipped")}
+    challenger = found[("churnctl_retrain_holdout_roc_auc", (("role", "challenger"), ("version", doc["challenger"])))]
+    assert challenger == pytest.approx(doc["metrics"]["challenger"]["roc_auc"])
+    assert found[("churnctl_current_model_info", (("version", doc["current"]),))] == 1.0

@@ -3,8 +3,10 @@ are, the settings, and how much to say."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -29,6 +31,17 @@ class State:
     @property
     def registry(self) -> Registry:
         return Registry(self.artifacts, KeySource(self.settings.security.key_file, artifacts=self.artifacts))
+
+
+def metrics_writer(path: Path | None) -> Callable[[str, Any, Callable[[], str | None]], None]:
+    """For ``--metrics-file``: the path is checked now, before the work, and the returned function writes
+    the file after it (``current`` gives the version in production); without the option, a no-op."""
+    if path is None:
+        return lambda command, result, current: None
+    from churnctl.monitoring import check_metrics_path, write_metrics_file
+
+    check_metrics_path(path)
+    return lambda command, result, current: write_metrics_file(path, command, result, current())
 
 
 def state(ctx: typer.Context) -> State:

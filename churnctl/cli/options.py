@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -11,5 +12,14 @@ from churnctl.cli.render import OutputFormat
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="text (tables) or json (one document).")]
 WaitOption = Annotated[
     float, typer.Option("--wait", help="Seconds to wait for the registry lock (default: fail at once).")
+]
+MetricsFileOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--metrics-file",
+        metavar="FILE.prom",
+        help="Also write this run's metrics in the Prometheus text format (atomically; for node_exporter's "
+        "textfile collector).",
+    ),
 ]
 ModelOption = Annotated[Optional[str], typer.Option("--model", help="Model version, e.g. v0003 (default: current).")]

@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from churnctl.cli.context import state
-from churnctl.cli.options import FormatOption, ModelOption
+from churnctl.cli.context import metrics_writer, state
+from churnctl.cli.options import FormatOption, MetricsFileOption, ModelOption
 from churnctl.cli.progress import progress_bars
 from churnctl.cli.render import OutputFormat, emit, fmt, styled, table
 from churnctl.errors import EXIT_DRIFT
@@ -35,6 +35,7 @@ def drift_check_command(
         typer.Option("--min-rows", help="Fewer rows than this give status insufficient_data [default: 100]."),
     ] = None,
     format: FormatOption = OutputFormat.text,
+    metrics_file: MetricsFileOption = None,
 ) -> None:
     """Check a batch for data, prediction and performance drift; exit 1 when drift is detected.
 
@@ -43,6 +44,7 @@ def drift_check_command(
     from churnctl.lifecycle.drift_check import drift_check
 
     st = state(ctx)
+    write_metrics = metrics_writer(metrics_file)
     with progress_bars(ctx) as progress:
         report = drift_check(
             st.registry,
@@ -54,6 +56,7 @@ def drift_check_command(
             min_rows=min_rows,
             progress=progress,
         )
+    write_metrics("drift-check", report, st.registry.current)
 
     def text(out: Console) -> None:
         ordered = sorted(

@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from churnctl.cli.context import state
-from churnctl.cli.options import FormatOption, ModelOption
+from churnctl.cli.context import metrics_writer, state
+from churnctl.cli.options import FormatOption, MetricsFileOption, ModelOption
 from churnctl.cli.render import OutputFormat, emit, fmt, metrics_table, table
 
 
@@ -21,6 +21,7 @@ def evaluate_command(
         typer.Option("--data", help="Labelled CSV/Parquet file (default: the model's held-out test split)."),
     ] = None,
     format: FormatOption = OutputFormat.text,
+    metrics_file: MetricsFileOption = None,
 ) -> None:
     """Evaluate a model version on its test split or on a labelled file.
 
@@ -28,7 +29,10 @@ def evaluate_command(
     """
     from churnctl.lifecycle.evaluate import evaluate
 
-    result = evaluate(state(ctx).registry, version=model, data=str(data) if data else None)
+    st = state(ctx)
+    write_metrics = metrics_writer(metrics_file)
+    result = evaluate(st.registry, version=model, data=str(data) if data else None)
+    write_metrics("evaluate", result, st.registry.current)
 
     def text(out: Console) -> None:
         out.print(metrics_table(result.metrics, f"Model {result.model_version} on {result.data}"))

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from churnctl.cli.context import state
-from churnctl.cli.options import FormatOption, WaitOption
+from churnctl.cli.context import metrics_writer, state
+from churnctl.cli.options import FormatOption, MetricsFileOption, WaitOption
 from churnctl.cli.render import OutputFormat, emit, styled, table
 
 
@@ -19,6 +19,7 @@ def retrain_command(
     force: Annotated[bool, typer.Option("--force", help="Train a challenger even when no drift is detected.")] = False,
     wait: WaitOption = 0.0,
     format: FormatOption = OutputFormat.text,
+    metrics_file: MetricsFileOption = None,
 ) -> None:
     """Retrain on newly labelled data; promote the challenger only if it beats the champion.
 
@@ -27,7 +28,9 @@ def retrain_command(
     from churnctl.lifecycle.retrain import retrain
 
     st = state(ctx)
+    write_metrics = metrics_writer(metrics_file)
     result = retrain(st.registry, st.settings, str(data), force=force, wait=wait)
+    write_metrics("retrain", result, lambda: result.current)
 
     def text(out: Console) -> None:
         out.print(styled((result.outcome, "bold"), f": {result.reason}"))
