@@ -10,6 +10,8 @@ import os
 import signal
 import sys
 import traceback
+from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Optional
 
@@ -61,8 +63,14 @@ app = typer.Typer(
 )
 
 
-# Verbosity of this run, for the error handler in main() (which runs outside any Typer context).
+# Verbosity and log format of this run, for the error handler in main() (outside any Typer context).
 _verbosity = 0
+_json_logs = False
+
+
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
 
 
 class _StderrFormatter(logging.Formatter):
@@ -72,13 +80,33 @@ class _StderrFormatter(logging.Formatter):
         return prefix + record.getMessage()
 
 
-def _configure_logging(verbosity: int) -> None:
+def json_log_line(level: str, message: str, **fields: Any) -> str:
+    """One log record as one line of JSON: time (UTC, ISO 8601), level, message, pid and any fields."""
+    stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    record = {"time": stamp, "level": level, "message": message, "pid": os.getpid(), **fields}
+    return json.dumps({k: v for k, v in record.items() if v is not None}, ensure_ascii=False)
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        details = self.formatException(record.exc_info) if record.exc_info else None
+        return json_log_line(record.levelname.lower(), record.getMessage(), logger=record.name, traceback=details)
+
+
+def _configure_logging(verbosity: int, json_logs: bool = False) -> None:
     logger = logging.getLogger("churnctl")
     logger.handlers.clear()
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_StderrFormatter())
+    handler.setFormatter(_JsonFormatter() if json_logs else _StderrFormatter())
     logger.addHandler(handler)
     logger.propagate = False
+    # Library warnings (scikit-learn, pandas) would break a stream of JSON lines: route them through it.
+    logging.captureWarnings(json_logs)
+    library = logging.getLogger("py.warnings")
+    library.handlers.clear()
+    if json_logs:
+        library.addHandler(handler)
+        library.propagate = False
     logger.setLevel({-1: logging.ERROR, 0: logging.INFO}.get(verbosity, logging.DEBUG))
 
 
@@ -108,15 +136,26 @@ def root(
         bool, typer.Option("--verbose", "-v", help="More detail on stderr; tracebacks for internal errors.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format",
+            envvar="CHURNCTL_LOG_FORMAT",
+            help="stderr as text lines or one JSON object per line (for log shipping from cron).",
+        ),
+    ] = LogFormat.text,
     version: Annotated[
         bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    global _verbosity
+    global _verbosity, _json_logs
     _verbosity = 1 if verbose else (-1 if quiet else 0)
-    _configure_logging(_verbosity)
+    _json_logs = log_format == LogFormat.json
+    _configure_logging(_verbosity, _json_logs)
     # Settings are read here: a broken settings file is a usage error for every command, read or write.
-    ctx.obj = State(artifacts=artifacts, config=config, verbosity=_verbosity, _settings=load_settings(config))
+    ctx.obj = State(
+        artifacts=artifacts, config=config, verbosity=_verbosity, json_logs=_json_logs, _settings=load_settings(config)
+    )
 
 
 app.command("simulate")(simulate.simulate_command)
@@ -136,7 +175,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")
-GLOBAL_OPTIONS = ("--artifacts", "--config")  # they take a value
+GLOBAL_OPTIONS = ("--artifacts", "--config", "--log-format")  # they take a value
 
 
 def hoist_global_options(argv: list[str]) -> list[str]:
@@ -211,12 +250,21 @@ def _wants_json(args: list[str]) -> bool:
 
 def _fail(code: int, message: str, hint: str | None, json_errors: bool) -> NoReturn:
     """One message on stderr; with --format json also one JSON object on stdout; then exit."""
-    sys.stderr.write(f"churnctl: error: {message}\n" + (f"  hint: {hint}\n" if hint else ""))
+    if _json_logs:
+        sys.stderr.write(json_log_line("error", message, hint=hint, exit_code=code) + "\n")
+    else:
+        sys.stderr.write(f"churnctl: error: {message}\n" + (f"  hint: {hint}\n" if hint else ""))
     if json_errors:
         with contextlib.suppress(BrokenPipeError, PipeClosed):
             sys.stdout.write(json.dumps({"error": {"code": code, "message": message, "hint": hint}}, indent=2) + "\n")
             sys.stdout.flush()
     sys.exit(code)
+
+
+def _say(message: str, exit_code: int) -> None:
+    """A last word on stderr (interrupted, terminated), in the run's log format."""
+    line = json_log_line("error", message, exit_code=exit_code) if _json_logs else f"churnctl: {message}"
+    sys.stderr.write(line + "\n")
 
 
 def _run(argv: list[str], json_errors: bool) -> None:
@@ -230,20 +278,22 @@ def _run(argv: list[str], json_errors: bool) -> None:
             _fail(EXIT_USAGE, "invalid command line (the parser's message is on stderr)", None, json_errors)
         raise
     except Interrupted as exc:
-        sys.stderr.write(f"churnctl: {'interrupted' if exc.signum == signal.SIGINT else 'terminated'}\n")
+        _say("interrupted" if exc.signum == signal.SIGINT else "terminated", exit_code=128 + exc.signum)
         sys.exit(128 + exc.signum)
     except ChurnctlError as exc:
         if _verbosity > 0:
             logging.getLogger("churnctl").debug("details", exc_info=True)
         _fail(exc.exit_code, exc.message, exc.hint, json_errors)
     except KeyboardInterrupt:
-        sys.stderr.write("churnctl: interrupted\n")
+        _say("interrupted", exit_code=130)
         sys.exit(130)
     except OSError as exc:  # a fault of the machine that no layer named: still the user's to fix
         _fail(EXIT_ARTIFACT, os_reason(exc), os_hint(exc, "check the files and disks in use"), json_errors)
     except Exception as exc:  # a bug: say so, and show the traceback with -v
-        if _verbosity > 0:
+        if _verbosity > 0 and not _json_logs:
             traceback.print_exc(file=sys.stderr)
+        elif _verbosity > 0:
+            logging.getLogger("churnctl").debug("internal error", exc_info=True)
         _fail(
             EXIT_INTERNAL,
             f"internal error: {type(exc).__name__}: {exc}",

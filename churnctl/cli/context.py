@@ -20,6 +20,7 @@ class State:
     artifacts: Path
     config: Path | None
     verbosity: int
+    json_logs: bool = False  # --log-format json: stderr carries JSON lines only (no progress bars)
     _settings: Settings | None = field(default=None, repr=False)
 
     @property

@@ -19,7 +19,7 @@ from churnctl.progress import Progress, no_progress
 @contextmanager
 def progress_bars(ctx: typer.Context) -> Iterator[Progress]:
     """A ``progress`` callable for the core: one bar per stage, removed when the work ends."""
-    if state(ctx).verbosity < 0 or not sys.stderr.isatty():
+    if state(ctx).verbosity < 0 or state(ctx).json_logs or not sys.stderr.isatty():
         yield no_progress
         return
     columns = (
