@@ -12,8 +12,9 @@ from sklearn.inspection import permutation_importance
 
 def feature_importance(
     pipeline: Any, X: pd.DataFrame, y: np.ndarray, seed: int, max_rows: int = 5000, seconds: float | None = None
-) -> dict[str, float]:
-    """Permutation importance (drop of ROC-AUC) per feature on held-out rows, as shares summing to 1.
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Permutation importance (drop of ROC-AUC) per feature on held-out rows, as shares summing to 1,
+    and the spread of each share over the repeats (standard deviation, on the same scale).
 
     With ``seconds``, the rows and repeats are cut to fit that time. The cost is measured, not
     guessed: one scoring of the rows, times one per feature and repeat (a wide pipeline costs per
@@ -21,12 +22,12 @@ def feature_importance(
     dict).
     """
     if seconds is not None and seconds <= 0:
-        return {}
+        return {}, {}
     if len(y) > max_rows:
         keep = np.sort(np.random.default_rng(seed).choice(len(y), max_rows, replace=False))
         X, y = X.iloc[keep], y[keep]
     if y.min() == y.max():
-        return {}
+        return {}, {}
     repeats = 5
     if seconds is not None:
         for rows in (len(y), 500):
@@ -35,7 +36,7 @@ def feature_importance(
             if rows < len(y):
                 keep = np.sort(np.random.default_rng(seed).choice(len(y), rows, replace=False))
                 if y[keep].min() == y[keep].max():
-                    return {}
+                    return {}, {}
                 X, y = X.iloc[keep], y[keep]
             t0 = time.monotonic()
             pipeline.predict_proba(X)
@@ -45,8 +46,11 @@ def feature_importance(
             if repeats >= 1:
                 break
         else:
-            return {}
+            return {}, {}
     result = permutation_importance(pipeline, X, y, scoring="roc_auc", n_repeats=repeats, random_state=seed)
     raw = np.maximum(result.importances_mean, 0.0)
     total = raw.sum()
-    return {name: float(v / total) if total > 0 else 0.0 for name, v in zip(X.columns, raw, strict=True)}
+    scale = 1.0 / total if total > 0 else 0.0
+    shares = {name: float(v * scale) for name, v in zip(X.columns, raw, strict=True)}
+    spreads = {name: float(v * scale) for name, v in zip(X.columns, result.importances_std, strict=True)}
+    return shares, spreads

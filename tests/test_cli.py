@@ -420,3 +420,21 @@ def test_tables_never_break_a_number_in_a_narrow_terminal():
     narrow.print(table("t", ["feature", "statistic", "notes"], rows))
     text = narrow.export_text()
     assert "12345.6789" in text  # on one line, whole
+
+
+def test_feature_importance_is_ranked_in_the_text_outputs(cli, artifacts):
+    from churnctl.registry import Registry
+
+    manifest = Registry(artifacts).model_manifest("v0001")
+    shares, spreads = manifest["feature_importance"], manifest["feature_importance_std"]
+    assert set(shares) == set(spreads) and sum(shares.values()) == pytest.approx(1.0)
+    assert all(v >= 0 for v in spreads.values())
+    top = max(shares, key=shares.get)
+    for command in (["evaluate"], ["models", "show", "v0001"]):
+        run = cli("--artifacts", artifacts, *command)
+        assert run.code == 0, run.stderr
+        assert "Feature importance" in run.stdout
+        ranked = [line for line in run.stdout.splitlines() if f" {top} " in line and "%" in line]
+        assert ranked and ranked[0].strip("│┃ ").startswith("1 ")
+    doc = cli("--artifacts", artifacts, "evaluate", "--format", "json").json()
+    assert doc["feature_importance"] == shares and doc["feature_importance_std"] == spreads

@@ -143,3 +143,18 @@ def model_params(params: dict[str, Any]) -> str:
     if "members" in params:
         return " + ".join(f"{m['estimator']}({model_params(m['params'])})" for m in params["members"])
     return ", ".join(f"{k}={v}" for k, v in params.items())
+
+
+def importance_table(shares: dict[str, float], spreads: dict[str, float] | None = None, top: int = 15) -> Table | str:
+    """Permutation importance ranked: share of the ROC-AUC the model loses when a feature is shuffled,
+    with its spread over the repeats (± one standard deviation); the ``top`` largest."""
+    if not shares:
+        return "feature importance: not measured (the time budget was spent)"
+    ranked = sorted(shares.items(), key=lambda kv: -kv[1])
+    rows = [
+        [rank, name, f"{share:.1%}", f"± {spreads[name]:.1%}" if spreads and name in spreads else "–"]
+        for rank, (name, share) in enumerate(ranked[:top], start=1)
+    ]
+    more = f" (top {top} of {len(ranked)})" if len(ranked) > top else ""
+    title = f"Feature importance: share of the ROC-AUC lost when shuffled{more}"
+    return table(title, ["#", "feature", "share", "spread"], rows)

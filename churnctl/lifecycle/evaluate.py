@@ -20,10 +20,19 @@ class EvaluateResult(Result):
     data: str
     metrics: dict
     warnings: list[str] = field(default_factory=list)
+    feature_importance: dict = field(default_factory=dict)  # the version's, measured at training
+    feature_importance_std: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The metrics at the top level, with the version and data they describe."""
-        return {**self.metrics, "model_version": self.model_version, "data": self.data, "warnings": self.warnings}
+        return {
+            **self.metrics,
+            "model_version": self.model_version,
+            "data": self.data,
+            "warnings": self.warnings,
+            "feature_importance": self.feature_importance,
+            "feature_importance_std": self.feature_importance_std,
+        }
 
 
 def evaluate(registry: Registry, *, version: str | None = None, data: str | None = None) -> EvaluateResult:
@@ -35,4 +44,11 @@ def evaluate(registry: Registry, *, version: str | None = None, data: str | None
     metrics = classification_metrics(rows.y, model.predict_proba(X), model.threshold)
     if metrics["roc_auc"] is None:
         warnings.append("the data hold only one class: ROC-AUC and PR-AUC are undefined")
-    return EvaluateResult(model_version=model.version, data=rows.described, metrics=metrics, warnings=warn(warnings))
+    return EvaluateResult(
+        model_version=model.version,
+        data=rows.described,
+        metrics=metrics,
+        warnings=warn(warnings),
+        feature_importance=model.manifest.get("feature_importance") or {},
+        feature_importance_std=model.manifest.get("feature_importance_std") or {},
+    )

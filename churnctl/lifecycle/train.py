@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -49,6 +49,8 @@ class TrainResult(Result):
     dataset_source: str = ""  # where the dataset's rows came from
     dataset_latest: bool = False  # chosen as the latest dataset (no --dataset)
     calibration: str = "none"  # none | sigmoid | isotonic
+    feature_importance: dict = field(default_factory=dict)  # permutation importance, shares summing to 1
+    feature_importance_std: dict = field(default_factory=dict)  # their spread over the repeats
 
 
 def train(
@@ -119,7 +121,7 @@ def train_locked(
     test_metrics = classification_metrics(y_test, test_proba, threshold)
     left = max(cfg.time_budget - (time.monotonic() - started), 0.0)
     t0 = time.monotonic()
-    importance = feature_importance(selection.pipeline, X_test, y_test, seed, seconds=left)
+    importance, importance_spread = feature_importance(selection.pipeline, X_test, y_test, seed, seconds=left)
     log.debug("permutation importance: %.1f s of the %.1f s left", time.monotonic() - t0, left)
     if not importance:
         log.warning("no permutation importance: the time budget ([train] time_budget) is spent")
@@ -158,6 +160,7 @@ def train_locked(
         "calibration_brier": calibration_brier,
         "test_metrics": test_metrics,
         "feature_importance": importance,
+        "feature_importance_std": importance_spread,
         "n_train": len(y),
         "n_reference": int(n_ref),
         "schema": schema.to_dict(),
@@ -197,4 +200,6 @@ def train_locked(
         dataset_source=describe_source(registry.dataset_manifest(dataset_id)),
         dataset_latest=latest,
         calibration=calibration["method"],
+        feature_importance=importance,
+        feature_importance_std=importance_spread,
     )

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from churnctl.cli.context import metrics_writer, state
 from churnctl.cli.options import FormatOption, MetricsFileOption, ModelOption
-from churnctl.cli.render import OutputFormat, emit, fmt, metrics_table, table
+from churnctl.cli.render import OutputFormat, emit, fmt, importance_table, metrics_table, table
 
 
 def evaluate_command(
@@ -36,6 +36,7 @@ def evaluate_command(
 
     def text(out: Console) -> None:
         out.print(metrics_table(result.metrics, f"Model {result.model_version} on {result.data}"))
+        out.print(importance_table(result.feature_importance, result.feature_importance_std))
         bins = result.metrics.get("reliability") or []
         if bins:
             out.print(

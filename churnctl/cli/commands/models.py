@@ -10,7 +10,17 @@ from rich.console import Console
 
 from churnctl.cli.context import state
 from churnctl.cli.options import FormatOption, WaitOption
-from churnctl.cli.render import OutputFormat, emit, fmt, key_values, metrics_table, model_params, table, when
+from churnctl.cli.render import (
+    OutputFormat,
+    emit,
+    fmt,
+    importance_table,
+    key_values,
+    metrics_table,
+    model_params,
+    table,
+    when,
+)
 from churnctl.errors import EXIT_ARTIFACT
 
 app = typer.Typer(help="List, inspect, promote and roll back model versions.", no_args_is_help=True)
@@ -103,6 +113,7 @@ def show_command(
             )
         )
         out.print(metrics_table(manifest["test_metrics"], "Held-out test split"))
+        out.print(importance_table(manifest.get("feature_importance") or {}, manifest.get("feature_importance_std")))
         features = [c for c in manifest["schema"]["columns"] if c["role"] == "feature"]
         out.print(
             table(

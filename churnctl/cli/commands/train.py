@@ -11,7 +11,16 @@ from rich.console import Console
 from churnctl.cli.context import state
 from churnctl.cli.options import FormatOption, WaitOption
 from churnctl.cli.progress import progress_bars
-from churnctl.cli.render import OutputFormat, emit, key_values, metrics_table, model_params, styled, table
+from churnctl.cli.render import (
+    OutputFormat,
+    emit,
+    importance_table,
+    key_values,
+    metrics_table,
+    model_params,
+    styled,
+    table,
+)
 from churnctl.errors import UsageError
 
 
@@ -100,5 +109,6 @@ def train_command(
             )
         )
         out.print(metrics_table(result.test_metrics, "Held-out test split"))
+        out.print(importance_table(result.feature_importance, result.feature_importance_std))
 
     emit(result, format, text)
