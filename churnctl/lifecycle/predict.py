@@ -11,12 +11,13 @@ import pandas as pd
 from churnctl import outputs, tables
 from churnctl.config import Settings
 from churnctl.errors import DataError
+from churnctl.explain import reasons, typical_values
 from churnctl.features import check_header, merge_unseen, prepare_features
 from churnctl.lifecycle.results import PredictRowsResult, Result, warn
 from churnctl.predictions import high_risk_cut, json_predictions, prediction_columns
 from churnctl.progress import Progress, no_progress
 from churnctl.registry import Registry
-from churnctl.registry.artifacts import LoadedModel, load_model
+from churnctl.registry.artifacts import LoadedModel, load_model, load_reference
 from churnctl.rows import require_features, unseen_warnings
 
 log = logging.getLogger(__name__)
@@ -39,14 +40,28 @@ def score(
 
 
 def predict_parsed_rows(
-    registry: Registry, settings: Settings, rows: list[dict], single: bool, name: str, *, version: str | None = None
+    registry: Registry,
+    settings: Settings,
+    rows: list[dict],
+    single: bool,
+    name: str,
+    *,
+    version: str | None = None,
+    explain: bool = False,
 ) -> PredictRowsResult:
-    """Score parsed JSON rows (``single``: the input was one object; ``name`` names it in messages)."""
+    """Score parsed JSON rows (``single``: the input was one object; ``name`` names it in messages);
+    with ``explain``, each prediction gets its top ``reasons`` (:mod:`churnctl.explain`)."""
     model = load_model(registry, version)
     require_features(rows, model.schema, name)
     high = high_risk_cut(model.threshold, settings.predict.high_risk, model.version)
     X, unseen = prepare_features(pd.DataFrame.from_records(rows), model.schema, source=name)
     records = json_predictions(rows, model.predict_proba(X), model.schema, model.threshold, high, model.version)
+    if explain:
+        reference, _ = load_reference(registry, model)
+        typical = typical_values(reference, model.schema)
+        explained = reasons(model.predict_proba, X, model.schema, typical)
+        for record, row, why in zip(records, rows, explained, strict=True):
+            record["reasons"] = [{**r, "value": row.get(r["feature"])} for r in why]  # as the caller sent it
     return PredictRowsResult(
         model_version=model.version, single=single, predictions=records, warnings=warn(unseen_warnings(unseen, name))
     )

@@ -40,6 +40,14 @@ def predict_command(
         ),
     ] = None,
     model: ModelOption = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="With --json: add each row's top 3 reasons (feature, value, change in churn probability "
+            "against the training data's typical value).",
+        ),
+    ] = False,
     format: Annotated[
         Optional[PredictFormat],
         typer.Option(
@@ -61,6 +69,10 @@ def predict_command(
             "give exactly one of --json FILE and --input FILE",
             hint="--json for a few rows as JSON, --input for a CSV/Parquet batch",
         )
+    if explain and json_rows is None:
+        raise UsageError(
+            "--explain goes with --json", hint="explain a few rows: churnctl predict --json rows.json --explain"
+        )
     if json_rows is not None:
         if output is not None:
             raise UsageError("--output goes with --input; --json writes its predictions to stdout")
@@ -70,11 +82,12 @@ def predict_command(
         from churnctl.rows import read_rows
 
         parsed, single, name = read_rows(json_rows)
-        rows = predict_rows_compiled(st.registry, st.settings, parsed, single, name, version=model)
+        # Explanations score each row once per feature with the whole pipeline: the scikit-learn path.
+        rows = None if explain else predict_rows_compiled(st.registry, st.settings, parsed, single, name, version=model)
         if rows is None:
             from churnctl.lifecycle.predict import predict_parsed_rows
 
-            rows = predict_parsed_rows(st.registry, st.settings, parsed, single, name, version=model)
+            rows = predict_parsed_rows(st.registry, st.settings, parsed, single, name, version=model, explain=explain)
 
         def rows_text(out: Console) -> None:
             columns = list(rows.predictions[0])
@@ -82,7 +95,7 @@ def predict_command(
                 table(
                     f"Predictions of model {rows.model_version}",
                     columns,
-                    [[r[c] for c in columns] for r in rows.predictions],
+                    [[_cell(c, r[c]) for c in columns] for r in rows.predictions],
                 )
             )
 
@@ -129,3 +142,10 @@ def predict_command(
         )
 
     emit(result, OutputFormat(format or "text"), text)
+
+
+def _cell(column: str, value: object) -> object:
+    """A table cell; reasons as ``feature=value (+0.123)``, one per line."""
+    if column != "reasons" or not isinstance(value, list):
+        return value
+    return "\n".join(f"{r['feature']}={r['value']} ({r['effect']:+.3f})" for r in value)
