@@ -22,6 +22,8 @@ class EvaluateResult(Result):
     warnings: list[str] = field(default_factory=list)
     feature_importance: dict = field(default_factory=dict)  # the version's, measured at training
     feature_importance_std: dict = field(default_factory=dict)
+    labels: Any = field(default=None, repr=False)  # the rows' 0/1 labels and churn probabilities,
+    probabilities: Any = field(default=None, repr=False)  # for reports (not part of the JSON document)
 
     def to_dict(self) -> dict[str, Any]:
         """The metrics at the top level, with the version and data they describe."""
@@ -41,7 +43,8 @@ def evaluate(registry: Registry, *, version: str | None = None, data: str | None
     rows = labelled_rows(registry, model.schema, dataset_id=model.manifest["dataset_id"], data=data)
     X, unseen = prepare_features(rows.frame, model.schema, source=rows.described)
     warnings = rows.warnings + unseen_warnings(unseen, rows.described)
-    metrics = classification_metrics(rows.y, model.predict_proba(X), model.threshold)
+    proba = model.predict_proba(X)
+    metrics = classification_metrics(rows.y, proba, model.threshold)
     if metrics["roc_auc"] is None:
         warnings.append("the data hold only one class: ROC-AUC and PR-AUC are undefined")
     return EvaluateResult(
@@ -51,4 +54,6 @@ def evaluate(registry: Registry, *, version: str | None = None, data: str | None
         warnings=warn(warnings),
         feature_importance=model.manifest.get("feature_importance") or {},
         feature_importance_std=model.manifest.get("feature_importance_std") or {},
+        labels=rows.y,
+        probabilities=proba,
     )

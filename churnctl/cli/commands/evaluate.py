@@ -22,6 +22,10 @@ def evaluate_command(
     ] = None,
     format: FormatOption = OutputFormat.text,
     metrics_file: MetricsFileOption = None,
+    report: Annotated[
+        Optional[Path],
+        typer.Option("--report", metavar="FILE.html", help="Also write a self-contained HTML report with plots."),
+    ] = None,
 ) -> None:
     """Evaluate a model version on its test split or on a labelled file.
 
@@ -33,6 +37,19 @@ def evaluate_command(
     write_metrics = metrics_writer(metrics_file)
     result = evaluate(st.registry, version=model, data=str(data) if data else None)
     write_metrics("evaluate", result, st.registry.current)
+    if report:
+        from churnctl.reports.evaluation import evaluation_report
+        from churnctl.reports.page import write
+
+        html = evaluation_report(
+            result.model_version,
+            result.data,
+            result.metrics,
+            result.labels,
+            result.probabilities,
+            result.feature_importance,
+        )
+        write(report, html)
 
     def text(out: Console) -> None:
         out.print(metrics_table(result.metrics, f"Model {result.model_version} on {result.data}"))

@@ -1,0 +1,104 @@
+"""The report of ``churnctl evaluate --report FILE.html``: headline metrics, ROC and precision-recall
+curves, calibration, confusion matrix, cumulative gains and lift, score distributions by class, and
+the version's feature importance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from churnctl.reports.page import document, figure, plot, svg, table_html
+
+BLUE, RED, GREY = "#2f6db5", "#c4422b", "#8a94a3"
+HEADLINE = ("roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "brier", "ece", "log_loss", "top_decile_lift")
+
+
+def evaluation_report(
+    version: str, data: str, metrics: dict[str, Any], y: np.ndarray, proba: np.ndarray, importance: dict[str, float]
+) -> str:
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    y, proba = np.asarray(y).astype(int), np.asarray(proba, dtype=float)
+    threshold = float(metrics["threshold"])
+    both = 0 < y.sum() < len(y)
+    plots = []
+    if both:
+        fpr, tpr, _ = roc_curve(y, proba)
+        fig, ax = figure()
+        ax.plot(fpr, tpr, color=BLUE, label=f"model (AUC {metrics['roc_auc']:.3f})")
+        ax.plot([0, 1], [0, 1], color=GREY, linestyle="--", label="chance")
+        ax.set(xlabel="false positive rate", ylabel="true positive rate")
+        ax.legend(loc="lower right", frameon=False)
+        plots.append(plot("ROC curve", svg(fig)))
+        precision, recall, _ = precision_recall_curve(y, proba)
+        fig, ax = figure()
+        ax.plot(recall, precision, color=BLUE, label=f"model (AP {metrics['pr_auc']:.3f})")
+        ax.axhline(y.mean(), color=GREY, linestyle="--", label=f"churn rate {y.mean():.1%}")
+        ax.set(xlabel="recall", ylabel="precision", ylim=(0, 1.02))
+        ax.legend(loc="upper right", frameon=False)
+        plots.append(plot("Precision and recall", svg(fig)))
+    bins = metrics.get("reliability") or []
+    if bins:
+        fig, ax = figure()
+        ax.plot([0, 1], [0, 1], color=GREY, linestyle="--", label="perfectly calibrated")
+        ax.plot(
+            [b["mean_predicted"] for b in bins], [b["observed_rate"] for b in bins], "o-", color=BLUE, label="model"
+        )
+        ax.set(xlabel="mean predicted probability", ylabel="observed churn rate", xlim=(0, 1), ylim=(0, 1))
+        ax.legend(loc="upper left", frameon=False)
+        plots.append(plot("Calibration", svg(fig), f"expected calibration error {metrics['ece']:.4f} (10 bins)"))
+    (tn, fp), (fn, tp) = metrics["confusion_matrix"]
+    fig, ax = figure(3.6, 3.2)
+    cells = np.array([[tn, fp], [fn, tp]])
+    ax.imshow(cells, cmap="Blues")
+    for (i, j), count in np.ndenumerate(cells):
+        ax.text(j, i, f"{count:,}", ha="center", va="center", color="black" if count < cells.max() / 2 else "white")
+    ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["stays", "churns"], yticklabels=["stayed", "churned"])
+    ax.set(xlabel="predicted", ylabel="actual")
+    plots.append(plot("Confusion matrix", svg(fig), f"at the model's threshold {threshold:.4f}"))
+    if both:
+        order = np.argsort(-proba, kind="stable")
+        share = np.arange(1, len(y) + 1) / len(y)
+        gains = np.cumsum(y[order]) / y.sum()
+        fig, ax = figure()
+        ax.plot(share, gains, color=BLUE, label="model")
+        ax.plot([0, 1], [0, 1], color=GREY, linestyle="--", label="random")
+        ax.set(xlabel="share of customers contacted (highest scores first)", ylabel="share of churners found")
+        ax2 = ax.twinx()
+        ax2.plot(share, gains / share, color=RED, alpha=0.6, label="lift")
+        ax2.set_ylabel("lift", color=RED)
+        ax.legend(loc="lower right", frameon=False)
+        caption = f"top decile: lift {metrics['top_decile_lift']:.2f}, {metrics['top_decile_capture']:.1%} of churners"
+        plots.append(plot("Cumulative gains and lift", svg(fig), caption))
+    fig, ax = figure()
+    edges = np.linspace(0, 1, 41)
+    for label, color, name in ((0, BLUE, "stayed"), (1, RED, "churned")):
+        if (y == label).any():
+            ax.hist(proba[y == label], bins=edges, density=True, alpha=0.55, color=color, label=name)
+    ax.axvline(threshold, color="black", linewidth=1, label="threshold")
+    ax.set(xlabel="churn probability", ylabel="density")
+    ax.legend(frameon=False)
+    plots.append(plot("Scores by class", svg(fig)))
+    sections = [
+        ("Headline", table_html(["metric", "value"], [[k, _number(metrics.get(k))] for k in HEADLINE])),
+        ("Plots", f'<div class="grid">{"".join(plots)}</div>'),
+        ("Feature importance", _importance(importance)),
+    ]
+    subtitle = f"model {version} on {data}: {len(y):,} labelled rows, churn rate {y.mean():.1%}"
+    return document(f"Model {version}: evaluation", subtitle, sections)
+
+
+def _number(value: Any) -> str:
+    return "–" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _importance(importance: dict[str, float]) -> str:
+    if not importance:
+        return "<p>Not measured for this version (its training ran out of time budget).</p>"
+    ranked = sorted(importance.items(), key=lambda kv: kv[1])[-20:]
+    fig, ax = figure(6.4, 0.3 * len(ranked) + 0.8)
+    ax.barh([name.replace("$", r"\$") for name, _ in ranked], [share for _, share in ranked], color=BLUE)
+    ax.set_xlabel("share of the ROC-AUC lost when the feature is shuffled")
+    caption = "permutation importance on the held-out test rows at training"
+    return plot("Permutation importance", svg(fig), caption)
