@@ -5,6 +5,7 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
+import pytest
 
 
 class Page(HTMLParser):
@@ -83,3 +84,53 @@ def test_a_report_that_cannot_be_written_leaves_nothing(cli, artifacts, tmp_path
     run = cli("--artifacts", artifacts, "evaluate", "--report", blocker / "r.html")
     assert run.code != 0 and "Traceback" not in run.stderr
     assert not list(tmp_path.glob("**/*.html")) and not list(tmp_path.glob("**/*.tmp"))
+
+
+def test_binned_distributions_agree_with_counting_the_rows():
+    from churnctl.drift.distributions import categorical_distribution, numeric_distribution
+    from churnctl.drift.profile import (
+        CategoricalAccumulator,
+        CategoricalReference,
+        NumericAccumulator,
+        NumericReference,
+    )
+
+    rng = np.random.default_rng(0)
+    reference = rng.normal(size=5000)
+    current = np.concatenate([rng.normal(0.5, 1.2, 3000), [-10.0, 10.0]])
+    acc = NumericAccumulator(NumericReference.from_values(reference))
+    for part in np.array_split(current, 3):  # batch by batch, as drift-check streams
+        acc.update(part)
+    d = numeric_distribution(acc)
+    assert sum(d.reference) == pytest.approx(1) and sum(d.current) == pytest.approx(1)
+    e = d.edges
+    assert d.current[0] == pytest.approx((current < e[0]).mean()) and d.reference[0] == 0
+    assert d.current[-1] == pytest.approx((current > e[-1]).mean())
+    for i in range(len(e) - 1):
+        assert d.current[2 + i] == pytest.approx(((current > e[i]) & (current <= e[i + 1])).mean())
+        assert d.reference[2 + i] == pytest.approx(((reference > e[i]) & (reference <= e[i + 1])).mean())
+
+    cats = CategoricalAccumulator(CategoricalReference({f"c{i}": 100 - i for i in range(15)}, 0))
+    cats.update(np.array(["c0"] * 50 + ["c14"] * 30 + ["new"] * 20, dtype=object))
+    c = categorical_distribution(cats)
+    assert c.labels[:2] == ["c0", "c1"] and c.labels[-2:] == ["(other)", "(unseen)"]
+    assert c.current[0] == 0.5 and c.current[-2] == 0.3 and c.current[-1] == 0.2
+
+
+def test_drift_check_report_has_a_panel_per_feature_largest_effect_first(cli, artifacts, tmp_path):
+    from churnctl.synthetic import Drift, simulate_customers
+
+    current = tmp_path / "older.csv"
+    simulate_customers(3000, seed=8, drift=Drift(shift={"Age": 8})).to_csv(current, index=False)
+    report = tmp_path / "drift.html"
+    run = cli("--artifacts", artifacts, "drift-check", "--current", current, "--report", report, "--format", "json")
+    assert run.code == 1, run.stderr
+    assert "distributions" not in run.json()  # the JSON document is unchanged
+    text = report.read_text()
+    page = check_self_contained(text)
+    features = list(run.json()["features"])
+    panels = [t for t in page.titles if t.split(" (")[0] in features]
+    assert len(panels) == len(features) and panels[0].startswith("Age ")
+    assert "Churn probability" in page.titles and "DRIFT DETECTED" in text
+    assert page.tags.count("svg") == len(features) + 2  # the features, the probabilities, the estimate
+    assert "Performance with labels" in text  # the batch carries labels

@@ -3,7 +3,7 @@ tests, and the verdict. ``DriftReport.to_dict()`` is the JSON document of ``drif
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from churnctl.contract import ColumnSpec
@@ -92,9 +92,13 @@ class DriftReport:
     estimated_performance: Any  # churnctl.drift.performance.EstimatedPerformance
     reasons: list[str]
     warnings: list[str] = field(default_factory=list)
+    # Per feature (and "" for the churn probabilities), what a report draws; not part of the JSON.
+    distributions: dict[str, Any] | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        document = asdict(replace(self, distributions=None))
+        del document["distributions"]
+        return document
 
 
 # Records of the tests before multiple-testing correction (churnctl.drift.monitor).

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from churnctl import tables
 from churnctl.config import Settings, validate_drift
+from churnctl.drift.distributions import distributions
 from churnctl.drift.monitor import DriftMonitor, DriftReport
 from churnctl.errors import DataError
 from churnctl.features import check_header
@@ -32,6 +33,7 @@ def drift_check(
     correction: str | None = None,
     min_rows: int | None = None,
     progress: Progress = no_progress,
+    keep_distributions: bool = False,
 ) -> DriftReport:
     """Compare a CSV/Parquet batch with a model version's reference; the verdict is in the report.
 
@@ -72,6 +74,8 @@ def drift_check(
         "%d rows read and summarised, %d scored: %.1f s", monitor.n_rows, monitor.n_scored, time.monotonic() - started
     )
     report = monitor.report()
+    if keep_distributions:  # for an HTML report: binned reference and current shares per feature
+        report.distributions = distributions(monitor.accumulators, monitor.scores)
     unrecorded = registry.record_if_writable(
         "drift_checked",
         model_version=model.version,

@@ -36,6 +36,12 @@ def drift_check_command(
     ] = None,
     format: FormatOption = OutputFormat.text,
     metrics_file: MetricsFileOption = None,
+    report_file: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--report", metavar="FILE.html", help="Also write a self-contained HTML report with a panel per feature."
+        ),
+    ] = None,
 ) -> None:
     """Check a batch for data, prediction and performance drift; exit 1 when drift is detected.
 
@@ -55,7 +61,13 @@ def drift_check_command(
             correction=correction,
             min_rows=min_rows,
             progress=progress,
+            keep_distributions=report_file is not None,
         )
+    if report_file is not None:
+        from churnctl.reports.drift import drift_report
+        from churnctl.reports.page import write
+
+        write(report_file, drift_report(report))
     write_metrics("drift-check", report, st.registry.current)
 
     def text(out: Console) -> None:
