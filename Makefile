@@ -51,13 +51,14 @@ demo: $(VENV)/.installed
 	rm -rf $(DEMO_ARTIFACTS)
 	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) ingest data/customers.csv --target Exited --seed 42
 	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) train
-	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) evaluate
+	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) evaluate --report $(DEMO_ARTIFACTS)/evaluation.html
 	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) predict --json data/row.json
 	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) predict --input data/new_batch.csv --output $(DEMO_ARTIFACTS)/new_batch_scored.csv
 	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) evaluate --data data/new_batch.csv
 	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) drift-check --current data/stable_batch.csv
 	@echo "drift-check on the drifted batch exits 1 (drift detected):"
-	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) drift-check --current data/new_batch.csv || test $$? -eq 1
+	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) drift-check --current data/new_batch.csv --report $(DEMO_ARTIFACTS)/drift.html || test $$? -eq 1
+	@echo "reports: $(DEMO_ARTIFACTS)/evaluation.html and $(DEMO_ARTIFACTS)/drift.html (open them in a browser)"
 	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) retrain --data data/new_batch.csv
 	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) models history
 	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) models list

@@ -66,9 +66,11 @@ def evaluation_report(
         ax.plot([0, 1], [0, 1], color=GREY, linestyle="--", label="random")
         ax.set(xlabel="share of customers contacted (highest scores first)", ylabel="share of churners found")
         ax2 = ax.twinx()
-        ax2.plot(share, gains / share, color=RED, alpha=0.6, label="lift")
+        ax2.spines["right"].set_visible(True)
+        ax2.plot(share, gains / share, color=RED, alpha=0.6, label="lift (right axis)")
         ax2.set_ylabel("lift", color=RED)
-        ax.legend(loc="lower right", frameon=False)
+        lines = ax.get_lines() + ax2.get_lines()
+        ax.legend(lines, [line.get_label() for line in lines], loc="center right", frameon=False)
         caption = f"top decile: lift {metrics['top_decile_lift']:.2f}, {metrics['top_decile_capture']:.1%} of churners"
         plots.append(plot("Cumulative gains and lift", svg(fig), caption))
     fig, ax = figure()
