@@ -39,3 +39,22 @@ def test_an_error_is_one_json_line_with_its_exit_code_and_hint(cli, tmp_path, mo
 def test_text_remains_the_default(cli, tmp_path):
     run = cli("--artifacts", tmp_path / "empty", "evaluate")
     assert run.code == 4 and run.stderr.startswith("churnctl: error: ")
+
+
+@pytest.mark.parametrize("args", [["evaluate", "--bogus"], ["no-such-command"], ["drift-check"]])
+def test_command_line_errors_are_json_lines_too(cli, tmp_path, args):
+    run = cli("--log-format", "json", "--artifacts", tmp_path / "a", *args)
+    assert run.code == 2
+    [error] = records(run.stderr)
+    assert error["level"] == "error" and error["exit_code"] == 2 and error["message"]
+
+
+def test_exit_codes_are_kept_with_json_logs(cli, artifacts, tmp_path):
+    from churnctl.synthetic import Drift, simulate_customers
+
+    current = tmp_path / "older.csv"
+    simulate_customers(2000, seed=3, drift=Drift(shift={"Age": 10})).to_csv(current, index=False)
+    run = cli("--log-format", "json", "--artifacts", artifacts, "drift-check", "--current", current)
+    assert run.code == 1 and "DRIFT DETECTED" in run.stdout
+    records(run.stderr)
+    assert cli("--log-format", "json", "--artifacts", artifacts, "models", "list").code == 0

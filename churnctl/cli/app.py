@@ -232,7 +232,9 @@ def main(argv: list[str] | None = None) -> None:
     :class:`ChurnctlError` becomes one message on stderr (and, with ``--format json``, one JSON
     object on stdout) and its exit code; anything else is a bug.
     """
+    global _json_logs
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    _json_logs = _wants_json_logs(args)  # before parsing: the parser's own errors are JSON lines too
     previous = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
     stdout = sys.stdout
     sys.stdout = _StdoutGuard(stdout)
@@ -246,6 +248,12 @@ def main(argv: list[str] | None = None) -> None:
 
 def _wants_json(args: list[str]) -> bool:
     return "--format=json" in args or ("--format", "json") in itertools.pairwise(args)
+
+
+def _wants_json_logs(args: list[str]) -> bool:
+    given = "--log-format=json" in args or ("--log-format", "json") in itertools.pairwise(args)
+    other = any(a.startswith("--log-format=") for a in args) or "--log-format" in args
+    return given or (not other and os.environ.get("CHURNCTL_LOG_FORMAT") == "json")
 
 
 def _fail(code: int, message: str, hint: str | None, json_errors: bool) -> NoReturn:
@@ -269,7 +277,13 @@ def _say(message: str, exit_code: int) -> None:
 
 def _run(argv: list[str], json_errors: bool) -> None:
     try:
+        if _json_logs:  # the parser's errors come back as exceptions, to be written as JSON lines
+            outcome = app(args=argv, prog_name="churnctl", standalone_mode=False)
+            sys.exit(outcome if isinstance(outcome, int) else 0)
         app(args=argv, prog_name="churnctl")
+    except typer.TyperException as exc:  # only with --log-format json: a command-line error
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        _fail(int(getattr(exc, "exit_code", EXIT_USAGE)), message, "see churnctl --help", json_errors)
     except PipeClosed:  # e.g. `churnctl predict --input big.csv | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno() if sys.__stdout__ else 1)
         sys.exit(0)
