@@ -2,7 +2,7 @@
 
 For each feature, the row's churn probability is compared with the probability of the same row
 with that feature set to its typical value in the version's training reference (the median of a
-number, the most frequent category), all other features kept: the difference is what the row's own
+number, the most frequent category or 0/1 flag), all other features kept: the difference is what the row's own
 value adds (positive) or takes away (negative). One scoring of the rows per feature, so it suits
 the few rows of ``predict --json``; the reasons are the features with the largest absolute effects.
 """
@@ -25,7 +25,7 @@ def typical_values(reference: pd.DataFrame, schema: Schema) -> dict[str, Any]:
     typical: dict[str, Any] = {}
     for name in schema.feature_names:
         column = reference[name]
-        if name in schema.numeric_names:
+        if name in schema.numeric_names and schema.column(name).kind != "binary":
             typical[name] = float(column.median()) if column.notna().any() else math.nan
         else:
             counts = column.dropna().value_counts()

@@ -4,7 +4,8 @@
 node_exporter textfile collector (or any scraper of that format). The file is built and written by
 prometheus-client (``write_to_textfile`` writes a temporary file beside it and renames it, so a
 scraper never reads half a file). Every file has ``churnctl_last_run_timestamp_seconds{command}``
-and ``churnctl_current_model_info{version}``; the rest depends on the command (see
+and ``churnctl_current_model_info{version,command}`` (labelled by command, so that the files of several
+commands in one collector folder never repeat a series); the rest depends on the command (see
 :data:`METRICS`). Names follow Prometheus conventions; label values come from the registry (model
 versions) and the user's columns (feature names), which the client escapes.
 """
@@ -16,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from churnctl.errors import UsageError, os_hint, os_reason
+from churnctl.outputs import check_output_file
 
 METRICS = {  # name: (help, labels), the whole vocabulary of the files churnctl writes
     "churnctl_last_run_timestamp_seconds": ("Unix time at which this churnctl command finished.", ("command",)),
-    "churnctl_current_model_info": ("The model version in production (value 1).", ("version",)),
-    "churnctl_model_roc_auc": ("ROC-AUC of a model version on the rows just evaluated.", ("version",)),
+    "churnctl_current_model_info": ("The model version in production (value 1).", ("version", "command")),
+    "churnctl_model_roc_auc": ("ROC-AUC of a model version on the rows just evaluated.", ("version", "command")),
     "churnctl_model_pr_auc": ("PR-AUC of a model version on the rows just evaluated.", ("version",)),
     "churnctl_model_brier": ("Brier score of a model version on the rows just evaluated.", ("version",)),
     "churnctl_model_ece": ("Expected calibration error of a model version on the rows just evaluated.", ("version",)),
@@ -49,13 +51,8 @@ RETRAIN_OUTCOMES = ("promoted", "rejected", "skipped")
 
 def check_metrics_path(path: Path) -> None:
     """Fail before the work when the metrics file could not be written: its folder must exist."""
-    if path.is_dir():
-        raise UsageError(f"--metrics-file {path} is a directory", hint="give a file name such as churnctl.prom")
-    if not path.parent.is_dir():
-        raise UsageError(
-            f"--metrics-file {path}: folder {path.parent} does not exist",
-            hint="create it first (the textfile collector's folder, e.g. /var/lib/node_exporter/textfile)",
-        )
+    collector = "/var/lib/node_exporter/textfile/churnctl.prom"
+    check_output_file(path, "--metrics-file", f"a file in the textfile collector's folder, e.g. {collector}")
 
 
 def values(command: str, result: Any, current: str | None) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -63,7 +60,7 @@ def values(command: str, result: Any, current: str | None) -> dict[str, list[tup
     out: dict[str, list[tuple[dict[str, str], float]]] = {name: [] for name in METRICS}
     out["churnctl_last_run_timestamp_seconds"].append(({"command": command}, time.time()))
     if current:
-        out["churnctl_current_model_info"].append(({"version": current}, 1.0))
+        out["churnctl_current_model_info"].append(({"version": current, "command": command}, 1.0))
 
     def put(name: str, value: float | None, **labels: str) -> None:
         if value is not None:
@@ -71,7 +68,8 @@ def values(command: str, result: Any, current: str | None) -> dict[str, list[tup
 
     if command == "evaluate":
         m, version = result.metrics, result.model_version
-        for key in ("roc_auc", "pr_auc", "brier", "ece"):
+        put("churnctl_model_roc_auc", m.get("roc_auc"), version=version, command=command)
+        for key in ("pr_auc", "brier", "ece"):
             put(f"churnctl_model_{key}", m.get(key), version=version)
         put("churnctl_evaluated_rows", m.get("n_rows"), version=version)
     elif command == "drift-check":
@@ -89,7 +87,7 @@ def values(command: str, result: Any, current: str | None) -> dict[str, list[tup
             put("churnctl_estimated_roc_auc_reference", estimate.reference_roc_auc)
             put("churnctl_estimated_drop_detected", float(estimate.drop_detected))
         if result.performance is not None:
-            put("churnctl_model_roc_auc", result.performance.roc_auc, version=result.model_version)
+            put("churnctl_model_roc_auc", result.performance.roc_auc, version=result.model_version, command=command)
     elif command == "retrain":
         for outcome in RETRAIN_OUTCOMES:
             put("churnctl_retrain_outcome", float(result.outcome == outcome), outcome=outcome)

@@ -211,3 +211,12 @@ def spooled_stdin(path: Path | str | None) -> Iterator[str]:
         yield tmp
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def check_output_file(path: Path, option: str, hint: str) -> None:
+    """Fail before the work when an output file could not be written: ``path`` must not be a folder
+    and its folder must exist (churnctl creates no folders for reports and metrics files)."""
+    if path.is_dir():
+        raise UsageError(f"{option} {path} is a directory", hint=hint)
+    if not path.parent.is_dir():
+        raise UsageError(f"{option} {path}: folder {path.parent} does not exist", hint=f"create it first; {hint}")

@@ -58,3 +58,9 @@ def test_exit_codes_are_kept_with_json_logs(cli, artifacts, tmp_path):
     assert run.code == 1 and "DRIFT DETECTED" in run.stdout
     records(run.stderr)
     assert cli("--log-format", "json", "--artifacts", artifacts, "models", "list").code == 0
+
+
+def test_a_group_without_its_subcommand_says_what_is_missing(cli, tmp_path):
+    run = cli("--log-format", "json", "--artifacts", tmp_path / "a", "models")
+    [error] = records(run.stderr)
+    assert run.code == 2 and error["message"]

@@ -38,7 +38,7 @@ def test_drift_check_writes_the_verdict_per_feature_effects_and_the_estimate(cli
     assert set(effects) == set(report["features"]) and max(effects, key=effects.get) == "Age"
     assert one(found, "churnctl_feature_drifted", feature="Age") == 1.0
     assert one(found, "churnctl_estimated_roc_auc") == pytest.approx(report["estimated_performance"]["roc_auc"])
-    assert one(found, "churnctl_current_model_info", version="v0001") == 1.0
+    assert one(found, "churnctl_current_model_info", version="v0001", command="drift-check") == 1.0
     assert started <= one(found, "churnctl_last_run_timestamp_seconds", command="drift-check") <= time.time()
     assert "churnctl_model_roc_auc" not in found  # no labels, no realised ROC-AUC
 
@@ -48,7 +48,8 @@ def test_evaluate_writes_the_metrics_it_prints(cli, artifacts, tmp_path):
     run = cli("--artifacts", artifacts, "evaluate", "--metrics-file", prom, "--format", "json")
     assert run.code == 0, run.stderr
     doc, found = run.json(), samples(prom)
-    for key in ("roc_auc", "pr_auc", "brier", "ece"):
+    assert one(found, "churnctl_model_roc_auc", version="v0001", command="evaluate") == pytest.approx(doc["roc_auc"])
+    for key in ("pr_auc", "brier", "ece"):
         assert one(found, f"churnctl_model_{key}", version="v0001") == pytest.approx(doc[key])
     assert one(found, "churnctl_evaluated_rows", version="v0001") == doc["n_rows"]
 

@@ -134,3 +134,41 @@ def test_drift_check_report_has_a_panel_per_feature_largest_effect_first(cli, ar
     assert "Churn probability" in page.titles and "DRIFT DETECTED" in text
     assert page.tags.count("svg") == len(features) + 2  # the features, the probabilities, the estimate
     assert "Performance with labels" in text  # the batch carries labels
+
+
+def test_bins_hold_about_equal_numbers_of_reference_rows_on_repeated_values():
+    from churnctl.drift.distributions import BINS, numeric_distribution
+    from churnctl.drift.profile import NumericAccumulator, NumericReference
+
+    ages = np.round(np.random.default_rng(1).normal(40, 10, 5000))
+    d = numeric_distribution(NumericAccumulator(NumericReference.from_values(ages)))
+    inner = d.reference[1:-1]
+    assert max(inner) <= 2.5 / BINS  # one age holds about 4 %: bins cannot split it, but none is crowded
+
+
+def test_a_zero_effect_threshold_and_a_folder_as_report_path(cli, artifacts, tmp_path):
+    current = tmp_path / "batch.csv"
+    from churnctl.synthetic import simulate_customers
+
+    simulate_customers(800, seed=2).to_csv(current, index=False)
+    config = tmp_path / "zero.toml"
+    config.write_text("[drift]\nnumeric_effect = 0\ncategorical_effect = 0\n")
+    a = ["--artifacts", artifacts, "--config", config]
+    run = cli(*a, "drift-check", "--current", current, "--report", tmp_path / "z.html")
+    assert run.code in (0, 1), run.stderr
+    assert (tmp_path / "z.html").exists()
+    events = (artifacts / "events.jsonl").read_text()
+    refused = cli("--artifacts", artifacts, "drift-check", "--current", current, "--report", tmp_path)
+    assert refused.code == 2 and "--report" in refused.stderr
+    assert (artifacts / "events.jsonl").read_text() == events  # refused before the check ran
+
+
+def test_a_binary_flag_is_explained_against_its_most_frequent_value():
+    from churnctl.explain import typical_values
+    from churnctl.inference import infer_schema
+
+    frame = pd.DataFrame({"flag": [0, 1] * 50, "x": np.tile(np.arange(50.0), 2), "y": [0, 1, 1, 0] * 25})
+    inferred = infer_schema(frame, "y", None)
+    assert inferred.schema.column("flag").kind == "binary"
+    typical = typical_values(inferred.frame, inferred.schema)
+    assert typical["flag"] in (0, 1) and typical["x"] == 24.5

@@ -414,4 +414,4 @@ def test_retrain_writes_its_outcome_and_holdout_scores_to_a_metrics_file(cli, en
     assert outcomes == {o: float(o == doc["outcome"]) for o in ("promoted", "rejected", "skipped")}
     challenger = found[("churnctl_retrain_holdout_roc_auc", (("role", "challenger"), ("version", doc["challenger"])))]
     assert challenger == pytest.approx(doc["metrics"]["challenger"]["roc_auc"])
-    assert found[("churnctl_current_model_info", (("version", doc["current"]),))] == 1.0
+    assert found[("churnctl_current_model_info", (("command", "retrain"), ("version", doc["current"])))] == 1.0

@@ -104,9 +104,18 @@ def _configure_logging(verbosity: int, json_logs: bool = False) -> None:
     logging.captureWarnings(json_logs)
     library = logging.getLogger("py.warnings")
     library.handlers.clear()
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "churnctl", False)]:
+        root.removeHandler(old)
     if json_logs:
         library.addHandler(handler)
         library.propagate = False
+        # Other libraries' log records (matplotlib's cache notices, ...) as JSON lines too.
+        other = logging.StreamHandler(sys.stderr)
+        other.setFormatter(_JsonFormatter())
+        other.setLevel(logging.WARNING)
+        other.churnctl = True  # type: ignore[attr-defined]
+        root.addHandler(other)
     logger.setLevel({-1: logging.ERROR, 0: logging.INFO}.get(verbosity, logging.DEBUG))
 
 
@@ -282,7 +291,7 @@ def _run(argv: list[str], json_errors: bool) -> None:
             sys.exit(outcome if isinstance(outcome, int) else 0)
         app(args=argv, prog_name="churnctl")
     except typer.TyperException as exc:  # only with --log-format json: a command-line error
-        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        message = (exc.format_message() if hasattr(exc, "format_message") else str(exc)) or "missing command"
         _fail(int(getattr(exc, "exit_code", EXIT_USAGE)), message, "see churnctl --help", json_errors)
     except PipeClosed:  # e.g. `churnctl predict --input big.csv | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno() if sys.__stdout__ else 1)

@@ -39,7 +39,7 @@ def numeric_distribution(acc: NumericAccumulator) -> Distribution:
     if len(points) == 0:
         return Distribution("numeric", [], [], [])
     cum_ref = np.cumsum(ref_counts)
-    wanted = np.quantile(cum_ref, np.linspace(0, 1, BINS + 1))
+    wanted = np.linspace(0, 1, BINS + 1) * cum_ref[-1]  # equal numbers of reference rows per bin
     index = np.unique(np.clip(np.searchsorted(cum_ref, wanted, side="left"), 0, len(points) - 1))
     # current values at or below each reference point: equal and between counts up to it
     cum_cur = np.cumsum(acc.equal) + np.cumsum(acc.between[:-1])
@@ -50,7 +50,7 @@ def numeric_distribution(acc: NumericAccumulator) -> Distribution:
     ref = np.concatenate([[below_ref, first_ref], np.diff(ref_at), [0]]).astype(float)
     cur = np.concatenate([[below_cur, first_cur], np.diff(cur_at), [int(acc.between[-1])]]).astype(float)
     edges = points[index].tolist()
-    labels = [f"< {edges[0]:.4g}", f"≤ {edges[0]:.4g}"]
+    labels = [f"< {edges[0]:.4g}", f"= {edges[0]:.4g}"]
     labels += [f"({a:.4g}, {b:.4g}]" for a, b in itertools.pairwise(edges)]
     labels += [f"> {edges[-1]:.4g}"]
     return Distribution("numeric", labels, _shares(ref), _shares(cur), edges)

@@ -31,6 +31,13 @@ class FeatureDrift:
     drift: bool
     reasons: list[str] = field(default_factory=list)
 
+    @property
+    def rank(self) -> tuple[bool, float]:
+        """Sort key: drifted features first, then by effect relative to its threshold (a zero
+        threshold ranks by the effect itself)."""
+        relative = self.effect_size / self.effect_threshold if self.effect_threshold > 0 else self.effect_size
+        return (not self.drift, -relative)
+
 
 @dataclass
 class PredictionDrift:

@@ -69,9 +69,7 @@ def drift_report(report: Any) -> str:
         f"{report.share_drifted:.0%} of features drifted.</p>"
         + "".join(f"<p>warning: {esc(w)}</p>" for w in report.warnings)
     )
-    ordered = sorted(
-        report.features.items(), key=lambda kv: (not kv[1].drift, -kv[1].effect_size / kv[1].effect_threshold)
-    )
+    ordered = sorted(report.features.items(), key=lambda kv: kv[1].rank)
     panels = []
     for name, f in ordered[:PANELS]:
         figures = [

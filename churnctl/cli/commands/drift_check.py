@@ -51,6 +51,10 @@ def drift_check_command(
 
     st = state(ctx)
     write_metrics = metrics_writer(metrics_file)
+    if report_file is not None:
+        from churnctl.outputs import check_output_file
+
+        check_output_file(report_file, "--report", "give a file name such as report.html in an existing folder")
     with progress_bars(ctx) as progress:
         report = drift_check(
             st.registry,
@@ -71,9 +75,7 @@ def drift_check_command(
     write_metrics("drift-check", report, st.registry.current)
 
     def text(out: Console) -> None:
-        ordered = sorted(
-            report.features.items(), key=lambda kv: (not kv[1].drift, -(kv[1].effect_size / kv[1].effect_threshold))
-        )
+        ordered = sorted(report.features.items(), key=lambda kv: kv[1].rank)
         rows = []
         for name, f in ordered:
             notes = []

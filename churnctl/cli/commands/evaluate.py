@@ -35,6 +35,10 @@ def evaluate_command(
 
     st = state(ctx)
     write_metrics = metrics_writer(metrics_file)
+    if report is not None:
+        from churnctl.outputs import check_output_file
+
+        check_output_file(report, "--report", "give a file name such as report.html in an existing folder")
     result = evaluate(st.registry, version=model, data=str(data) if data else None)
     write_metrics("evaluate", result, st.registry.current)
     if report:
