@@ -47,10 +47,11 @@ def reasons(
     names = schema.feature_names
     base = np.asarray(predict_proba(X))
     effects = np.zeros((len(X), len(names)))
+    altered = X.copy()  # one copy: each feature is set to its typical value, scored, then put back
     for j, name in enumerate(names):
-        altered = X.copy()
         altered[name] = pd.Series([typical[name]] * len(X), index=X.index, dtype=X[name].dtype)
         effects[:, j] = base - np.asarray(predict_proba(altered))
+        altered[name] = X[name]
     out = []
     for i in range(len(X)):
         order = np.argsort(-np.abs(effects[i]), kind="stable")

@@ -255,14 +255,18 @@ def main(argv: list[str] | None = None) -> None:
             signal.signal(signum, handler)
 
 
+def _gives(args: list[str], option: str, value: str) -> bool:
+    """Whether the command line sets ``option`` to ``value`` (``--option value`` or ``--option=value``)."""
+    return f"{option}={value}" in args or (option, value) in itertools.pairwise(args)
+
+
 def _wants_json(args: list[str]) -> bool:
-    return "--format=json" in args or ("--format", "json") in itertools.pairwise(args)
+    return _gives(args, "--format", "json")
 
 
 def _wants_json_logs(args: list[str]) -> bool:
-    given = "--log-format=json" in args or ("--log-format", "json") in itertools.pairwise(args)
     other = any(a.startswith("--log-format=") for a in args) or "--log-format" in args
-    return given or (not other and os.environ.get("CHURNCTL_LOG_FORMAT") == "json")
+    return _gives(args, "--log-format", "json") or (not other and os.environ.get("CHURNCTL_LOG_FORMAT") == "json")
 
 
 def _fail(code: int, message: str, hint: str | None, json_errors: bool) -> NoReturn:

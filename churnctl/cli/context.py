@@ -45,6 +45,25 @@ def metrics_writer(path: Path | None) -> Callable[[str, Any, Callable[[], str | 
     return lambda command, result, current: write_metrics_file(path, command, result, current())
 
 
+def report_writer(path: Path | None, kind: str) -> Callable[[Any], None]:
+    """For ``--report``: the path is checked now, before the work, and the returned function renders the
+    command's result as the ``kind`` of page (:func:`churnctl.reports.render`) and writes it atomically
+    after the work; without the option, a no-op."""
+    if path is None:
+        return lambda result: None
+    from churnctl.outputs import check_output_file
+
+    check_output_file(path, "--report", "give a file name such as report.html in an existing folder")
+
+    def write(result: Any) -> None:
+        from churnctl.reports import render
+        from churnctl.reports.page import write as write_page
+
+        write_page(path, render(kind, result))
+
+    return write
+
+
 def state(ctx: typer.Context) -> State:
     """The root command's state, from any subcommand's context."""
     found = ctx.find_root().obj

@@ -14,12 +14,13 @@ BLUE, RED, GREY = "#2f6db5", "#c4422b", "#8a94a3"
 HEADLINE = ("roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "brier", "ece", "log_loss", "top_decile_lift")
 
 
-def evaluation_report(
-    version: str, data: str, metrics: dict[str, Any], y: np.ndarray, proba: np.ndarray, importance: dict[str, float]
-) -> str:
+def evaluation_report(result: Any) -> str:
+    """The page of an :class:`~churnctl.lifecycle.evaluate.EvaluateResult` (its labels and probabilities
+    included)."""
     from sklearn.metrics import precision_recall_curve, roc_curve
 
-    y, proba = np.asarray(y).astype(int), np.asarray(proba, dtype=float)
+    version, data, metrics, importance = result.model_version, result.data, result.metrics, result.feature_importance
+    y, proba = np.asarray(result.labels).astype(int), np.asarray(result.probabilities, dtype=float)
     threshold = float(metrics["threshold"])
     both = 0 < y.sum() < len(y)
     plots = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import io
 import re
@@ -31,25 +32,29 @@ def esc(value: Any) -> str:
 
 def svg(figure: Any) -> str:
     """A matplotlib figure as inline SVG (text kept as text, no metadata, no external reference)."""
-    import matplotlib.pyplot as plt
-
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
-    plt.close(figure)
+    _pyplot().close(figure)
     text = buffer.getvalue()
     text = text[text.index("<svg") :]  # drop the XML declaration and DOCTYPE (an external DTD)
     return re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.DOTALL)
 
 
-def figure(width: float = 4.6, height: float = 3.4) -> tuple[Any, Any]:
-    """A new figure and axes, drawn without a display; text as SVG text in the page's font."""
+@functools.cache
+def _pyplot() -> Any:
+    """matplotlib's pyplot, set up once: no display, text as SVG text, small type, open axes."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False})
-    return plt.subplots(figsize=(width, height))
+    return plt
+
+
+def figure(width: float = 4.6, height: float = 3.4) -> tuple[Any, Any]:
+    """A new figure and axes, drawn without a display; text as SVG text in the page's font."""
+    return _pyplot().subplots(figsize=(width, height))
 
 
 def table_html(header: list[str], rows: list[list[Any]]) -> str:

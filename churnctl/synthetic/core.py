@@ -76,6 +76,17 @@ def _share(text: str, option: str, spec: str) -> float:
     return value
 
 
+def _column_of(spec: str, option: str, column: str, allowed: Iterable[str], what: str, profile: Profile) -> None:
+    """The usage error naming the profile's choices, unless ``column`` is one of ``allowed``
+    (``what``: how one of them is called, e.g. "numeric column")."""
+    choices = list(allowed)
+    if column not in choices:
+        raise UsageError(
+            f"{option} {spec!r}: {column!r} is not a {what} of the {profile.name} profile",
+            hint=f"{what}s: {', '.join(choices)}",
+        )
+
+
 def parse_drift(
     profile: Profile,
     shift: Iterable[str] = (),
@@ -91,22 +102,14 @@ def parse_drift(
         raise UsageError(f"--concept-drift must be between 0 and 1, found {concept}")
     for spec in shift:
         column, value = _split(spec, "--shift")
-        if column not in profile.numeric:
-            raise UsageError(
-                f"--shift {spec!r}: {column!r} is not a numeric column of the {profile.name} profile",
-                hint=f"numeric columns: {', '.join(profile.numeric)}",
-            )
+        _column_of(spec, "--shift", column, profile.numeric, "numeric column", profile)
         if value.lower().endswith("sd"):
             drift.shift_sd[column] = _number(value[:-2], "--shift", spec)
         else:
             drift.shift[column] = _number(value, "--shift", spec)
     for spec in mix:
         column, value = _split(spec, "--mix")
-        if column not in profile.mixes:
-            raise UsageError(
-                f"--mix {spec!r}: {column!r} has no category mix to change in the {profile.name} profile",
-                hint=f"columns with a mix: {', '.join(profile.mixes)}",
-            )
+        _column_of(spec, "--mix", column, profile.mixes, "column with a category mix", profile)
         shares = {}
         for part in value.split(","):
             category, _, share = part.partition(":")
@@ -135,11 +138,7 @@ def parse_drift(
         drift.new_category[column] = (category, _share(share, "--new-category", spec))
     for spec in missing:
         column, value = _split(spec, "--missing")
-        if column not in profile.features:
-            raise UsageError(
-                f"--missing {spec!r}: {column!r} is not a feature column of the {profile.name} profile",
-                hint=f"features: {', '.join(profile.features)}",
-            )
+        _column_of(spec, "--missing", column, profile.features, "feature column", profile)
         drift.missing[column] = _share(value, "--missing", spec)
     return drift
 

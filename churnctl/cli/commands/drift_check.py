@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from churnctl.cli.context import metrics_writer, state
+from churnctl.cli.context import metrics_writer, report_writer, state
 from churnctl.cli.options import FormatOption, MetricsFileOption, ModelOption
 from churnctl.cli.progress import progress_bars
 from churnctl.cli.render import OutputFormat, emit, fmt, styled, table
@@ -50,11 +50,7 @@ def drift_check_command(
     from churnctl.lifecycle.drift_check import drift_check
 
     st = state(ctx)
-    write_metrics = metrics_writer(metrics_file)
-    if report_file is not None:
-        from churnctl.outputs import check_output_file
-
-        check_output_file(report_file, "--report", "give a file name such as report.html in an existing folder")
+    write_metrics, write_report = metrics_writer(metrics_file), report_writer(report_file, "drift")
     with progress_bars(ctx) as progress:
         report = drift_check(
             st.registry,
@@ -67,11 +63,7 @@ def drift_check_command(
             progress=progress,
             keep_distributions=report_file is not None,
         )
-    if report_file is not None:
-        from churnctl.reports.drift import drift_report
-        from churnctl.reports.page import write
-
-        write(report_file, drift_report(report))
+    write_report(report)
     write_metrics("drift-check", report, st.registry.current)
 
     def text(out: Console) -> None:

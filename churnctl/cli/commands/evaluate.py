@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from churnctl.cli.context import metrics_writer, state
+from churnctl.cli.context import metrics_writer, report_writer, state
 from churnctl.cli.options import FormatOption, MetricsFileOption, ModelOption
 from churnctl.cli.render import OutputFormat, emit, fmt, importance_table, metrics_table, table
 
@@ -34,26 +34,10 @@ def evaluate_command(
     from churnctl.lifecycle.evaluate import evaluate
 
     st = state(ctx)
-    write_metrics = metrics_writer(metrics_file)
-    if report is not None:
-        from churnctl.outputs import check_output_file
-
-        check_output_file(report, "--report", "give a file name such as report.html in an existing folder")
+    write_metrics, write_report = metrics_writer(metrics_file), report_writer(report, "evaluation")
     result = evaluate(st.registry, version=model, data=str(data) if data else None)
     write_metrics("evaluate", result, st.registry.current)
-    if report:
-        from churnctl.reports.evaluation import evaluation_report
-        from churnctl.reports.page import write
-
-        html = evaluation_report(
-            result.model_version,
-            result.data,
-            result.metrics,
-            result.labels,
-            result.probabilities,
-            result.feature_importance,
-        )
-        write(report, html)
+    write_report(result)
 
     def text(out: Console) -> None:
         out.print(metrics_table(result.metrics, f"Model {result.model_version} on {result.data}"))
