@@ -38,9 +38,9 @@ def predict_rows_compiled(
     if FILE_NAME not in manifest["files"]:
         log.debug("model %s has no compiled scorer (%s): scoring with scikit-learn", version, FILE_NAME)
         return None
-    registry.model_bytes(version, PIPELINE_FILE)  # checked, not loaded
+    registry.model_bytes(version, PIPELINE_FILE, manifest)  # checked, not loaded
     try:
-        compiled = CompiledModel.from_bytes(registry.model_bytes(version, FILE_NAME))
+        compiled = CompiledModel.from_bytes(registry.model_bytes(version, FILE_NAME, manifest))
     except CompiledFormatError as exc:
         log.debug("model %s: %s: scoring with scikit-learn", version, exc)
         return None

@@ -169,7 +169,7 @@ def load_model(registry: Registry, version: str | None = None) -> LoadedModel:
     version = ids.version_argument(version, "--model") if version else registry.require_current()
     manifest = registry.model_manifest(version)
     # the signature, the file's mode and the SHA-256 of these very bytes are checked before unpickling
-    data = registry.model_bytes(version, "model.joblib")
+    data = registry.model_bytes(version, "model.joblib", manifest)
     try:
         pipeline = joblib.load(io.BytesIO(data))
     except Exception as exc:  # an unpickling failure is an artifact problem, whatever its type
@@ -196,6 +196,8 @@ def load_model(registry: Registry, version: str | None = None) -> LoadedModel:
 
 def load_reference(registry: Registry, model: LoadedModel) -> tuple[pd.DataFrame, np.ndarray]:
     """A version's drift reference: the stored sample of training features and held-out scores."""
-    reference = pd.read_parquet(io.BytesIO(registry.model_bytes(model.version, "reference.parquet")))
-    scores = pd.read_parquet(io.BytesIO(registry.model_bytes(model.version, "reference_scores.parquet")))
+    reference = pd.read_parquet(io.BytesIO(registry.model_bytes(model.version, "reference.parquet", model.manifest)))
+    scores = pd.read_parquet(
+        io.BytesIO(registry.model_bytes(model.version, "reference_scores.parquet", model.manifest))
+    )
     return reference, scores["churn_probability"].to_numpy()

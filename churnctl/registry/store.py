@@ -305,11 +305,12 @@ class Registry(CurrentPointer):
             )
         ids.stored_dataset_id(manifest.get("dataset_id"), f"the manifest of model {version}")
 
-    def model_bytes(self, version: str, name: str) -> bytes:
+    def model_bytes(self, version: str, name: str, manifest: dict | None = None) -> bytes:
         """The bytes of one file of a version, after checking the signed manifest, that no other account
         can change the folder or the file (a model file is code: unpickling runs it) and the SHA-256 of
-        the very bytes returned: parse these, never the file again."""
-        manifest = self.model_manifest(version)
+        the very bytes returned: parse these, never the file again. ``manifest``: the version's manifest
+        as :meth:`model_manifest` returned it, when the caller holds it already (not read again)."""
+        manifest = manifest if manifest is not None else self.model_manifest(version)
         folder = self.model_dir(version)
         if name not in manifest["files"]:
             raise ArtifactError(f"model {version} has no {name} in its manifest")
