@@ -83,13 +83,18 @@ MAX_ABS_VALUE = 1e150
 # Infinity spelled out in a cell ("inf", "-Infinity"): a missing value in every command.
 INFINITY = re.compile(r"[+-]?(?i:inf|infinity)")
 
-_DECIMAL_INTEGER = re.compile(r"[+-]?\d+\.0*")
+_DECIMAL_INTEGER = re.compile(r"([+-]?)0*(\d+)\.0*")
 
 
 def canonical_label(text: str) -> str:
     """A target label as every command compares it: one written as an integer-valued decimal
-    ("1.0", as pandas writes an integer column that has blanks) is that integer ("1")."""
-    return str(int(text.split(".")[0])) if _DECIMAL_INTEGER.fullmatch(text) else text
+    ("1.0", as pandas writes an integer column that has blanks) is that integer ("1"), as text (no
+    conversion to a number, whose length Python limits)."""
+    match = _DECIMAL_INTEGER.fullmatch(text)
+    if match is None:
+        return text
+    sign, digits = match.groups()
+    return ("-" if sign == "-" and digits != "0" else "") + digits
 
 
 def label_text(value: object) -> str | None:

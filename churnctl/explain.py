@@ -40,12 +40,18 @@ def _json_value(value: Any) -> Any:
 
 
 def reasons(
-    predict_proba: Any, X: pd.DataFrame, schema: Schema, typical: dict[str, Any], top: int = TOP
+    predict_proba: Any,
+    X: pd.DataFrame,
+    schema: Schema,
+    typical: dict[str, Any],
+    top: int = TOP,
+    base: np.ndarray | None = None,
 ) -> list[list[dict[str, Any]]]:
     """Per row, up to ``top`` reasons ``{"feature", "value", "effect"}``, largest absolute effect
-    first; features whose typical value changes nothing are left out."""
+    first; features whose typical value changes nothing are left out. ``base``: the rows'
+    probabilities when the caller has them already."""
     names = schema.feature_names
-    base = np.asarray(predict_proba(X))
+    base = np.asarray(predict_proba(X) if base is None else base)
     effects = np.zeros((len(X), len(names)))
     altered = X.copy()  # one copy: each feature is set to its typical value, scored, then put back
     for j, name in enumerate(names):

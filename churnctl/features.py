@@ -4,17 +4,13 @@ for the typing rules)."""
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pandas as pd
 
 from churnctl.contract import MAX_ABS_VALUE, Schema, canonical_label
 from churnctl.errors import DataError, preview, shown
-from churnctl.rows import row_list
+from churnctl.rows import row_list, warn_infinite
 from churnctl.schema import infinite_cells, to_label, to_number, to_text
-
-log = logging.getLogger(__name__)
 
 
 def check_header(header: list[str], schema: Schema, source: str) -> None:
@@ -49,13 +45,7 @@ def prepare_features(
             values, bad = to_number(series)
             infinite = bad & infinite_cells(series) if bad.any() else bad
             if infinite.any():  # as at ingest: an infinite number is a missing value, with a warning
-                log.warning(
-                    "%s: column %r: %d infinite value(s) read as missing (row %s)",
-                    source,
-                    spec.name,
-                    int(infinite.sum()),
-                    row_list(np.flatnonzero(infinite).tolist(), row_offset),
-                )
+                warn_infinite(source, spec.name, np.flatnonzero(infinite).tolist(), row_offset)
                 bad = bad & ~infinite
             if reject_huge:
                 reject_too_large(values, spec.name, f"{source}: ", row_offset)

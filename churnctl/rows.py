@@ -143,6 +143,12 @@ def row_list(rows: list[int], offset: int = 0, limit: int = 5) -> str:
     return shown + (f" (+{len(rows) - limit} more)" if len(rows) > limit else "")
 
 
+def warn_infinite(source: str, column: str, rows: list[int], offset: int = 0) -> None:
+    """The warning every command gives for infinite numbers, read as missing values (``rows``: 0-based)."""
+    message = "%s: column %r: %d infinite value(s) read as missing (row %s)"
+    log.warning(message, source, column, len(rows), row_list(rows, offset))
+
+
 @dataclass
 class TypedRows:
     """Features of JSON rows as the model takes them."""
@@ -178,13 +184,7 @@ def type_rows(rows: list[dict], schema: Schema, source: str = "input") -> TypedR
             floats, bad = numbers(values)
             infinite = [b and infinite_value(v) for v, b in zip(values, bad, strict=True)]
             if any(infinite):  # as prepare_features: a missing value, with a warning
-                log.warning(
-                    "%s: column %r: %d infinite value(s) read as missing (row %s)",
-                    source,
-                    spec.name,
-                    sum(infinite),
-                    row_list([i for i, f in enumerate(infinite) if f]),
-                )
+                warn_infinite(source, spec.name, [i for i, f in enumerate(infinite) if f])
                 bad = [b and not f for b, f in zip(bad, infinite, strict=True)]
             if any(bad):
                 wrong = [i for i, b in enumerate(bad) if b]

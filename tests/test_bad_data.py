@@ -126,3 +126,22 @@ def test_effect_sizes_in_standard_deviations_may_exceed_one(cli, tmp_path):
     config.write_text("[drift]\nnumeric_effect = 1.5\nprediction_effect = 2\n")
     run = cli("--config", config, "--artifacts", tmp_path / "a", "models", "list")
     assert run.code == 0, run.stderr
+
+
+def test_a_label_of_thousands_of_digits_is_text_not_a_crash():
+    from churnctl.contract import canonical_label
+
+    huge = "9" * 5000
+    assert canonical_label(huge + ".0") == huge  # Python's int() refuses more than 4,300 digits
+    assert [canonical_label(t) for t in ("1.0", "007.00", "-0.0", "+5.0", "-12.0", "1.5", "abc")] == [
+        "1", "7", "0", "5", "-12", "1.5", "abc"
+    ]  # fmt: skip
+
+
+def test_a_stray_temporary_output_with_an_impossible_pid_is_cleared(cli, artifacts, tmp_path, sim_csv):
+    out = tmp_path / "out.csv"
+    stray = tmp_path / ".out.csv.99999999999999999999999.abc.tmp"
+    stray.write_text("left by nobody")
+    run = cli("--artifacts", artifacts, "predict", "--input", sim_csv, "--output", out)
+    assert run.code == 0, run.stderr
+    assert out.exists() and not stray.exists()

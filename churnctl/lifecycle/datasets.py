@@ -54,11 +54,12 @@ def list_datasets(registry: Registry) -> list[DatasetSummary]:
 
 def show_dataset(registry: Registry, dataset: str | None = None) -> dict[str, Any]:
     """A dataset's signed manifest (default: the latest) and its schema."""
-    dataset = ids.dataset_argument(dataset, "DATASET") if dataset else registry.latest_dataset()
+    latest = registry.latest_dataset()  # also the error when nothing was ingested
+    dataset = ids.dataset_argument(dataset, "DATASET") if dataset else latest
     known = registry.dataset_ids()
     if dataset not in known:
         raise UsageError(f"no dataset {dataset} in {registry.root}", hint=f"datasets here: {preview(known) or 'none'}")
     shown = dict(registry.dataset_manifest(dataset))
-    shown["latest"] = dataset == registry.latest_dataset()
+    shown["latest"] = dataset == latest
     shown["schema"] = json.loads(registry.dataset_bytes(dataset, "schema.json"))
     return shown

@@ -222,6 +222,9 @@ def compare(
 ) -> Comparison:
     """Score versions ``a`` and ``b`` on the same rows (default: the latest dataset's test split) and
     test B against A with the paired bootstrap that retrain uses."""
+    resamples = settings.retrain.bootstrap if bootstrap is None else bootstrap
+    if resamples < 0:  # before any model is loaded or row scored
+        raise UsageError(f"--bootstrap must be 0 or more, found {resamples}")
     first, second = load_model(registry, a), load_model(registry, b)
     for attribute in ("target", "positive_label"):
         if getattr(first.schema, attribute) != getattr(second.schema, attribute):
@@ -250,9 +253,6 @@ def compare(
         warnings += unseen_warnings(unseen, f"{rows.described} ({model.version})")
         scores.append(model.predict_proba(X))
         metrics[model.version] = classification_metrics(rows.y, scores[-1], model.threshold)
-    resamples = settings.retrain.bootstrap if bootstrap is None else bootstrap
-    if resamples < 0:
-        raise UsageError(f"--bootstrap must be 0 or more, found {resamples}")
     defined = metrics[first.version]["roc_auc"] is not None
     if not defined:
         warnings.append("the rows hold only one class: ROC-AUC is undefined and nothing is tested")

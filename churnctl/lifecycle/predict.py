@@ -55,11 +55,12 @@ def predict_parsed_rows(
     require_features(rows, model.schema, name)
     high = high_risk_cut(model.threshold, settings.predict.high_risk, model.version)
     X, unseen = prepare_features(pd.DataFrame.from_records(rows), model.schema, source=name)
-    records = json_predictions(rows, model.predict_proba(X), model.schema, model.threshold, high, model.version)
+    proba = model.predict_proba(X)
+    records = json_predictions(rows, proba, model.schema, model.threshold, high, model.version)
     if explain:
         reference, _ = load_reference(registry, model)
         typical = typical_values(reference, model.schema)
-        explained = reasons(model.predict_proba, X, model.schema, typical)
+        explained = reasons(model.predict_proba, X, model.schema, typical, base=proba)
         for record, row, why in zip(records, rows, explained, strict=True):
             record["reasons"] = [{**r, "value": row.get(r["feature"])} for r in why]  # as the caller sent it
     return PredictRowsResult(

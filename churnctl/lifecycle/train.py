@@ -88,12 +88,13 @@ def train_locked(
     started = time.monotonic()
     latest = dataset_id is None
     dataset_id = ids.dataset_argument(dataset_id, "--dataset") if dataset_id else registry.latest_dataset()
-    if latest and registry.dataset_manifest(dataset_id).get("source") == "retrain":
+    dataset_manifest = registry.dataset_manifest(dataset_id)  # read and verified once
+    if latest and dataset_manifest.get("source") == "retrain":
         log.warning(
             "training on %s, the latest dataset, which a retrain made (%s); pass --dataset to choose another "
             "('churnctl datasets list')",
             dataset_id,
-            describe_source(registry.dataset_manifest(dataset_id)),
+            describe_source(dataset_manifest),
         )
     schema, train_frame, test_frame = load_dataset(registry, dataset_id)
     X, _ = prepare_features(train_frame, schema, source="training split")
@@ -197,7 +198,7 @@ def train_locked(
         current=registry.current(),
         promoted=promoted,
         seconds=round(time.monotonic() - started, 2),
-        dataset_source=describe_source(registry.dataset_manifest(dataset_id)),
+        dataset_source=describe_source(dataset_manifest),
         dataset_latest=latest,
         calibration=calibration["method"],
         feature_importance=importance,
