@@ -86,6 +86,19 @@ class RetrainSettings:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    """``churnctl serve``; its flags override the first five."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    log_rotation: str = "daily"  # prediction log files: hourly | daily
+    log_keep_days: int = 0  # prediction log day folders kept (0: all)
+    max_body_bytes: int = 1_048_576  # larger requests get 413
+    reload_seconds: float = 0.5  # how often the current model pointer is checked
+
+
+@dataclass(frozen=True)
 class SecuritySettings:
     # File holding the key that signs manifests (default: $XDG_CONFIG_HOME/churnctl/signing.key);
     # $CHURNCTL_SIGNING_KEY, when set, is the key itself and takes precedence. A relative path is
@@ -100,6 +113,7 @@ class Settings:
     predict: PredictSettings = field(default_factory=PredictSettings)
     drift: DriftSettings = field(default_factory=DriftSettings)
     retrain: RetrainSettings = field(default_factory=RetrainSettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     source: Path | None = None
 
@@ -152,6 +166,7 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
         "predict": PredictSettings,
         "drift": DriftSettings,
         "retrain": RetrainSettings,
+        "serve": ServeSettings,
         "security": SecuritySettings,
     }
     built: dict[str, Any] = {}
@@ -266,12 +281,38 @@ def _validate_ranges(settings: Settings) -> None:
     except (TypeError, ValueError):
         ok = False
     checks.append(("[train] threshold", threshold, ok, "'f1', 'youden' or a probability in (0, 1)"))
+    _raise_first(checks)
+    validate_serve(settings.serve)
+
+
+def _raise_first(checks: list[tuple[str, Any, bool, str]], flags: bool = False) -> None:
     for name, value, ok, expected in checks:
         if not ok:
+            what = f"{name} {value}" if flags else f"configuration {name} = {value!r}"
             raise UsageError(
-                f"configuration {name} = {value!r} is out of range: expected {expected}",
-                hint="fix the value in churnctl.toml",
+                f"{what} is out of range: expected {expected}",
+                hint=f"give another {name}" if flags else "fix the value in churnctl.toml",
             )
+
+
+def validate_serve(serve: ServeSettings, flags: bool = False) -> None:
+    """``[serve]`` ranges; with ``flags``, named as the options of ``churnctl serve`` (which override the
+    file, already checked when it was read)."""
+
+    def name(key: str) -> str:
+        return "--" + key.replace("_", "-") if flags else f"[serve] {key}"
+
+    _raise_first(
+        [
+            (name("port"), serve.port, 0 <= serve.port <= 65535, "a TCP port in [0, 65535]"),
+            (name("workers"), serve.workers, 1 <= serve.workers <= 64, "in [1, 64]"),
+            (name("log_rotation"), serve.log_rotation, serve.log_rotation in ("hourly", "daily"), "hourly or daily"),
+            (name("log_keep_days"), serve.log_keep_days, serve.log_keep_days >= 0, "0 (keep all) or more"),
+            (name("max_body_bytes"), serve.max_body_bytes, serve.max_body_bytes >= 1024, "at least 1024"),
+            (name("reload_seconds"), serve.reload_seconds, 0.05 <= serve.reload_seconds <= 60, "in [0.05, 60]"),
+        ],
+        flags,
+    )
 
 
 def validate_drift(drift: DriftSettings) -> DriftSettings:

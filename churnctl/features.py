@@ -9,7 +9,7 @@ import pandas as pd
 
 from churnctl.contract import MAX_ABS_VALUE, Schema, canonical_label
 from churnctl.errors import DataError, preview, shown
-from churnctl.rows import row_list, warn_infinite
+from churnctl.rows import InvalidRows, Problem, row_list, warn_infinite
 from churnctl.schema import infinite_cells, to_label, to_number, to_text
 
 
@@ -39,6 +39,7 @@ def prepare_features(
         )
     unseen: dict[str, dict[str, int]] = {}
     out: dict[str, object] = {}
+    problems: list[Problem] = []
     for spec in schema.features:
         series = frame[spec.name]
         if spec.dtype == "number":
@@ -50,28 +51,34 @@ def prepare_features(
             if reject_huge:
                 reject_too_large(values, spec.name, f"{source}: ", row_offset)
             if bad.any():
-                first = series.iloc[int(np.flatnonzero(bad)[0])]
+                wrong = np.flatnonzero(bad).tolist()
+                first = series.iloc[wrong[0]]
                 first = first if isinstance(first, (str, dict, list)) else str(first)
-                raise DataError(
+                message = (
                     f"{source}: column {spec.name!r} expects numbers, found {shown(first)} "
-                    f"in row {row_list(np.flatnonzero(bad).tolist(), row_offset)}",
-                    hint="fix or blank out those cells; blank cells are read as missing",
+                    f"in row {row_list(wrong, row_offset)}"
                 )
+                hint = "fix or blank out those cells; blank cells are read as missing"
+                problems.append(Problem("not_a_number", spec.name, wrong, message, hint))
             out[spec.name] = values
         else:
             if series.dtype == object:
                 nested = series.map(lambda v: isinstance(v, (dict, list))).to_numpy(dtype=bool)
                 if nested.any():
-                    raise DataError(
+                    wrong = np.flatnonzero(nested).tolist()
+                    message = (
                         f"{source}: column {spec.name!r} expects a category (text or number), found "
-                        f"{shown(series.iloc[int(np.flatnonzero(nested)[0])])} in row "
-                        f"{row_list(np.flatnonzero(nested).tolist(), row_offset)}"
+                        f"{shown(series.iloc[wrong[0]])} in row {row_list(wrong, row_offset)}"
                     )
+                    problems.append(Problem("not_a_category", spec.name, wrong, message))
+                    continue
             text = to_text(series)
             new = text.notna() & ~text.isin(set(spec.categories or ()))
             if new.any():
                 unseen[spec.name] = {str(k): int(v) for k, v in text[new].value_counts().items()}
             out[spec.name] = text.to_numpy(dtype=object)
+    if problems:
+        raise InvalidRows(problems)
     return pd.DataFrame(out, index=frame.index), unseen
 
 

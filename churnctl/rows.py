@@ -126,15 +126,55 @@ def parse_json_rows(text: str, source: str = "input") -> tuple[list[dict], bool]
     )
 
 
+@dataclass
+class Problem:
+    """One thing wrong with JSON rows: a feature (``field``), the rows it concerns (0-based) and the
+    message the CLI gives for it."""
+
+    kind: str  # missing | not_a_number | not_a_category
+    field: str
+    rows: list[int]
+    message: str
+    hint: str | None = None
+
+
+class InvalidRows(DataError):
+    """Rows that break the model's schema; ``problems`` lists every one. The message is ``message``, or
+    the first problem's followed by the others'."""
+
+    def __init__(self, problems: list[Problem], message: str | None = None):
+        first = problems[0]
+        if message is None:
+            others = sorted({p.message for p in problems[1:]} - {first.message})
+            more = f"\n  and {len(others)} more problem(s): " + "; ".join(others[:5]) if others else ""
+            message = first.message + more
+        super().__init__(message, first.hint)
+        self.problems = problems
+
+
+_MISSING_HINT = "give every feature in every row; null marks a missing value"
+
+
+def missing_features(rows: list[dict], schema: Schema, source: str) -> list[Problem]:
+    """A problem per feature a row lacks (null marks a missing value; absent is an error), all rows."""
+    return [
+        Problem(
+            "missing", name, [i], f"{source}: row {i + 1} lacks feature {name!r}, which the model needs", _MISSING_HINT
+        )
+        for i, row in enumerate(rows)
+        for name in schema.feature_names
+        if name not in row
+    ]
+
+
 def require_features(rows: list[dict], schema: Schema, source: str) -> None:
     """Every row must name every feature (null marks a missing value)."""
-    for number, row in enumerate(rows, start=1):
-        absent = [n for n in schema.feature_names if n not in row]
-        if absent:
-            raise DataError(
-                f"{source}: row {number} lacks {len(absent)} feature column(s) the model needs: {preview(absent)}",
-                hint="give every feature in every row; null marks a missing value",
-            )
+    problems = missing_features(rows, schema, source)
+    if problems:
+        row = problems[0].rows[0]
+        absent = [p.field for p in problems if p.rows[0] == row]
+        message = f"{source}: row {row + 1} lacks {len(absent)} feature column(s) the model needs: {preview(absent)}"
+        raise InvalidRows(problems, message)
 
 
 def row_list(rows: list[int], offset: int = 0, limit: int = 5) -> str:
@@ -173,11 +213,12 @@ def _check_storable(rows: list[dict]) -> None:
 def type_rows(rows: list[dict], schema: Schema, source: str = "input") -> TypedRows:
     """Type the features of ``rows`` (each has every feature) as :func:`prepare_features` does.
 
-    Raises :class:`DataError` naming column and rows for a value of the wrong type, and
+    Raises :class:`InvalidRows` naming each column with values of the wrong type and their rows, and
     :class:`NotReproducible` for rows only the pandas path reproduces.
     """
     _check_storable(rows)
     typed = TypedRows({}, {}, {})
+    problems: list[Problem] = []
     for spec in schema.features:
         values = [row[spec.name] for row in rows]
         if spec.dtype == "number":
@@ -190,24 +231,28 @@ def type_rows(rows: list[dict], schema: Schema, source: str = "input") -> TypedR
                 wrong = [i for i, b in enumerate(bad) if b]
                 first = values[wrong[0]]
                 first = first if isinstance(first, (str, dict, list)) else str(first)
-                raise DataError(
-                    f"{source}: column {spec.name!r} expects numbers, found {shown(first)} in row {row_list(wrong)}",
-                    hint="fix or blank out those cells; blank cells are read as missing",
-                )
+                found = f"found {shown(first)} in row {row_list(wrong)}"
+                message = f"{source}: column {spec.name!r} expects numbers, {found}"
+                hint = "fix or blank out those cells; blank cells are read as missing"
+                problems.append(Problem("not_a_number", spec.name, wrong, message, hint))
             typed.numbers[spec.name] = floats
         else:
             nested = [i for i, v in enumerate(values) if isinstance(v, (dict, list))]
             if nested:
-                raise DataError(
+                message = (
                     f"{source}: column {spec.name!r} expects a category (text or number), found "
-                    f"{values[nested[0]]!r} in row {row_list(nested)}"
+                    f"{shown(values[nested[0]])} in row {row_list(nested)}"
                 )
+                problems.append(Problem("not_a_category", spec.name, nested, message))
+                continue
             text = texts(values)
             known = spec.categories or {}
             new = Counter(t for t in text if t is not None and t not in known)
             if new:
                 typed.unseen[spec.name] = dict(new)
             typed.texts[spec.name] = text
+    if problems:
+        raise InvalidRows(problems)
     return typed
 
 

@@ -10,7 +10,6 @@ import os
 import signal
 import sys
 import traceback
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Optional
@@ -27,6 +26,7 @@ from churnctl.cli.commands import (
     models,
     predict,
     retrain,
+    serve,
     simulate,
     train,
 )
@@ -44,6 +44,7 @@ from churnctl.errors import (
     os_hint,
     os_reason,
 )
+from churnctl.logs import configure_logging, json_log_line
 
 # Compute threads, decided before numpy and scikit-learn load (see compute_threads).
 for _variable, _value in compute_threads(os.environ, os.cpu_count() or 1, os.getloadavg()[0]).items():
@@ -71,52 +72,6 @@ _json_logs = False
 class LogFormat(StrEnum):
     text = "text"
     json = "json"
-
-
-class _StderrFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        level = record.levelname.lower()
-        prefix = "churnctl: " + ("" if record.levelno == logging.INFO else f"{level}: ")
-        return prefix + record.getMessage()
-
-
-def json_log_line(level: str, message: str, **fields: Any) -> str:
-    """One log record as one line of JSON: time (UTC, ISO 8601), level, message, pid and any fields."""
-    stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    record = {"time": stamp, "level": level, "message": message, "pid": os.getpid(), **fields}
-    return json.dumps({k: v for k, v in record.items() if v is not None}, ensure_ascii=False)
-
-
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        details = self.formatException(record.exc_info) if record.exc_info else None
-        return json_log_line(record.levelname.lower(), record.getMessage(), logger=record.name, traceback=details)
-
-
-def _configure_logging(verbosity: int, json_logs: bool = False) -> None:
-    logger = logging.getLogger("churnctl")
-    logger.handlers.clear()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter() if json_logs else _StderrFormatter())
-    logger.addHandler(handler)
-    logger.propagate = False
-    # Library warnings (scikit-learn, pandas) would break a stream of JSON lines: route them through it.
-    logging.captureWarnings(json_logs)
-    library = logging.getLogger("py.warnings")
-    library.handlers.clear()
-    root = logging.getLogger()
-    for old in [h for h in root.handlers if getattr(h, "churnctl", False)]:
-        root.removeHandler(old)
-    if json_logs:
-        library.addHandler(handler)
-        library.propagate = False
-        # Other libraries' log records (matplotlib's cache notices, ...) as JSON lines too.
-        other = logging.StreamHandler(sys.stderr)
-        other.setFormatter(_JsonFormatter())
-        other.setLevel(logging.WARNING)
-        other.churnctl = True  # type: ignore[attr-defined]
-        root.addHandler(other)
-    logger.setLevel({-1: logging.ERROR, 0: logging.INFO}.get(verbosity, logging.DEBUG))
 
 
 def _print_version(value: bool) -> None:
@@ -160,7 +115,7 @@ def root(
     global _verbosity, _json_logs
     _verbosity = 1 if verbose else (-1 if quiet else 0)
     _json_logs = log_format == LogFormat.json
-    _configure_logging(_verbosity, _json_logs)
+    configure_logging(_verbosity, _json_logs)
     # Settings are read here: a broken settings file is a usage error for every command, read or write.
     ctx.obj = State(
         artifacts=artifacts, config=config, verbosity=_verbosity, json_logs=_json_logs, _settings=load_settings(config)
@@ -174,6 +129,7 @@ app.command("evaluate")(evaluate.evaluate_command)
 app.command("predict")(predict.predict_command)
 app.command("drift-check")(drift_check.drift_check_command)
 app.command("retrain")(retrain.retrain_command)
+app.command("serve")(serve.serve_command)
 app.command("events")(events.events_command)
 app.add_typer(models.app, name="models")
 app.add_typer(datasets.app, name="datasets")

@@ -14,6 +14,7 @@ from churnctl.drift.monitor import DriftMonitor, DriftReport
 from churnctl.errors import DataError
 from churnctl.features import check_header
 from churnctl.lifecycle.results import warn
+from churnctl.predlog import PredictionLogReader, is_prediction_log
 from churnctl.progress import Progress, no_progress
 from churnctl.registry import Registry
 from churnctl.registry.artifacts import load_model
@@ -35,7 +36,9 @@ def drift_check(
     progress: Progress = no_progress,
     keep_distributions: bool = False,
 ) -> DriftReport:
-    """Compare a CSV/Parquet batch with a model version's reference; the verdict is in the report.
+    """Compare a CSV/Parquet batch, or a prediction log (a folder of ``churnctl serve --log-predictions``
+    files, or one of them: :mod:`churnctl.predlog`), with a model version's reference; the verdict is
+    in the report.
 
     ``alpha``, ``correction`` and ``min_rows`` override ``[drift]`` settings. The current file
     streams through in batches; only per-feature counts are kept. Every run is recorded in the
@@ -50,10 +53,11 @@ def drift_check(
         cfg = replace(cfg, min_rows=min_rows)
     validate_drift(cfg)
     model = load_model(registry, version)
-    header = tables.read_header(current)
+    logged = PredictionLogReader(current) if is_prediction_log(current) else None
+    header = logged.read_header() if logged else tables.read_header(current)
     check_header(header, model.schema, str(current))
     started = time.monotonic()
-    expected = tables.estimate_rows(current)
+    expected = logged.estimate_rows() if logged else tables.estimate_rows(current)
     monitor = DriftMonitor.for_model(registry, model, cfg, expected_rows=expected)
     log.debug(
         "model %s, reference of %d rows loaded in %.1f s; about %s current rows, scoring share %.4f",
@@ -65,7 +69,12 @@ def drift_check(
     )
     columns = model.schema.feature_names + ([model.schema.target] if model.schema.target in header else [])
     numeric = model.schema.numeric_names
-    for batch in tables.iter_table(current, columns=columns, batch_rows=batch_rows, numeric=numeric):
+    batches = (
+        logged.frames(columns, batch_rows)
+        if logged
+        else tables.iter_table(current, columns=columns, batch_rows=batch_rows, numeric=numeric)
+    )
+    for batch in batches:
         monitor.update(batch, source=str(current))
         progress("checking rows", monitor.n_rows, None)
     if monitor.n_rows == 0:
@@ -74,13 +83,15 @@ def drift_check(
         "%d rows read and summarised, %d scored: %.1f s", monitor.n_rows, monitor.n_scored, time.monotonic() - started
     )
     report = monitor.report()
+    if logged:
+        report.warnings += logged.warnings()
     if keep_distributions:  # for an HTML report: binned reference and current shares per feature
         report.distributions = distributions(monitor.accumulators, monitor.scores)
     unrecorded = registry.record_if_writable(
         "drift_checked",
         model_version=model.version,
         current=str(Path(current).resolve()),
-        current_sha256=sha256_file(current),
+        current_sha256=logged.sha256() if logged else sha256_file(current),
         n_current=report.n_current,
         status=report.status,
         drift_detected=report.drift_detected,

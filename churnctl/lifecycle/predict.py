@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -54,12 +55,27 @@ def predict_parsed_rows(
     model = load_model(registry, version)
     require_features(rows, model.schema, name)
     high = high_risk_cut(model.threshold, settings.predict.high_risk, model.version)
+    typical = typical_values(load_reference(registry, model)[0], model.schema) if explain else None
+    return score_rows(model, rows, single, name, high, typical=typical)
+
+
+def score_rows(
+    model: LoadedModel,
+    rows: list[dict],
+    single: bool,
+    name: str,
+    high: float,
+    *,
+    typical: dict[str, Any] | None = None,
+) -> PredictRowsResult:
+    """Predictions of parsed JSON rows by a loaded version (``high``: where high risk starts); with
+    ``typical`` (the reference's typical values, :func:`churnctl.explain.typical_values`), each with
+    its top ``reasons``."""
+    require_features(rows, model.schema, name)
     X, unseen = prepare_features(pd.DataFrame.from_records(rows), model.schema, source=name)
     proba = model.predict_proba(X)
     records = json_predictions(rows, proba, model.schema, model.threshold, high, model.version)
-    if explain:
-        reference, _ = load_reference(registry, model)
-        typical = typical_values(reference, model.schema)
+    if typical is not None:
         explained = reasons(model.predict_proba, X, model.schema, typical, base=proba)
         for record, row, why in zip(records, rows, explained, strict=True):
             record["reasons"] = [{**r, "value": row.get(r["feature"])} for r in why]  # as the caller sent it

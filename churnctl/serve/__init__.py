@@ -1,0 +1,27 @@
+"""``churnctl serve``: the HTTP prediction service, on the same core as ``predict --json``.
+
+:mod:`~churnctl.serve.holder` keeps the current model version loaded and swaps in a new one when the
+current pointer moves; :mod:`~churnctl.serve.app` is the FastAPI application (routes, validation,
+errors), :mod:`~churnctl.serve.guard` the ASGI layer in front of it (API key, body size, timing),
+:mod:`~churnctl.serve.metrics` its Prometheus metrics, :mod:`~churnctl.serve.openapi` the API
+description generated from the model's schema, and :mod:`~churnctl.serve.run` starts uvicorn. The
+prediction log is :mod:`churnctl.predlog`. FastAPI and uvicorn come with the ``serve`` extra.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from churnctl.errors import UsageError
+
+INSTALL = "pip install 'churnctl[serve]'"
+
+
+def require_extra() -> None:
+    """Exit 2 naming the install command when FastAPI or uvicorn is missing."""
+    missing = [name for name in ("fastapi", "uvicorn") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UsageError(
+            f"churnctl serve needs {' and '.join(missing)}, which the base install leaves out",
+            hint=f"install the serve extra: {INSTALL}",
+        )
