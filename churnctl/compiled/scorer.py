@@ -164,15 +164,22 @@ class CompiledModel:
         return np.asarray(Z @ a["coef"].T + a["intercept"]).reshape(-1)
 
     def _splines(self, X: np.ndarray) -> np.ndarray:
-        """Each numeric feature's B-spline basis (SplineTransformer with constant extrapolation)."""
+        """Each numeric feature's B-spline basis (SplineTransformer with constant extrapolation), side by
+        side; features with knot vectors of one length are evaluated together."""
         a, k = self.arrays, int(self.meta["spline_degree"])
         imputed = np.where(np.isnan(X), a["spline_statistics"], X)
         offsets = a["spline_knot_offsets"]
-        parts = []
-        for j in range(imputed.shape[1]):
-            t = a["spline_knots"][offsets[j] : offsets[j + 1]]
-            parts.append(_bspline_basis(imputed[:, j], t, k, a["spline_low"][j], a["spline_high"][j]))
-        return np.hstack(parts) if parts else np.zeros((X.shape[0], 0))
+        lengths = np.diff(offsets)
+        widths = lengths - k - 1
+        starts = np.concatenate([[0], np.cumsum(widths)])
+        out = np.zeros((X.shape[0], int(starts[-1])), dtype=np.float64)
+        for length in np.unique(lengths):
+            group = np.flatnonzero(lengths == length)
+            knots = np.stack([a["spline_knots"][offsets[j] : offsets[j + 1]] for j in group])
+            values = _bspline_bases(imputed[:, group], knots, k, a["spline_low"][group], a["spline_high"][group])
+            for g, j in enumerate(group):
+                out[:, starts[j] : starts[j + 1]] = values[:, g]
+        return out
 
     def _trees(self, numbers: Mapping[str, Sequence[float]], texts: Mapping[str, Sequence[str | None]]) -> np.ndarray:
         n = _n_rows(numbers, texts)
@@ -227,29 +234,42 @@ class CompiledModel:
 
 
 def _bspline_basis(x: np.ndarray, t: np.ndarray, k: int, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """Values of the ``len(t) - k - 1`` B-splines of degree ``k`` on knots ``t`` at ``x``: within the
-    base interval by de Boor's recursion on the knot span (as SciPy's ``_deBoor_D``); below it, the
-    first ``k`` take ``low`` and the rest 0; above it, the last ``k`` take ``high``."""
-    n = len(t) - k - 1
-    values = np.zeros((len(x), n), dtype=np.float64)
-    inside = np.flatnonzero((t[k] <= x) & (x <= t[n]))
-    xi = x[inside]
-    span = np.clip(np.searchsorted(t, xi, side="right") - 1, k, n - 1)  # t[span] <= x < t[span + 1]
+    """Values of the ``len(t) - k - 1`` B-splines of degree ``k`` on knots ``t`` at ``x`` (one feature):
+    see :func:`_bspline_bases`."""
+    return _bspline_bases(x[:, np.newaxis], t[np.newaxis, :], k, low[np.newaxis, :], high[np.newaxis, :])[:, 0]
+
+
+def _bspline_bases(X: np.ndarray, T: np.ndarray, k: int, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """B-spline bases of several features at once: ``X`` (rows, features), knots ``T`` (features, m),
+    ``low``/``high`` (features, k); returns (rows, features, m - k - 1). Within the base interval by de
+    Boor's recursion on the knot span (as SciPy's ``_deBoor_D``); below it, the first ``k`` take ``low``
+    and the rest 0; above it, the last ``k`` take ``high``."""
+    rows, features = X.shape
+    n = T.shape[1] - k - 1
+    values = np.zeros((rows, features, n), dtype=np.float64)
+    feature = np.broadcast_to(np.arange(features), (rows, features))
+    inside = (T[:, k] <= X) & (X <= T[:, n])
+    xi, fi = X[inside], feature[inside]
+    t = T[fi]  # each point's knot vector
+    span = np.clip((t <= xi[:, np.newaxis]).sum(axis=1) - 1, k, n - 1)  # t[span] <= x < t[span + 1]
     h = np.zeros((len(xi), k + 1), dtype=np.float64)
     h[:, 0] = 1.0
+    points = np.arange(len(xi))
     for j in range(1, k + 1):
         previous = h[:, :j].copy()
         h[:, 0] = 0.0
         for m in range(1, j + 1):
-            right, left = t[span + m], t[span + m - j]
+            right, left = t[points, span + m], t[points, span + m - j]
             same = right == left
             w = np.where(same, 0.0, previous[:, m - 1] / np.where(same, 1.0, right - left))
             h[:, m - 1] += np.where(same, 0.0, w * (right - xi))
             h[:, m] = np.where(same, 0.0, w * (xi - left))
+    row, _ = np.nonzero(inside)
     for m in range(k + 1):
-        values[inside, span - k + m] = h[:, m]
-    values[x < t[k], :k] = low
-    values[x > t[n], n - k :] = high
+        values[row, fi, span - k + m] = h[:, m]
+    below, above = X < T[:, k], X > T[:, n]
+    values[..., :k] = np.where(below[..., np.newaxis], low[np.newaxis], values[..., :k])
+    values[..., n - k :] = np.where(above[..., np.newaxis], high[np.newaxis], values[..., n - k :])
     return values
 
 
