@@ -248,7 +248,7 @@ def _bspline_bases(X: np.ndarray, T: np.ndarray, k: int, low: np.ndarray, high: 
     n = T.shape[1] - k - 1
     values = np.zeros((rows, features, n), dtype=np.float64)
     feature = np.broadcast_to(np.arange(features), (rows, features))
-    inside = (T[:, k] <= X) & (X <= T[:, n])
+    inside = (T[:, k] <= X) & (T[:, n] >= X)
     xi, fi = X[inside], feature[inside]
     t = T[fi]  # each point's knot vector
     span = np.clip((t <= xi[:, np.newaxis]).sum(axis=1) - 1, k, n - 1)  # t[span] <= x < t[span + 1]
@@ -267,7 +267,7 @@ def _bspline_bases(X: np.ndarray, T: np.ndarray, k: int, low: np.ndarray, high: 
     row, _ = np.nonzero(inside)
     for m in range(k + 1):
         values[row, fi, span - k + m] = h[:, m]
-    below, above = X < T[:, k], X > T[:, n]
+    below, above = T[:, k] > X, T[:, n] < X
     values[..., :k] = np.where(below[..., np.newaxis], low[np.newaxis], values[..., :k])
     values[..., n - k :] = np.where(above[..., np.newaxis], high[np.newaxis], values[..., n - k :])
     return values
