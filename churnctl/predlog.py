@@ -74,7 +74,8 @@ class PredictionLog:
         """Append one line per row: its ``fields`` present (features, identifiers) as sent, its output.
 
         Raises OSError when the line cannot be written (nothing of it is left in the file)."""
-        stamp = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        now = time.time()  # one clock for the line's time and the file it goes to
+        stamp = datetime.fromtimestamp(now, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
         request = uuid.uuid4().hex[:16]
         lines = []
         for row, output in zip(rows, outputs, strict=True):
@@ -88,7 +89,7 @@ class PredictionLog:
             lines.append(json.dumps(record, ensure_ascii=False, allow_nan=False))
         data = ("\n".join(lines) + "\n").encode("utf-8", "surrogatepass")
         with self._lock:
-            fd = self._file(time.time())
+            fd = self._file(now)
             written = 0
             try:
                 while written < len(data):

@@ -257,3 +257,38 @@ def test_prediction_log_is_read_by_drift_check(artifacts, cli):
     run = cli("--artifacts", artifacts, "drift-check", "--current", artifacts / "predictions", "--format", "json")
     assert run.code in (0, 1), run.stderr
     assert run.json()["n_current"] == 150
+
+
+def test_serve_without_the_extra_exits_2_naming_the_install_command(cli, artifacts, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "fastapi" else real(name, *a))
+    run = cli("--artifacts", artifacts, "serve")
+    assert run.code == 2 and "pip install 'churnctl[serve]'" in run.stderr and "fastapi" in run.stderr
+
+
+@pytest.mark.parametrize(
+    "args, code, words",
+    [
+        (["--log-rotation", "weekly"], 2, "--log-rotation weekly is out of range: expected hourly or daily"),
+        (["--workers", "0"], 2, "--workers 0 is out of range"),
+        (["--port", "70000"], 2, "--port 70000 is out of range"),
+    ],
+)
+def test_serve_refuses_bad_options(cli, artifacts, args, code, words):
+    run = cli("--artifacts", artifacts, "serve", *args)
+    assert run.code == code and words in run.stderr
+
+
+def test_serve_refuses_a_missing_artifacts_directory_and_a_taken_port(cli, artifacts, tmp_path):
+    import socket
+
+    run = cli("--artifacts", tmp_path / "nowhere", "serve")
+    assert run.code == 4 and "does not exist" in run.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = cli("--artifacts", artifacts, "serve", "--port", port)
+    assert run.code == 2 and f"cannot listen on 127.0.0.1:{port}" in run.stderr and "--port" in run.stderr

@@ -136,3 +136,26 @@ def test_a_killed_server_leaves_a_log_that_loses_at_most_a_cut_line(artifacts, c
     assert reader.files[0].name.count("T") == 1  # hourly files
     run = cli("--artifacts", artifacts, "drift-check", "--current", artifacts / "predictions", "--format", "json")
     assert run.code in (0, 1) and run.json()["n_current"] == logged
+
+
+@pytest.mark.slow
+def test_two_workers_share_the_port_the_metrics_and_the_reload(artifacts, two_versions):
+    from churnctl.lifecycle.models import promote
+    from churnctl.registry import Registry
+
+    with server(artifacts, "--workers", "2") as (process, port):
+        result = load(HOST, port, json.dumps(EXAMPLE_ROW).encode(), 400, 8)
+        assert not result.errors and {a.status for a in result.answers} == {200}
+        with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=5) as answer:
+            text = answer.read().decode()
+        counted = [line for line in text.splitlines() if line.startswith("churnctl_serve_requests_total{")]
+        assert sum(float(line.split()[-1]) for line in counted if "/predict" in line) == 400
+        assert text.count('churnctl_serve_model_info{pid="') == 2  # one per worker
+        promote(Registry(artifacts), "v0002")
+        promoted = time.monotonic()
+        time.sleep(2.0)
+        after = load(HOST, port, json.dumps(EXAMPLE_ROW).encode(), 200, 8)
+        assert {json.loads(a.body)["model_version"] for a in after.answers} == {"v0002"}
+        assert time.monotonic() - promoted < 10
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) in (0, 143)

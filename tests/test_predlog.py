@@ -1,0 +1,114 @@
+"""The prediction log on its own: files per period and process, rotation, retention, a failed write
+taken back, and a reader that skips a cut last line and refuses what is not a log."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from datetime import UTC, datetime
+
+import pytest
+
+from churnctl.errors import DataError
+from churnctl.predlog import PredictionLog, PredictionLogReader, is_prediction_log
+
+OUTPUT = {"churn_probability": 0.25, "churn_label": 0, "risk_level": "low", "confidence": 0.5}
+
+
+def at(monkeypatch, text: str) -> None:
+    stamp = datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+    monkeypatch.setattr("churnctl.predlog.time.time", lambda: stamp)
+
+
+def write(log: PredictionLog, n: int, version: str = "v0001") -> None:
+    rows = [{"Age": 30 + i, "Geography": "France", "extra": "not kept"} for i in range(n)]
+    log.write(version, rows, [OUTPUT] * n, ["Age", "Geography", "CustomerId"])
+
+
+def test_hourly_files_rotate_per_hour_inside_day_folders(tmp_path, monkeypatch):
+    log = PredictionLog(tmp_path, "hourly")
+    at(monkeypatch, "2026-03-01 23:59:59")
+    write(log, 2)
+    at(monkeypatch, "2026-03-02 00:00:01")
+    write(log, 3)
+    log.close()
+    names = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.jsonl"))
+    pid = os.getpid()
+    assert names == [f"2026-03-01/2026-03-01T23.{pid}.jsonl", f"2026-03-02/2026-03-02T00.{pid}.jsonl"]
+    line = json.loads((tmp_path / names[1]).read_text().splitlines()[0])
+    assert line["input"] == {"Age": 30, "Geography": "France"} and line["output"] == OUTPUT
+    assert line["model_version"] == "v0001" and line["time"].startswith("2026-03-02T00:00:01")
+
+
+def test_daily_files_and_retention(tmp_path, monkeypatch):
+    old = tmp_path / "2026-01-01"
+    old.mkdir()
+    (old / "2026-01-01.1.jsonl").write_text("")
+    (tmp_path / "notes").mkdir()  # not a day folder: never touched
+    log = PredictionLog(tmp_path, "daily", keep_days=30)
+    at(monkeypatch, "2026-03-02 12:00:00")
+    write(log, 1)
+    log.close()
+    assert not old.exists() and (tmp_path / "notes").exists()
+    assert [p.name for p in tmp_path.rglob("*.jsonl")] == [f"2026-03-02.{os.getpid()}.jsonl"]
+
+
+def test_a_failed_write_leaves_no_cut_line(tmp_path, monkeypatch):
+    log = PredictionLog(tmp_path)
+    write(log, 2)
+    real_write = os.write
+
+    def half_then_full(fd, data):
+        real_write(fd, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("churnctl.predlog.os.write", half_then_full)
+    with pytest.raises(OSError):
+        write(log, 3)
+    monkeypatch.setattr("churnctl.predlog.os.write", real_write)
+    write(log, 1)
+    log.close()
+    lines = next(tmp_path.rglob("*.jsonl")).read_text().splitlines()
+    assert len(lines) == 3 and all(json.loads(line)["input"]["Age"] in (30, 31) for line in lines)
+
+
+def test_a_line_cut_by_a_killed_process_with_the_same_pid_is_closed_off(tmp_path):
+    log = PredictionLog(tmp_path)
+    write(log, 1)
+    path = log.path
+    log.close()
+    with open(path, "ab") as handle:
+        handle.write(b'{"time": "2026')  # killed mid-line
+    write(log, 1)  # a new process that got the same pid
+    log.close()
+    reader = PredictionLogReader(tmp_path)
+    frames = list(reader.frames(["Age", "Geography"]))
+    assert sum(len(f) for f in frames) == 2 and len(reader.skipped) == 1
+
+
+def test_the_reader_skips_the_line_being_written_and_counts_versions(tmp_path):
+    log = PredictionLog(tmp_path)
+    write(log, 4, "v0001")
+    write(log, 2, "v0002")
+    log.close()
+    with open(next(tmp_path.rglob("*.jsonl")), "ab") as handle:
+        handle.write(b'{"time": "2026-03-02T12:00:00Z", "input": {"Age": 1')
+    reader = PredictionLogReader(tmp_path)
+    assert reader.read_header() == ["Age", "Geography"]
+    frame = next(reader.frames(["Age", "Geography"], batch_rows=100))
+    assert list(frame["Age"]) == [30, 31, 32, 33, 30, 31] and reader.cut == 1
+    assert reader.versions == {"v0001": 4, "v0002": 2}
+    assert "several model versions" in reader.warnings()[0]
+    assert 4 <= reader.estimate_rows() <= 8
+
+
+def test_what_is_not_a_prediction_log_is_refused(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="holds no prediction log files"):
+        PredictionLogReader(tmp_path / "empty")
+    other = tmp_path / "rows.jsonl"
+    other.write_text('{"Age": 3}\n{"Age": 4}\n')
+    assert is_prediction_log(other) and is_prediction_log(tmp_path) and not is_prediction_log(tmp_path / "x.csv")
+    with pytest.raises(DataError, match="not a churnctl prediction log"):
+        list(PredictionLogReader(other).frames(["Age"]))
