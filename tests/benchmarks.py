@@ -15,7 +15,8 @@ Settings (environment variables):
 * ``BENCH_SIZES`` rows of the simulated reference and current files (default 100000,1000000,5000000)
 * ``BENCH_REPEATS`` rounds per measurement (default 3)
 * ``BENCH_OPS`` operations (default all): help, predict-json, drift-check, predict-input, train,
-  train-wide
+  train-wide, serve (the HTTP load test, :mod:`tests.bench.serve_bench`)
+* ``BENCH_SERVE_REQUESTS`` requests per round of the serve load test (default 5000)
 * ``BENCH_WIDE`` rows x columns of the wide file of train-wide (default 3000x2000);
   ``BENCH_WIDE_BUDGET`` its ``[train] time_budget`` in seconds (default 120)
 * ``BENCH_DIR`` keep the simulated files here for later runs (default: a temporary folder)
@@ -111,11 +112,15 @@ def run(config: dict, base: Path) -> str:
     if "train-wide" in operations:
         rows.append(train_wide(ctx, *config["wide"], config["wide_budget"]))
     extra = []
+    if "serve" in operations:
+        from tests.bench.serve_bench import serve_benchmark
+
+        extra += serve_benchmark(ws, ws.reference(config["sizes"][0]), config["repeats"])
     if config["drift_sim"]:
         from tests.bench.drift_sim import simulation
 
         os.environ["CHURNCTL_SIGNING_KEY"] = env["CHURNCTL_SIGNING_KEY"]
-        extra = simulation(ws.work / "drift-sim", config["batches"])
+        extra += ([""] if extra else []) + simulation(ws.work / "drift-sim", config["batches"])
     if config["model_quality"]:
         from tests.bench.model_quality import model_quality
 

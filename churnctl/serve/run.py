@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import socket
@@ -14,6 +15,7 @@ from churnctl.errors import ArtifactError, UsageError
 from churnctl.logs import route_server_logs
 from churnctl.serve.options import ENV, ServeOptions
 
+log = logging.getLogger("churnctl")
 GRACEFUL_SECONDS = 10  # requests in flight get this long to finish on SIGTERM / Ctrl-C
 
 
@@ -41,6 +43,8 @@ def serve(options: ServeOptions) -> None:
 
         app = create_app(options)  # settings problems end the run here, before the port is taken
         sock = _bind(options.host, options.port)
+        host = f"[{options.host}]" if ":" in options.host else options.host
+        log.info("listening on http://%s:%d (API description at /docs)", host, sock.getsockname()[1])
         config = uvicorn.Config(app, host=options.host, port=options.port, **settings)
         uvicorn.Server(config).run(sockets=[sock])
         return
