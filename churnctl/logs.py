@@ -55,6 +55,7 @@ def configure_logging(verbosity: int, json_logs: bool = False) -> None:
         other.churnctl = True  # type: ignore[attr-defined]
         root.addHandler(other)
     logger.setLevel({-1: logging.ERROR, 0: logging.INFO}.get(verbosity, logging.DEBUG))
+    logging.getLogger("churnctl.data").setLevel(logging.NOTSET)  # as the churnctl logger (serve may set it)
 
 
 def route_server_logs(verbosity: int, access_log: bool) -> None:
@@ -67,3 +68,6 @@ def route_server_logs(verbosity: int, access_log: bool) -> None:
         logger.propagate = name != "uvicorn"
         logger.setLevel(logging.ERROR if verbosity < 0 else logging.INFO)
     logging.getLogger("uvicorn.access").disabled = not access_log
+    # Warnings about a request's rows (unseen categories) go back to its client in a header; in the
+    # server's log they would be one line per request: shown only with -v.
+    logging.getLogger("churnctl.data").setLevel(logging.DEBUG if verbosity > 0 else logging.ERROR)

@@ -8,7 +8,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-log = logging.getLogger("churnctl")
+log = logging.getLogger("churnctl.data")  # warnings about the input data
 
 
 class Result:
