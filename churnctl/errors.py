@@ -14,6 +14,7 @@ EXIT_DRIFT = 1
 EXIT_USAGE = 2
 EXIT_DATA = 3
 EXIT_ARTIFACT = 4
+EXIT_CLUSTER = 5
 EXIT_INTERNAL = 70
 EXIT_LOCKED = 75
 
@@ -23,6 +24,7 @@ EXIT_CODES = {
     EXIT_USAGE: "usage error: bad option, flag or configuration file",
     EXIT_DATA: "invalid input data: unreadable or empty file, malformed JSON, schema violation",
     EXIT_ARTIFACT: "artifact problem: nothing trained yet, unknown version, checksum mismatch, incompatible format",
+    EXIT_CLUSTER: "the Dask cluster failed (--engine dask): workers died or the scheduler went away",
     EXIT_LOCKED: "another run holds the registry lock",
     EXIT_INTERNAL: "internal error, a bug (rerun with -v for a traceback and report it)",
 }
@@ -52,6 +54,10 @@ class DataError(ChurnctlError):
 
 class ArtifactError(ChurnctlError):
     exit_code = EXIT_ARTIFACT
+
+
+class ClusterError(ChurnctlError):
+    exit_code = EXIT_CLUSTER
 
 
 class LockHeldError(ChurnctlError):

@@ -220,3 +220,29 @@ def check_output_file(path: Path, option: str, hint: str) -> None:
         raise UsageError(f"{option} {path} is a directory", hint=hint)
     if not path.parent.is_dir():
         raise UsageError(f"{option} {path}: folder {path.parent} does not exist", hint=f"create it first; {hint}")
+
+
+@contextlib.contextmanager
+def staged_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """A folder of output files, published all at once: the files go to a hidden sibling folder, which
+    is renamed to ``path`` (a new or empty folder) only when the ``with`` block ends without error;
+    otherwise it is removed and ``path`` is left as it was."""
+    target = Path(path)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise UsageError(
+            f"--output {target} must be a new or empty folder (the predictions are one file per input part)",
+            hint="choose a folder that does not exist yet",
+        )
+    if not target.parent.is_dir():
+        raise UsageError(f"--output {target}: folder {target.parent} does not exist", hint="create it first")
+    staging = target.parent / f".{target.name}.staging-{os.getpid()}-{os.urandom(4).hex()}"
+    with output_faults(target):
+        staging.mkdir(mode=0o777 & ~current_umask() & ~0o002)
+    try:
+        yield staging
+        with output_faults(target):
+            if target.exists():
+                target.rmdir()
+            os.rename(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -44,6 +44,7 @@ ROTATIONS = ("hourly", "daily")
 SYNC_SECONDS = 1.0
 OUTPUT_FIELDS = ("churn_probability", "churn_label", "risk_level", "confidence")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".txt", ".parquet", ".pq")
 
 
 def log_folder(artifacts: str | os.PathLike) -> Path:
@@ -163,8 +164,15 @@ def _ends_with_newline(path: Path, size: int) -> bool:
 
 
 def is_prediction_log(path: str | os.PathLike) -> bool:
-    """A folder of prediction logs, or one log file (``.jsonl``)."""
-    return Path(path).is_dir() or str(path).lower().endswith(".jsonl")
+    """One log file (``.jsonl``), or a folder with log files and no CSV/Parquet file (a folder of those
+    is a partitioned input, :mod:`churnctl.sources`)."""
+    path = Path(path)
+    if str(path).lower().endswith(".jsonl"):
+        return True
+    if not path.is_dir():
+        return False
+    names = [p.name.lower() for p in path.rglob("*") if p.is_file()]
+    return any(n.endswith(".jsonl") for n in names) and not any(n.endswith(TABLE_SUFFIXES) for n in names)
 
 
 class PredictionLogReader:

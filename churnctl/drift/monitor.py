@@ -68,9 +68,12 @@ class DriftMonitor:
         settings: DriftSettings,
         importance: dict[str, float] | None = None,
         expected_rows: int | None = None,
+        sample_offset: int = 0,
     ):
         """Prediction and performance drift score a uniform sample of ``[drift] score_rows`` of the
-        ``expected_rows`` (known or estimated rows of the current data; None: score every row)."""
+        ``expected_rows`` (known or estimated rows of the current data; None: score every row).
+        ``sample_offset``: the rows of the input before the part this monitor sees (see
+        :mod:`churnctl.drift.partial`)."""
         self.model = model
         self.schema = model.schema
         self.profile = profile
@@ -94,7 +97,7 @@ class DriftMonitor:
         self._labels: list[np.ndarray] = []
         self.n_rows = 0
         self.n_scored = 0
-        self.sample = RowSample(settings.score_rows, expected_rows, settings.seed)
+        self.sample = RowSample(settings.score_rows, expected_rows, settings.seed, skip=sample_offset)
 
     @classmethod
     def for_model(

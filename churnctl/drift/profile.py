@@ -117,6 +117,13 @@ class NumericAccumulator:
         self.between += between
         self.between_sum += between_sum
 
+    def merge(self, other: NumericAccumulator) -> None:
+        """Add the counts of another part of the data (against the same reference)."""
+        self.equal += other.equal
+        self.between += other.between
+        self.between_sum += other.between_sum
+        self.n_missing += other.n_missing
+
     @property
     def n_present(self) -> int:
         return int(self.equal.sum() + self.between.sum())
@@ -135,8 +142,16 @@ class CategoricalAccumulator:
     def update(self, values: np.ndarray) -> None:
         counts, n_missing = _category_counts(values)
         self.n_missing += n_missing
+        self.merge_counts(counts, n_missing=0)
+
+    def merge_counts(self, counts: dict[str, int], n_missing: int) -> None:
+        self.n_missing += n_missing
         for key, count in counts.items():
             self.counts[key] = self.counts.get(key, 0) + count
+
+    def merge(self, other: CategoricalAccumulator) -> None:
+        """Add the counts of another part of the data."""
+        self.merge_counts(other.counts, other.n_missing)
 
     @property
     def n_rows(self) -> int:
@@ -150,9 +165,15 @@ class RowSample:
 
     STREAM = 0x5C0D  # the seed's second word: data simulated with numpy and the same seed must not line up
 
-    def __init__(self, wanted: int, expected_rows: int | None, seed: int):
+    def __init__(self, wanted: int, expected_rows: int | None, seed: int, skip: int = 0):
+        """``skip``: rows before the first one this sample sees (a later part of the input): the stream
+        is advanced past their draws, so every part keeps the rows one pass over the whole would."""
         self.rate = 1.0 if not wanted or not expected_rows else min(1.0, wanted / expected_rows)
-        self._draws = np.random.default_rng([seed, self.STREAM]) if self.rate < 1.0 else None
+        self._draws = None
+        if self.rate < 1.0:
+            bits = np.random.PCG64([seed, self.STREAM])  # what default_rng([seed, STREAM]) draws from
+            bits.advance(skip)  # one 64-bit draw per row (Generator.random)
+            self._draws = np.random.Generator(bits)
 
     def take(self, rows: int) -> np.ndarray | None:
         """Mask of the next ``rows`` rows kept; None when every row is."""

@@ -7,18 +7,20 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from churnctl import tables
-from churnctl.config import Settings, validate_drift
+from churnctl.config import DriftSettings, Settings, validate_drift
 from churnctl.drift.distributions import distributions
 from churnctl.drift.monitor import DriftMonitor, DriftReport
-from churnctl.errors import DataError
+from churnctl.drift.partial import DriftJob, drift_part, merge, monitor_for
+from churnctl.drift.profile import ReferenceProfile
+from churnctl.engine import Engine, LocalEngine
+from churnctl.errors import DataError, UsageError
 from churnctl.features import check_header
 from churnctl.lifecycle.results import warn
 from churnctl.predlog import PredictionLogReader, is_prediction_log
 from churnctl.progress import Progress, no_progress
 from churnctl.registry import Registry
-from churnctl.registry.artifacts import load_model
-from churnctl.registry.files import sha256_file
+from churnctl.registry.artifacts import LoadedModel, load_model
+from churnctl.sources import is_url, resolve
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +37,15 @@ def drift_check(
     min_rows: int | None = None,
     progress: Progress = no_progress,
     keep_distributions: bool = False,
+    engine: Engine | None = None,
 ) -> DriftReport:
-    """Compare a CSV/Parquet batch, or a prediction log (a folder of ``churnctl serve --log-predictions``
-    files, or one of them: :mod:`churnctl.predlog`), with a model version's reference; the verdict is
-    in the report.
+    """Compare the current data with a model version's reference; the verdict is in the report.
 
-    ``alpha``, ``correction`` and ``min_rows`` override ``[drift]`` settings. The current file
-    streams through in batches; only per-feature counts are kept. Every run is recorded in the
-    event log (the drift history of each model version).
+    ``current``: a CSV/Parquet file, a folder or glob of them, or a URL (:mod:`churnctl.sources`),
+    summarised part by part on ``engine`` (default: this process) and merged; or a prediction log
+    of ``churnctl serve --log-predictions`` (:mod:`churnctl.predlog`). ``alpha``, ``correction``
+    and ``min_rows`` override ``[drift]`` settings. Only per-feature counts and a sample of scores
+    are kept. Every run is recorded in the event log (the drift history of each model version).
     """
     cfg = settings.drift
     if alpha is not None:
@@ -52,46 +55,34 @@ def drift_check(
     if min_rows is not None:
         cfg = replace(cfg, min_rows=min_rows)
     validate_drift(cfg)
+    engine = engine or LocalEngine()
     model = load_model(registry, version)
-    logged = PredictionLogReader(current) if is_prediction_log(current) else None
-    header = logged.read_header() if logged else tables.read_header(current)
-    check_header(header, model.schema, str(current))
     started = time.monotonic()
-    expected = logged.estimate_rows() if logged else tables.estimate_rows(current)
-    monitor = DriftMonitor.for_model(registry, model, cfg, expected_rows=expected)
-    log.debug(
-        "model %s, reference of %d rows loaded in %.1f s; about %s current rows, scoring share %.4f",
-        model.version,
-        monitor.profile.n_rows,
-        time.monotonic() - started,
-        expected if expected is not None else "an unknown number of",
-        monitor.sample.rate,
-    )
-    columns = model.schema.feature_names + ([model.schema.target] if model.schema.target in header else [])
-    numeric = model.schema.numeric_names
-    batches = (
-        logged.frames(columns, batch_rows)
-        if logged
-        else tables.iter_table(current, columns=columns, batch_rows=batch_rows, numeric=numeric)
-    )
-    for batch in batches:
-        monitor.update(batch, source=str(current))
-        progress("checking rows", monitor.n_rows, None)
+    if is_prediction_log(current):
+        if engine.name != "local":
+            raise UsageError("prediction logs are read by the local engine", hint="drop --engine dask")
+        monitor, digest, warnings = _logged(model, registry, cfg, current, batch_rows, progress)
+    else:
+        monitor, digest = _partitioned(model, registry, cfg, current, batch_rows, progress, engine)
+        warnings = []
     if monitor.n_rows == 0:
         raise DataError(f"{current} has a header but no data rows")
     log.debug(
-        "%d rows read and summarised, %d scored: %.1f s", monitor.n_rows, monitor.n_scored, time.monotonic() - started
+        "%d rows read and summarised, %d scored (share %.4f): %.1f s",
+        monitor.n_rows,
+        monitor.n_scored,
+        monitor.sample.rate,
+        time.monotonic() - started,
     )
     report = monitor.report()
-    if logged:
-        report.warnings += logged.warnings()
+    report.warnings += warnings
     if keep_distributions:  # for an HTML report: binned reference and current shares per feature
         report.distributions = distributions(monitor.accumulators, monitor.scores)
     unrecorded = registry.record_if_writable(
         "drift_checked",
         model_version=model.version,
-        current=str(Path(current).resolve()),
-        current_sha256=logged.sha256() if logged else sha256_file(current),
+        current=current if is_url(current) else str(Path(current).resolve()),
+        current_sha256=digest,
         n_current=report.n_current,
         status=report.status,
         drift_detected=report.drift_detected,
@@ -102,8 +93,51 @@ def drift_check(
         estimated_roc_auc=report.estimated_performance.roc_auc,
         estimated_drop=report.estimated_performance.drop_detected,
         reasons=report.reasons,
+        engine=engine.name,
     )
     if unrecorded:
         report.warnings.append(unrecorded)
     warn(report.warnings)
     return report
+
+
+def _partitioned(
+    model: LoadedModel,
+    registry: Registry,
+    cfg: DriftSettings,
+    current: str,
+    batch_rows: int,
+    progress: Progress,
+    engine: Engine,
+) -> tuple[DriftMonitor, str]:
+    """Every part summarised on ``engine`` and merged in input order."""
+    source = resolve(current)
+    check_header(source.read_header(), model.schema, source.parts[0].name)  # fail early, before the work
+    expected = source.estimate_rows()
+    job = DriftJob(model, ReferenceProfile.for_model(registry, model), cfg, expected, batch_rows)
+    monitor = monitor_for(job)
+    log.debug(
+        "model %s; %d part(s), about %s current rows, scoring share %.4f",
+        model.version,
+        len(source.parts),
+        expected if expected is not None else "an unknown number of",
+        monitor.sample.rate,
+    )
+    partials = engine.map_parts(drift_part, source.parts, job, offsets=True)
+    for partial in partials:
+        merge(monitor, partial)
+        progress("checking rows", monitor.n_rows, None)
+    return monitor, source.sha256([p.sha256 or "" for p in partials])
+
+
+def _logged(
+    model: LoadedModel, registry: Registry, cfg: DriftSettings, current: str, batch_rows: int, progress: Progress
+) -> tuple[DriftMonitor, str, list[str]]:
+    """A prediction log, read in this process."""
+    logged = PredictionLogReader(current)
+    check_header(logged.read_header(), model.schema, str(current))
+    monitor = DriftMonitor.for_model(registry, model, cfg, expected_rows=logged.estimate_rows())
+    for batch in logged.frames(model.schema.feature_names, batch_rows):
+        monitor.update(batch, source=str(current))
+        progress("checking rows", monitor.n_rows, None)
+    return monitor, logged.sha256(), logged.warnings()

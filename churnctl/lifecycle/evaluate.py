@@ -1,17 +1,22 @@
-"""evaluate: a model version's metrics on its held-out test split or on a labelled file."""
+"""evaluate: a model version's metrics on its held-out test split or on labelled data."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from churnctl.features import prepare_features
+import numpy as np
+
+from churnctl.engine import Engine, LocalEngine
+from churnctl.errors import DataError
+from churnctl.features import check_header, encode_target, merge_unseen, prepare_features
 from churnctl.labelled import labelled_rows
 from churnctl.lifecycle.results import Result, warn
 from churnctl.metrics import classification_metrics
 from churnctl.registry import Registry
-from churnctl.registry.artifacts import load_model
+from churnctl.registry.artifacts import LoadedModel, load_model
 from churnctl.rows import unseen_warnings
+from churnctl.sources import Part, resolve
 
 
 @dataclass
@@ -37,23 +42,73 @@ class EvaluateResult(Result):
         }
 
 
-def evaluate(registry: Registry, *, version: str | None = None, data: str | None = None) -> EvaluateResult:
-    """A version's metrics on its dataset's test split, or on the labelled rows of ``data``."""
+@dataclass
+class EvaluatePartial:
+    """One part's labels and churn probabilities (its labelled rows, in order)."""
+
+    n_rows: int
+    y: np.ndarray
+    proba: np.ndarray
+    unseen: dict[str, dict[str, int]]
+    unlabelled: int
+
+
+def evaluate_part(part: Part, offset: int, job: LoadedModel) -> EvaluatePartial:
+    """Score one part of labelled data with the model ``job`` (rows without a label are counted and left out)."""
+    del offset
+    model = job
+    schema = model.schema
+    header = part.header()
+    if schema.target not in header:
+        raise DataError(
+            f"{part.name} has no target column {schema.target!r}; measuring a model needs labelled rows",
+            hint="use 'churnctl predict --input' to score unlabelled rows",
+        )
+    check_header(header, schema, part.name)
+    frame = part.read([*schema.feature_names, schema.target])
+    y, labelled = encode_target(frame[schema.target], schema, source=part.name)
+    frame = frame.loc[labelled].reset_index(drop=True)
+    X, unseen = prepare_features(frame, schema, source=part.name)
+    proba = model.predict_proba(X) if len(X) else np.empty(0)
+    return EvaluatePartial(len(labelled), y[labelled].astype(int), proba, unseen, int((~labelled).sum()))
+
+
+def evaluate(
+    registry: Registry, *, version: str | None = None, data: str | None = None, engine: Engine | None = None
+) -> EvaluateResult:
+    """A version's metrics on its dataset's test split, or on the labelled rows of ``data`` (a file,
+    folder, glob or URL of parts, scored on ``engine``; default: this process)."""
     model = load_model(registry, version)
-    rows = labelled_rows(registry, model.schema, dataset_id=model.manifest["dataset_id"], data=data)
-    X, unseen = prepare_features(rows.frame, model.schema, source=rows.described)
-    warnings = rows.warnings + unseen_warnings(unseen, rows.described)
-    proba = model.predict_proba(X)
-    metrics = classification_metrics(rows.y, proba, model.threshold)
+    if data is None:
+        rows = labelled_rows(registry, model.schema, dataset_id=model.manifest["dataset_id"])
+        X, unseen = prepare_features(rows.frame, model.schema, source=rows.described)
+        y, proba, described, warnings = rows.y, model.predict_proba(X), rows.described, rows.warnings
+    else:
+        source = resolve(data)
+        parts = (engine or LocalEngine()).map_parts(evaluate_part, source.parts, model)
+        if sum(p.n_rows for p in parts) == 0:
+            raise DataError(f"{data} has a header but no data rows")
+        y = np.concatenate([p.y for p in parts])
+        proba = np.concatenate([p.proba for p in parts])
+        unseen = {}
+        for part in parts:
+            merge_unseen(unseen, part.unseen)
+        unlabelled = sum(p.unlabelled for p in parts)
+        warnings = [f"{unlabelled} row(s) without a label were left out"] if unlabelled else []
+        if len(y) == 0:
+            raise DataError(f"{data} has no labelled rows")
+        described = str(data)
+    warnings += unseen_warnings(unseen, described)
+    metrics = classification_metrics(y, proba, model.threshold)
     if metrics["roc_auc"] is None:
         warnings.append("the data hold only one class: ROC-AUC and PR-AUC are undefined")
     return EvaluateResult(
         model_version=model.version,
-        data=rows.described,
+        data=described,
         metrics=metrics,
         warnings=warn(warnings),
         feature_importance=model.manifest.get("feature_importance") or {},
         feature_importance_std=model.manifest.get("feature_importance_std") or {},
-        labels=rows.y,
+        labels=y,
         probabilities=proba,
     )

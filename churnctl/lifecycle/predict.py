@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from churnctl import outputs, tables
+from churnctl import outputs
 from churnctl.config import Settings
-from churnctl.errors import DataError
+from churnctl.engine import Engine
+from churnctl.errors import DataError, UsageError
 from churnctl.explain import reasons, typical_values
 from churnctl.features import check_header, merge_unseen, prepare_features
 from churnctl.lifecycle.results import PredictRowsResult, Result, warn
@@ -20,6 +22,7 @@ from churnctl.progress import Progress, no_progress
 from churnctl.registry import Registry
 from churnctl.registry.artifacts import LoadedModel, load_model, load_reference
 from churnctl.rows import require_features, unseen_warnings
+from churnctl.sources import Part, resolve
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +99,65 @@ class PredictFileResult(Result):
     warnings: list[str] = field(default_factory=list)
 
 
+@dataclass
+class PredictJob:
+    """What every part of a batch needs (sent once to each worker of a cluster)."""
+
+    model: LoadedModel
+    high: float
+    batch_rows: int = 100_000
+    folder: str | None = None  # --engine dask: where each part's predictions are written
+    names: dict[str, str] = field(default_factory=dict)  # part -> its file name in ``folder``
+
+
+@dataclass
+class PredictPartial:
+    n_rows: int = 0
+    n_churn: int = 0
+    total_p: float = 0.0
+    levels: dict[str, int] = field(default_factory=lambda: {"low": 0, "medium": 0, "high": 0})
+    unseen: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def add(self, other: PredictPartial) -> None:
+        self.n_rows += other.n_rows
+        self.n_churn += other.n_churn
+        self.total_p += other.total_p
+        for level, count in other.levels.items():
+            self.levels[level] += count
+        merge_unseen(self.unseen, other.unseen)
+
+
+def score_part(
+    part: Part, job: PredictJob, writer: outputs.TableWriter, first_row: int = 0, progress: Progress = no_progress
+) -> PredictPartial:
+    """Score one part in batches into ``writer`` (``first_row``: rows written before it)."""
+    schema = job.model.schema
+    header = part.header()
+    check_header(header, schema, part.name)
+    wanted = schema.feature_names + [n for n in schema.identifier_names if n in header]
+    done = PredictPartial()
+    for batch in part.batches(wanted, job.batch_rows, schema.numeric_names):
+        batch.index = pd.RangeIndex(first_row + done.n_rows, first_row + done.n_rows + len(batch))
+        predictions, unseen = score(job.model, batch, job.high, source=part.name, row_offset=done.n_rows)
+        writer.write(predictions)
+        merge_unseen(done.unseen, unseen)
+        done.n_rows += len(batch)
+        done.n_churn += int(predictions["churn_label"].sum())
+        done.total_p += float(predictions["churn_probability"].sum())
+        for level, count in predictions["risk_level"].value_counts().items():
+            done.levels[str(level)] += int(count)
+        progress("scoring rows", first_row + done.n_rows, None)
+    return done
+
+
+def predict_part(part: Part, offset: int, job: PredictJob) -> PredictPartial:
+    """A part's predictions as one Parquet file in the job's folder (the Dask engine's task)."""
+    del offset
+    assert job.folder is not None
+    with outputs.TableWriter(Path(job.folder) / job.names[part.location]) as writer:
+        return score_part(part, job, writer)
+
+
 def predict_file(
     registry: Registry,
     settings: Settings,
@@ -105,41 +167,45 @@ def predict_file(
     version: str | None = None,
     batch_rows: int = 100_000,
     progress: Progress = no_progress,
+    engine: Engine | None = None,
 ) -> PredictFileResult:
-    """Score a CSV/Parquet file in batches (bounded memory) into CSV/Parquet, or CSV on stdout."""
+    """Score a CSV/Parquet input (a file, folder, glob or URL of parts) in batches, with bounded memory:
+    into one CSV/Parquet file (or CSV on stdout) in this process, or with a Dask ``engine`` into a
+    folder of Parquet files, one per part, published when every part is done."""
     started = time.monotonic()
     model = load_model(registry, version)
-    high = high_risk_cut(model.threshold, settings.predict.high_risk, model.version)
-    header = tables.read_header(input_path)
-    check_header(header, model.schema, str(input_path))
-    wanted = model.schema.feature_names + [n for n in model.schema.identifier_names if n in header]
-    unseen: dict[str, dict[str, int]] = {}
-    n_rows = n_churn = 0
-    levels = {"low": 0, "medium": 0, "high": 0}
-    total_p = 0.0
-    with outputs.TableWriter(output) as writer:
-        numeric = model.schema.numeric_names
-        for batch in tables.iter_table(input_path, columns=wanted, batch_rows=batch_rows, numeric=numeric):
-            batch.index = pd.RangeIndex(n_rows, n_rows + len(batch))
-            predictions, batch_unseen = score(model, batch, high, source=str(input_path), row_offset=n_rows)
-            merge_unseen(unseen, batch_unseen)
-            writer.write(predictions)
-            n_rows += len(batch)
-            progress("scoring rows", n_rows, None)
-            n_churn += int(predictions["churn_label"].sum())
-            total_p += float(predictions["churn_probability"].sum())
-            for level, count in predictions["risk_level"].value_counts().items():
-                levels[str(level)] += int(count)
-        if n_rows == 0:
-            raise DataError(f"{input_path} has a header but no data rows")
-    log.debug("%d rows of %s scored by %s in %.1f s", n_rows, input_path, model.version, time.monotonic() - started)
+    job = PredictJob(model, high_risk_cut(model.threshold, settings.predict.high_risk, model.version), batch_rows)
+    source = resolve(input_path)
+    check_header(source.read_header(), model.schema, source.parts[0].name)  # fail early, before the work
+    total = PredictPartial()
+    if engine is not None and engine.name != "local":
+        if output is None:
+            raise UsageError("--engine dask writes its predictions to a folder", hint="add --output FOLDER")
+        with outputs.staged_folder(output) as folder:
+            job.folder, job.names = (
+                str(folder),
+                {p.location: f"part-{i:05d}.parquet" for i, p in enumerate(source.parts)},
+            )
+            for partial in engine.map_parts(predict_part, source.parts, job):
+                total.add(partial)
+            if total.n_rows == 0:
+                raise DataError(f"{input_path} has a header but no data rows")
+    else:
+        with outputs.TableWriter(output) as writer:
+            for part in source.parts:
+                total.add(score_part(part, job, writer, total.n_rows, progress))
+            if total.n_rows == 0:
+                raise DataError(f"{input_path} has a header but no data rows")
+    log.debug(
+        "%d rows of %s scored by %s in %.1f s", total.n_rows, input_path, model.version, time.monotonic() - started
+    )
     return PredictFileResult(
         model_version=model.version,
         input=str(input_path),
         output=output,
-        n_rows=n_rows,
-        n_churn=n_churn,
-        risk_levels=levels,
-        mean_probability=total_p / n_rows,
-        warnings=warn(unseen_warnings(unseen, str(input_path))),
+        n_rows=total.n_rows,
+        n_churn=total.n_churn,
+        risk_levels=total.levels,
+        mean_probability=total.total_p / total.n_rows,
+        warnings=warn(unseen_warnings(total.unseen, str(input_path))),
     )

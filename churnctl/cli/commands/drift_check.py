@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from churnctl.cli.context import metrics_writer, report_writer, state
-from churnctl.cli.options import FormatOption, MetricsFileOption, ModelOption
+from churnctl.cli.options import EngineOption, FormatOption, MetricsFileOption, ModelOption, SchedulerOption
 from churnctl.cli.progress import progress_bars
 from churnctl.cli.render import OutputFormat, emit, fmt, styled, table
 from churnctl.errors import EXIT_DRIFT
@@ -19,7 +19,14 @@ SHORT = {"wasserstein_sd": "W1/sd", "jensen_shannon": "JS"}
 
 def drift_check_command(
     ctx: typer.Context,
-    current: Annotated[Path, typer.Option("--current", help="CSV/Parquet batch to check (target column optional).")],
+    current: Annotated[
+        str,
+        typer.Option(
+            "--current",
+            help="CSV/Parquet batch to check (target column optional): a file, folder, glob or URL of parts, or "
+            "the prediction log folder of churnctl serve --log-predictions.",
+        ),
+    ],
     model: ModelOption = None,
     alpha: Annotated[
         Optional[float], typer.Option("--alpha", help="Significance level after correction [default: 0.05].")
@@ -34,6 +41,8 @@ def drift_check_command(
         Optional[int],
         typer.Option("--min-rows", help="Fewer rows than this give status insufficient_data [default: 100]."),
     ] = None,
+    engine: EngineOption = "local",
+    scheduler: SchedulerOption = None,
     format: FormatOption = OutputFormat.text,
     metrics_file: MetricsFileOption = None,
     report_file: Annotated[
@@ -45,23 +54,26 @@ def drift_check_command(
 ) -> None:
     """Check a batch for data, prediction and performance drift; exit 1 when drift is detected.
 
-    Example: churnctl drift-check --current new.csv --format json > drift.json
+    Examples: churnctl drift-check --current new.csv --format json > drift.json;
+    churnctl drift-check --current 'history/2026-11-*.parquet' --engine dask --scheduler tcp://host:8786
     """
+    from churnctl.engine import open_engine
     from churnctl.lifecycle.drift_check import drift_check
 
     st = state(ctx)
     write_metrics, write_report = metrics_writer(metrics_file), report_writer(report_file, "drift")
-    with progress_bars(ctx) as progress:
+    with progress_bars(ctx) as progress, open_engine(engine, scheduler) as runner:
         report = drift_check(
             st.registry,
             st.settings,
-            str(current),
+            current,
             version=model,
             alpha=alpha,
             correction=correction,
             min_rows=min_rows,
             progress=progress,
             keep_distributions=report_file is not None,
+            engine=runner,
         )
     write_report(report)
     write_metrics("drift-check", report, st.registry.current)

@@ -9,17 +9,23 @@ import typer
 from rich.console import Console
 
 from churnctl.cli.context import metrics_writer, report_writer, state
-from churnctl.cli.options import FormatOption, MetricsFileOption, ModelOption
+from churnctl.cli.options import EngineOption, FormatOption, MetricsFileOption, ModelOption, SchedulerOption
 from churnctl.cli.render import OutputFormat, emit, fmt, importance_table, metrics_table, table
+from churnctl.errors import UsageError
 
 
 def evaluate_command(
     ctx: typer.Context,
     model: ModelOption = None,
     data: Annotated[
-        Optional[Path],
-        typer.Option("--data", help="Labelled CSV/Parquet file (default: the model's held-out test split)."),
+        Optional[str],
+        typer.Option(
+            "--data",
+            help="Labelled CSV/Parquet file, folder, glob or URL of parts (default: the model's held-out test split).",
+        ),
     ] = None,
+    engine: EngineOption = "local",
+    scheduler: SchedulerOption = None,
     format: FormatOption = OutputFormat.text,
     metrics_file: MetricsFileOption = None,
     report: Annotated[
@@ -29,13 +35,18 @@ def evaluate_command(
 ) -> None:
     """Evaluate a model version on its test split or on a labelled file.
 
-    Example: churnctl evaluate --model v0002 --data labelled-march.csv
+    Examples: churnctl evaluate --model v0002 --data labelled-march.csv;
+    churnctl evaluate --data 's3://bucket/labelled/2026-11/*.parquet' --engine dask --scheduler tcp://host:8786
     """
+    from churnctl.engine import open_engine
     from churnctl.lifecycle.evaluate import evaluate
 
     st = state(ctx)
     write_metrics, write_report = metrics_writer(metrics_file), report_writer(report, "evaluation")
-    result = evaluate(st.registry, version=model, data=str(data) if data else None)
+    if engine != "local" and data is None:
+        raise UsageError("--engine dask goes with --data", hint="the test split is scored in this process")
+    with open_engine(engine, scheduler) as runner:
+        result = evaluate(st.registry, version=model, data=data, engine=runner)
     write_metrics("evaluate", result, st.registry.current)
     write_report(result)
 

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from churnctl.cli.context import state
-from churnctl.cli.options import ModelOption
+from churnctl.cli.options import EngineOption, ModelOption, SchedulerOption
 from churnctl.cli.progress import progress_bars
 from churnctl.cli.render import OutputFormat, emit, key_values, table
 from churnctl.errors import UsageError
@@ -31,15 +31,24 @@ def predict_command(
         typer.Option("--json", help="JSON file: one object, an array of objects, or JSON Lines; '-' reads stdin."),
     ] = None,
     input: Annotated[
-        Optional[Path], typer.Option("--input", help="CSV/Parquet batch to score; '-' reads CSV from stdin.")
+        Optional[str],
+        typer.Option(
+            "--input",
+            help="CSV/Parquet batch to score: a file, folder, glob or URL of parts; '-' reads CSV from stdin.",
+        ),
     ] = None,
     output: Annotated[
         Optional[Path],
         typer.Option(
-            "--output", "-o", help="Where to write scored rows of --input (.csv or .parquet; '-' or none: stdout)."
+            "--output",
+            "-o",
+            help="Where to write scored rows of --input (.csv or .parquet; '-' or none: stdout; with --engine dask "
+            "a new folder, one Parquet file per input part).",
         ),
     ] = None,
     model: ModelOption = None,
+    engine: EngineOption = "local",
+    scheduler: SchedulerOption = None,
     explain: Annotated[
         bool,
         typer.Option(
@@ -64,6 +73,8 @@ def predict_command(
     st = state(ctx)
     if output is not None and str(output) == "-":
         output = None  # stdout
+    if json_rows is not None and (engine != "local" or scheduler):
+        raise UsageError("--engine and --scheduler go with --input", hint="--json rows are scored in this process")
     if (json_rows is None) == (input is None):
         raise UsageError(
             "give exactly one of --json FILE and --input FILE",
@@ -113,10 +124,15 @@ def predict_command(
             "without --output the scored rows go to stdout as CSV, so there is no room for a JSON summary",
             hint="add --output FILE to get a JSON summary",
         )
+    from churnctl.engine import open_engine
     from churnctl.lifecycle.predict import predict_file
     from churnctl.outputs import spooled_stdin
 
-    with progress_bars(ctx) as progress, spooled_stdin(input) as source:
+    if engine != "local" and (input == "-" or output is None):
+        raise UsageError(
+            "--engine dask reads files and writes a folder", hint="give --input FILE|FOLDER|GLOB and --output FOLDER"
+        )
+    with progress_bars(ctx) as progress, spooled_stdin(input) as source, open_engine(engine, scheduler) as runner:
         result = predict_file(
             st.registry,
             st.settings,
@@ -124,6 +140,7 @@ def predict_command(
             output=str(output) if output else None,
             version=model,
             progress=progress,
+            engine=runner,
         )
     if output is None:
         return  # the scored rows went to stdout

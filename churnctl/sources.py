@@ -1,0 +1,199 @@
+"""Inputs made of partitions: a CSV/Parquet file, a directory of them, a glob, or the same at a URL.
+
+``predict --input``, ``drift-check --current`` and ``evaluate --data`` take any of these. A
+:class:`Source` lists its :class:`Part` s in a fixed order (name order; Parquet files are one part
+each), and every engine reads them in that order with the readers of :mod:`churnctl.tables`, so a
+row's number — its position in the whole input — is the same whichever engine reads it and however
+the rows are split into files. URLs (``s3://bucket/prefix/``, ``gs://…``, ``https://…``) are read
+through the user's fsspec installation: each part is copied to a local temporary file first (by the
+machine that reads it), then read as a local file.
+"""
+
+from __future__ import annotations
+
+import glob as globbing
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from churnctl import tables
+from churnctl.errors import DataError, UsageError
+
+SUFFIXES = tables.CSV_SUFFIXES + tables.PARQUET_SUFFIXES
+GLOB_CHARACTERS = frozenset("*?[")
+
+
+def is_url(spec: str) -> bool:
+    return "://" in spec and not spec.startswith("file://")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One file of an input: a local path or a URL."""
+
+    location: str
+
+    @property
+    def name(self) -> str:
+        return self.location
+
+    @contextmanager
+    def local(self) -> Iterator[str]:
+        """A local path to read the part from: itself, or a temporary copy of a URL's bytes."""
+        if not is_url(self.location):
+            yield self.location
+            return
+        fsspec = _fsspec(self.location)
+        folder = tempfile.mkdtemp(prefix="churnctl-part-")
+        try:
+            copy = Path(folder) / Path(self.location.rstrip("/")).name
+            try:
+                with fsspec.open(self.location, "rb") as remote, open(copy, "wb") as handle:
+                    shutil.copyfileobj(remote, handle, 1 << 22)
+            except (OSError, ValueError) as exc:
+                raise DataError(
+                    f"cannot read {self.location}: {exc}", hint="check the URL and your credentials"
+                ) from None
+            yield str(copy)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def header(self) -> list[str]:
+        with self.local() as path:
+            return tables.read_header(path)
+
+    def estimate_rows(self) -> int | None:
+        if is_url(self.location):
+            return None
+        return tables.estimate_rows(self.location)
+
+    def batches(
+        self, columns: list[str] | None, batch_rows: int, numeric: tuple[str, ...] | list[str] = ()
+    ) -> Iterator[pd.DataFrame]:
+        with self.local() as path:
+            yield from tables.iter_table(path, columns=columns, batch_rows=batch_rows, numeric=numeric)
+
+    def read(self, columns: list[str] | None = None) -> pd.DataFrame:
+        with self.local() as path:
+            return tables.read_table(path, columns=columns)
+
+    def sha256(self) -> str:
+        digest = hashlib.sha256()
+        with self.local() as path, open(path, "rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+        return digest.hexdigest()
+
+
+@dataclass
+class Source:
+    """An input and its parts, in reading order."""
+
+    spec: str
+    parts: list[Part] = field(default_factory=list)
+
+    @property
+    def single(self) -> bool:
+        return len(self.parts) == 1 and self.parts[0].location == self.spec
+
+    def read_header(self) -> list[str]:
+        """The first part's columns (every part is checked against the model when it is read)."""
+        return self.parts[0].header()
+
+    def estimate_rows(self) -> int | None:
+        """Rows of all parts (see :func:`churnctl.tables.estimate_rows`); None if any part's is unknown."""
+        total = 0
+        for part in self.parts:
+            rows = part.estimate_rows()
+            if rows is None:
+                return None
+            total += rows
+        return total
+
+    def batches(
+        self, columns: list[str] | None, batch_rows: int, numeric: tuple[str, ...] | list[str] = ()
+    ) -> Iterator[pd.DataFrame]:
+        for part in self.parts:
+            yield from part.batches(columns, batch_rows, numeric)
+
+    def sha256(self, digests: list[str] | None = None) -> str:
+        """The file's SHA-256, or for several parts the SHA-256 of their names and SHA-256s, one line each."""
+        digests = digests if digests is not None else [p.sha256() for p in self.parts]
+        if self.single:
+            return digests[0]
+        listing = "".join(f"{p.name} {d}\n" for p, d in zip(self.parts, digests, strict=True))
+        return hashlib.sha256(listing.encode("utf-8")).hexdigest()
+
+
+def resolve(spec: str | os.PathLike) -> Source:
+    """The parts of an input: a file; a directory (its CSV/Parquet files at any depth, in name order);
+    a glob (``data/2026-*.parquet``); or any of these at a URL fsspec reads."""
+    text = str(spec)
+    if is_url(text):
+        return Source(text, [Part(p) for p in _remote_parts(text)])
+    if text.startswith("file://"):
+        text = text[len("file://") :]
+    path = Path(text)
+    if GLOB_CHARACTERS & set(text) and not path.exists():
+        found = sorted(p for p in globbing.glob(text, recursive=True) if Path(p).is_file() and _table(p))
+        if not found:
+            raise DataError(f"no CSV or Parquet file matches {text}", hint="check the pattern (quote it in the shell)")
+        return Source(text, [Part(p) for p in found])
+    if path.is_dir():
+        found = sorted(str(p) for p in path.rglob("*") if p.is_file() and _table(p.name) and not _hidden(p, path))
+        if not found:
+            raise DataError(
+                f"directory {path} holds no CSV or Parquet file",
+                hint=f"partitions are files ending in {', '.join(SUFFIXES)}",
+            )
+        return Source(text, [Part(p) for p in found])
+    return Source(text, [Part(text)])
+
+
+def _table(name: str) -> bool:
+    return name.lower().endswith(SUFFIXES)
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    """Files and folders starting with '.' or '_' (Spark's _SUCCESS, temporary files) are not parts."""
+    return any(p.startswith((".", "_")) for p in path.relative_to(root).parts)
+
+
+def _fsspec(url: str):  # type: ignore[no-untyped-def]
+    try:
+        import fsspec
+    except ImportError:
+        raise UsageError(
+            f"reading {url} needs fsspec (and the package of its protocol, such as s3fs)",
+            hint="pip install fsspec s3fs (or gcsfs, adlfs ...), or copy the files to a local folder",
+        ) from None
+    return fsspec
+
+
+def _remote_parts(url: str) -> list[str]:
+    fsspec = _fsspec(url)
+    try:
+        fs, root = fsspec.core.url_to_fs(url)
+        if GLOB_CHARACTERS & set(root):
+            paths = sorted(fs.glob(root))
+        elif fs.isdir(root):
+            paths = sorted(fs.find(root))
+        else:
+            paths = [root]
+    except (OSError, ValueError, ImportError) as exc:
+        raise DataError(
+            f"cannot list {url}: {exc}", hint="check the URL, the fsspec package of its protocol and your credentials"
+        ) from None
+    found = [fs.unstrip_protocol(p) for p in paths if _table(p) and not Path(p).name.startswith((".", "_"))]
+    if not found:
+        raise DataError(
+            f"no CSV or Parquet file at {url}", hint=f"partitions are files ending in {', '.join(SUFFIXES)}"
+        )
+    return found
