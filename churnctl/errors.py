@@ -43,6 +43,18 @@ class ChurnctlError(Exception):
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
 
+    def __reduce__(self) -> tuple:
+        """Pickled whole (hint and any other attribute), so that an error raised on a Dask worker is
+        the same error, with the same message, hint and exit code, on the client."""
+        return (_restore, (type(self), dict(self.__dict__)))
+
+
+def _restore(cls: type[ChurnctlError], state: dict) -> ChurnctlError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, state.get("message"))
+    error.__dict__.update(state)
+    return error
+
 
 class UsageError(ChurnctlError):
     exit_code = EXIT_USAGE
