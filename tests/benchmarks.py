@@ -17,6 +17,8 @@ Settings (environment variables):
 * ``BENCH_OPS`` operations (default all): help, predict-json, drift-check, predict-input, train,
   train-wide, serve (the HTTP load test, :mod:`tests.bench.serve_bench`)
 * ``BENCH_SERVE_REQUESTS`` requests per round of the serve load test (default 5000)
+* ``dask`` (an operation): the Dask engine against the local one (:mod:`tests.bench.cluster_bench`);
+  ``BENCH_PARTITIONS`` the Parquet parts per size (default 8,64)
 * ``BENCH_WIDE`` rows x columns of the wide file of train-wide (default 3000x2000);
   ``BENCH_WIDE_BUDGET`` its ``[train] time_budget`` in seconds (default 120)
 * ``BENCH_DIR`` keep the simulated files here for later runs (default: a temporary folder)
@@ -116,6 +118,10 @@ def run(config: dict, base: Path) -> str:
         from tests.bench.serve_bench import serve_benchmark
 
         extra += serve_benchmark(ws, ws.reference(config["sizes"][0]), config["repeats"])
+    if "dask" in operations:
+        from tests.bench.cluster_bench import cluster_benchmark
+
+        extra += ([""] if extra else []) + cluster_benchmark(ws, config["sizes"], config["repeats"])
     if config["drift_sim"]:
         from tests.bench.drift_sim import simulation
 

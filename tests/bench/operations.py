@@ -15,8 +15,8 @@ from tests.bench.measure import Command, Series, alternate, succeeded
 from tests.bench.report import MIB_PER_GB, Row, Target
 from tests.bench.workspace import FLOORS, PEER_SCRIPT, Artifacts, Peer, Workspace
 
-OPERATIONS = ("help", "predict-json", "drift-check", "predict-input", "train", "train-wide", "serve")
-HELP_OP, JSON_OP, DRIFT_OP, PREDICT_OP, TRAIN_OP, WIDE_OP, SERVE_OP = OPERATIONS
+OPERATIONS = ("help", "predict-json", "drift-check", "predict-input", "train", "train-wide", "serve", "dask")
+HELP_OP, JSON_OP, DRIFT_OP, PREDICT_OP, TRAIN_OP, WIDE_OP, SERVE_OP, DASK_OP = OPERATIONS
 HELP, DRIFT_DEFAULT, DRIFT_LOGREG = "churnctl --help", "drift-check, default model", "drift-check, logreg"
 PREDICT_INPUT, TRAIN = "predict --input, default model", "train (auto)"
 FLAT_MEMORY = {PREDICT_INPUT}  # operations whose peak RSS must not grow with the rows
