@@ -95,6 +95,7 @@ class ServeSettings:
     log_rotation: str = "daily"  # prediction log files: hourly | daily
     log_keep_days: int = 0  # prediction log day folders kept (0: all)
     max_body_bytes: int = 1_048_576  # larger requests get 413
+    max_rows: int = 10_000  # requests with more rows get 413
     reload_seconds: float = 0.5  # how often the current model pointer is checked
 
 
@@ -309,6 +310,7 @@ def validate_serve(serve: ServeSettings, flags: bool = False) -> None:
             (name("log_rotation"), serve.log_rotation, serve.log_rotation in ("hourly", "daily"), "hourly or daily"),
             (name("log_keep_days"), serve.log_keep_days, serve.log_keep_days >= 0, "0 (keep all) or more"),
             (name("max_body_bytes"), serve.max_body_bytes, serve.max_body_bytes >= 1024, "at least 1024"),
+            (name("max_rows"), serve.max_rows, serve.max_rows >= 1, "at least 1"),
             (name("reload_seconds"), serve.reload_seconds, 0.05 <= serve.reload_seconds <= 60, "in [0.05, 60]"),
         ],
         flags,

@@ -15,7 +15,8 @@ class _StderrFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         level = record.levelname.lower()
         prefix = "churnctl: " + ("" if record.levelno == logging.INFO else f"{level}: ")
-        return prefix + record.getMessage()
+        details = f"\n{self.formatException(record.exc_info)}" if record.exc_info else ""
+        return prefix + record.getMessage() + details
 
 
 def json_log_line(level: str, message: str, **fields: Any) -> str:

@@ -2,16 +2,17 @@
 ``churnctl drift-check --current DIR`` reads as a batch (closing the monitoring loop).
 
 Layout under the artifacts directory: ``predictions/YYYY-MM-DD/`` holds a day's files, one per period
-(``daily``: ``YYYY-MM-DD.<pid>.jsonl``; ``hourly``: ``YYYY-MM-DDTHH.<pid>.jsonl``, UTC) and per server
-process, so that workers never share a file. Each line is one scored row, a JSON object:
-``{"time", "model_version", "request", "input": {feature or identifier: value as sent}, "output":
-{"churn_probability", "churn_label", "risk_level", "confidence"}}``.
+(``daily``: ``YYYY-MM-DD.<host>-<pid>.jsonl``; ``hourly``: ``YYYY-MM-DDTHH.<host>-<pid>.jsonl``, UTC)
+and per server process, so that workers (and containers sharing the folder) never share a file. Each
+line is one scored row, a JSON object: ``{"time", "model_version", "request", "input": {feature or
+identifier: value as sent}, "output": {"churn_probability", "churn_label", "risk_level", "confidence"}}``.
 
 Durability: a request's lines are appended with one ``write`` on a descriptor opened with ``O_APPEND``
 (no buffer in the process), so a crashed or killed server loses at most a line cut short; a write that
 fails (a full disk) is taken back, so no cut line is left behind either. The files are synced at each
-rotation, on shutdown and every :data:`SYNC_SECONDS` (what a power cut may lose). A reader skips a
-final line without its newline (the one being written, or the one a crash cut).
+rotation, on shutdown and every :data:`SYNC_SECONDS` by a thread of their own, which never holds up
+a write (what a power cut may lose); old day folders are removed by that thread too. A reader skips
+a final line without its newline (the one being written, or the one a crash cut).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import logging
 import os
 import re
 import shutil
+import socket
 import threading
 import time
 import uuid
@@ -65,6 +67,10 @@ class PredictionLog:
         self._size = 0
         self._period_end = 0.0
         self._dirty = False
+        self._prune_at: datetime | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._name = f"{_host()}-{os.getpid()}"
 
     @property
     def path(self) -> Path | None:
@@ -102,16 +108,38 @@ class PredictionLog:
             self._size += len(data)
             self._dirty = True
 
+    def start(self) -> None:
+        """Sync every :data:`SYNC_SECONDS` (and prune) from a thread of its own, until :meth:`close`."""
+        self._thread = threading.Thread(target=self._run, name="churnctl-prediction-log", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(SYNC_SECONDS):
+            try:
+                self.sync()
+                self._prune()
+            except OSError as exc:
+                log.error("prediction log: %s", exc)
+
     def sync(self) -> None:
-        """fsync what was written since the last sync (called every :data:`SYNC_SECONDS` by the server)."""
+        """fsync what was written since the last sync, through a duplicate of the descriptor, so that
+        writes go on meanwhile (and a rotation cannot close it under the sync)."""
         with self._lock:
-            if self._fd is not None and self._dirty:
-                os.fsync(self._fd)
-                self._dirty = False
+            if self._fd is None or not self._dirty:
+                return
+            fd, self._dirty = os.dup(self._fd), False
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
         with self._lock:
             self._close()
+        self._prune()
 
     def _close(self) -> None:
         if self._fd is not None:
@@ -133,25 +161,32 @@ class PredictionLog:
             name, end = start.strftime("%Y-%m-%d"), start + timedelta(days=1)
         day = self.folder / moment.strftime("%Y-%m-%d")
         make_dirs(day)
-        path = day / f"{name}.{os.getpid()}.jsonl"
+        path = day / f"{name}.{self._name}.jsonl"
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
         size = os.fstat(fd).st_size
         self._fd, self._path, self._size, self._period_end = fd, path, size, end.timestamp()
         if size and not _ends_with_newline(path, size):  # a process with this pid was killed mid-line
             os.write(fd, b"\n")
             self._size += 1
-        self._prune(moment)
+        self._prune_at = moment
         log.debug("prediction log: writing %s", path)
         return fd
 
-    def _prune(self, moment: datetime) -> None:
-        if self.keep_days <= 0:
+    def _prune(self) -> None:
+        """Remove day folders older than ``keep_days`` (after a rotation; from the sync thread)."""
+        moment, self._prune_at = self._prune_at, None
+        if self.keep_days <= 0 or moment is None:
             return
         oldest = (moment - timedelta(days=self.keep_days)).strftime("%Y-%m-%d")
         for day in self.folder.iterdir():
             if day.is_dir() and _DAY.fullmatch(day.name) and day.name < oldest:
                 shutil.rmtree(day, ignore_errors=True)
                 log.info("prediction log: removed %s (older than %d days)", day, self.keep_days)
+
+
+def _host() -> str:
+    """This machine's name, as a file-name part."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname().split(".")[0]) or "host"
 
 
 def _ends_with_newline(path: Path, size: int) -> bool:
@@ -200,10 +235,11 @@ class PredictionLogReader:
         self._sha = hashlib.sha256()
 
     def read_header(self) -> list[str]:
-        """The input fields of the first record: the columns the log offers."""
-        for record in self._records(self.files[0], limit=1):
-            return list(record["input"])
-        raise DataError(f"{self.files[0]} holds no complete prediction log line", hint=_HINT)
+        """The input fields of the first record (of the first file that has one): the columns the log offers."""
+        for path in self.files:
+            for record in self._records(path, probe=True):
+                return list(record["input"])
+        raise DataError(f"{self.path} holds no complete prediction log line", hint=_HINT)
 
     def estimate_rows(self) -> int | None:
         """Rows of all files, estimated from their size and the length of the first lines."""
@@ -240,29 +276,32 @@ class PredictionLogReader:
             out.append(f"the prediction log holds answers of several model versions: {listed}")
         return out
 
-    def _records(self, path: Path, limit: int | None = None) -> Iterator[dict[str, Any]]:
-        found = 0
+    def _records(self, path: Path, probe: bool = False) -> Iterator[dict[str, Any]]:
+        """The records of one file, in order; with ``probe`` (looking for the header) nothing is counted."""
+        found, skipped = 0, []
         try:
             with open(path, "rb") as handle:
                 for number, line in enumerate(handle, start=1):
                     if not line.endswith(b"\n"):
-                        self.cut += 1
-                        log.debug("%s: line %d has no newline yet (being written, or cut): skipped", path, number)
+                        if not probe:
+                            self.cut += 1
+                            log.debug("%s: line %d has no newline yet (being written, or cut): skipped", path, number)
                         break
                     record = _record(line)
                     if record is None:
-                        self.skipped.append(f"{path} line {number}")
+                        skipped.append(f"{path} line {number}")
                         continue
-                    if limit is None:
+                    if not probe:
                         self._sha.update(line)
-                    yield record
                     found += 1
-                    if limit is not None and found >= limit:
-                        return
+                    yield record
         except OSError as exc:
             raise DataError(f"cannot read {path}: {exc.strerror or exc}", hint="check the file's permissions") from None
-        if not found and limit is None and self.skipped:
-            raise DataError(f"{path} is not a churnctl prediction log ({self.skipped[-1]} is not a record)", hint=_HINT)
+        if probe:
+            return
+        if skipped and not found:
+            raise DataError(f"{path} is not a churnctl prediction log ({skipped[0]} is not a record)", hint=_HINT)
+        self.skipped += skipped
 
 
 _HINT = "prediction logs are written by 'churnctl serve --log-predictions'; one JSON object per line"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from churnctl.cells import infinite_value, numbers, texts
-from churnctl.contract import Schema
+from churnctl.contract import MAX_ABS_VALUE, Schema
 from churnctl.errors import DataError, preview, shown
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,16 @@ def _json_int(digits: str) -> int | str:
     return digits if len(digits.lstrip("-")) > 308 else int(digits)
 
 
+def _json_constant(text: str) -> str | None:
+    """``NaN``, ``Infinity`` and ``-Infinity``, which JSON does not have but Python's reader accepts: NaN
+    is a missing value (null), the infinities are the text a CSV cell would hold (in a numeric column,
+    an infinite number read as missing, with a warning). Either way, what is echoed back is valid JSON."""
+    return None if text == "NaN" else text
+
+
 def _json_line(line: str, number: int, source: str) -> dict:
     try:
-        doc = json.loads(line, parse_int=_json_int, parse_float=_json_float)
+        doc = json.loads(line, parse_int=_json_int, parse_float=_json_float, parse_constant=_json_constant)
     except json.JSONDecodeError as exc:
         raise DataError(
             f"{source} line {number} is not valid JSON: {exc.msg} at column {exc.colno}",
@@ -92,7 +99,7 @@ def parse_json_rows(text: str, source: str = "input") -> tuple[list[dict], bool]
     """Rows from a JSON object, an array of objects, or JSON Lines (one object per line); returns
     (rows, was_single_object)."""
     try:
-        doc = json.loads(text, parse_int=_json_int, parse_float=_json_float)
+        doc = json.loads(text, parse_int=_json_int, parse_float=_json_float, parse_constant=_json_constant)
     except json.JSONDecodeError as exc:
         lines = [(i + 1, line) for i, line in enumerate(text.splitlines()) if line.strip()]
         if exc.msg == "Extra data" and len(lines) > 1:  # JSON Lines: one object per line
@@ -156,23 +163,22 @@ _MISSING_HINT = "give every feature in every row; null marks a missing value"
 
 
 def missing_features(rows: list[dict], schema: Schema, source: str) -> list[Problem]:
-    """A problem per feature a row lacks (null marks a missing value; absent is an error), all rows."""
-    return [
-        Problem(
-            "missing", name, [i], f"{source}: row {i + 1} lacks feature {name!r}, which the model needs", _MISSING_HINT
-        )
-        for i, row in enumerate(rows)
-        for name in schema.feature_names
-        if name not in row
-    ]
+    """A problem per feature that rows lack (null marks a missing value; absent is an error), naming them."""
+    problems = []
+    for name in schema.feature_names:
+        lacking = [i for i, row in enumerate(rows) if name not in row]
+        if lacking:
+            message = f"{source}: feature {name!r} is absent from row {row_list(lacking)}; the model needs it"
+            problems.append(Problem("missing", name, lacking, message, _MISSING_HINT))
+    return problems
 
 
 def require_features(rows: list[dict], schema: Schema, source: str) -> None:
     """Every row must name every feature (null marks a missing value)."""
     problems = missing_features(rows, schema, source)
     if problems:
-        row = problems[0].rows[0]
-        absent = [p.field for p in problems if p.rows[0] == row]
+        row = min(p.rows[0] for p in problems)
+        absent = [n for n in schema.feature_names if n not in rows[row]]
         message = f"{source}: row {row + 1} lacks {len(absent)} feature column(s) the model needs: {preview(absent)}"
         raise InvalidRows(problems, message)
 
@@ -210,10 +216,11 @@ def _check_storable(rows: list[dict]) -> None:
                         raise NotReproducible("text that is not valid Unicode") from None
 
 
-def type_rows(rows: list[dict], schema: Schema, source: str = "input") -> TypedRows:
+def type_rows(rows: list[dict], schema: Schema, source: str = "input", *, reject_huge: bool = False) -> TypedRows:
     """Type the features of ``rows`` (each has every feature) as :func:`prepare_features` does.
 
-    Raises :class:`InvalidRows` naming each column with values of the wrong type and their rows, and
+    Raises :class:`InvalidRows` naming each column with values of the wrong type and their rows (with
+    ``reject_huge``, also numbers of magnitude :data:`churnctl.contract.MAX_ABS_VALUE` or more), and
     :class:`NotReproducible` for rows only the pandas path reproduces.
     """
     _check_storable(rows)
@@ -235,6 +242,14 @@ def type_rows(rows: list[dict], schema: Schema, source: str = "input") -> TypedR
                 message = f"{source}: column {spec.name!r} expects numbers, {found}"
                 hint = "fix or blank out those cells; blank cells are read as missing"
                 problems.append(Problem("not_a_number", spec.name, wrong, message, hint))
+            huge = [i for i, f in enumerate(floats) if abs(f) >= MAX_ABS_VALUE] if reject_huge else []
+            if huge:
+                message = (
+                    f"{source}: column {spec.name!r} has {len(huge)} value(s) too large to model (magnitude 1e150 "
+                    f"or more, e.g. {floats[huge[0]]:g}) in row {row_list(huge)}"
+                )
+                hint = "rescale the column as it was at training, or send null for a placeholder"
+                problems.append(Problem("too_large", spec.name, huge, message, hint))
             typed.numbers[spec.name] = floats
         else:
             nested = [i for i, v in enumerate(values) if isinstance(v, (dict, list))]
@@ -260,7 +275,7 @@ def unseen_warnings(unseen: dict[str, dict[str, int]], source: str = "input") ->
     messages = []
     for column, counts in sorted(unseen.items()):
         ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        listed = ", ".join(f"{v!r} ({c} row{'s' if c > 1 else ''})" for v, c in ordered[:5])
+        listed = ", ".join(f"{shown(v)} ({c} row{'s' if c > 1 else ''})" for v, c in ordered[:5])
         more = f" (+{len(ordered) - 5} more)" if len(ordered) > 5 else ""
         messages.append(
             f"{source}: column {column!r} has categories never seen in training: {listed}{more}; scored as unknown"

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from churnctl.errors import DataError
-from churnctl.predlog import PredictionLog, PredictionLogReader, is_prediction_log
+from churnctl.predlog import PredictionLog, PredictionLogReader, _host, is_prediction_log
 
 OUTPUT = {"churn_probability": 0.25, "churn_label": 0, "risk_level": "low", "confidence": 0.5}
 
@@ -34,8 +34,8 @@ def test_hourly_files_rotate_per_hour_inside_day_folders(tmp_path, monkeypatch):
     write(log, 3)
     log.close()
     names = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.jsonl"))
-    pid = os.getpid()
-    assert names == [f"2026-03-01/2026-03-01T23.{pid}.jsonl", f"2026-03-02/2026-03-02T00.{pid}.jsonl"]
+    me = f"{_host()}-{os.getpid()}"
+    assert names == [f"2026-03-01/2026-03-01T23.{me}.jsonl", f"2026-03-02/2026-03-02T00.{me}.jsonl"]
     line = json.loads((tmp_path / names[1]).read_text().splitlines()[0])
     assert line["input"] == {"Age": 30, "Geography": "France"} and line["output"] == OUTPUT
     assert line["model_version"] == "v0001" and line["time"].startswith("2026-03-02T00:00:01")
@@ -51,7 +51,7 @@ def test_daily_files_and_retention(tmp_path, monkeypatch):
     write(log, 1)
     log.close()
     assert not old.exists() and (tmp_path / "notes").exists()
-    assert [p.name for p in tmp_path.rglob("*.jsonl")] == [f"2026-03-02.{os.getpid()}.jsonl"]
+    assert [p.name for p in tmp_path.rglob("*.jsonl")] == [f"2026-03-02.{_host()}-{os.getpid()}.jsonl"]
 
 
 def test_a_failed_write_leaves_no_cut_line(tmp_path, monkeypatch):
@@ -112,3 +112,37 @@ def test_what_is_not_a_prediction_log_is_refused(tmp_path):
     assert is_prediction_log(other) and is_prediction_log(tmp_path) and not is_prediction_log(tmp_path / "x.csv")
     with pytest.raises(DataError, match="not a churnctl prediction log"):
         list(PredictionLogReader(other).frames(["Age"]))
+
+
+def test_leftovers_do_not_stop_the_reader(tmp_path):
+    (tmp_path / "a.jsonl").write_text("")  # what a failed first write leaves
+    (tmp_path / "b.jsonl").write_text('{"time": "cut')  # a cut line only
+    (tmp_path / "c.jsonl").write_text('not json\n{"input": {"Age": 1}}\n{"input": {"Age": 2}}\n')
+    (tmp_path / "d.jsonl").write_text("")
+    reader = PredictionLogReader(tmp_path)
+    assert reader.read_header() == ["Age"]
+    assert list(next(reader.frames(["Age"]))["Age"]) == [1, 2]
+    assert reader.skipped == [f"{tmp_path / 'c.jsonl'} line 1"] and reader.cut == 1
+    assert reader.warnings()[0].startswith("1 line(s) are not prediction log records")
+
+
+def test_syncing_never_holds_up_a_write(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    log = PredictionLog(tmp_path)
+    write(log, 1)
+    started = threading.Event()
+
+    def slow_fsync(fd):
+        started.set()
+        time.sleep(0.5)
+
+    monkeypatch.setattr("churnctl.predlog.os.fsync", slow_fsync)
+    syncing = threading.Thread(target=log.sync)
+    syncing.start()
+    assert started.wait(5)
+    begin = time.monotonic()
+    write(log, 1)
+    assert time.monotonic() - begin < 0.2
+    syncing.join()

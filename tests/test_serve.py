@@ -70,7 +70,7 @@ def test_long_lists_unseen_categories_and_nulls_are_scored_like_the_cli(client, 
     [
         (
             {k: v for k, v in EXAMPLE_ROW.items() if k not in ("Age", "Tenure")},
-            [(["body", "Age"], "request: row 1 lacks feature 'Age', which the model needs", "missing")],
+            [(["body", "Age"], "request: feature 'Age' is absent from row 1; the model needs it", "missing")],
         ),
         (
             {**EXAMPLE_ROW, "Age": "abc", "Geography": {"name": "France"}},
@@ -87,7 +87,7 @@ def test_long_lists_unseen_categories_and_nulls_are_scored_like_the_cli(client, 
         (
             [EXAMPLE_ROW, {**EXAMPLE_ROW, "Balance": [1]}, {k: v for k, v in EXAMPLE_ROW.items() if k != "Gender"}],
             [
-                (["body", 2, "Gender"], "request: row 3 lacks feature 'Gender', which the model needs", "missing"),
+                (["body", 2, "Gender"], "request: feature 'Gender' is absent from row 3; the model needs it", "missing"),
                 (
                     ["body", 1, "Balance"],
                     "request: column 'Balance' expects numbers, found [1] in row 2",
@@ -168,7 +168,9 @@ def test_without_a_model_health_and_predict_are_503(tmp_path):
     (tmp_path / "empty").mkdir()
     with serve(tmp_path / "empty") as bare:
         health = bare.get("/health")
-        assert health.status_code == 503 and "no current model" in health.json()["detail"]
+        assert health.status_code == 503 and health.json()["detail"] == "no model is loaded"
+        assert str(tmp_path) not in health.text  # no path for whoever asks /health
+        assert "no current model" in bare.get("/model").json()["detail"]
         assert bare.post("/predict", json=EXAMPLE_ROW).status_code == 503
         assert bare.get("/docs").status_code == 200
 
@@ -236,7 +238,9 @@ def test_a_version_failing_its_checksum_is_not_loaded_and_the_old_one_keeps_serv
     assert holder.current.version == "v0001"
     assert "SHA-256 mismatch" in caplog.text and "v0001 keeps serving" in caplog.text
     health = client.get("/health").json()
-    assert health["model_version"] == "v0001" and "SHA-256 mismatch" in health["reload_error"]
+    assert health["model_version"] == "v0001" and "cannot be loaded" in health["reload_error"]
+    assert str(artifacts) not in json.dumps(health)
+    assert "SHA-256 mismatch" in client.get("/model").json()["reload_error"]
     assert client.post("/predict", json=EXAMPLE_ROW).json()["model_version"] == "v0001"
     assert 'churnctl_serve_model_reloads_total{outcome="failed"} 1.0' in client.get("/metrics").text
 
@@ -292,3 +296,63 @@ def test_serve_refuses_a_missing_artifacts_directory_and_a_taken_port(cli, artif
         port = taken.getsockname()[1]
         run = cli("--artifacts", artifacts, "serve", "--port", port)
     assert run.code == 2 and f"cannot listen on 127.0.0.1:{port}" in run.stderr and "--port" in run.stderr
+
+
+def test_json_constants_read_as_csv_text_and_huge_numbers_are_refused(client, cli, artifacts, tmp_path):
+    body = '{"CreditScore": NaN, "Geography": "France", "Gender": "Male", "Age": 35, "Tenure": Infinity, ' \
+        '"Balance": 0, "NumOfProducts": 1, "HasCrCard": 1, "IsActiveMember": 1, "EstimatedSalary": 1, "CustomerId": NaN}'
+    answer = client.post("/predict", content=body)
+    assert answer.status_code == 200 and answer.json()["CustomerId"] is None  # NaN is null: valid JSON out
+    path = tmp_path / "row.json"
+    path.write_text(body)
+    assert cli("--artifacts", artifacts, "predict", "--json", path).json() == answer.json()
+    huge = client.post("/predict?explain=true", json={**EXAMPLE_ROW, "Age": 1e308})
+    assert huge.status_code == 422 and "too large to model" in huge.text
+    assert client.post("/predict", json={**EXAMPLE_ROW, "Balance": -1e200}).json()["detail"][0]["type"] == "too_large"
+
+
+def test_many_bad_rows_get_one_problem_per_feature_with_the_rows_capped(artifacts):
+    with serve(artifacts, max_rows=50_000) as roomy:
+        answer = roomy.post("/predict", content=b"[" + b",".join([b"{}"] * 50_000) + b"]")
+        assert answer.status_code == 422 and len(answer.content) < 100_000
+        detail = answer.json()["detail"]
+        assert len(detail) == len(EXAMPLE_ROW) and all(d["n_rows"] == 50_000 and len(d["rows"]) == 100 for d in detail)
+    with serve(artifacts, max_rows=10) as strict:
+        answer = strict.post("/predict", json=[EXAMPLE_ROW] * 11)
+        assert answer.status_code == 413 and "11 rows" in answer.json()["detail"]
+
+
+def test_long_warnings_are_cut_to_fit_a_header(client):
+    rows = [{**EXAMPLE_ROW, "Geography": f"{i}" + "x" * 100_000} for i in range(5)]
+    answer = client.post("/predict", json=rows)
+    assert answer.status_code == 200 and len(answer.headers["x-churnctl-warnings"]) <= 4096
+    assert "characters" in json.loads(answer.headers["x-churnctl-warnings"])[0]
+
+
+def test_a_version_with_a_damaged_reference_is_not_loaded(client, artifacts):
+    from churnctl.lifecycle.models import promote
+    from churnctl.registry import Registry
+
+    holder = client.app.app.state.holder
+    holder.stop()
+    copy_version(artifacts, "v0002")
+    promote(Registry(artifacts), "v0002")
+    reference = artifacts / "models" / "v0002" / "reference.parquet"
+    reference.write_bytes(reference.read_bytes()[:-1] + b"!")
+    holder.refresh()
+    assert holder.current.version == "v0001"
+    assert client.post("/predict?explain=true", json=EXAMPLE_ROW).status_code == 200
+
+
+def test_an_internal_error_is_a_500_without_internals_logged_once_with_its_traceback(client, caplog):
+    served = client.app.app.state.holder.current
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret internal detail /srv/path")
+
+    served.predict_fast = broken
+    answer = client.post("/predict", json=EXAMPLE_ROW)
+    assert answer.status_code == 500 and "secret" not in answer.text and "/srv" not in answer.text
+    records = [r for r in caplog.records if "internal error answering" in r.getMessage()]
+    assert len(records) == 1 and records[0].exc_info is not None
+    assert client.head("/health").status_code == 200

@@ -146,10 +146,16 @@ def test_two_workers_share_the_port_the_metrics_and_the_reload(artifacts, two_ve
     with server(artifacts, "--workers", "2") as (process, port):
         result = load(HOST, port, json.dumps(EXAMPLE_ROW).encode(), 400, 8)
         assert not result.errors and {a.status for a in result.answers} == {200}
-        with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=5) as answer:
-            text = answer.read().decode()
-        counted = [line for line in text.splitlines() if line.startswith("churnctl_serve_requests_total{")]
-        assert sum(float(line.split()[-1]) for line in counted if "/predict" in line) == 400
+        deadline = time.monotonic() + 5
+        while True:  # a request is counted just after its answer has gone out
+            with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=5) as answer:
+                text = answer.read().decode()
+            counted = [line for line in text.splitlines() if line.startswith("churnctl_serve_requests_total{")]
+            total = sum(float(line.split()[-1]) for line in counted if "/predict" in line)
+            if total == 400 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert total == 400
         assert text.count('churnctl_serve_model_info{pid="') == 2  # one per worker
         promote(Registry(artifacts), "v0002")
         promoted = time.monotonic()

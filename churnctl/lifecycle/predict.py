@@ -70,12 +70,14 @@ def score_rows(
     high: float,
     *,
     typical: dict[str, Any] | None = None,
+    reject_huge: bool = False,
 ) -> PredictRowsResult:
     """Predictions of parsed JSON rows by a loaded version (``high``: where high risk starts); with
     ``typical`` (the reference's typical values, :func:`churnctl.explain.typical_values`), each with
-    its top ``reasons``."""
+    its top ``reasons``; with ``reject_huge``, numbers too large to model are a data error."""
     require_features(rows, model.schema, name)
-    X, unseen = prepare_features(pd.DataFrame.from_records(rows), model.schema, source=name)
+    frame = pd.DataFrame.from_records(rows)
+    X, unseen = prepare_features(frame, model.schema, source=name, reject_huge=reject_huge)
     proba = model.predict_proba(X)
     records = json_predictions(rows, proba, model.schema, model.threshold, high, model.version)
     if typical is not None:

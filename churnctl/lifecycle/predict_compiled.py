@@ -38,13 +38,16 @@ class CompiledPredictor:
     calibration: dict[str, Any] | None
     model: CompiledModel
 
-    def predict(self, rows: list[dict], single: bool, name: str, high: float) -> PredictRowsResult:
+    def predict(
+        self, rows: list[dict], single: bool, name: str, high: float, *, reject_huge: bool = False
+    ) -> PredictRowsResult:
         """Predictions of parsed JSON rows (``high``: where high risk starts, see
         :func:`churnctl.predictions.high_risk_cut`). Raises :class:`churnctl.rows.InvalidRows` for rows
-        that break the schema and :class:`churnctl.rows.NotReproducible` for rows only the
-        scikit-learn path scores exactly as it always has."""
+        that break the schema (with ``reject_huge``, also numbers too large to model) and
+        :class:`churnctl.rows.NotReproducible` for rows only the scikit-learn path scores exactly as it
+        always has."""
         require_features(rows, self.schema, name)
-        typed = type_rows(rows, self.schema, name)
+        typed = type_rows(rows, self.schema, name, reject_huge=reject_huge)
         proba = calibrate(self.model.predict_proba(typed.numbers, typed.texts), self.calibration)
         return PredictRowsResult(
             model_version=self.version,

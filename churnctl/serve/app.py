@@ -26,9 +26,9 @@ from fastapi.responses import Response
 
 import churnctl
 from churnctl.config import load_settings
-from churnctl.errors import DataError
+from churnctl.errors import ChurnctlError, DataError
 from churnctl.lifecycle.results import PredictRowsResult
-from churnctl.logs import configure_logging
+from churnctl.logs import configure_logging, route_server_logs
 from churnctl.predlog import PredictionLog, log_folder
 from churnctl.registry import Registry
 from churnctl.registry.signing import KeySource
@@ -42,6 +42,8 @@ from churnctl.serve.options import ServeOptions, api_key
 log = logging.getLogger("churnctl")
 SOURCE = "request"  # how messages name the request body ("request: column 'Age' expects numbers ...")
 INLINE_ROWS = 32  # up to this many rows are scored on the event loop by the compiled model
+DETAIL_ROWS = 100  # rows listed per problem in a 422 (``n_rows`` gives them all)
+WARNINGS_HEADER_BYTES = 4096
 SCHEMA_VERSION = 1
 DESCRIPTION = (
     "Churn predictions from the current model version of a churnctl artifacts directory. "
@@ -59,13 +61,13 @@ def create_app(options: ServeOptions) -> Guard:
         if options.log_predictions
         else None
     )
+    log_writer = _LogWriter(predictions, metrics) if predictions is not None else None
     holder = ModelHolder(
         registry,
         settings,
         options.reload_seconds,
         on_load=lambda old, new: _loaded(metrics, old, new),
         on_failure=lambda message: metrics.reloads.labels("failed").inc(),
-        tick=predictions.sync if predictions else lambda: None,
     )
     secured = api_key() is not None
 
@@ -73,6 +75,8 @@ def create_app(options: ServeOptions) -> Guard:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(holder.refresh)
         holder.start()
+        if predictions is not None:
+            predictions.start()
         try:
             yield
         finally:
@@ -112,39 +116,56 @@ def create_app(options: ServeOptions) -> Guard:
             rows, single = _parse(await request.body())
         except DataError as exc:
             return _invalid([{"loc": ["body"], "msg": exc.message, "type": "invalid_json"}], exc.hint)
+        if len(rows) > options.max_rows:
+            return _json(
+                413,
+                {
+                    "detail": f"the request holds {len(rows)} rows, more than the limit of {options.max_rows}",
+                    "hint": "send fewer rows per request (predict --input scores batches), or raise [serve] max_rows",
+                },
+            )
+        inline = not explain and len(rows) <= INLINE_ROWS and served.compiled is not None
         try:
-            if explain or len(rows) > INLINE_ROWS or served.compiled is None:
-                result = await run_in_threadpool(_answer, served, rows, single, explain)
-            else:
-                result = _answer(served, rows, single, explain)
+            result = (
+                _answer(served, rows, single, explain)
+                if inline
+                else await run_in_threadpool(_answer, served, rows, single, explain)
+            )
         except InvalidRows:
-            problems = _all_problems(served, rows)
+            problems = _all_problems(served, rows) if inline else await run_in_threadpool(_all_problems, served, rows)
             return _invalid([_detail(p, single) for p in problems], problems[0].hint)
         except DataError as exc:
             return _invalid([{"loc": ["body"], "msg": exc.message, "type": "invalid_rows"}], exc.hint)
+        except ChurnctlError as exc:  # the model's files, read after loading (the reference, for explain)
+            log.error("model %s cannot answer: %s", served.version, exc)
+            return _json(503, {"detail": "the served model's files cannot be read; the server's log has the details"})
         metrics.rows.labels(served.version).inc(len(rows))
-        if predictions is not None:
-            _log_predictions(predictions, metrics, served, rows, result)
+        if log_writer is not None:
+            log_writer.log(served, rows, result)
         headers = {"X-Churnctl-Model-Version": served.version}
         if result.warnings:
-            headers["X-Churnctl-Warnings"] = json.dumps(result.warnings)  # ASCII: header-safe
+            headers["X-Churnctl-Warnings"] = _warnings_header(result.warnings)
         return _json(200, result.document(), headers)
 
     @api.get("/health", summary="200 when a model is loaded, else 503")
     async def health() -> Response:
+        """Open to all (probes, load balancers): says whether a model answers, never why not in detail
+        (that is in `/model` and the server's log)."""
         served = holder.current
         if served is None:
             return _unavailable(holder)
         document: dict[str, Any] = {"status": "ok", "model_version": served.version}
         if holder.failure is not None:
-            document["reload_error"] = holder.failure.error
+            document["reload_error"] = "a newer model version cannot be loaded; see /model"
         return _json(200, document)
+
+    api.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)
 
     @api.get("/model", summary="The served model: version, metrics and schema")
     async def model() -> Response:
         served = holder.current
         if served is None:
-            return _unavailable(holder)
+            return _unavailable(holder, detailed=True)
         return _json(200, _model_document(served, holder))
 
     @api.get("/metrics", summary="Prometheus metrics")
@@ -163,6 +184,7 @@ def app_from_environment() -> Guard:
     """The application of one uvicorn worker process (``--workers N``): options from the environment."""
     options = ServeOptions.from_env()
     configure_logging(options.verbosity, options.json_logs)
+    route_server_logs(options.verbosity, options.access_log)
     return create_app(options)
 
 
@@ -193,7 +215,7 @@ def _all_problems(served: ServedModel, rows: list[dict]) -> list[Problem]:
     problems = missing_features(rows, schema, SOURCE)
     filled = [{**dict.fromkeys(schema.feature_names), **row} for row in rows] if problems else rows
     try:
-        type_rows(filled, schema, SOURCE)
+        type_rows(filled, schema, SOURCE, reject_huge=True)
     except InvalidRows as exc:
         problems += exc.problems
     except NotReproducible:
@@ -202,13 +224,15 @@ def _all_problems(served: ServedModel, rows: list[dict]) -> list[Problem]:
 
 
 def _detail(problem: Problem, single: bool) -> dict[str, Any]:
-    """A 422 ``detail`` item in FastAPI's shape (``loc``, ``msg``, ``type``) plus the rows (from 1)."""
+    """A 422 ``detail`` item in FastAPI's shape (``loc``: the first row concerned, ``msg``, ``type``) plus
+    the rows concerned (from 1; the first :data:`DETAIL_ROWS`) and their number."""
     where: list[Any] = ["body"] if single else ["body", problem.rows[0]]
     return {
         "loc": [*where, problem.field],
         "msg": problem.message,
         "type": problem.kind,
-        "rows": [r + 1 for r in problem.rows],
+        "rows": [r + 1 for r in problem.rows[:DETAIL_ROWS]],
+        "n_rows": len(problem.rows),
     }
 
 
@@ -216,9 +240,12 @@ def _invalid(detail: list[dict[str, Any]], hint: str | None) -> Response:
     return _json(422, {"detail": detail, "hint": hint} if hint else {"detail": detail})
 
 
-def _unavailable(holder: ModelHolder) -> Response:
-    reason = holder.failure.error if holder.failure else "no model is loaded yet"
-    return _json(503, {"status": "unavailable", "detail": reason, "hint": "train a model: churnctl train"})
+def _unavailable(holder: ModelHolder, detailed: bool = False) -> Response:
+    """503: no model answers; why in detail only where the API key guards it (``/model``)."""
+    reason = "no model is loaded"
+    if holder.failure is not None and (detailed or holder.failure.version is not None):
+        reason = holder.failure.error if detailed else "the current model version cannot be loaded"
+    return _json(503, {"status": "unavailable", "detail": reason, "hint": "see GET /model and the server's log"})
 
 
 def _json(status: int, document: Any, headers: dict[str, str] | None = None) -> Response:
@@ -226,21 +253,35 @@ def _json(status: int, document: Any, headers: dict[str, str] | None = None) -> 
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
-_last_log_error = [0.0]
+class _LogWriter:
+    """Appends answered requests to the prediction log; a failure (a full disk) is counted and logged
+    at most once a minute, and the answer still goes out."""
+
+    def __init__(self, predictions: PredictionLog, metrics: ServiceMetrics):
+        self.predictions, self.metrics = predictions, metrics
+        self._last_error = 0.0
+
+    def log(self, served: ServedModel, rows: list[dict], result: PredictRowsResult) -> None:
+        try:
+            self.predictions.write(served.version, rows, result.predictions, served.fields)
+        except OSError as exc:
+            self.metrics.log_errors.inc()
+            if time.monotonic() - self._last_error > 60:
+                self._last_error = time.monotonic()
+                log.error("cannot append to the prediction log %s: %s", self.predictions.folder, exc)
 
 
-def _log_predictions(
-    predictions: PredictionLog, metrics: ServiceMetrics, served: ServedModel, rows: list[dict], result: Any
-) -> None:
-    """Append the request to the prediction log; a failure (a full disk) is counted and logged at most
-    once a minute, and the answer still goes out."""
-    try:
-        predictions.write(served.version, rows, result.predictions, served.fields)
-    except OSError as exc:
-        metrics.log_errors.inc()
-        if time.monotonic() - _last_log_error[0] > 60:
-            _last_log_error[0] = time.monotonic()
-            log.error("cannot append to the prediction log %s: %s", predictions.path or predictions.folder, exc)
+def _warnings_header(warnings: list[str]) -> str:
+    """The warnings as a JSON list (ASCII: header-safe), cut to :data:`WARNINGS_HEADER_BYTES`."""
+    text = json.dumps(warnings)
+    if len(text) <= WARNINGS_HEADER_BYTES:
+        return text
+    kept: list[str] = []
+    for warning in warnings:
+        if len(json.dumps([*kept, warning[:500], "…"])) > WARNINGS_HEADER_BYTES:
+            break
+        kept.append(warning[:500])
+    return json.dumps([*kept, f"… {len(warnings) - len(kept)} more warning(s)"])
 
 
 def _model_document(served: ServedModel, holder: ModelHolder) -> dict[str, Any]:

@@ -53,12 +53,12 @@ class Guard:
             return
         started = time.perf_counter()
         endpoint = endpoint_label(scope["path"])
-        status = 500
+        status, answered = 500, False
 
         async def counted(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
-                status = int(message["status"])
+                status, answered = int(message["status"]), True
             await send(message)
 
         try:
@@ -88,6 +88,9 @@ class Guard:
                     return
                 receive = _replay(body, receive)
             await self.app(scope, receive, counted)
+        except Exception:  # logged with its traceback by the application's handler: not again
+            if not answered:
+                await send_json(counted, 500, {"detail": "internal error; the server's log has the details"})
         finally:
             self.metrics.requests.labels(endpoint, scope["method"], str(status)).inc()
             self.metrics.latency.labels(endpoint).observe(time.perf_counter() - started)

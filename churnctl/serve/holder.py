@@ -62,14 +62,14 @@ class ServedModel:
         if self.compiled is None:
             return None
         try:
-            return self.compiled.predict(rows, single, name, self.high)
+            return self.compiled.predict(rows, single, name, self.high, reject_huge=True)
         except NotReproducible:
             return None
 
     def predict(self, rows: list[dict], single: bool, name: str, explain: bool = False) -> PredictRowsResult:
         """Predictions by the scikit-learn pipeline; with ``explain``, each with its top reasons."""
         typical = self.typical() if explain else None
-        return score_rows(self.pipeline, rows, single, name, self.high, typical=typical)
+        return score_rows(self.pipeline, rows, single, name, self.high, typical=typical, reject_huge=True)
 
     def typical(self) -> dict[str, Any]:
         """The reference's typical values (for explanations), read once on first use."""
@@ -81,7 +81,9 @@ class ServedModel:
 
 
 def load_served(registry: Registry, settings: Settings, version: str) -> ServedModel:
-    """Load and check ``version``; raises :class:`ChurnctlError` when it cannot serve."""
+    """Load and check ``version`` (every file of it, the drift reference too); raises
+    :class:`ChurnctlError` when it cannot serve."""
+    registry.verify(version)
     pipeline = load_model(registry, version)
     compiled = load_compiled(registry, version, pipeline.manifest)
     high = high_risk_cut(pipeline.threshold, settings.predict.high_risk, version)
@@ -108,8 +110,7 @@ class LoadFailure:
 class ModelHolder:
     """The current :class:`ServedModel` (None until one loads) and the thread that keeps it current.
 
-    ``on_load(old, new)`` and ``on_failure(message)`` let the server count reloads; ``tick`` runs on
-    every check (the prediction log's periodic sync)."""
+    ``on_load(old, new)`` and ``on_failure(message)`` let the server count reloads."""
 
     def __init__(
         self,
@@ -119,12 +120,11 @@ class ModelHolder:
         *,
         on_load: Callable[[ServedModel | None, ServedModel], None] = lambda old, new: None,
         on_failure: Callable[[str], None] = lambda message: None,
-        tick: Callable[[], None] = lambda: None,
     ):
         self.registry, self.settings, self.reload_seconds = registry, settings, reload_seconds
         self.current: ServedModel | None = None
         self.failure: LoadFailure | None = None
-        self._on_load, self._on_failure, self._tick = on_load, on_failure, tick
+        self._on_load, self._on_failure = on_load, on_failure
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._refresh_lock = threading.Lock()
@@ -189,6 +189,5 @@ class ModelHolder:
         while not self._stop.wait(self.reload_seconds):
             try:
                 self.refresh()
-                self._tick()
             except Exception:  # the thread must outlive any surprise; the server keeps answering
                 log.exception("model reload check failed")

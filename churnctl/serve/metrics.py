@@ -9,6 +9,7 @@ gauge then carries a ``pid`` label per worker.
 from __future__ import annotations
 
 import os
+import re
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess as multiprocess_mode
@@ -93,9 +94,28 @@ class ServiceMetrics:
         if not self.multiprocess:
             assert self.registry is not None
             return bytes(generate_latest(self.registry))
+        _forget_dead_workers()
         registry = CollectorRegistry()
         multiprocess_mode.MultiProcessCollector(registry)
         return bytes(generate_latest(registry))
+
+
+def _forget_dead_workers() -> None:
+    """Drop the live gauges of worker processes that died without a shutdown (killed, out of memory)."""
+    folder = os.environ.get(MULTIPROC_ENV)
+    if not folder:
+        return
+    for name in os.listdir(folder):
+        match = re.fullmatch(r"gauge_live\w+_(\d+)\.db", name)
+        if match is None:
+            continue
+        pid = int(match.group(1))
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess_mode.mark_process_dead(pid)
+        except PermissionError:
+            pass  # alive, another account's
 
 
 def worker_exited(pid: int) -> None:

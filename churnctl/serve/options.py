@@ -22,6 +22,7 @@ class ServeOptions:
     log_rotation: str = "daily"
     log_keep_days: int = 0
     max_body_bytes: int = 1_048_576
+    max_rows: int = 10_000
     reload_seconds: float = 0.5
     verbosity: int = 0
     json_logs: bool = False

@@ -32,13 +32,17 @@ def _warm_up() -> None:
     import churnctl.lifecycle.predict  # noqa: F401
 
 
-def _forget_memory(dask_worker) -> None:  # type: ignore[no-untyped-def]
-    dask_worker.monitor.quantities["memory"].clear()
+def _samples(dask_worker) -> int:  # type: ignore[no-untyped-def]
+    """How many samples the worker's own monitor has taken so far."""
+    return int(dask_worker.monitor.count)
 
 
-def _memory_mib(dask_worker) -> float:  # type: ignore[no-untyped-def]
-    """The largest RSS the worker's own monitor sampled (every 0.5 s) since :func:`_forget_memory`."""
-    return max(dask_worker.monitor.quantities["memory"], default=0) / 2**20
+def _memory_mib(since: dict[str, int], dask_worker=None) -> float:  # type: ignore[no-untyped-def]
+    """The largest RSS the worker's monitor sampled (every 0.5 s) after its ``since[address]``-th sample."""
+    monitor = dask_worker.monitor
+    new = min(monitor.count - since.get(dask_worker.address, 0), len(monitor.quantities["memory"]))
+    recent = list(monitor.quantities["memory"])[-new:] if new > 0 else [monitor.quantities["memory"][-1]]
+    return max(recent) / 2**20
 
 
 def _flat(document, prefix: str = "") -> dict:  # type: ignore[no-untyped-def]
@@ -126,11 +130,11 @@ def _row(  # type: ignore[no-untyped-def]
             if command == "drift-check":  # the report, to compare engines
                 argv = ["sh", "-c", f"{shlex.join(argv)} > {shlex.quote(str(out))}.json"]
             if engine == "running":
-                client.run(_forget_memory)  # each worker's memory during this run alone
+                marks = client.run(_samples)  # each worker's memory during this run alone
             sample = measure(Command(argv, ok=(0, 1)), ws.env, ws.work)
             runs.samples.append(sample)
             if engine == "running":
-                worker_rss = max(worker_rss, *client.run(_memory_mib).values())
+                worker_rss = max(worker_rss, *client.run(_memory_mib, marks).values())
             outputs[engine] = out
             log(f"  {command} {rows:,} rows / {parts} parts, {engine}: {sample.seconds:.2f} s")
     if not _compare(command, outputs):

@@ -71,6 +71,7 @@ def serve_command(
         log_rotation=cfg.log_rotation,
         log_keep_days=cfg.log_keep_days,
         max_body_bytes=cfg.max_body_bytes,
+        max_rows=cfg.max_rows,
         reload_seconds=cfg.reload_seconds,
         verbosity=st.verbosity,
         json_logs=st.json_logs,
