@@ -87,7 +87,11 @@ def test_long_lists_unseen_categories_and_nulls_are_scored_like_the_cli(client, 
         (
             [EXAMPLE_ROW, {**EXAMPLE_ROW, "Balance": [1]}, {k: v for k, v in EXAMPLE_ROW.items() if k != "Gender"}],
             [
-                (["body", 2, "Gender"], "request: feature 'Gender' is absent from row 3; the model needs it", "missing"),
+                (
+                    ["body", 2, "Gender"],
+                    "request: feature 'Gender' is absent from row 3; the model needs it",
+                    "missing",
+                ),
                 (
                     ["body", 1, "Balance"],
                     "request: column 'Balance' expects numbers, found [1] in row 2",
@@ -299,8 +303,10 @@ def test_serve_refuses_a_missing_artifacts_directory_and_a_taken_port(cli, artif
 
 
 def test_json_constants_read_as_csv_text_and_huge_numbers_are_refused(client, cli, artifacts, tmp_path):
-    body = '{"CreditScore": NaN, "Geography": "France", "Gender": "Male", "Age": 35, "Tenure": Infinity, ' \
-        '"Balance": 0, "NumOfProducts": 1, "HasCrCard": 1, "IsActiveMember": 1, "EstimatedSalary": 1, "CustomerId": NaN}'
+    body = (
+        '{"CreditScore": NaN, "Geography": "France", "Gender": "Male", "Age": 35, "Tenure": Infinity, "Balance": 0, '
+        '"NumOfProducts": 1, "HasCrCard": 1, "IsActiveMember": 1, "EstimatedSalary": 1, "CustomerId": NaN}'
+    )
     answer = client.post("/predict", content=body)
     assert answer.status_code == 200 and answer.json()["CustomerId"] is None  # NaN is null: valid JSON out
     path = tmp_path / "row.json"
