@@ -20,6 +20,7 @@ from churnctl.config import DriftSettings
 from churnctl.drift.monitor import DriftMonitor
 from churnctl.drift.profile import CategoricalAccumulator, NumericAccumulator, ReferenceProfile
 from churnctl.features import check_header, merge_unseen
+from churnctl.progress import Progress
 from churnctl.registry.artifacts import LoadedModel
 from churnctl.sources import Part
 
@@ -34,6 +35,7 @@ class DriftJob:
     expected_rows: int | None
     batch_rows: int = 100_000
     digest: bool = True  # also the part's SHA-256, for the event log
+    progress: Progress | None = None  # rows done so far, batch by batch (this process only: not shipped)
 
 
 @dataclass
@@ -68,6 +70,8 @@ def drift_part(part: Part, offset: int, job: DriftJob) -> DriftPartial:
     monitor = monitor_for(job, offset)
     for batch in part.batches(columns, job.batch_rows, schema.numeric_names):
         monitor.update(batch, source=part.name)
+        if job.progress is not None:
+            job.progress("checking rows", offset + monitor.n_rows, None)
     return DriftPartial(
         n_rows=monitor.n_rows,
         n_scored=monitor.n_scored,

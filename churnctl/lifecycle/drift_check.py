@@ -115,6 +115,8 @@ def _partitioned(
     check_header(source.read_header(), model.schema, source.parts[0].name)  # fail early, before the work
     expected = source.estimate_rows()
     job = DriftJob(model, ReferenceProfile.for_model(registry, model), cfg, expected, batch_rows)
+    local = engine.name == "local"
+    job.progress = progress if local else None  # a cluster reports progress part by part
     monitor = monitor_for(job)
     log.debug(
         "model %s; %d part(s), about %s current rows, scoring share %.4f",
@@ -126,7 +128,8 @@ def _partitioned(
     partials = engine.map_parts(drift_part, source.parts, job, offsets=True)
     for partial in partials:
         merge(monitor, partial)
-        progress("checking rows", monitor.n_rows, None)
+        if not local:
+            progress("checking rows", monitor.n_rows, None)
     return monitor, source.sha256([p.sha256 or "" for p in partials])
 
 
