@@ -18,7 +18,7 @@ import numpy as np
 
 from churnctl.config import DriftSettings
 from churnctl.drift.monitor import DriftMonitor
-from churnctl.drift.profile import CategoricalAccumulator, NumericAccumulator, ReferenceProfile
+from churnctl.drift.profile import ReferenceProfile
 from churnctl.features import check_header, merge_unseen
 from churnctl.progress import Progress
 from churnctl.registry.artifacts import LoadedModel
@@ -40,10 +40,12 @@ class DriftJob:
 
 @dataclass
 class DriftPartial:
+    """A part's counts (each accumulator's ``state()``: without the reference, which the client has)."""
+
     n_rows: int
     n_scored: int
-    accumulators: dict[str, NumericAccumulator | CategoricalAccumulator]
-    scores: NumericAccumulator
+    accumulators: dict[str, tuple]
+    scores: tuple
     unseen: dict[str, dict[str, int]]
     scored: list[np.ndarray] = field(default_factory=list)
     labels: list[np.ndarray] = field(default_factory=list)
@@ -75,8 +77,8 @@ def drift_part(part: Part, offset: int, job: DriftJob) -> DriftPartial:
     return DriftPartial(
         n_rows=monitor.n_rows,
         n_scored=monitor.n_scored,
-        accumulators=monitor.accumulators,
-        scores=monitor.scores,
+        accumulators={name: accumulator.state() for name, accumulator in monitor.accumulators.items()},
+        scores=monitor.scores.state(),
         unseen=monitor.unseen,
         scored=monitor._scored,
         labels=monitor._labels,
@@ -87,7 +89,7 @@ def drift_part(part: Part, offset: int, job: DriftJob) -> DriftPartial:
 def merge(monitor: DriftMonitor, partial: DriftPartial) -> None:
     """Add a part's summary to ``monitor`` (parts in input order)."""
     for name, accumulator in monitor.accumulators.items():
-        accumulator.merge(partial.accumulators[name])  # type: ignore[arg-type]  # same kinds, same reference
+        accumulator.merge(partial.accumulators[name])
     monitor.scores.merge(partial.scores)
     merge_unseen(monitor.unseen, partial.unseen)
     monitor._scored += partial.scored

@@ -117,12 +117,17 @@ class NumericAccumulator:
         self.between += between
         self.between_sum += between_sum
 
-    def merge(self, other: NumericAccumulator) -> None:
-        """Add the counts of another part of the data (against the same reference)."""
-        self.equal += other.equal
-        self.between += other.between
-        self.between_sum += other.between_sum
-        self.n_missing += other.n_missing
+    def state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """The counts alone (no reference): what another process sends back to be merged."""
+        return self.equal, self.between, self.between_sum, self.n_missing
+
+    def merge(self, state: tuple[np.ndarray, np.ndarray, np.ndarray, int]) -> None:
+        """Add the counts (:meth:`state`) of another part of the data, against the same reference."""
+        equal, between, between_sum, n_missing = state
+        self.equal += equal
+        self.between += between
+        self.between_sum += between_sum
+        self.n_missing += n_missing
 
     @property
     def n_present(self) -> int:
@@ -149,9 +154,13 @@ class CategoricalAccumulator:
         for key, count in counts.items():
             self.counts[key] = self.counts.get(key, 0) + count
 
-    def merge(self, other: CategoricalAccumulator) -> None:
-        """Add the counts of another part of the data."""
-        self.merge_counts(other.counts, other.n_missing)
+    def state(self) -> tuple[dict[str, int], int]:
+        """The counts alone (no reference): what another process sends back to be merged."""
+        return self.counts, self.n_missing
+
+    def merge(self, state: tuple[dict[str, int], int]) -> None:
+        """Add the counts (:meth:`state`) of another part of the data."""
+        self.merge_counts(*state)
 
     @property
     def n_rows(self) -> int:
