@@ -17,12 +17,14 @@ import importlib.util
 import itertools
 import logging
 import os
+import re
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from churnctl.errors import ChurnctlError, ClusterError, UsageError
+from churnctl.errors import ChurnctlError, ClusterError, DataError, UsageError, os_hint, os_reason
 from churnctl.sources import Part
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,9 @@ R = TypeVar("R")
 INSTALL = "pip install 'churnctl[dask]'"
 RETRIES = 2  # more attempts of a task that failed for a reason other than a data or artifact problem
 CONNECT_SECONDS = 10
+WORKERS_SECONDS = 30  # how long a scheduler may take to have a worker
+STOP_SECONDS = 60  # how long a failed run waits for its running tasks to end
+ADDRESS = re.compile(r"(?:(tcp|tls|ws|wss|ucx|inproc)://)?\[?[\w.:-]+\]?:\d+/?")
 
 
 def require_extra() -> None:
@@ -42,28 +47,48 @@ def require_extra() -> None:
 
 
 @dataclass
-class _Failed:
-    """A task's data or artifact problem, returned instead of raised: Dask would retry it."""
+class _Outcome:
+    """A task's result, or its data or artifact problem (returned, not raised: Dask would retry it),
+    and the warnings it logged on the worker, to be logged again by the client."""
 
-    error: ChurnctlError
+    result: Any = None
+    error: ChurnctlError | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
-def _guarded(task: Callable[[Part, int, Any], Any], part: Part, offset: int, job: Any) -> Any:
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _guarded(task: Callable[[Part, int, Any], Any], part: Part, offset: int, job: Any) -> _Outcome:
+    collect, logger = _Collect(), logging.getLogger("churnctl")
+    logger.addHandler(collect)
     try:
-        return task(part, offset, job)
+        return _Outcome(result=task(part, offset, job), warnings=collect.messages)
     except ChurnctlError as exc:
-        return _Failed(exc)
+        return _Outcome(error=exc, warnings=collect.messages)
+    except OSError as exc:  # the part's file, on this worker: the user's to fix, not a lost cluster
+        error = DataError(f"cannot read {part.name}: {os_reason(exc)}", hint=os_hint(exc, "check the file"))
+        return _Outcome(error=error, warnings=collect.messages)
+    finally:
+        logger.removeHandler(collect)
 
 
 def count_rows(part: Part, offset: int, job: Any) -> int:
     """Data rows of a part: Parquet metadata, or one parse of a CSV's first column."""
     del offset, job
-    if part.location.lower().endswith((".parquet", ".pq")) and "://" not in part.location:
-        import pyarrow.parquet as pq
-
-        return int(pq.ParquetFile(part.location).metadata.num_rows)
-    first = part.header()[:1]
-    return sum(len(batch) for batch in part.batches(first, 1_000_000))
+    if part.is_parquet:
+        rows = part.estimate_rows()  # exact: the metadata
+        if rows is not None:
+            return rows
+    with part.fetched() as local:
+        first = local.header()[:1]
+        return sum(len(batch) for batch in local.batches(first, 1_000_000))
 
 
 class DaskEngine:
@@ -84,33 +109,60 @@ class DaskEngine:
         return self._run(task, parts, starts, [shared] * n)
 
     def _run(self, task: Callable[[Part, int, Any], Any], parts: Sequence[Part], starts: list[int], jobs: list) -> list:
-        """``task`` on every part; the first part's data or artifact problem is raised, as the local engine would."""
+        """``task`` on every part; the warnings the parts logged, logged here in part order; the first
+        part's data or artifact problem raised, as the local engine would."""
         futures = self.client.map(_guarded, [task] * len(parts), parts, starts, jobs, pure=False, retries=RETRIES)
-        results = self._gather(futures)
-        for result in results:
-            if isinstance(result, _Failed):
-                raise result.error
+        outcomes = self._gather(futures)
+        results = []
+        for outcome in outcomes:
+            for message in outcome.warnings:
+                logging.getLogger("churnctl").warning(message)
+            if outcome.error is not None:
+                raise outcome.error
+            results.append(outcome.result)
         return results
 
     def _gather(self, futures: list[Any]) -> list[Any]:
+        """The futures' results; on any failure (or Ctrl-C) the run's other tasks are cancelled and
+        waited for, so that none of them still writes when the caller cleans up."""
         from distributed.client import FutureCancelledError
         from distributed.scheduler import KilledWorker
 
         try:
             return list(self.client.gather(futures))
         except KilledWorker as exc:
+            self._stop(futures)
             raise ClusterError(
                 f"workers died running a part of this run: {exc}",
                 hint="check the workers' memory (a part must fit in one worker) and their logs; nothing was published",
             ) from None
         except (OSError, TimeoutError, FutureCancelledError) as exc:
+            self._stop(futures)
             raise ClusterError(
                 f"lost the Dask cluster during the run: {type(exc).__name__}: {exc}",
                 hint="check the scheduler and the workers; nothing was published",
             ) from None
+        except BaseException:
+            self._stop(futures)
+            raise
         finally:
             for future in futures:
                 future.release()
+
+    def _stop(self, futures: list[Any]) -> None:
+        """Cancel the tasks and wait (a while) until none runs any more: Dask cannot interrupt a running
+        task, so the caller must not remove what they write before they end."""
+        import contextlib
+
+        from distributed import wait
+
+        with contextlib.suppress(Exception):
+            self.client.cancel(futures)
+        with contextlib.suppress(Exception):
+            deadline = time.monotonic() + STOP_SECONDS
+            while time.monotonic() < deadline and any(self.client.processing().values()):
+                time.sleep(0.05)
+            wait(futures, timeout=0.1)
 
 
 @contextmanager
@@ -121,15 +173,23 @@ def dask_engine(address: str | None) -> Iterator[DaskEngine]:
     from distributed import Client, LocalCluster
 
     if address:
+        hint = (
+            "check --scheduler (or $DASK_SCHEDULER_ADDRESS), e.g. tcp://HOST:8786, and that 'dask scheduler' runs there"
+        )
+        if not ADDRESS.fullmatch(address):
+            raise UsageError(f"--scheduler {address!r} is not a Dask scheduler address", hint=hint)
         try:
             client = Client(address, timeout=f"{CONNECT_SECONDS}s", set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
-            raise UsageError(
-                f"cannot reach the Dask scheduler at {address}: {exc}",
-                hint="check --scheduler (or $DASK_SCHEDULER_ADDRESS), e.g. tcp://HOST:8786, and that "
-                "'dask scheduler' runs there",
-            ) from None
+            raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}", hint=hint) from None
         try:
+            try:
+                client.wait_for_workers(1, timeout=WORKERS_SECONDS)
+            except (TimeoutError, OSError):
+                raise UsageError(
+                    f"the Dask scheduler at {address} has no workers (waited {WORKERS_SECONDS} s)",
+                    hint="start workers: dask worker ADDRESS",
+                ) from None
             yield DaskEngine(client)
         finally:
             client.close()

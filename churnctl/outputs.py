@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from churnctl.errors import UsageError, os_hint, os_reason
+from churnctl.errors import DataError, UsageError, os_hint, os_reason
 from churnctl.registry.files import current_umask
 from churnctl.tables import COMPRESSION, file_format
 
@@ -37,16 +37,17 @@ def output_faults(path: Path | None) -> Iterator[None]:
         ) from None
 
 
-def atomic_output(path: str | os.PathLike) -> _AtomicOutput:
+def atomic_output(path: str | os.PathLike, make_parents: bool = True) -> _AtomicOutput:
     """A temporary path beside ``path``, moved into place when the ``with`` block ends without error."""
-    return _AtomicOutput(Path(path))
+    return _AtomicOutput(Path(path), make_parents)
 
 
 class _AtomicOutput:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, make_parents: bool = True):
         self.path = path
         with output_faults(path):
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if make_parents:
+                path.parent.mkdir(parents=True, exist_ok=True)
             _clear_stray_temporaries(path)
             prefix = f"{_temporary_prefix(path)}{os.getpid()}."
             fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
@@ -136,10 +137,10 @@ class TableWriter:
     failure half-way leaves no partial output behind.
     """
 
-    def __init__(self, path: str | os.PathLike | None):
+    def __init__(self, path: str | os.PathLike | None, make_parents: bool = True):
         self.path = Path(path) if path is not None else None
         self.format = file_format(self.path) if self.path is not None else "csv"
-        self._target = atomic_output(self.path) if self.path is not None else None
+        self._target = atomic_output(self.path, make_parents) if self.path is not None else None
         if self._target is None:
             fd, tmp = tempfile.mkstemp(prefix=".churnctl-stdout.", suffix=".csv")
             os.close(fd)
@@ -151,7 +152,14 @@ class TableWriter:
 
     def write(self, frame: pd.DataFrame) -> None:
         with output_faults(self.path):
-            self._write(frame)
+            try:
+                self._write(frame)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:  # a later part's columns differ
+                raise DataError(
+                    f"cannot add these rows to {self.path or 'the output'}: their columns or types differ from the "
+                    f"rows before them ({str(exc).splitlines()[0][:200]})",
+                    hint="give parts with the same columns, in one format",
+                ) from None
 
     def _write(self, frame: pd.DataFrame) -> None:
         if self.format == "parquet":
@@ -227,14 +235,8 @@ def staged_folder(path: str | os.PathLike) -> Iterator[Path]:
     """A folder of output files, published all at once: the files go to a hidden sibling folder, which
     is renamed to ``path`` (a new or empty folder) only when the ``with`` block ends without error;
     otherwise it is removed and ``path`` is left as it was."""
-    target = Path(path)
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise UsageError(
-            f"--output {target} must be a new or empty folder (the predictions are one file per input part)",
-            hint="choose a folder that does not exist yet",
-        )
-    if not target.parent.is_dir():
-        raise UsageError(f"--output {target}: folder {target.parent} does not exist", hint="create it first")
+    target = Path(path).absolute()
+    check_output_folder(target)
     staging = target.parent / f".{target.name}.staging-{os.getpid()}-{os.urandom(4).hex()}"
     with output_faults(target):
         staging.mkdir(mode=0o777 & ~current_umask() & ~0o002)
@@ -246,3 +248,17 @@ def staged_folder(path: str | os.PathLike) -> Iterator[Path]:
             os.rename(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def check_output_folder(path: str | os.PathLike) -> None:
+    """Fail before the work when ``path`` cannot become a new folder of output files."""
+    target = Path(path)
+    if target.is_symlink():
+        raise UsageError(f"--output {target} is a symbolic link", hint="give the folder itself")
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise UsageError(
+            f"--output {target} must be a new or empty folder (the predictions are one file per input part)",
+            hint="choose a folder that does not exist yet",
+        )
+    if not target.parent.is_dir():
+        raise UsageError(f"--output {target}: folder {target.parent} does not exist", hint="create it first")

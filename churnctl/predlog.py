@@ -38,6 +38,7 @@ import pandas as pd
 
 from churnctl.errors import DataError
 from churnctl.registry.files import make_dirs
+from churnctl.sources import SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,6 @@ ROTATIONS = ("hourly", "daily")
 SYNC_SECONDS = 1.0
 OUTPUT_FIELDS = ("churn_probability", "churn_label", "risk_level", "confidence")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-TABLE_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".txt", ".parquet", ".pq")
 
 
 def log_folder(artifacts: str | os.PathLike) -> Path:
@@ -207,7 +207,7 @@ def is_prediction_log(path: str | os.PathLike) -> bool:
     if not path.is_dir():
         return False
     names = [p.name.lower() for p in path.rglob("*") if p.is_file()]
-    return any(n.endswith(".jsonl") for n in names) and not any(n.endswith(TABLE_SUFFIXES) for n in names)
+    return any(n.endswith(".jsonl") for n in names) and not any(n.endswith(SUFFIXES) for n in names)
 
 
 class PredictionLogReader:

@@ -26,7 +26,8 @@ import pandas as pd
 from churnctl import tables
 from churnctl.errors import DataError, UsageError
 
-SUFFIXES = tables.CSV_SUFFIXES + tables.PARQUET_SUFFIXES
+# Files a folder or glob contributes (".txt", which a single --input may be, would take in README.txt).
+SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", *tables.PARQUET_SUFFIXES)
 GLOB_CHARACTERS = frozenset("*?[")
 
 
@@ -36,19 +37,26 @@ def is_url(spec: str) -> bool:
 
 @dataclass(frozen=True)
 class Part:
-    """One file of an input: a local path or a URL."""
+    """One file of an input: an absolute local path or a URL (``label``: how messages name it, when
+    the part is a local copy of a URL)."""
 
     location: str
+    label: str | None = None
 
     @property
     def name(self) -> str:
-        return self.location
+        return self.label or self.location
+
+    @property
+    def is_parquet(self) -> bool:
+        return self.location.lower().endswith(tables.PARQUET_SUFFIXES)
 
     @contextmanager
-    def local(self) -> Iterator[str]:
-        """A local path to read the part from: itself, or a temporary copy of a URL's bytes."""
+    def fetched(self) -> Iterator[Part]:
+        """This part as a local file while the ``with`` block runs: itself, or a temporary copy of a
+        URL's bytes, fetched once however often the block reads it."""
         if not is_url(self.location):
-            yield self.location
+            yield self
             return
         fsspec = _fsspec(self.location)
         folder = tempfile.mkdtemp(prefix="churnctl-part-")
@@ -58,21 +66,35 @@ class Part:
                 with fsspec.open(self.location, "rb") as remote, open(copy, "wb") as handle:
                     shutil.copyfileobj(remote, handle, 1 << 22)
             except (OSError, ValueError) as exc:
-                raise DataError(
-                    f"cannot read {self.location}: {exc}", hint="check the URL and your credentials"
-                ) from None
-            yield str(copy)
+                hint = "check the URL and your credentials"
+                raise DataError(f"cannot read {self.location}: {exc}", hint=hint) from None
+            yield Part(str(copy), label=self.location)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+    @contextmanager
+    def local(self) -> Iterator[str]:
+        with self.fetched() as part:
+            yield part.location
 
     def header(self) -> list[str]:
         with self.local() as path:
             return tables.read_header(path)
 
     def estimate_rows(self) -> int | None:
-        if is_url(self.location):
+        """Data rows: exact for Parquet (its metadata, also at a URL), estimated for a local CSV (see
+        :func:`churnctl.tables.estimate_rows`); None for a CSV at a URL."""
+        if not is_url(self.location):
+            return tables.estimate_rows(self.location)
+        if not self.is_parquet:
             return None
-        return tables.estimate_rows(self.location)
+        import pyarrow.parquet as pq
+
+        try:
+            with _fsspec(self.location).open(self.location, "rb") as remote:
+                return int(pq.ParquetFile(remote).metadata.num_rows)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"cannot read {self.location}: {exc}", hint="check the URL and your credentials") from None
 
     def batches(
         self, columns: list[str] | None, batch_rows: int, numeric: tuple[str, ...] | list[str] = ()
@@ -101,7 +123,12 @@ class Source:
 
     @property
     def single(self) -> bool:
-        return len(self.parts) == 1 and self.parts[0].location == self.spec
+        return len(self.parts) == 1 and self.parts[0].name == self.spec
+
+    @property
+    def where(self) -> str:
+        """The input for the record: an absolute path (or glob), or the URL."""
+        return self.spec if is_url(self.spec) else os.path.abspath(self.spec)
 
     def read_header(self) -> list[str]:
         """The first part's columns (every part is checked against the model when it is read)."""
@@ -135,17 +162,15 @@ class Source:
 def resolve(spec: str | os.PathLike) -> Source:
     """The parts of an input: a file; a directory (its CSV/Parquet files at any depth, in name order);
     a glob (``data/2026-*.parquet``); or any of these at a URL fsspec reads."""
-    text = str(spec)
+    text = normalise(spec)
     if is_url(text):
         return Source(text, [Part(p) for p in _remote_parts(text)])
-    if text.startswith("file://"):
-        text = text[len("file://") :]
     path = Path(text)
     if GLOB_CHARACTERS & set(text) and not path.exists():
         found = sorted(p for p in globbing.glob(text, recursive=True) if Path(p).is_file() and _table(p))
         if not found:
             raise DataError(f"no CSV or Parquet file matches {text}", hint="check the pattern (quote it in the shell)")
-        return Source(text, [Part(p) for p in found])
+        return Source(text, [Part(os.path.abspath(p)) for p in found])
     if path.is_dir():
         found = sorted(str(p) for p in path.rglob("*") if p.is_file() and _table(p.name) and not _hidden(p, path))
         if not found:
@@ -153,8 +178,19 @@ def resolve(spec: str | os.PathLike) -> Source:
                 f"directory {path} holds no CSV or Parquet file",
                 hint=f"partitions are files ending in {', '.join(SUFFIXES)}",
             )
-        return Source(text, [Part(p) for p in found])
-    return Source(text, [Part(text)])
+        return Source(text, [Part(os.path.abspath(p)) for p in found])
+    return Source(text, [Part(os.path.abspath(text), label=text)])
+
+
+def normalise(spec: str | os.PathLike) -> str:
+    """An input as typed, tidied: a local path as :class:`pathlib.Path` writes it (``file://`` dropped),
+    a URL unchanged."""
+    text = str(spec)
+    if is_url(text):
+        return text
+    if text.startswith("file://"):
+        text = text[len("file://") :]
+    return str(Path(text))
 
 
 def _table(name: str) -> bool:

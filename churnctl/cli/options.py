@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -23,8 +24,15 @@ MetricsFileOption = Annotated[
     ),
 ]
 ModelOption = Annotated[Optional[str], typer.Option("--model", help="Model version, e.g. v0003 (default: current).")]
+
+
+class Engine(StrEnum):
+    local = "local"
+    dask = "dask"
+
+
 EngineOption = Annotated[
-    str,
+    Engine,
     typer.Option(
         "--engine",
         help="local (this process) or dask (a Dask cluster; needs the dask extra) [default: local].",

@@ -65,6 +65,11 @@ def monitor_for(job: DriftJob, offset: int = 0) -> DriftMonitor:
 
 def drift_part(part: Part, offset: int, job: DriftJob) -> DriftPartial:
     """Summarise one part whose first row is row ``offset`` of the whole input."""
+    with part.fetched() as local:
+        return _summarise(local, offset, job)
+
+
+def _summarise(part: Part, offset: int, job: DriftJob) -> DriftPartial:
     schema = job.model.schema
     header = part.header()
     check_header(header, schema, part.name)

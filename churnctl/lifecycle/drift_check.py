@@ -20,7 +20,7 @@ from churnctl.predlog import PredictionLogReader, is_prediction_log
 from churnctl.progress import Progress, no_progress
 from churnctl.registry import Registry
 from churnctl.registry.artifacts import LoadedModel, load_model
-from churnctl.sources import is_url, resolve
+from churnctl.sources import resolve
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,9 @@ def drift_check(
         if engine.name != "local":
             raise UsageError("prediction logs are read by the local engine", hint="drop --engine dask")
         monitor, digest, warnings = _logged(model, registry, cfg, current, batch_rows, progress)
+        where = str(Path(current).resolve())
     else:
-        monitor, digest = _partitioned(model, registry, cfg, current, batch_rows, progress, engine)
+        monitor, digest, where = _partitioned(model, registry, cfg, current, batch_rows, progress, engine)
         warnings = []
     if monitor.n_rows == 0:
         raise DataError(f"{current} has a header but no data rows")
@@ -81,7 +82,7 @@ def drift_check(
     unrecorded = registry.record_if_writable(
         "drift_checked",
         model_version=model.version,
-        current=current if is_url(current) else str(Path(current).resolve()),
+        current=where,
         current_sha256=digest,
         n_current=report.n_current,
         status=report.status,
@@ -109,8 +110,9 @@ def _partitioned(
     batch_rows: int,
     progress: Progress,
     engine: Engine,
-) -> tuple[DriftMonitor, str]:
-    """Every part summarised on ``engine`` and merged in input order."""
+) -> tuple[DriftMonitor, str, str]:
+    """Every part summarised on ``engine`` and merged in input order; the digest of what was read and
+    where it is."""
     source = resolve(current)
     check_header(source.read_header(), model.schema, source.parts[0].name)  # fail early, before the work
     expected = source.estimate_rows()
@@ -125,12 +127,13 @@ def _partitioned(
         expected if expected is not None else "an unknown number of",
         monitor.sample.rate,
     )
-    partials = engine.map_parts(drift_part, source.parts, job, offsets=True)
+    # Where each part's scoring draws start: counted first on a cluster, only when the sample is a fraction.
+    partials = engine.map_parts(drift_part, source.parts, job, offsets=monitor.sample.rate < 1.0)
     for partial in partials:
         merge(monitor, partial)
         if not local:
             progress("checking rows", monitor.n_rows, None)
-    return monitor, source.sha256([p.sha256 or "" for p in partials])
+    return monitor, source.sha256([p.sha256 or "" for p in partials]), source.where
 
 
 def _logged(
@@ -138,9 +141,11 @@ def _logged(
 ) -> tuple[DriftMonitor, str, list[str]]:
     """A prediction log, read in this process."""
     logged = PredictionLogReader(current)
-    check_header(logged.read_header(), model.schema, str(current))
+    check_header(logged.read_header(), model.schema, str(current))  # before the reference is loaded
     monitor = DriftMonitor.for_model(registry, model, cfg, expected_rows=logged.estimate_rows())
-    for batch in logged.frames(model.schema.feature_names, batch_rows):
+    header = logged.read_header()
+    columns = model.schema.feature_names + ([model.schema.target] if model.schema.target in header else [])
+    for batch in logged.frames(columns, batch_rows):
         monitor.update(batch, source=str(current))
         progress("checking rows", monitor.n_rows, None)
     return monitor, logged.sha256(), logged.warnings()

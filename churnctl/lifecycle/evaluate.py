@@ -54,9 +54,14 @@ class EvaluatePartial:
 
 
 def evaluate_part(part: Part, offset: int, job: LoadedModel) -> EvaluatePartial:
-    """Score one part of labelled data with the model ``job`` (rows without a label are counted and left out)."""
+    """Score one part of labelled data with the model ``job``, in batches; rows without a label are
+    counted and left out (their features are checked all the same, and rows are numbered as in the file)."""
     del offset
-    model = job
+    with part.fetched() as local:
+        return _evaluate(local, job)
+
+
+def _evaluate(part: Part, model: LoadedModel, batch_rows: int = 100_000) -> EvaluatePartial:
     schema = model.schema
     header = part.header()
     if schema.target not in header:
@@ -65,12 +70,20 @@ def evaluate_part(part: Part, offset: int, job: LoadedModel) -> EvaluatePartial:
             hint="use 'churnctl predict --input' to score unlabelled rows",
         )
     check_header(header, schema, part.name)
-    frame = part.read([*schema.feature_names, schema.target])
-    y, labelled = encode_target(frame[schema.target], schema, source=part.name)
-    frame = frame.loc[labelled].reset_index(drop=True)
-    X, unseen = prepare_features(frame, schema, source=part.name)
-    proba = model.predict_proba(X) if len(X) else np.empty(0)
-    return EvaluatePartial(len(labelled), y[labelled].astype(int), proba, unseen, int((~labelled).sum()))
+    ys, probas, n_rows, unlabelled = [], [], 0, 0
+    unseen: dict[str, dict[str, int]] = {}
+    for frame in part.batches([*schema.feature_names, schema.target], batch_rows, schema.numeric_names):
+        y, labelled = encode_target(frame[schema.target], schema, source=part.name)
+        X, batch_unseen = prepare_features(frame, schema, source=part.name, row_offset=n_rows)
+        X = X.loc[labelled]
+        merge_unseen(unseen, batch_unseen)
+        ys.append(y[labelled].astype(int))
+        probas.append(model.predict_proba(X) if len(X) else np.empty(0))
+        n_rows += len(frame)
+        unlabelled += int((~labelled).sum())
+    y_all = np.concatenate(ys) if ys else np.empty(0, dtype=int)
+    proba = np.concatenate(probas) if probas else np.empty(0)
+    return EvaluatePartial(n_rows, y_all, proba, unseen, unlabelled)
 
 
 def evaluate(

@@ -13,7 +13,7 @@ import pandas as pd
 from churnctl import outputs
 from churnctl.config import Settings
 from churnctl.engine import Engine
-from churnctl.errors import DataError, UsageError
+from churnctl.errors import ClusterError, DataError, UsageError, preview
 from churnctl.explain import reasons, typical_values
 from churnctl.features import check_header, merge_unseen, prepare_features
 from churnctl.lifecycle.results import PredictRowsResult, Result, warn
@@ -108,6 +108,7 @@ class PredictJob:
     model: LoadedModel
     high: float
     batch_rows: int = 100_000
+    identifiers: list[str] = field(default_factory=list)  # the first part's identifier columns: every part's
     folder: str | None = None  # --engine dask: where each part's predictions are written
     names: dict[str, str] = field(default_factory=dict)  # part -> its file name in ``folder``
 
@@ -133,12 +134,24 @@ def score_part(
     part: Part, job: PredictJob, writer: outputs.TableWriter, first_row: int = 0, progress: Progress = no_progress
 ) -> PredictPartial:
     """Score one part in batches into ``writer`` (``first_row``: rows written before it)."""
+    with part.fetched() as local:
+        return _score(local, job, writer, first_row, progress)
+
+
+def _score(
+    part: Part, job: PredictJob, writer: outputs.TableWriter, first_row: int, progress: Progress
+) -> PredictPartial:
     schema = job.model.schema
     header = part.header()
     check_header(header, schema, part.name)
-    wanted = schema.feature_names + [n for n in schema.identifier_names if n in header]
+    absent = [n for n in job.identifiers if n not in header]
+    if absent:
+        raise DataError(
+            f"{part.name} lacks the identifier column(s) {preview(absent)} of the input's first part",
+            hint="give every part the same columns",
+        )
     done = PredictPartial()
-    for batch in part.batches(wanted, job.batch_rows, schema.numeric_names):
+    for batch in part.batches(schema.feature_names + job.identifiers, job.batch_rows, schema.numeric_names):
         batch.index = pd.RangeIndex(first_row + done.n_rows, first_row + done.n_rows + len(batch))
         predictions, unseen = score(job.model, batch, job.high, source=part.name, row_offset=done.n_rows)
         writer.write(predictions)
@@ -153,11 +166,28 @@ def score_part(
 
 
 def predict_part(part: Part, offset: int, job: PredictJob) -> PredictPartial:
-    """A part's predictions as one Parquet file in the job's folder (the Dask engine's task)."""
+    """A part's predictions as one Parquet file in the job's folder (the Dask engine's task); a part
+    without rows gets a file without rows, with the columns of the others."""
     del offset
     assert job.folder is not None
-    with outputs.TableWriter(Path(job.folder) / job.names[part.location]) as writer:
-        return score_part(part, job, writer)
+    # The folder is the run's staging folder: never created here (gone means the run was stopped).
+    with outputs.TableWriter(Path(job.folder) / job.names[part.location], make_parents=False) as writer:
+        done = score_part(part, job, writer)
+        if done.n_rows == 0:
+            writer.write(_no_predictions(job.identifiers))
+        return done
+
+
+def _no_predictions(identifiers: list[str]) -> pd.DataFrame:
+    columns: dict[str, pd.Series] = {name: pd.Series([], dtype=object) for name in identifiers}
+    columns.update(
+        churn_probability=pd.Series([], dtype=float),
+        churn_label=pd.Series([], dtype=int),
+        risk_level=pd.Series([], dtype=object),
+        confidence=pd.Series([], dtype=float),
+        model_version=pd.Series([], dtype=object),
+    )
+    return pd.DataFrame(columns)
 
 
 def predict_file(
@@ -178,7 +208,9 @@ def predict_file(
     model = load_model(registry, version)
     job = PredictJob(model, high_risk_cut(model.threshold, settings.predict.high_risk, model.version), batch_rows)
     source = resolve(input_path)
-    check_header(source.read_header(), model.schema, source.parts[0].name)  # fail early, before the work
+    header = source.read_header()
+    check_header(header, model.schema, source.parts[0].name)  # fail early, before the work
+    job.identifiers = [n for n in model.schema.identifier_names if n in header]
     total = PredictPartial()
     if engine is not None and engine.name != "local":
         if output is None:
@@ -190,6 +222,9 @@ def predict_file(
             )
             for partial in engine.map_parts(predict_part, source.parts, job):
                 total.add(partial)
+            missing = [name for name in job.names.values() if not (folder / name).is_file()]
+            if missing:
+                raise ClusterError(f"the predictions of {len(missing)} part(s) did not arrive: {preview(missing)}")
             if total.n_rows == 0:
                 raise DataError(f"{input_path} has a header but no data rows")
     else:

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from churnctl.cli.context import metrics_writer, report_writer, state
-from churnctl.cli.options import EngineOption, FormatOption, MetricsFileOption, ModelOption, SchedulerOption
+from churnctl.cli.options import Engine, EngineOption, FormatOption, MetricsFileOption, ModelOption, SchedulerOption
 from churnctl.cli.progress import progress_bars
 from churnctl.cli.render import OutputFormat, emit, fmt, styled, table
 from churnctl.errors import EXIT_DRIFT
@@ -41,7 +41,7 @@ def drift_check_command(
         Optional[int],
         typer.Option("--min-rows", help="Fewer rows than this give status insufficient_data [default: 100]."),
     ] = None,
-    engine: EngineOption = "local",
+    engine: EngineOption = Engine.local,
     scheduler: SchedulerOption = None,
     format: FormatOption = OutputFormat.text,
     metrics_file: MetricsFileOption = None,
@@ -62,7 +62,7 @@ def drift_check_command(
 
     st = state(ctx)
     write_metrics, write_report = metrics_writer(metrics_file), report_writer(report_file, "drift")
-    with progress_bars(ctx) as progress, open_engine(engine, scheduler) as runner:
+    with progress_bars(ctx) as progress, open_engine(engine.value, scheduler) as runner:
         report = drift_check(
             st.registry,
             st.settings,

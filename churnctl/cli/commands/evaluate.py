@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from churnctl.cli.context import metrics_writer, report_writer, state
-from churnctl.cli.options import EngineOption, FormatOption, MetricsFileOption, ModelOption, SchedulerOption
+from churnctl.cli.options import Engine, EngineOption, FormatOption, MetricsFileOption, ModelOption, SchedulerOption
 from churnctl.cli.render import OutputFormat, emit, fmt, importance_table, metrics_table, table
 from churnctl.errors import UsageError
 
@@ -24,7 +24,7 @@ def evaluate_command(
             help="Labelled CSV/Parquet file, folder, glob or URL of parts (default: the model's held-out test split).",
         ),
     ] = None,
-    engine: EngineOption = "local",
+    engine: EngineOption = Engine.local,
     scheduler: SchedulerOption = None,
     format: FormatOption = OutputFormat.text,
     metrics_file: MetricsFileOption = None,
@@ -45,7 +45,7 @@ def evaluate_command(
     write_metrics, write_report = metrics_writer(metrics_file), report_writer(report, "evaluation")
     if engine != "local" and data is None:
         raise UsageError("--engine dask goes with --data", hint="the test split is scored in this process")
-    with open_engine(engine, scheduler) as runner:
+    with open_engine(engine.value, scheduler) as runner:
         result = evaluate(st.registry, version=model, data=data, engine=runner)
     write_metrics("evaluate", result, st.registry.current)
     write_report(result)

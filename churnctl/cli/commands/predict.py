@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from churnctl.cli.context import state
-from churnctl.cli.options import EngineOption, ModelOption, SchedulerOption
+from churnctl.cli.options import Engine, EngineOption, ModelOption, SchedulerOption
 from churnctl.cli.progress import progress_bars
 from churnctl.cli.render import OutputFormat, emit, key_values, table
 from churnctl.errors import UsageError
@@ -47,7 +47,7 @@ def predict_command(
         ),
     ] = None,
     model: ModelOption = None,
-    engine: EngineOption = "local",
+    engine: EngineOption = Engine.local,
     scheduler: SchedulerOption = None,
     explain: Annotated[
         bool,
@@ -128,11 +128,16 @@ def predict_command(
     from churnctl.lifecycle.predict import predict_file
     from churnctl.outputs import spooled_stdin
 
-    if engine != "local" and (input == "-" or output is None):
-        raise UsageError(
-            "--engine dask reads files and writes a folder", hint="give --input FILE|FOLDER|GLOB and --output FOLDER"
-        )
-    with progress_bars(ctx) as progress, spooled_stdin(input) as source, open_engine(engine, scheduler) as runner:
+    if engine != "local":
+        if input == "-" or output is None:
+            raise UsageError(
+                "--engine dask reads files and writes a folder",
+                hint="give --input FILE|FOLDER|GLOB and --output FOLDER",
+            )
+        from churnctl.outputs import check_output_folder
+
+        check_output_folder(output)  # before a cluster starts
+    with progress_bars(ctx) as progress, spooled_stdin(input) as source, open_engine(engine.value, scheduler) as runner:
         result = predict_file(
             st.registry,
             st.settings,
