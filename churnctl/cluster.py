@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,7 +35,12 @@ RETRIES = 2  # more attempts of a task that failed for a reason other than a dat
 CONNECT_SECONDS = 10
 WORKERS_SECONDS = 30  # how long a scheduler may take to have a worker
 STOP_SECONDS = 60  # how long a failed run waits for its running tasks to end
+LOST_SECONDS = 20  # how long the scheduler may be unreachable during a run
 ADDRESS = re.compile(r"(?:(tcp|tls|ws|wss|ucx|inproc)://)?\[?[\w.:-]+\]?:\d+/?")
+
+
+class TaskBug(RuntimeError):
+    """A task failed on a worker for a reason that is neither the data's nor the cluster's: a bug (exit 70)."""
 
 
 def require_extra() -> None:
@@ -54,6 +60,7 @@ class _Outcome:
     result: Any = None
     error: ChurnctlError | None = None
     warnings: list[str] = field(default_factory=list)
+    bug: str | None = None  # any other exception, with its traceback: an internal error, not the cluster's
 
 
 class _Collect(logging.Handler):
@@ -75,6 +82,8 @@ def _guarded(task: Callable[[Part, int, Any], Any], part: Part, offset: int, job
     except OSError as exc:  # the part's file, on this worker: the user's to fix, not a lost cluster
         error = DataError(f"cannot read {part.name}: {os_reason(exc)}", hint=os_hint(exc, "check the file"))
         return _Outcome(error=error, warnings=collect.messages)
+    except Exception as exc:
+        return _Outcome(bug=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}", warnings=collect.messages)
     finally:
         logger.removeHandler(collect)
 
@@ -100,13 +109,21 @@ class DaskEngine:
     def map_parts(
         self, task: Callable[[Part, int, Any], R], parts: Sequence[Part], job: Any, *, offsets: bool = False
     ) -> list[R]:
-        n = len(parts)
-        starts = [0] * n
-        if offsets and n > 1:
-            counts = self._run(count_rows, parts, starts, [None] * n)
-            starts = [0, *itertools.accumulate(counts)][:n]
-        shared = self.client.scatter(job, broadcast=True, hash=False)
-        return self._run(task, parts, starts, [shared] * n)
+        try:
+            n = len(parts)
+            starts = [0] * n
+            if offsets and n > 1:
+                counts = self._run(count_rows, parts, starts, [None] * n)
+                starts = [0, *itertools.accumulate(counts)][:n]
+            shared = self.client.scatter(job, broadcast=True, hash=False)
+            return self._run(task, parts, starts, [shared] * n)
+        except (ChurnctlError, TaskBug):
+            raise
+        except Exception as exc:  # every task's own exception comes back as an outcome: this is the cluster's
+            raise ClusterError(
+                f"lost the Dask cluster during the run: the scheduler went away ({type(exc).__name__})",
+                hint="check the scheduler and the workers; nothing was published",
+            ) from None
 
     def _run(self, task: Callable[[Part, int, Any], Any], parts: Sequence[Part], starts: list[int], jobs: list) -> list:
         """``task`` on every part; the warnings the parts logged, logged here in part order; the first
@@ -119,6 +136,8 @@ class DaskEngine:
                 logging.getLogger("churnctl").warning(message)
             if outcome.error is not None:
                 raise outcome.error
+            if outcome.bug is not None:
+                raise TaskBug(f"on a worker, {outcome.bug}")
             results.append(outcome.result)
         return results
 
@@ -129,6 +148,7 @@ class DaskEngine:
         from distributed.scheduler import KilledWorker
 
         try:
+            self._wait(futures)
             return list(self.client.gather(futures))
         except KilledWorker as exc:
             self._stop(futures)
@@ -149,20 +169,34 @@ class DaskEngine:
             for future in futures:
                 future.release()
 
+    def _wait(self, futures: list[Any]) -> None:
+        """Wait for the futures, watching the connection: a scheduler gone for :data:`LOST_SECONDS` is a
+        lost cluster (the client would otherwise wait for it forever)."""
+        lost_since = None
+        while not all(future.done() for future in futures):
+            if self.client.status == "running":
+                lost_since = None
+            else:
+                lost_since = lost_since or time.monotonic()
+                if time.monotonic() - lost_since > LOST_SECONDS:
+                    raise OSError(f"no answer from the scheduler for {LOST_SECONDS} s")
+            time.sleep(0.02)
+
     def _stop(self, futures: list[Any]) -> None:
         """Cancel the tasks and wait (a while) until none runs any more: Dask cannot interrupt a running
         task, so the caller must not remove what they write before they end."""
         import contextlib
 
-        from distributed import wait
-
         with contextlib.suppress(Exception):
             self.client.cancel(futures)
         with contextlib.suppress(Exception):
             deadline = time.monotonic() + STOP_SECONDS
-            while time.monotonic() < deadline and any(self.client.processing().values()):
+            while (
+                self.client.status == "running"
+                and time.monotonic() < deadline
+                and any(self.client.processing().values())
+            ):
                 time.sleep(0.05)
-            wait(futures, timeout=0.1)
 
 
 @contextmanager

@@ -263,3 +263,64 @@ def test_a_worker_lost_beyond_the_retries_is_exit_5_and_nothing_is_published(cli
         killer.join()
     assert run.code == 5 and "workers died" in run.stderr and "nothing was published" in run.stderr
     assert not out.exists() and not [p for p in tmp_path.iterdir() if "staging" in p.name]
+
+
+def test_relative_paths_header_only_parts_and_worker_warnings(cli, artifacts, current, tmp_path, cluster, monkeypatch):
+    frame = current.drop(columns="Exited").copy()
+    frame.loc[frame.index[7], "Balance"] = math.inf
+    parts = write_parts(frame, tmp_path / "parts", 3)
+    frame.iloc[:0].to_parquet(parts / "part-001b.parquet", index=False)  # a part with no rows
+    monkeypatch.chdir(tmp_path)  # relative paths, resolved by the client for the workers
+    dask = ["--engine", "dask", "--scheduler", cluster.scheduler_address]
+    run = cli("--artifacts", artifacts, "predict", "--input", "parts", "--output", "out", *dask)
+    assert run.code == 0, run.stderr
+    assert "infinite value(s) read as missing" in run.stderr  # logged on a worker, shown here
+    files = sorted((tmp_path / "out").iterdir())
+    assert len(files) == 4 and len(pd.read_parquet(files[2])) == 0  # part-001b: a valid file without rows
+    assert list(pd.read_parquet(files[2]).columns) == list(pd.read_parquet(files[0]).columns)
+    local = cli("--artifacts", artifacts, "predict", "--input", "parts", "--output", "local.parquet")
+    together = pd.concat([pd.read_parquet(f) for f in files if len(pd.read_parquet(f))], ignore_index=True)
+    assert local.code == 0 and together.equals(pd.read_parquet(tmp_path / "local.parquet"))
+
+
+def test_parts_with_other_identifier_columns_are_refused(cli, artifacts, current, tmp_path):
+    parts = write_parts(current.drop(columns="Exited"), tmp_path / "parts", 2, kind="csv")
+    second = pd.read_csv(parts / "part-001.csv").drop(columns="CustomerId")
+    second.to_csv(parts / "part-001.csv", index=False)
+    run = cli("--artifacts", artifacts, "predict", "--input", parts, "--output", tmp_path / "s.csv")
+    assert run.code == 3 and "lacks the identifier column(s) 'CustomerId'" in run.stderr
+    assert not (tmp_path / "s.csv").exists()
+
+
+@pytest.mark.parametrize("address", ["foo", "http://127.0.0.1:8786", "tcp://host"])
+def test_a_malformed_scheduler_address_is_refused_at_once(cli, artifacts, sim_csv, address):
+    started = time.monotonic()
+    run = cli("--artifacts", artifacts, "drift-check", "--current", sim_csv, "--engine", "dask", "--scheduler", address)
+    assert run.code == 2 and "is not a Dask scheduler address" in run.stderr and time.monotonic() - started < 5
+
+
+@pytest.mark.slow
+def test_a_scheduler_that_goes_away_is_exit_5_and_nothing_is_published(cli, artifacts, current, tmp_path):
+    from distributed import LocalCluster
+
+    parts = write_parts(pd.concat([current] * 4, ignore_index=True), tmp_path / "parts", 24, kind="csv")
+    out = tmp_path / "out"
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None, silence_logs=50)
+
+    def close_when_busy() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+            t.state == "processing" for t in list(cluster.scheduler.tasks.values())
+        ):
+            time.sleep(0.005)
+        cluster.close()
+
+    closer = threading.Thread(target=close_when_busy, daemon=True)
+    closer.start()
+    run = cli(
+        "--artifacts", artifacts, "predict", "--input", parts, "--output", out,
+        "--engine", "dask", "--scheduler", cluster.scheduler_address,
+    )  # fmt: skip
+    closer.join()
+    assert run.code == 5 and "lost the Dask cluster" in run.stderr, run.stderr
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if "staging" in p.name]
