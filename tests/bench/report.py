@@ -162,7 +162,7 @@ def document(
 ) -> str:
     out = [f"## {title}", "", "| machine | |", "| --- | --- |"]
     out += [f"| {item} | {value} |" for item, value in machine]
-    out += ["", *main_table(rows)]
+    out += ["", *main_table(rows)] if rows else []
     scaling = scaling_table(rows, flat_memory)
     if scaling:
         out += ["", "Growth with rows:", "", *scaling]
