@@ -13,7 +13,6 @@ nothing.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import logging
 import os
@@ -26,11 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from churnctl.errors import ChurnctlError, ClusterError, DataError, UsageError, os_hint, os_reason
+from churnctl.extras import require
 from churnctl.sources import Part
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
-INSTALL = "pip install 'churnctl[dask]'"
 RETRIES = 2  # more attempts of a task that failed for a reason other than a data or artifact problem
 CONNECT_SECONDS = 10
 WORKERS_SECONDS = 30  # how long a scheduler may take to have a worker
@@ -44,12 +43,7 @@ class TaskBug(RuntimeError):
 
 
 def require_extra() -> None:
-    missing = [name for name in ("dask", "distributed") if importlib.util.find_spec(name) is None]
-    if missing:
-        raise UsageError(
-            f"--engine dask needs {' and '.join(missing)}, which the base install leaves out",
-            hint=f"install the dask extra: {INSTALL}",
-        )
+    require(("dask", "distributed"), "--engine dask", "dask")
 
 
 @dataclass

@@ -10,18 +10,10 @@ prediction log is :mod:`churnctl.predlog`. FastAPI and uvicorn come with the ``s
 
 from __future__ import annotations
 
-import importlib.util
+from churnctl.extras import require
 
-from churnctl.errors import UsageError
-
-INSTALL = "pip install 'churnctl[serve]'"
 
 
 def require_extra() -> None:
     """Exit 2 naming the install command when FastAPI or uvicorn is missing."""
-    missing = [name for name in ("fastapi", "uvicorn") if importlib.util.find_spec(name) is None]
-    if missing:
-        raise UsageError(
-            f"churnctl serve needs {' and '.join(missing)}, which the base install leaves out",
-            hint=f"install the serve extra: {INSTALL}",
-        )
+    require(("fastapi", "uvicorn"), "churnctl serve", "serve")
