@@ -13,7 +13,6 @@ from __future__ import annotations
 from churnctl.extras import require
 
 
-
 def require_extra() -> None:
     """Exit 2 naming the install command when FastAPI or uvicorn is missing."""
     require(("fastapi", "uvicorn"), "churnctl serve", "serve")
