@@ -83,6 +83,8 @@ def test_concept_drift_changes_the_mechanism():
         ({"concept": 2.0}, "between 0 and 1"),
         ({"shift": ["Age=inf"]}, "not a finite number"),
         ({"shift": ["Age=nan"]}, "not a finite number"),
+        ({"shift": ["Age=1e308"]}, "overflow"),
+        ({"shift": ["Balance=-2e4sd"]}, "overflow"),
         ({"mix": ["Gender=Male:0,Female:0"]}, "must add up to 1"),
         ({"mix": ["Geography=France:0.1,Germany:0.2,Spain:0.3"]}, "must add up to 1"),
     ],

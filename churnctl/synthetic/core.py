@@ -59,6 +59,10 @@ def _split(spec: str, option: str) -> tuple[str, str]:
     return column, value
 
 
+MAX_SHIFT = 1e9  # raw units: integer columns stay exact, the churn mechanism stays finite
+MAX_SHIFT_SD = 1e4
+
+
 def _number(text: str, option: str, spec: str) -> float:
     try:
         value = float(text)
@@ -103,10 +107,16 @@ def parse_drift(
     for spec in shift:
         column, value = _split(spec, "--shift")
         _column_of(spec, "--shift", column, profile.numeric, "numeric column", profile)
-        if value.lower().endswith("sd"):
-            drift.shift_sd[column] = _number(value[:-2], "--shift", spec)
-        else:
-            drift.shift[column] = _number(value, "--shift", spec)
+        sd = value.lower().endswith("sd")
+        amount = _number(value[:-2] if sd else value, "--shift", spec)
+        limit = MAX_SHIFT_SD if sd else MAX_SHIFT
+        if abs(amount) > limit:
+            raise UsageError(
+                f"--shift {spec!r}: a shift beyond ±{limit:g}{' sd' if sd else ''} makes the column's values "
+                "overflow (and no customer file looks like that)",
+                hint="use a shift within that range",
+            )
+        (drift.shift_sd if sd else drift.shift)[column] = amount
     for spec in mix:
         column, value = _split(spec, "--mix")
         _column_of(spec, "--mix", column, profile.mixes, "column with a category mix", profile)
@@ -173,7 +183,8 @@ def generate(profile: Profile, rows: int, seed: int, drift: Drift, id_start: int
         frame[column] = frame[column].round().astype(int)
     profile.derive(frame, rng)
     logit = profile.logit(frame, drift.concept)
-    churned = rng.random(rows) < 1.0 / (1.0 + np.exp(-logit))
+    with np.errstate(over="ignore"):  # exp(-logit) beyond the largest float is inf: probability 0
+        churned = rng.random(rows) < 1.0 / (1.0 + np.exp(-logit))
     stays, churns = profile.labels
     frame[profile.target] = np.where(churned, churns, stays)
 
