@@ -222,3 +222,20 @@ def test_the_time_budget_flag_overrides_the_setting(cli, tmp_path, sim_csv):
     manifest = Registry(tmp_path / "a").model_manifest("v0001")
     assert any(s for s in manifest["skipped_candidates"] if "folds_done" not in s)  # the budget cut the search
     assert cli(*a, "train", "--time-budget", "-5").code == 2
+
+
+def test_a_linear_final_fit_uses_a_stratified_sample_of_large_training_sets(monkeypatch):
+    import pandas as pd
+
+    from churnctl import search
+
+    monkeypatch.setattr(search, "LINEAR_FIT_ROWS", 1000)
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame({"a": rng.normal(size=5000)})
+    y = (rng.random(5000) < 0.2).astype(int)
+    for family in ("logreg", "blend"):
+        X_fit, y_fit = search._final_rows(X, y, family, seed=1)
+        assert len(y_fit) == 1000 and abs(y_fit.mean() - y.mean()) < 0.002  # stratified
+        assert list(X_fit.index) == sorted(X_fit.index)
+        assert np.array_equal(search._final_rows(X, y, family, seed=1)[1], y_fit)  # seeded
+    assert len(search._final_rows(X, y, "hgb", seed=1)[1]) == 5000  # trees take every row
