@@ -13,6 +13,7 @@ nothing.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -179,8 +180,6 @@ class DaskEngine:
     def _stop(self, futures: list[Any]) -> None:
         """Cancel the tasks and wait (a while) until none runs any more: Dask cannot interrupt a running
         task, so the caller must not remove what they write before they end."""
-        import contextlib
-
         with contextlib.suppress(Exception):
             self.client.cancel(futures)
         with contextlib.suppress(Exception):

@@ -36,7 +36,7 @@ from typing import Any
 
 import pandas as pd
 
-from churnctl.errors import DataError
+from churnctl.errors import ArtifactError, DataError, os_hint, os_reason
 from churnctl.registry.files import make_dirs
 from churnctl.sources import SUFFIXES
 
@@ -51,6 +51,25 @@ _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 def log_folder(artifacts: str | os.PathLike) -> Path:
     return Path(artifacts) / FOLDER
+
+
+def check_log_folder(folder: Path) -> None:
+    """Fail at start-up, not at the first request, when the prediction log cannot be written there."""
+    try:
+        make_dirs(folder)
+        writable = os.access(folder, os.W_OK | os.X_OK)
+    except OSError as exc:
+        raise ArtifactError(
+            f"cannot create the prediction log folder {folder}: {os_reason(exc)}",
+            hint=os_hint(exc, "make the artifacts directory writable for the server, or drop --log-predictions"),
+        ) from None
+    if not folder.is_dir():
+        raise ArtifactError(f"{folder} is not a folder", hint="move it aside: churnctl writes the prediction log there")
+    if not writable:
+        raise ArtifactError(
+            f"the prediction log folder {folder} is not writable by this account",
+            hint="make it writable for the server (chown/chmod), or drop --log-predictions",
+        )
 
 
 class PredictionLog:

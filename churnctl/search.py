@@ -160,9 +160,7 @@ def select_and_fit(
     # Sample only when the sample keeps enough of the rarer class for every fold.
     large = len(y) > selection_rows and minority * selection_rows / len(y) >= 10 * folds
     if large:  # search on a stratified sample; the final fit uses every row
-        keep, _ = train_test_split(np.arange(len(y)), train_size=selection_rows, stratify=y, random_state=seed)
-        keep = np.sort(keep)
-        X_sel, y_sel = X.iloc[keep], y[keep]
+        X_sel, y_sel = _stratified(X, y, selection_rows, seed)
     else:
         X_sel, y_sel = X, y
     minority = int(min(y_sel.sum(), len(y_sel) - y_sel.sum()))
@@ -250,9 +248,14 @@ def _final_rows(X: pd.DataFrame, y: np.ndarray, family: str, seed: int) -> tuple
     coefficients is as well estimated from a million rows (their sampling error shrinks as 1/sqrt(n))."""
     if family not in ("logreg", "blend") or len(y) <= LINEAR_FIT_ROWS:
         return X, y
-    keep, _ = train_test_split(np.arange(len(y)), train_size=LINEAR_FIT_ROWS, stratify=y, random_state=seed)
-    keep.sort()
     log.debug("final fit of the %s on a stratified sample of %d of %d rows", family, LINEAR_FIT_ROWS, len(y))
+    return _stratified(X, y, LINEAR_FIT_ROWS, seed)
+
+
+def _stratified(X: pd.DataFrame, y: np.ndarray, rows: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """A seeded stratified sample of ``rows`` rows, in their original order."""
+    keep, _ = train_test_split(np.arange(len(y)), train_size=rows, stratify=y, random_state=seed)
+    keep = np.sort(keep)
     return X.iloc[keep], y[keep]
 
 

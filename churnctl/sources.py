@@ -102,10 +102,6 @@ class Part:
         with self.local() as path:
             yield from tables.iter_table(path, columns=columns, batch_rows=batch_rows, numeric=numeric)
 
-    def read(self, columns: list[str] | None = None) -> pd.DataFrame:
-        with self.local() as path:
-            return tables.read_table(path, columns=columns)
-
     def sha256(self) -> str:
         digest = hashlib.sha256()
         with self.local() as path, open(path, "rb") as handle:

@@ -294,6 +294,10 @@ def test_serve_refuses_a_missing_artifacts_directory_and_a_taken_port(cli, artif
 
     run = cli("--artifacts", tmp_path / "nowhere", "serve")
     assert run.code == 4 and "does not exist" in run.stderr
+    (artifacts / "predictions").write_text("in the way")
+    run = cli("--artifacts", artifacts, "serve", "--log-predictions")
+    assert run.code == 4 and "predictions is not a folder" in run.stderr
+    (artifacts / "predictions").unlink()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

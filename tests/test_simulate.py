@@ -84,6 +84,7 @@ def test_concept_drift_changes_the_mechanism():
         ({"shift": ["Age=inf"]}, "not a finite number"),
         ({"shift": ["Age=nan"]}, "not a finite number"),
         ({"shift": ["Age=1e308"]}, "overflow"),
+        ({"mix": ["Geography=France:0.5,France:0.4"]}, "given twice"),
         ({"shift": ["Balance=-2e4sd"]}, "overflow"),
         ({"mix": ["Gender=Male:0,Female:0"]}, "must add up to 1"),
         ({"mix": ["Geography=France:0.1,Germany:0.2,Spain:0.3"]}, "must add up to 1"),
@@ -172,3 +173,8 @@ def test_simulate_writes_a_profile_that_ingest_reads(cli, tmp_path):
     assert doc["positive_label"] == "True" and kinds["State"] == "categorical" and kinds["Voice mail plan"] == "binary"
     bad = cli("simulate", "--profile", "bank", "--shift", "tenure=+1", "-o", tmp_path / "x.csv")
     assert bad.code == 2 and "not a numeric column of the bank profile" in bad.stderr
+
+
+def test_a_shift_in_standard_deviations_needs_two_rows():
+    with pytest.raises(UsageError, match="at least 2 rows"):
+        simulate_customers(1, seed=1, drift=parse_drift(["Age=1sd"]))

@@ -57,16 +57,20 @@ class CompiledPredictor:
         )
 
 
-def load_compiled(registry: Registry, version: str, manifest: dict[str, Any]) -> CompiledPredictor | None:
+def load_compiled(
+    registry: Registry, version: str, manifest: dict[str, Any], *, pipeline_checked: bool = False
+) -> CompiledPredictor | None:
     """The compiled model of ``version`` (``manifest``: its checked manifest), or None when it has
     none that this churnctl can use (logged at debug level).
 
-    The pipeline's checksum is checked too, so a damaged version is refused on either path.
+    The pipeline's checksum is checked too (unless the caller loaded it already: ``pipeline_checked``),
+    so a damaged version is refused on either path.
     """
     if FILE_NAME not in manifest["files"]:
         log.debug("model %s has no compiled scorer (%s): scoring with scikit-learn", version, FILE_NAME)
         return None
-    registry.model_bytes(version, PIPELINE_FILE, manifest)  # checked, not loaded
+    if not pipeline_checked:
+        registry.model_bytes(version, PIPELINE_FILE, manifest)  # checked, not loaded
     try:
         compiled = CompiledModel.from_bytes(registry.model_bytes(version, FILE_NAME, manifest))
     except CompiledFormatError as exc:

@@ -15,7 +15,7 @@ REF, CUR = "#8a94a3", "#2f6db5"
 PANELS = 40  # features drawn; the rest are listed in the table
 
 
-def _bars(dist: Any, title: str) -> str:
+def _bars(dist: Any) -> str:
     if dist is None or not dist.labels:
         return ""
     n = len(dist.labels)
@@ -81,7 +81,7 @@ def drift_report(report: Any) -> str:
         if f.unseen_categories:
             figures.append(["unseen", ", ".join(f"{u['value']} ({u['rows']})" for u in f.unseen_categories[:5])])
         caption = ("DRIFT: " + "; ".join(f.reasons)) if f.drift else "no drift"
-        body = _bars(dists.get(name), name) + table_html(["", ""], figures)
+        body = _bars(dists.get(name)) + table_html(["", ""], figures)
         panels.append(plot(f"{name} ({f.kind})", body, caption))
     rest = ordered[PANELS:]
     listed = (
@@ -95,7 +95,7 @@ def drift_report(report: Any) -> str:
     p = report.prediction_drift
     prediction = plot(
         "Churn probability",
-        _bars(dists.get(""), "churn probability"),
+        _bars(dists.get("")),
         f"KS {_f(p.statistic)}, adjusted p {_f(p.p_value_adjusted)}, shift {p.effect_size:.3f} SD; mean "
         f"{p.mean_probability_reference:.4f} → {_f(p.mean_probability_current)}" + (" — DRIFT" if p.drift else ""),
     )

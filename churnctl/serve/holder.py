@@ -47,10 +47,8 @@ class ServedModel:
     high: float
     pipeline: LoadedModel
     compiled: CompiledPredictor | None
-    registry: Registry
+    typical: dict[str, Any]  # the reference's typical values, for explanations
     loaded_at: float = field(default_factory=time.time)
-    _typical: dict[str, Any] | None = field(default=None, repr=False)
-    _typical_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def fields(self) -> list[str]:
@@ -68,25 +66,17 @@ class ServedModel:
 
     def predict(self, rows: list[dict], single: bool, name: str, explain: bool = False) -> PredictRowsResult:
         """Predictions by the scikit-learn pipeline; with ``explain``, each with its top reasons."""
-        typical = self.typical() if explain else None
+        typical = self.typical if explain else None
         return score_rows(self.pipeline, rows, single, name, self.high, typical=typical, reject_huge=True)
-
-    def typical(self) -> dict[str, Any]:
-        """The reference's typical values (for explanations), read once on first use."""
-        with self._typical_lock:
-            if self._typical is None:
-                reference, _ = load_reference(self.registry, self.pipeline)
-                self._typical = typical_values(reference, self.schema)
-            return self._typical
 
 
 def load_served(registry: Registry, settings: Settings, version: str) -> ServedModel:
-    """Load and check ``version`` (every file of it, the drift reference too); raises
-    :class:`ChurnctlError` when it cannot serve."""
-    registry.verify(version)
+    """Load ``version``, each file read once and checked as every command checks it (the drift reference
+    too: explanations need its typical values); raises :class:`ChurnctlError` when it cannot serve."""
     pipeline = load_model(registry, version)
-    compiled = load_compiled(registry, version, pipeline.manifest)
+    compiled = load_compiled(registry, version, pipeline.manifest, pipeline_checked=True)
     high = high_risk_cut(pipeline.threshold, settings.predict.high_risk, version)
+    reference, _ = load_reference(registry, pipeline)
     return ServedModel(
         version=version,
         manifest=pipeline.manifest,
@@ -95,7 +85,7 @@ def load_served(registry: Registry, settings: Settings, version: str) -> ServedM
         high=high,
         pipeline=pipeline,
         compiled=compiled,
-        registry=registry,
+        typical=typical_values(reference, pipeline.schema),
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from churnctl.errors import ArtifactError, UsageError
 from churnctl.logs import route_server_logs
+from churnctl.predlog import check_log_folder, log_folder
 from churnctl.serve.options import ENV, ServeOptions
 
 log = logging.getLogger("churnctl")
@@ -30,6 +31,8 @@ def serve(options: ServeOptions) -> None:
             f"the artifacts directory {options.artifacts} does not exist",
             hint="point --artifacts (or $CHURNCTL_ARTIFACTS) at the directory churnctl train writes",
         )
+    if options.log_predictions:
+        check_log_folder(log_folder(options.artifacts))
     route_server_logs(options.verbosity, options.access_log)
     settings: dict[str, Any] = {
         "log_config": None,

@@ -128,6 +128,8 @@ def parse_drift(
                     f"--mix {spec!r}: {category.strip()!r} is not a category of {column}",
                     hint=f"categories: {', '.join(profile.mixes[column])}; use --new-category for new ones",
                 )
+            if category.strip() in shares:
+                raise UsageError(f"--mix {spec!r}: {category.strip()!r} is given twice", hint="give each category once")
             shares[category.strip()] = _share(share, "--mix", spec)
         total = sum(shares.values())
         if total > 1.0 + 1e-9:
@@ -168,6 +170,11 @@ def generate(profile: Profile, rows: int, seed: int, drift: Drift, id_start: int
     """``rows`` simulated customers of ``profile``; the same arguments always give the same frame."""
     if rows < 1:
         raise UsageError(f"--rows must be at least 1, found {rows}")
+    if drift.shift_sd and rows < 2:
+        raise UsageError(
+            "--shift COLUMN=Nsd measures the column's standard deviation, which takes at least 2 rows",
+            hint="simulate more rows, or shift by an amount (--shift COLUMN=N)",
+        )
     rng = np.random.default_rng(seed)
 
     def categorical(column: str) -> np.ndarray:

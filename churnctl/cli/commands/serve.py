@@ -43,7 +43,7 @@ def serve_command(
 
     Example: churnctl serve --host 0.0.0.0 --port 8000 --workers 2 --log-predictions
     """
-    from dataclasses import replace
+    from dataclasses import asdict, replace
 
     from churnctl.config import validate_serve
     from churnctl.serve import require_extra
@@ -64,18 +64,11 @@ def serve_command(
     options = ServeOptions(
         artifacts=str(st.artifacts),
         config=str(st.settings.source) if st.settings.source else None,
-        host=cfg.host,
-        port=cfg.port,
-        workers=cfg.workers,
         log_predictions=log_predictions,
-        log_rotation=cfg.log_rotation,
-        log_keep_days=cfg.log_keep_days,
-        max_body_bytes=cfg.max_body_bytes,
-        max_rows=cfg.max_rows,
-        reload_seconds=cfg.reload_seconds,
         verbosity=st.verbosity,
         json_logs=st.json_logs,
         access_log=access_log,
+        **asdict(cfg),  # [serve] with the flags applied
     )
     from churnctl.serve.run import serve
 
