@@ -116,6 +116,18 @@ _OS_HINTS = {
 }
 
 
+# Operating-system failures that no choice of path avoids: the machine, not the command line, failed.
+_FAILURES = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG}
+
+
+def output_error(where: str, exc: OSError, fallback_hint: str) -> ChurnctlError:
+    """The error for an output that could not be written: exit 4 when the machine failed (a full disk,
+    a quota, an I/O error), exit 2 when the path chosen cannot be written (missing, a file in the way,
+    no permission, a read-only place)."""
+    kind = ArtifactError if exc.errno in _FAILURES else UsageError
+    return kind(f"cannot write {where}: {os_reason(exc)}", hint=os_hint(exc, fallback_hint))
+
+
 def os_reason(exc: OSError) -> str:
     """What an operating-system error says, with the file it names."""
     reason = exc.strerror or str(exc) or type(exc).__name__

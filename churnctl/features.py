@@ -9,7 +9,7 @@ import pandas as pd
 
 from churnctl.contract import MAX_ABS_VALUE, Schema, canonical_label
 from churnctl.errors import DataError, preview, shown
-from churnctl.rows import InvalidRows, Problem, row_list, warn_infinite
+from churnctl.rows import InvalidRows, Problem, row_list, too_large, warn_infinite
 from churnctl.schema import infinite_cells, to_label, to_number, to_text
 
 
@@ -20,16 +20,16 @@ def check_header(header: list[str], schema: Schema, source: str) -> None:
 
 
 def prepare_features(
-    frame: pd.DataFrame, schema: Schema, *, source: str = "input", row_offset: int = 0, reject_huge: bool = False
+    frame: pd.DataFrame, schema: Schema, *, source: str = "input", row_offset: int = 0
 ) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
     """Check ``frame`` against the schema; return (model input, unseen categories).
 
     Missing feature columns and cells of the wrong type raise :class:`DataError` naming them; rows
     are numbered from 1 (the first data row, header excluded) plus ``row_offset``. Categories never
     seen in training are kept (the model scores them as unknown) and returned as
-    ``{column: {value: rows}}`` for the caller to report. Extra columns are ignored. With
-    ``reject_huge`` (rows to train on or to summarise, not to score) numbers of magnitude
-    :data:`MAX_ABS_VALUE` or more are a data error: models and statistics overflow on them.
+    ``{column: {value: rows}}`` for the caller to report. Extra columns are ignored. Numbers of
+    magnitude :data:`MAX_ABS_VALUE` or more are a data error (:func:`churnctl.rows.too_large`), for
+    scoring as for training or monitoring.
     """
     missing = [n for n in schema.feature_names if n not in frame.columns]
     if missing:
@@ -48,8 +48,6 @@ def prepare_features(
             if infinite.any():  # as at ingest: an infinite number is a missing value, with a warning
                 warn_infinite(source, spec.name, np.flatnonzero(infinite).tolist(), row_offset)
                 bad = bad & ~infinite
-            if reject_huge:
-                reject_too_large(values, spec.name, f"{source}: ", row_offset)
             if bad.any():
                 wrong = np.flatnonzero(bad).tolist()
                 first = series.iloc[wrong[0]]
@@ -60,6 +58,9 @@ def prepare_features(
                 )
                 hint = "fix or blank out those cells; blank cells are read as missing"
                 problems.append(Problem("not_a_number", spec.name, wrong, message, hint))
+            huge = np.flatnonzero(np.abs(values) >= MAX_ABS_VALUE)
+            if len(huge):
+                problems.append(too_large(source, spec.name, huge.tolist(), float(values[huge[0]]), row_offset))
             out[spec.name] = values
         else:
             if series.dtype == object:
@@ -82,16 +83,11 @@ def prepare_features(
     return pd.DataFrame(out, index=frame.index), unseen
 
 
-def reject_too_large(values: np.ndarray, name: str, where: str = "", row_offset: int = 0) -> None:
-    """Raise :class:`DataError` for numbers of magnitude :data:`MAX_ABS_VALUE` or more (NaN passes):
-    models and statistics overflow on them."""
-    huge = np.abs(values) >= MAX_ABS_VALUE
-    if huge.any():
-        raise DataError(
-            f"{where}column {name!r} has {int(huge.sum())} value(s) too large to model (magnitude 1e150 or "
-            f"more, e.g. {values[huge][0]:g}) in row {row_list(np.flatnonzero(huge).tolist(), row_offset)}",
-            hint="rescale the column (as it was at training), or blank out those cells if they are placeholders",
-        )
+def reject_too_large(values: np.ndarray, name: str, source: str = "", row_offset: int = 0) -> None:
+    """Raise :class:`InvalidRows` for numbers of magnitude :data:`MAX_ABS_VALUE` or more (NaN passes)."""
+    huge = np.flatnonzero(np.abs(values) >= MAX_ABS_VALUE)
+    if len(huge):
+        raise InvalidRows([too_large(source, name, huge.tolist(), float(values[huge[0]]), row_offset)])
 
 
 def merge_unseen(total: dict[str, dict[str, int]], more: dict[str, dict[str, int]]) -> None:

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from churnctl.errors import UsageError, os_hint, os_reason
+from churnctl.errors import output_error
 from churnctl.outputs import check_output_file
 
 METRICS = {  # name: (help, labels), the whole vocabulary of the files churnctl writes
@@ -112,6 +112,4 @@ def write_metrics_file(path: Path, command: str, result: Any, current: str | Non
     try:
         write_to_textfile(str(path), registry)
     except OSError as exc:
-        raise UsageError(
-            f"cannot write --metrics-file {path}: {os_reason(exc)}", hint=os_hint(exc, "check the path")
-        ) from None
+        raise output_error(f"--metrics-file {path}", exc, "check the path") from None

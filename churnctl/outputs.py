@@ -1,13 +1,14 @@
 """Writing outputs (scored batches, simulated files): atomically, so that a reader never sees half a
 file and a failure or a kill leaves nothing half-written behind; an operating-system error (disk
-full, no permission, a directory in the way) is a usage error naming the output."""
+full, no permission, a directory in the way) names the output: exit 2 for a path that cannot be
+written, exit 4 when the machine failed (:func:`churnctl.errors.output_error`)."""
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import io
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -19,7 +20,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from churnctl.errors import DataError, UsageError, os_hint, os_reason
+from churnctl.errors import ChurnctlError, DataError, UsageError, output_error
 from churnctl.registry.files import current_umask
 from churnctl.tables import COMPRESSION, file_format
 
@@ -27,14 +28,12 @@ from churnctl.tables import COMPRESSION, file_format
 @contextlib.contextmanager
 def output_faults(path: Path | None) -> Iterator[None]:
     """An operating-system error while writing an output (disk full, no permission, a directory
-    in the way) is the user's to fix: a usage error naming the output."""
+    in the way), as an error naming the output."""
     try:
         yield
     except OSError as exc:
         where = str(path) if path is not None else "the standard output"
-        raise UsageError(
-            f"cannot write {where}: {os_reason(exc)}", hint=os_hint(exc, "choose another --output path")
-        ) from None
+        raise output_error(where, exc, "choose another --output path") from None
 
 
 def atomic_output(path: str | os.PathLike, make_parents: bool = True) -> _AtomicOutput:
@@ -69,23 +68,53 @@ class _AtomicOutput:
         else:
             self.tmp.unlink(missing_ok=True)
             if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
-                raise UsageError(
-                    f"cannot write {self.path}: {os_reason(exc)}", hint=os_hint(exc, "choose another output path")
-                ) from None
+                raise output_error(str(self.path), exc, "choose another output path") from None
 
 
 def _temporary_prefix(path: Path) -> str:
     return f".{path.name}."
 
 
+# What churnctl leaves behind when it is killed (SIGKILL, a power cut), each naming its process:
+# the temporary file of an output (``.NAME.PID.XXXXXXXX.tmp``), of a dask output folder
+# (``.NAME.staging-PID-XXXXXXXX``), of CSV rows on their way to stdout and of standard input.
+_OUTPUT_LEFTOVER = re.compile(r"\..+\.(\d+)\.[a-z0-9_]+\.tmp")
+_FOLDER_LEFTOVER = re.compile(r"\..+\.staging-(\d+)-[0-9a-f]{8}")
+_SPOOL_LEFTOVER = re.compile(r"churnctl-(?:stdout|stdin|part)-(\d+)-.+")
+
+
+def clear_leftovers(folder: Path, pattern: re.Pattern[str]) -> None:
+    """Remove what killed churnctl runs left in ``folder`` (names matching ``pattern``, whose first group
+    is the pid of a process that is gone); a live run's files are left alone."""
+    try:
+        names = [p for p in folder.iterdir() if (m := pattern.fullmatch(p.name)) and not _alive(int(m.group(1)))]
+    except OSError:
+        return  # an unreadable folder: nothing of ours can be there
+    for stray in names:
+        if stray.is_dir() and not stray.is_symlink():
+            shutil.rmtree(stray, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                stray.unlink()
+
+
+def spool_path(kind: str, suffix: str = "") -> Path:
+    """A new private temporary file (``kind``: stdout) or folder (stdin, part) in the system's temporary
+    folder, named with this process's id so that a later run removes it if this one is killed."""
+    root = Path(tempfile.gettempdir())
+    clear_leftovers(root, _SPOOL_LEFTOVER)
+    prefix = f"churnctl-{kind}-{os.getpid()}-"
+    if suffix:
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix)
+        os.close(fd)
+        return Path(tmp)
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
 def _clear_stray_temporaries(path: Path) -> None:
-    """Remove the temporary files of ``path`` that a killed run left (``.NAME.PID.*.tmp`` whose
-    process is gone); a live writer's are left alone."""
-    prefix = _temporary_prefix(path)
-    for stray in path.parent.glob(f"{glob.escape(prefix)}*.tmp"):
-        pid = stray.name[len(prefix) :].split(".", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            stray.unlink(missing_ok=True)
+    """Remove the temporary files that killed runs left beside ``path`` (their process is gone)."""
+    clear_leftovers(path.parent, _OUTPUT_LEFTOVER)
+    clear_leftovers(path.parent, _FOLDER_LEFTOVER)
 
 
 def _alive(pid: int) -> bool:
@@ -142,9 +171,7 @@ class TableWriter:
         self.format = file_format(self.path) if self.path is not None else "csv"
         self._target = atomic_output(self.path, make_parents) if self.path is not None else None
         if self._target is None:
-            fd, tmp = tempfile.mkstemp(prefix=".churnctl-stdout.", suffix=".csv")
-            os.close(fd)
-            self._tmp = Path(tmp)
+            self._tmp = spool_path("stdout", ".csv")
         else:
             self._tmp = self._target.tmp
         self._parquet: pq.ParquetWriter | None = None
@@ -184,9 +211,9 @@ class TableWriter:
             try:
                 with output_faults(self.path):
                     self._parquet.close()
-            except UsageError:
+            except ChurnctlError:
                 if self._target is not None:
-                    self._target.__exit__(UsageError, None, None)
+                    self._target.__exit__(ChurnctlError, None, None)
                 raise
         if self._target is not None:
             self._target.__exit__(exc_type, exc, tb)
@@ -203,12 +230,13 @@ class TableWriter:
 @contextlib.contextmanager
 def spooled_stdin(path: Path | str | None) -> Iterator[str]:
     """The path to read: ``path`` itself, or for ``-`` standard input copied (in blocks, whatever
-    its size) to a temporary CSV file that is removed afterwards."""
+    its size) to a temporary CSV file that is removed afterwards (or by a later run, if this one is
+    killed). Empty standard input is a data error that says so."""
     if path is None or str(path) != "-":
         yield str(path)
         return
-    folder = tempfile.mkdtemp(prefix="churnctl-")
-    tmp = str(Path(folder) / "stdin.csv")  # what messages about its rows name
+    folder = spool_path("stdin")
+    tmp = str(folder / "stdin.csv")
     try:
         with open(tmp, "wb") as handle:
             stream = getattr(sys.stdin, "buffer", None)
@@ -216,6 +244,11 @@ def spooled_stdin(path: Path | str | None) -> Iterator[str]:
                 shutil.copyfileobj(stream, handle, 1 << 20)
             else:  # a text stream (tests)
                 handle.write(sys.stdin.read().encode("utf-8"))
+        if not os.path.getsize(tmp):
+            raise DataError(
+                "standard input is empty: no rows were given",
+                hint="pipe CSV rows (a header line and at least one data row) into '--input -', or give a file",
+            )
         yield tmp
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -237,6 +270,7 @@ def staged_folder(path: str | os.PathLike) -> Iterator[Path]:
     otherwise it is removed and ``path`` is left as it was."""
     target = Path(path).absolute()
     check_output_folder(target)
+    clear_leftovers(target.parent, _FOLDER_LEFTOVER)
     staging = target.parent / f".{target.name}.staging-{os.getpid()}-{os.urandom(4).hex()}"
     with output_faults(target):
         staging.mkdir(mode=0o777 & ~current_umask() & ~0o002)

@@ -18,7 +18,6 @@ a final line without its newline (the one being written, or the one a crash cut)
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -28,17 +27,11 @@ import socket
 import threading
 import time
 import uuid
-from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import pandas as pd
-
-from churnctl.errors import ArtifactError, DataError, os_hint, os_reason
+from churnctl.errors import ArtifactError, os_hint, os_reason
 from churnctl.registry.files import make_dirs
-from churnctl.sources import SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -212,125 +205,3 @@ def _ends_with_newline(path: Path, size: int) -> bool:
     with open(path, "rb") as handle:
         handle.seek(size - 1)
         return handle.read(1) == b"\n"
-
-
-# -- reading ------------------------------------------------------------------------------------
-
-
-def is_prediction_log(path: str | os.PathLike) -> bool:
-    """One log file (``.jsonl``), or a folder with log files and no CSV/Parquet file (a folder of those
-    is a partitioned input, :mod:`churnctl.sources`)."""
-    path = Path(path)
-    if str(path).lower().endswith(".jsonl"):
-        return True
-    if not path.is_dir():
-        return False
-    names = [p.name.lower() for p in path.rglob("*") if p.is_file()]
-    return any(n.endswith(".jsonl") for n in names) and not any(n.endswith(SUFFIXES) for n in names)
-
-
-class PredictionLogReader:
-    """The rows of one prediction log file or of every ``*.jsonl`` below a folder (in name order), as
-    DataFrames of their inputs; a drift-check source like a CSV/Parquet file."""
-
-    def __init__(self, path: str | os.PathLike, probe_bytes: int = 1 << 20):
-        self.path = Path(path)
-        if self.path.is_dir():
-            self.files = sorted(p for p in self.path.rglob("*.jsonl") if p.is_file())
-            if not self.files:
-                raise DataError(
-                    f"{self.path} holds no prediction log files (*.jsonl)",
-                    hint="point --current at the predictions folder of 'churnctl serve --log-predictions', "
-                    "or at a CSV/Parquet file",
-                )
-        elif not self.path.is_file():
-            raise DataError(f"input file {self.path} does not exist", hint="check the path")
-        else:
-            self.files = [self.path]
-        self.probe_bytes = probe_bytes
-        self.versions: Counter[str] = Counter()  # rows per model version that answered them
-        self.skipped: list[str] = []  # lines that are not prediction log records
-        self.cut = 0  # final lines without their newline (being written, or cut by a crash)
-        self._sha = hashlib.sha256()
-
-    def read_header(self) -> list[str]:
-        """The input fields of the first record (of the first file that has one): the columns the log offers."""
-        for path in self.files:
-            for record in self._records(path, probe=True):
-                return list(record["input"])
-        raise DataError(f"{self.path} holds no complete prediction log line", hint=_HINT)
-
-    def estimate_rows(self) -> int | None:
-        """Rows of all files, estimated from their size and the length of the first lines."""
-        size = sum(p.stat().st_size for p in self.files)
-        with open(self.files[0], "rb") as handle:
-            head = handle.read(self.probe_bytes)
-        lines = head.count(b"\n")
-        return max(1, round(size * lines / len(head))) if lines else None
-
-    def frames(self, columns: list[str], batch_rows: int = 100_000) -> Iterator[pd.DataFrame]:
-        """The logged inputs in DataFrames of ``columns`` (absent fields are missing values)."""
-        batch: list[dict] = []
-        for path in self.files:
-            for record in self._records(path):
-                batch.append(record["input"])
-                self.versions[str(record.get("model_version"))] += 1
-                if len(batch) >= batch_rows:
-                    yield pd.DataFrame.from_records(batch, columns=columns)
-                    batch = []
-        if batch:
-            yield pd.DataFrame.from_records(batch, columns=columns)
-
-    def sha256(self) -> str:
-        """SHA-256 of every complete line read so far (what the check saw)."""
-        return self._sha.hexdigest()
-
-    def warnings(self) -> list[str]:
-        out = []
-        if self.skipped:
-            first = self.skipped[0]
-            out.append(f"{len(self.skipped)} line(s) are not prediction log records and were skipped: {first}")
-        if len(self.versions) > 1:
-            listed = ", ".join(f"{v} ({n} rows)" for v, n in sorted(self.versions.items()))
-            out.append(f"the prediction log holds answers of several model versions: {listed}")
-        return out
-
-    def _records(self, path: Path, probe: bool = False) -> Iterator[dict[str, Any]]:
-        """The records of one file, in order; with ``probe`` (looking for the header) nothing is counted."""
-        found, skipped = 0, []
-        try:
-            with open(path, "rb") as handle:
-                for number, line in enumerate(handle, start=1):
-                    if not line.endswith(b"\n"):
-                        if not probe:
-                            self.cut += 1
-                            log.debug("%s: line %d has no newline yet (being written, or cut): skipped", path, number)
-                        break
-                    record = _record(line)
-                    if record is None:
-                        skipped.append(f"{path} line {number}")
-                        continue
-                    if not probe:
-                        self._sha.update(line)
-                    found += 1
-                    yield record
-        except OSError as exc:
-            raise DataError(f"cannot read {path}: {exc.strerror or exc}", hint="check the file's permissions") from None
-        if probe:
-            return
-        if skipped and not found:
-            raise DataError(f"{path} is not a churnctl prediction log ({skipped[0]} is not a record)", hint=_HINT)
-        self.skipped += skipped
-
-
-_HINT = "prediction logs are written by 'churnctl serve --log-predictions'; one JSON object per line"
-
-
-def _record(line: bytes) -> dict[str, Any] | None:
-    try:
-        record = json.loads(line)
-    except (ValueError, RecursionError):
-        return None
-    if isinstance(record, dict) and isinstance(record.get("input"), dict):
-        return record
-    return None

@@ -34,14 +34,20 @@ def read_json_input(source: str) -> tuple[str, str]:
         name = "stdin"
     else:
         path = Path(source)
-        if not path.is_file():
-            raise DataError(f"JSON file {path} does not exist", hint="check the path, or use '-' for stdin")
+        if not path.exists() or path.is_dir():  # a named pipe is read once, like standard input
+            what = "is a directory" if path.is_dir() else "does not exist"
+            raise DataError(f"JSON file {path} {what}", hint="check the path, or use '-' for stdin")
         try:
             data, name = path.read_bytes(), str(path)
         except OSError as exc:
             raise DataError(
                 f"cannot read {path}: {exc.strerror or exc}", hint="check the file and its permissions"
             ) from None
+    if not data.strip():
+        raise DataError(
+            f"{name} is empty: no JSON was given" if name != "stdin" else "standard input is empty: no JSON was given",
+            hint="give one JSON object, an array of objects, or JSON Lines",
+        )
     try:
         return data.decode("utf-8-sig"), name
     except UnicodeDecodeError as exc:
@@ -195,6 +201,19 @@ def warn_infinite(source: str, column: str, rows: list[int], offset: int = 0) ->
     log.warning(message, source, column, len(rows), row_list(rows, offset))
 
 
+def too_large(source: str, column: str, rows: list[int], example: float, offset: int = 0) -> Problem:
+    """The one rule for numbers of magnitude :data:`churnctl.contract.MAX_ABS_VALUE` or more, in every
+    command and in ``serve``: models and statistics overflow on them (a confident probability of 1.0,
+    or all zeros), so they are a data error, never scored (``rows``: 0-based)."""
+    where = f"{source}: " if source else ""
+    message = (
+        f"{where}column {column!r} has {len(rows)} value(s) too large to model (magnitude 1e150 or more, "
+        f"e.g. {example:g}) in row {row_list(rows, offset)}"
+    )
+    hint = "rescale the column as it was at training, or blank out (null) the cells that are placeholders"
+    return Problem("too_large", column, rows, message, hint)
+
+
 @dataclass
 class TypedRows:
     """Features of JSON rows as the model takes them."""
@@ -216,12 +235,12 @@ def _check_storable(rows: list[dict]) -> None:
                         raise NotReproducible("text that is not valid Unicode") from None
 
 
-def type_rows(rows: list[dict], schema: Schema, source: str = "input", *, reject_huge: bool = False) -> TypedRows:
+def type_rows(rows: list[dict], schema: Schema, source: str = "input") -> TypedRows:
     """Type the features of ``rows`` (each has every feature) as :func:`prepare_features` does.
 
-    Raises :class:`InvalidRows` naming each column with values of the wrong type and their rows (with
-    ``reject_huge``, also numbers of magnitude :data:`churnctl.contract.MAX_ABS_VALUE` or more), and
-    :class:`NotReproducible` for rows only the pandas path reproduces.
+    Raises :class:`InvalidRows` naming each column with values of the wrong type or too large to model
+    (:func:`too_large`) and their rows, and :class:`NotReproducible` for rows only the pandas path
+    reproduces.
     """
     _check_storable(rows)
     typed = TypedRows({}, {}, {})
@@ -242,14 +261,9 @@ def type_rows(rows: list[dict], schema: Schema, source: str = "input", *, reject
                 message = f"{source}: column {spec.name!r} expects numbers, {found}"
                 hint = "fix or blank out those cells; blank cells are read as missing"
                 problems.append(Problem("not_a_number", spec.name, wrong, message, hint))
-            huge = [i for i, f in enumerate(floats) if abs(f) >= MAX_ABS_VALUE] if reject_huge else []
+            huge = [i for i, f in enumerate(floats) if abs(f) >= MAX_ABS_VALUE]
             if huge:
-                message = (
-                    f"{source}: column {spec.name!r} has {len(huge)} value(s) too large to model (magnitude 1e150 "
-                    f"or more, e.g. {floats[huge[0]]:g}) in row {row_list(huge)}"
-                )
-                hint = "rescale the column as it was at training, or send null for a placeholder"
-                problems.append(Problem("too_large", spec.name, huge, message, hint))
+                problems.append(too_large(source, spec.name, huge, floats[huge[0]]))
             typed.numbers[spec.name] = floats
         else:
             nested = [i for i, v in enumerate(values) if isinstance(v, (dict, list))]

@@ -15,7 +15,6 @@ import glob as globbing
 import hashlib
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -59,7 +58,9 @@ class Part:
             yield self
             return
         fsspec = _fsspec(self.location)
-        folder = tempfile.mkdtemp(prefix="churnctl-part-")
+        from churnctl.outputs import spool_path
+
+        folder = str(spool_path("part"))
         try:
             copy = Path(folder) / Path(self.location.rstrip("/")).name
             try:
@@ -155,9 +156,10 @@ class Source:
         return hashlib.sha256(listing.encode("utf-8")).hexdigest()
 
 
-def resolve(spec: str | os.PathLike) -> Source:
+def resolve(spec: str | os.PathLike, label: str | None = None) -> Source:
     """The parts of an input: a file; a directory (its CSV/Parquet files at any depth, in name order);
-    a glob (``data/2026-*.parquet``); or any of these at a URL fsspec reads."""
+    a glob (``data/2026-*.parquet``); or any of these at a URL fsspec reads. ``label``: how messages
+    name a single file (``stdin`` for standard input copied to a temporary file)."""
     text = normalise(spec)
     if is_url(text):
         return Source(text, [Part(p) for p in _remote_parts(text)])
@@ -175,7 +177,7 @@ def resolve(spec: str | os.PathLike) -> Source:
                 hint=f"partitions are files ending in {', '.join(SUFFIXES)}",
             )
         return Source(text, [Part(os.path.abspath(p)) for p in found])
-    return Source(text, [Part(os.path.abspath(text), label=text)])
+    return Source(text, [Part(os.path.abspath(text), label=label or text)])
 
 
 def normalise(spec: str | os.PathLike) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import stat
 from collections.abc import Collection, Iterator
 from pathlib import Path
 
@@ -49,6 +50,13 @@ def _check_readable(path: Path) -> None:
         raise DataError(f"input file {path} does not exist", hint="check the path")
     if path.is_dir():
         raise DataError(f"input {path} is a directory, expected a file")
+    if not path.is_file():
+        kind = "a named pipe (FIFO)" if stat.S_ISFIFO(path.stat().st_mode) else "not a regular file"
+        raise DataError(
+            f"input {path} is {kind}: churnctl reads an input more than once (its header, then its rows)",
+            hint="write the rows to a file first, or pipe them to standard input ('--input -') where the "
+            "command takes it",
+        )
     if path.stat().st_size == 0:
         raise DataError(
             f"input file {path} is empty (0 bytes)", hint="expected a header line and at least one data row"

@@ -2,11 +2,14 @@
 model, infinite numbers, numeric columns with many non-numeric cells, one-class labelled batches,
 and settings that would silently disable a rule."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from churnctl.registry import Registry
+from tests.conftest import EXAMPLE_ROW
 
 
 @pytest.fixture
@@ -85,19 +88,33 @@ def test_a_labelled_batch_of_one_class_warns_and_compares_the_churn_rate(cli, ar
     assert any("one class only" in w for w in doc["warnings"])
 
 
-def test_values_too_large_to_model_are_data_errors_for_drift_check_and_retrain(cli, artifacts, frame, tmp_path):
+def test_values_too_large_to_model_are_one_data_error_in_every_command(cli, artifacts, frame, tmp_path):
+    """One rule: no command scores or summarises a number of magnitude 1e150 or more (a confident 1.0, or
+    all-zero probabilities, used to come out of predict and evaluate)."""
     huge = frame.copy()
     huge["Balance"] = huge["Balance"].astype(float)
     huge.loc[:3, "Balance"] = 1e308
+    huge["Age"] = huge["Age"].astype(float)
+    huge.loc[5, "Age"] = -1e200
     path = tmp_path / "huge.csv"
     huge.to_csv(path, index=False)
+    row = tmp_path / "row.json"
+    row.write_text(json.dumps({**EXAMPLE_ROW, "Age": -1e200}))
     a = ["--artifacts", artifacts]
     datasets = Registry(artifacts).dataset_ids()
-    for args in (["drift-check", "--current", path], ["retrain", "--data", path, "--force"]):
+    for args in (
+        ["drift-check", "--current", path],
+        ["retrain", "--data", path, "--force"],
+        ["predict", "--input", path, "--output", tmp_path / "scored.csv"],
+        ["predict", "--json", row],
+        ["predict", "--json", row, "--explain"],
+        ["evaluate", "--data", path],
+    ):
         run = cli(*a, *args)
         assert run.code == 3 and "too large to model" in run.stderr and "Traceback" not in run.stderr, args
+        assert "rescale the column" in run.stderr, args
     assert Registry(artifacts).dataset_ids() == datasets  # retrain stored nothing
-    assert cli(*a, "predict", "--input", path).code == 0  # scoring a row is still defined
+    assert not (tmp_path / "scored.csv").exists()
 
 
 def test_positive_label_given_as_a_decimal(cli, tmp_path, frame):

@@ -109,8 +109,8 @@ def json_rows(schema: Schema, X: pd.DataFrame, n: int, seed: int) -> list[dict]:
                     value: object = None if pd.isna(seen) else (int(base) if base.is_integer() else base)
                 else:
                     value = rng.choice(
-                        [None, "", "  ", float("nan"), True, False, f" {base} ", f"{base:e}", "+7", "-0", 1e300,
-                         -1e300, base * 1000 + 1e6, -base - 1e6, 1e-300, 2**63, f"{int(base)}"]
+                        [None, "", "  ", float("nan"), True, False, f" {base} ", f"{base:e}", "+7", "-0", 1e149,
+                         -1e149, base * 1000 + 1e6, -base - 1e6, 1e-300, 2**63, f"{int(base)}"]
                     )  # fmt: skip
             else:
                 known = list(spec.categories or {}) or ["?"]

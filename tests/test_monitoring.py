@@ -91,9 +91,9 @@ def test_names_with_quotes_backslashes_and_newlines_survive_and_the_old_file_sta
 
     monkeypatch.setattr(os, "replace", fail)
     monkeypatch.setattr(os, "rename", fail)
-    from churnctl.errors import UsageError
+    from churnctl.errors import ArtifactError
 
-    with pytest.raises(UsageError, match="No space left"):
+    with pytest.raises(ArtifactError, match="No space left"):  # the machine failed, not the path: exit 4
         write_metrics_file(prom, "drift-check", report, "v0002")
     assert prom.read_text() == before  # written beside and renamed: never half a file
     assert [p.name for p in tmp_path.iterdir()] == ["m.prom"]  # and no temporary file left behind

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 import pytest
 
 from churnctl.errors import DataError
-from churnctl.predlog import PredictionLog, PredictionLogReader, _host, is_prediction_log
+from churnctl.predlog import PredictionLog, _host
+from churnctl.predlog_reader import PredictionLogReader, is_prediction_log
 
 OUTPUT = {"churn_probability": 0.25, "churn_label": 0, "risk_level": "low", "confidence": 0.5}
 

@@ -115,7 +115,7 @@ class DriftMonitor:
 
     def update(self, frame: pd.DataFrame, *, source: str = "current data", labels: np.ndarray | None = None) -> None:
         """Add a batch. Labels come from the frame's target column, or as 0/1 ``labels`` already encoded."""
-        X, unseen = prepare_features(frame, self.schema, source=source, row_offset=self.n_rows, reject_huge=True)
+        X, unseen = prepare_features(frame, self.schema, source=source, row_offset=self.n_rows)
         merge_unseen(self.unseen, unseen)
         for name, accumulator in self.accumulators.items():
             accumulator.update(X[name].to_numpy())

@@ -55,7 +55,7 @@ def list_datasets(registry: Registry) -> list[DatasetSummary]:
 def show_dataset(registry: Registry, dataset: str | None = None) -> dict[str, Any]:
     """A dataset's signed manifest (default: the latest) and its schema."""
     latest = registry.latest_dataset()  # also the error when nothing was ingested
-    dataset = ids.dataset_argument(dataset, "DATASET") if dataset else latest
+    dataset = ids.dataset_argument(dataset, "DATASET") if dataset is not None else latest
     known = registry.dataset_ids()
     if dataset not in known:
         raise UsageError(f"no dataset {dataset} in {registry.root}", hint=f"datasets here: {preview(known) or 'none'}")

@@ -16,7 +16,7 @@ from churnctl.engine import Engine, LocalEngine
 from churnctl.errors import DataError, UsageError
 from churnctl.features import check_header
 from churnctl.lifecycle.results import warn
-from churnctl.predlog import PredictionLogReader, is_prediction_log
+from churnctl.predlog_reader import PredictionLogReader, is_prediction_log
 from churnctl.progress import Progress, no_progress
 from churnctl.registry import Registry
 from churnctl.registry.artifacts import LoadedModel, load_model
@@ -140,12 +140,14 @@ def _logged(
     model: LoadedModel, registry: Registry, cfg: DriftSettings, current: str, batch_rows: int, progress: Progress
 ) -> tuple[DriftMonitor, str, list[str]]:
     """A prediction log, read in this process."""
-    logged = PredictionLogReader(current)
+    logged = PredictionLogReader(current, schema=model.schema, known_versions=set(registry.versions()))
     check_header(logged.read_header(), model.schema, str(current))  # before the reference is loaded
     monitor = DriftMonitor.for_model(registry, model, cfg, expected_rows=logged.estimate_rows())
     header = logged.read_header()
     columns = model.schema.feature_names + ([model.schema.target] if model.schema.target in header else [])
     for batch in logged.frames(columns, batch_rows):
-        monitor.update(batch, source=str(current))
+        if len(batch):
+            monitor.update(batch, source=str(current))
         progress("checking rows", monitor.n_rows, None)
+    logged.check()
     return monitor, logged.sha256(), logged.warnings()

@@ -25,7 +25,7 @@ def list_events(
     if limit is not None and limit < 1:
         raise UsageError(f"--limit must be at least 1, found {limit}")
     chosen = []
-    for event in registry.events():
+    for event in registry.readable_events():
         if kinds and event.get("event") not in kinds:
             continue
         if start is not None and not _at_or_after(event.get("time"), start):

@@ -75,7 +75,7 @@ def list_models(registry: Registry) -> list[ModelSummary]:
 
 def show_model(registry: Registry, version: str | None = None) -> dict[str, Any]:
     """A version's signed manifest (default: current), with ``current`` telling whether it is."""
-    version = ids.version_argument(version) if version else registry.require_current()
+    version = ids.version_argument(version) if version is not None else registry.require_current()
     manifest = dict(registry.model_manifest(version))
     manifest["current"] = registry.current() == version
     return manifest
@@ -102,16 +102,14 @@ def promote(
                 hint=f"compare first ('churnctl models compare {registry.current() or 'CURRENT'} {version}'), "
                 "then promote with --force if you still want it",
             )
-        previous = registry.set_current(version, repair=True)
-        if previous != version:
-            registry.record("model_promoted", version=version, previous=previous, reason=reason)
+        previous = registry.set_current(version, reason=reason, repair=True)
     return PointerResult(action="promote", current=version, previous=previous)
 
 
 def rollback(registry: Registry, *, wait: float = 0.0) -> PointerResult:
     with registry.lock(wait):
+        registry.check_pointer_agrees()
         leaving, target = registry.rollback()
-        registry.record("model_rolled_back", version=target, previous=leaving)
     return PointerResult(action="rollback", current=target, previous=leaving)
 
 
@@ -121,7 +119,7 @@ HISTORY_EVENTS = ("model_trained", "model_promoted", "model_rolled_back", "retra
 def history(registry: Registry) -> list[dict[str, Any]]:
     """Registry events about model versions, oldest first, flattened for display."""
     rows = []
-    for event in registry.events():
+    for event in registry.readable_events():
         kind = event.get("event")
         if kind not in HISTORY_EVENTS:
             continue
@@ -146,31 +144,36 @@ def _text(value: object) -> str | None:
 
 
 def verify(registry: Registry) -> dict[str, str | None]:
-    """Check every version's and dataset's signature and files; {artifact: problem or None}."""
-    problems = audit.verify_all(registry)
-    current = registry.current()
-    if current is not None and f"model {current}" not in problems:
-        problems[f"model {current}"] = "the current pointer names a version that does not exist"
-    return problems
+    """Check every version's and dataset's signature, binding and files, and the current pointer;
+    {artifact: problem or None}."""
+    return audit.verify_all(registry)
 
 
 @dataclass
 class AdoptResult(Result):
     adopted: list[str]
+    changes: dict[str, dict[str, list]]  # per manifest signed: {field: [as logged, as signed]}
 
 
-def adopt(registry: Registry, names: list[str] | None = None, *, confirm: bool, wait: float = 0.0) -> AdoptResult:
-    """Sign, with this key, manifests it did not sign, after the checks a signed manifest passes.
+def adopt(
+    registry: Registry,
+    names: list[str] | None = None,
+    *,
+    confirm: bool,
+    accept_changes: list[str] | None = None,
+    wait: float = 0.0,
+) -> AdoptResult:
+    """Sign, with this key and bound to this registry, manifests it did not sign or bind.
 
     Without ``names``: every such manifest, and only in a directory where none is signed with this key
     yet (one written before signing existed, or signed with a key since replaced). In a directory
     this key already signs, an unsigned version is a stranger: it is signed only when named.
-    Signing says "I trust what is stored here now": it needs ``confirm``.
+    Signing says "I trust what is stored here now": it needs ``confirm``. A manifest whose fields
+    differ from what the event log recorded (a threshold edited by hand) is signed only when it is
+    also named in ``accept_changes``, after the differences were shown.
     """
-    wanted = [
-        ids.version_argument(n) if not n.strip().lower().startswith("ds-") else ids.dataset_argument(n)
-        for n in names or []
-    ]
+    wanted = [_artifact_name(n) for n in names or []]
+    accepted = {_artifact_name(n) for n in accept_changes or []}
     with registry.lock(wait):
         pending = audit.unsigned(registry)
         if wanted:
@@ -189,17 +192,48 @@ def adopt(registry: Registry, names: list[str] | None = None, *, confirm: bool, 
                     hint="name the ones you have checked: 'churnctl models adopt v0003 --yes'",
                 )
             chosen = list(pending)
+        events = registry.events()
+        changes = {}
+        for name in chosen:
+            differences = audit.logged_differences(audit.adoption_preview(registry, name), events)
+            if differences:
+                changes[name] = {field: list(pair) for field, pair in differences.items()}
+        unexplained = [n for n in changes if n not in accepted]
+        if unexplained:
+            listed = "\n  ".join(
+                f"{name}: {audit.describe_differences({f: (a, b) for f, (a, b) in changes[name].items()})}"
+                for name in unexplained
+            )
+            raise UsageError(
+                f"{len(unexplained)} manifest(s) differ from what the event log recorded when they were made:\n  "
+                f"{listed}",
+                hint="signing them would make those values trusted; if you made these changes yourself, confirm "
+                "each by name: " + " ".join(f"--accept-changes {n}" for n in unexplained),
+            )
         if chosen and not confirm:
             raise UsageError(
-                f"{len(chosen)} manifest(s) are not signed with this key: {preview(chosen)}",
+                f"{len(chosen)} manifest(s) are not signed with this key for this registry: {preview(chosen)}",
                 hint="signing them vouches for their content: check that nobody else could write "
                 f"{registry.root}, then rerun with --yes",
             )
         for name in chosen:
             audit.adopt(registry, name)
         if chosen:
-            registry.record("manifests_adopted", manifests=chosen, key_id=registry.keys.get().key_id)
-    return AdoptResult(adopted=chosen)
+            registry.record(
+                "manifests_adopted",
+                manifests=chosen,
+                key_id=registry.keys.get().key_id,
+                fields={
+                    name: audit.recorded_fields(audit.adoption_preview(registry, name))
+                    for name in chosen
+                    if name in changes
+                },
+            )
+    return AdoptResult(adopted=chosen, changes=changes)
+
+
+def _artifact_name(text: str) -> str:
+    return ids.version_argument(text) if not text.strip().lower().startswith("ds-") else ids.dataset_argument(text)
 
 
 @dataclass

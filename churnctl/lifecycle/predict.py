@@ -70,14 +70,13 @@ def score_rows(
     high: float,
     *,
     typical: dict[str, Any] | None = None,
-    reject_huge: bool = False,
 ) -> PredictRowsResult:
     """Predictions of parsed JSON rows by a loaded version (``high``: where high risk starts); with
     ``typical`` (the reference's typical values, :func:`churnctl.explain.typical_values`), each with
-    its top ``reasons``; with ``reject_huge``, numbers too large to model are a data error."""
+    its top ``reasons``. Numbers too large to model are a data error, as everywhere."""
     require_features(rows, model.schema, name)
     frame = pd.DataFrame.from_records(rows)
-    X, unseen = prepare_features(frame, model.schema, source=name, reject_huge=reject_huge)
+    X, unseen = prepare_features(frame, model.schema, source=name)
     proba = model.predict_proba(X)
     records = json_predictions(rows, proba, model.schema, model.threshold, high, model.version)
     if typical is not None:
@@ -200,14 +199,17 @@ def predict_file(
     batch_rows: int = 100_000,
     progress: Progress = no_progress,
     engine: Engine | None = None,
+    label: str | None = None,
 ) -> PredictFileResult:
     """Score a CSV/Parquet input (a file, folder, glob or URL of parts) in batches, with bounded memory:
     into one CSV/Parquet file (or CSV on stdout) in this process, or with a Dask ``engine`` into a
-    folder of Parquet files, one per part, published when every part is done."""
+    folder of Parquet files, one per part, published when every part is done. ``label`` names a
+    single input file in messages (``stdin``)."""
     started = time.monotonic()
     model = load_model(registry, version)
     job = PredictJob(model, high_risk_cut(model.threshold, settings.predict.high_risk, model.version), batch_rows)
-    source = resolve(input_path)
+    source = resolve(input_path, label)
+    named = label or str(input_path)
     header = source.read_header()
     check_header(header, model.schema, source.parts[0].name)  # fail early, before the work
     job.identifiers = [n for n in model.schema.identifier_names if n in header]
@@ -226,23 +228,23 @@ def predict_file(
             if missing:
                 raise ClusterError(f"the predictions of {len(missing)} part(s) did not arrive: {preview(missing)}")
             if total.n_rows == 0:
-                raise DataError(f"{input_path} has a header but no data rows")
+                raise DataError(f"{named} has a header but no data rows")
     else:
         with outputs.TableWriter(output) as writer:
             for part in source.parts:
                 total.add(score_part(part, job, writer, total.n_rows, progress))
             if total.n_rows == 0:
-                raise DataError(f"{input_path} has a header but no data rows")
+                raise DataError(f"{named} has a header but no data rows")
     log.debug(
         "%d rows of %s scored by %s in %.1f s", total.n_rows, input_path, model.version, time.monotonic() - started
     )
     return PredictFileResult(
         model_version=model.version,
-        input=str(input_path),
+        input=named,
         output=output,
         n_rows=total.n_rows,
         n_churn=total.n_churn,
         risk_levels=total.levels,
         mean_probability=total.total_p / total.n_rows,
-        warnings=warn(unseen_warnings(total.unseen, str(input_path))),
+        warnings=warn(unseen_warnings(total.unseen, named)),
     )

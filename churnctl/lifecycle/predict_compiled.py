@@ -38,16 +38,14 @@ class CompiledPredictor:
     calibration: dict[str, Any] | None
     model: CompiledModel
 
-    def predict(
-        self, rows: list[dict], single: bool, name: str, high: float, *, reject_huge: bool = False
-    ) -> PredictRowsResult:
+    def predict(self, rows: list[dict], single: bool, name: str, high: float) -> PredictRowsResult:
         """Predictions of parsed JSON rows (``high``: where high risk starts, see
         :func:`churnctl.predictions.high_risk_cut`). Raises :class:`churnctl.rows.InvalidRows` for rows
-        that break the schema (with ``reject_huge``, also numbers too large to model) and
+        that break the schema (numbers too large to model included) and
         :class:`churnctl.rows.NotReproducible` for rows only the scikit-learn path scores exactly as it
         always has."""
         require_features(rows, self.schema, name)
-        typed = type_rows(rows, self.schema, name, reject_huge=reject_huge)
+        typed = type_rows(rows, self.schema, name)
         proba = calibrate(self.model.predict_proba(typed.numbers, typed.texts), self.calibration)
         return PredictRowsResult(
             model_version=self.version,
@@ -92,7 +90,7 @@ def predict_rows_compiled(
     The version is checked exactly as for loading its pipeline (signed manifest, file modes, the
     SHA-256 of the pipeline and of ``model.npz``), so a damaged version is refused either way.
     """
-    version = ids.version_argument(version, "--model") if version else registry.require_current()
+    version = ids.version_argument(version, "--model") if version is not None else registry.require_current()
     predictor = load_compiled(registry, version, registry.model_manifest(version))
     if predictor is None:
         return None

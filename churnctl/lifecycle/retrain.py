@@ -150,10 +150,7 @@ def complete_interrupted_promotion(registry: Registry) -> str | None:
     if moved_since or registry.current() == target or target not in registry.versions():
         return None
     registry.verify(target)
-    previous = registry.set_current(target)
-    registry.record(
-        "model_promoted", version=target, previous=previous, reason="retrain (completed after an interrupted run)"
-    )
+    registry.set_current(target, reason="retrain (completed after an interrupted run)")
     log.warning("completed the promotion of %s decided by an interrupted retrain", target)
     return target
 
@@ -165,6 +162,7 @@ def retrain(
     files = input_files(data)
     hashes = {f: _input_sha256(f) for f in files}  # before the lock: an unreadable input is the data's fault
     with registry.lock(wait):
+        registry.check_pointer_agrees()  # the champion is the current model: never one the log does not explain
         complete_interrupted_promotion(registry)
         champion = load_model(registry)
         schema = champion.schema
@@ -215,7 +213,7 @@ def retrain(
                 )
             y, labelled = encode_target(frame[schema.target], schema, source=str(path))
             frame = frame.loc[labelled].reset_index(drop=True)
-            X, _ = prepare_features(frame, schema, source=str(path), reject_huge=True)
+            X, _ = prepare_features(frame, schema, source=str(path))
             typed = X.copy()
             for name in schema.identifier_names:
                 if name in frame.columns:
@@ -360,8 +358,7 @@ def retrain(
             )
         )
         if outcome == "promoted":
-            previous = registry.set_current(challenger.version)
-            registry.record("model_promoted", version=challenger.version, previous=previous, reason="retrain")
+            registry.set_current(challenger.version, reason="retrain")
             result.current = challenger.version
         result.pruned = _prune(registry, cfg.keep_versions)
         return result

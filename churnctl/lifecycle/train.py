@@ -86,8 +86,9 @@ def train_locked(
     model = model or cfg.model
     seed = cfg.seed if seed is None else seed
     started = time.monotonic()
+    registry.check_pointer_agrees()  # before any work: a pointer naming a lost version, or one the log does not explain
     latest = dataset_id is None
-    dataset_id = ids.dataset_argument(dataset_id, "--dataset") if dataset_id else registry.latest_dataset()
+    dataset_id = ids.dataset_argument(dataset_id, "--dataset") if dataset_id is not None else registry.latest_dataset()
     dataset_manifest = registry.dataset_manifest(dataset_id)  # read and verified once
     if latest and dataset_manifest.get("source") == "retrain":
         log.warning(
@@ -177,13 +178,7 @@ def train_locked(
     promoted = registry.current() is None or promote
     registry.record("model_trained", **model_trained_fields(signed))
     if promoted:
-        previous = registry.set_current(version)
-        registry.record(
-            "model_promoted",
-            version=version,
-            previous=previous,
-            reason="first model" if previous is None else "train --promote",
-        )
+        registry.set_current(version, reason="first model" if registry.current() is None else "train --promote")
     return TrainResult(
         version=version,
         dataset_id=dataset_id,

@@ -166,7 +166,7 @@ def load_model(registry: Registry, version: str | None = None) -> LoadedModel:
     ``version`` is what a user typed (``v3``, ``v0003``); a spelling that is not a version is exit 2.
     """
 
-    version = ids.version_argument(version, "--model") if version else registry.require_current()
+    version = ids.version_argument(version, "--model") if version is not None else registry.require_current()
     manifest = registry.model_manifest(version)
     # the signature, the file's mode and the SHA-256 of these very bytes are checked before unpickling
     data = registry.model_bytes(version, "model.joblib", manifest)

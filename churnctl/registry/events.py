@@ -9,10 +9,13 @@ reported as an artifact problem: the log never ends in a cut line that claims su
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
 import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -96,15 +99,74 @@ def _write_all(fd: int, line: bytes, size: int, path: Path) -> None:
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
+    return scan_events(path).events
+
+
+@dataclass
+class EventScan:
+    """The events of the log, and the line numbers of lines that are not events (damaged or edited;
+    a final line cut short by a crash is not counted: the next append starts a new line)."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    damaged: list[int] = field(default_factory=list)
+
+    def warning(self, path: Path) -> str | None:
+        if not self.damaged:
+            return None
+        lines = ", ".join(map(str, self.damaged[:5])) + (
+            f" (+{len(self.damaged) - 5} more)" if len(self.damaged) > 5 else ""
+        )
+        return f"{path}: {len(self.damaged)} line(s) are not events and were skipped (line {lines})"
+
+
+def scan_events(path: Path) -> EventScan:
+    scan = EventScan()
     if not path.exists() and not path.is_symlink():
-        return []
+        return scan
     data, _, _ = read_regular(path, digest=False)
-    events: list[dict[str, Any]] = []
-    for line in (data or b"").decode("utf-8", errors="replace").splitlines():
-        try:
-            event = json.loads(line)
-        except (ValueError, RecursionError):
-            continue  # a line cut short by a crash, or one that is not an event
-        if isinstance(event, dict):
-            events.append(event)
-    return events
+    text = (data or b"").decode("utf-8", errors="replace")
+    lines = text.split("\n")
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        event = _event(line.encode("utf-8", errors="replace"))
+        if event is not None:
+            scan.events.append(event)
+        elif number < len(lines):  # the last piece without a newline is a cut line, not damage
+            scan.damaged.append(number)
+    return scan
+
+
+def events_backwards(path: Path, block: int = 1 << 16) -> Iterator[dict[str, Any]]:
+    """The events of the log from the last to the first, read from the end in blocks: a reader that
+    wants the latest events of a long log (every drift-check adds one) reads only those."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return
+        raise ArtifactError(f"cannot read the event log {path}: {exc.strerror}", hint="check its permissions") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ArtifactError(f"the event log {path} is not a regular file", hint="move it away")
+        end, tail = os.fstat(fd).st_size, b""
+        while end > 0:
+            start = max(0, end - block)
+            chunk = os.pread(fd, end - start, start) + tail
+            end = start
+            lines = chunk.split(b"\n")
+            tail = lines.pop(0) if end > 0 else b""  # the first line may start in the block before
+            for line in reversed(lines):
+                event = _event(line)
+                if event is not None:
+                    yield event
+    finally:
+        os.close(fd)
+
+
+def _event(line: bytes) -> dict[str, Any] | None:
+    try:
+        event = json.loads(line.decode("utf-8", errors="replace"))
+    except (ValueError, RecursionError):
+        return None
+    return event if isinstance(event, dict) else None

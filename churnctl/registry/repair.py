@@ -1,7 +1,12 @@
 """Bringing the event log level with what is stored, after a run was killed between a change and its
 event: the next writer (holding the lock) appends the missing ``dataset_added``, ``model_trained``
 and ``model_promoted`` events, marked ``"recovered": true``, so that the log tells the whole history
-of what is stored."""
+of what is stored.
+
+A pointer change is recovered only when churnctl wrote it (signed) and the log has never seen its
+``move``: that is a run killed between the two writes. A pointer the log does not explain otherwise
+(edited by hand, or an older copy put back) is never turned into a promotion: it is reported, and
+the writers that rely on it refuse it (:meth:`churnctl.registry.pointer.CurrentPointer.check_pointer_agrees`)."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import Any, Protocol
 
 from churnctl.errors import ArtifactError
 from churnctl.registry.events import dataset_added_fields, model_trained_fields
+from churnctl.registry.pointer import disagreement, last_move, unlogged
 
 
 class Registry(Protocol):
@@ -21,13 +27,12 @@ class Registry(Protocol):
     def dataset_manifest(self, dataset_id: str) -> dict: ...
     def versions(self) -> list[str]: ...
     def model_manifest(self, version: str) -> dict: ...
-    def current(self) -> str | None: ...
+    def pointer_state(self) -> dict[str, Any]: ...
     def record(self, event: str, **fields: Any) -> dict[str, Any]: ...
 
 
 log = logging.getLogger(__name__)
 
-POINTER_EVENTS = ("model_promoted", "model_rolled_back")
 # (event, dataset or version, how to read its manifest, the event's fields from the manifest)
 Stored = tuple[str, str, Callable[[str], dict], Callable[[dict[str, Any]], dict[str, Any]]]
 NOTE = "recorded by a later run: the run that made this change was stopped before it logged it"
@@ -48,14 +53,26 @@ def repair_log(registry: Registry) -> list[dict[str, Any]]:
             manifest = _manifest(read, name)
             if manifest is not None:
                 added.append(registry.record(kind, **fields(manifest), recovered=True, note=NOTE))
-    moves = [e for e in events if e.get("event") in POINTER_EVENTS]
-    last = _subject(moves[-1]) if moves else None
     try:
-        current = registry.current()
+        pointer = registry.pointer_state()
     except ArtifactError:
-        current = None  # a damaged pointer is reported by whoever reads it
-    if current is not None and current != last:
-        added.append(registry.record("model_promoted", version=current, previous=last, reason=NOTE, recovered=True))
+        pointer = None  # damaged, unsigned or naming a missing version: reported by whoever reads it
+    if pointer is not None:
+        problem = disagreement(pointer, events)
+        if unlogged(pointer, events):
+            last = last_move(events)
+            added.append(
+                registry.record(
+                    "model_promoted",
+                    version=pointer["current"],
+                    previous=_subject(last) if last else None,
+                    reason=NOTE,
+                    recovered=True,
+                    move=pointer["move"],
+                )
+            )
+        elif problem is not None:
+            log.warning("%s; 'churnctl models verify' checks the registry", problem)
     for event in added:
         log.warning("the event log lacked the %s event of %s: added", event["event"], _subject(event))
     return added

@@ -176,10 +176,15 @@ class KeySource:
     @staticmethod
     def _read(path: Path) -> SigningKey:
         try:
-            with open(path, "rb") as handle:  # a link is allowed (mounted secrets); what it reaches is checked
+            # A link is allowed (mounted secrets); what it reaches is checked. Opened without blocking, so
+            # that a FIFO named as the key is refused instead of waiting for a writer forever.
+            with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY), "rb") as handle:
                 info = os.fstat(handle.fileno())
                 if not stat.S_ISREG(info.st_mode):
-                    raise UsageError(f"the signing key {path} is not a regular file")
+                    raise UsageError(
+                        f"the signing key {path} is not a regular file",
+                        hint=f"point [security] key_file or {ENV_KEY} at the key itself",
+                    )
                 if info.st_uid != os.geteuid():
                     raise UsageError(
                         f"the signing key file {path} belongs to another account (uid {info.st_uid}); whoever "

@@ -3,8 +3,9 @@
 ::
 
     <artifacts>/
+      registry.json                this registry's id, signed (see churnctl.registry.identity)
       events.jsonl                 append-only log of every registry change
-      current.json                 {"current": "v0003", "history": ["v0001", "v0003"]}
+      current.json                 {"current": "v0003", "history": ["v0001", "v0003"], "move": ..., signed}
       .lock                        the writers' lock (see churnctl.registry.lock)
       .staging/                    versions being written; moved into place when complete
       datasets/<dataset_id>/       manifest.json, schema.json, train.parquet, test.parquet
@@ -16,15 +17,18 @@ every file) written last, so a half-written version is never listed or loaded. T
 moves last, by atomic replacement of ``current.json``. Leftovers of a killed run in ``.staging`` are
 removed by the next run that takes the lock.
 
-Trust: every manifest is signed (see :mod:`churnctl.registry.signing`) and checked before any file
-of its version is opened; version and dataset ids are checked against their canonical form
-(:mod:`churnctl.registry.ids`) wherever they come from, so no id can address a path outside
-``models/`` or ``datasets/``; model files that other accounts could change are never loaded.
+Trust: every manifest and the current pointer are signed (see :mod:`churnctl.registry.signing`) and
+bound to this registry's id (:mod:`churnctl.registry.identity`), and checked before any file of
+their version is opened; a model's dataset must be one of this registry's; version and dataset ids
+are checked against their canonical form (:mod:`churnctl.registry.ids`) wherever they come from, so
+no id can address a path outside ``models/`` or ``datasets/``; model files that other accounts could
+change are never loaded.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import stat
@@ -34,8 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from churnctl.errors import ArtifactError, UsageError, os_hint, os_reason
-from churnctl.registry import ids
-from churnctl.registry.events import append_event, read_events
+from churnctl.registry import identity, ids
+from churnctl.registry.events import EventScan, append_event, read_events, scan_events
 from churnctl.registry.files import (
     Staged,
     dir_mode,
@@ -50,6 +54,8 @@ from churnctl.registry.lock import RegistryLock
 from churnctl.registry.pointer import CurrentPointer
 from churnctl.registry.repair import repair_log
 from churnctl.registry.signing import ENV_KEY, KeySource
+
+log = logging.getLogger(__name__)
 
 MODEL_FORMAT = 1
 DATASET_FORMAT = 1
@@ -71,6 +77,8 @@ class Registry(CurrentPointer):
         self.events_path = self.root / "events.jsonl"
         self.current_path = self.root / "current.json"
         self.lock_path = self.root / ".lock"
+        self.identity_path = self.root / identity.FILE
+        self._identity: str | None = None
 
     # -- locking and staging -----------------------------------------------------------------
 
@@ -115,9 +123,20 @@ class Registry(CurrentPointer):
         return RegistryLock(self.lock_path, wait=wait, on_acquire=self._recover)
 
     def _recover(self) -> None:
-        """What a killed writer left: staged files, and changes missing from the event log."""
+        """What a killed writer left: staged files, an unfinished binding to the registry's id, and
+        changes missing from the event log. A registry without an id gets one here."""
         self._clear_staging()
+        identity.ensure(self)
         repair_log(self)
+
+    def identity(self) -> str | None:
+        """This registry's id (its signature checked), or None before its first writer gave it one."""
+        if self._identity is None:
+            self._identity = identity.read(self)
+        return self._identity
+
+    def forget_identity(self) -> None:
+        self._identity = None
 
     def _clear_staging(self) -> None:
         """Remove what a killed writer left: staged versions (a link planted there is removed, not
@@ -145,6 +164,10 @@ class Registry(CurrentPointer):
 
     def _publish(self, staged: Staged, final: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         manifest["files"] = dict(sorted(staged.files.items()))
+        registry_id = self.identity()
+        if registry_id is None:  # a writer takes the lock, which gives the registry its id
+            raise ArtifactError(f"{self.root} has no registry id yet: publish with the lock held")
+        manifest[identity.FIELD] = registry_id
         signed = self.keys.get(create=True).sign(manifest)
         write_json_atomic(staged.path / "manifest.json", signed)
         make_dirs(final.parent)
@@ -176,6 +199,7 @@ class Registry(CurrentPointer):
                 "signs one version you have checked",
             )
         key.verify(manifest, f"the manifest of {what}")
+        identity.check_bound(manifest, self.identity(), f"the manifest of {what}", self.root)
         self.check_manifest(folder, manifest, what, id_key, expected_id)
         return manifest
 
@@ -292,6 +316,12 @@ class Registry(CurrentPointer):
     def model_manifest(self, version: str) -> dict:
         manifest = self._read_manifest(self.model_dir(version), f"model {version}", "version", version)
         self.check_model_fields(version, manifest)
+        if not self.has_dataset(manifest["dataset_id"]):
+            raise ArtifactError(
+                f"model {version} was trained on dataset {manifest['dataset_id']}, which is not in "
+                f"{self.datasets_dir}: the version was copied here from another artifacts directory",
+                hint="it will not be used; restore this registry's own copy from a backup, or retrain",
+            )
         return manifest
 
     @staticmethod
@@ -315,13 +345,7 @@ class Registry(CurrentPointer):
         if name not in manifest["files"]:
             raise ArtifactError(f"model {version} has no {name} in its manifest")
         data, digest, info = read_regular(folder / name)
-        for path, mode in ((folder, os.lstat(folder).st_mode), (folder / name, info.st_mode)):
-            if mode & 0o022:
-                raise ArtifactError(
-                    f"refusing to load {path}: its mode {stat.S_IMODE(mode):04o} lets other accounts "
-                    "change it, and a model file runs as code when loaded",
-                    hint=f"check who changed it, then 'chmod go-w {path}'",
-                )
+        self._check_writable_by_others([self.models_dir, folder], [(folder / name, info.st_mode)])
         if digest != manifest["files"][name]:
             raise ArtifactError(
                 f"artifact {folder / name} was modified after it was written (SHA-256 mismatch)",
@@ -330,8 +354,23 @@ class Registry(CurrentPointer):
         assert data is not None
         return data
 
+    @staticmethod
+    def _check_writable_by_others(folders: list[Path], files: list[tuple[Path, int]]) -> None:
+        """The one rule for loading and verifying a version: neither ``models/``, its folder nor its
+        files may be writable by the group or others (``files``: paths with the mode read with them)."""
+        for path, mode in [(f, os.lstat(f).st_mode) for f in folders] + files:
+            if mode & 0o022:
+                raise ArtifactError(
+                    f"refusing to load {path}: its mode {stat.S_IMODE(mode):04o} lets other accounts "
+                    "change it, and a model file runs as code when loaded",
+                    hint=f"check who changed it, then 'chmod go-w {path}'",
+                )
+
     def verify(self, version: str) -> None:
-        verify_files(self.model_dir(version), self.model_manifest(version))
+        """Signature, binding, file modes and every file's SHA-256 of ``version``."""
+        manifest = self.model_manifest(version)
+        for name in manifest["files"]:
+            self.model_bytes(version, name, manifest)
 
     def publish_model(self, staged: Staged, version: str, manifest: dict[str, Any]) -> dict[str, Any]:
         ids.stored_version(version, "the new model")
@@ -356,3 +395,12 @@ class Registry(CurrentPointer):
 
     def events(self) -> list[dict]:
         return read_events(self.events_path)
+
+    def readable_events(self) -> list[dict]:
+        """The events, for readers that show the log: lines that are not events (damaged or edited) are
+        skipped with a warning naming them."""
+        scan: EventScan = scan_events(self.events_path)
+        warning = scan.warning(self.events_path)
+        if warning:
+            log.warning(warning)
+        return scan.events

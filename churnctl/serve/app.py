@@ -215,7 +215,7 @@ def _all_problems(served: ServedModel, rows: list[dict]) -> list[Problem]:
     problems = missing_features(rows, schema, SOURCE)
     filled = [{**dict.fromkeys(schema.feature_names), **row} for row in rows] if problems else rows
     try:
-        type_rows(filled, schema, SOURCE, reject_huge=True)
+        type_rows(filled, schema, SOURCE)
     except InvalidRows as exc:
         problems += exc.problems
     except NotReproducible:

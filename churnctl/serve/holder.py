@@ -60,14 +60,14 @@ class ServedModel:
         if self.compiled is None:
             return None
         try:
-            return self.compiled.predict(rows, single, name, self.high, reject_huge=True)
+            return self.compiled.predict(rows, single, name, self.high)
         except NotReproducible:
             return None
 
     def predict(self, rows: list[dict], single: bool, name: str, explain: bool = False) -> PredictRowsResult:
         """Predictions by the scikit-learn pipeline; with ``explain``, each with its top reasons."""
         typical = self.typical if explain else None
-        return score_rows(self.pipeline, rows, single, name, self.high, typical=typical, reject_huge=True)
+        return score_rows(self.pipeline, rows, single, name, self.high, typical=typical)
 
 
 def load_served(registry: Registry, settings: Settings, version: str) -> ServedModel:

@@ -277,19 +277,31 @@ def adopt_command(
         Optional[list[str]], typer.Argument(help="Versions or datasets to sign (default: every unsigned one).")
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Sign them: you vouch that nobody else could write them.")] = False,
+    accept_changes: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--accept-changes",
+            metavar="NAME",
+            help="Sign NAME although its manifest differs from what the event log recorded (repeatable).",
+        ),
+    ] = None,
     wait: WaitOption = 0.0,
     format: FormatOption = OutputFormat.text,
 ) -> None:
-    """Sign, with your key, manifests it did not sign: an artifacts directory written before signing
-    existed, or after a key change. Every file's SHA-256 is checked first. Needs --yes; in a directory
-    your key already signs, only the versions you name."""
+    """Sign, with your key and for this registry, manifests it did not sign: an artifacts directory
+    written before signing existed, or after a key change. Every file's SHA-256 is checked first, and
+    every field that differs from the event log is shown. Needs --yes; in a directory your key
+    already signs, only the versions you name."""
     from churnctl.lifecycle.models import adopt
 
-    result = adopt(state(ctx).registry, names, confirm=yes, wait=wait)
+    result = adopt(state(ctx).registry, names, confirm=yes, accept_changes=accept_changes, wait=wait)
 
     def text(out: Console) -> None:
         if result.adopted:
             out.print(f"signed {len(result.adopted)} manifest(s): {', '.join(result.adopted)}")
+            for name, fields in result.changes.items():
+                changed = "; ".join(f"{f} {logged!r} -> {stored!r}" for f, (logged, stored) in fields.items())
+                out.print(f"  {name}: signed with changes to what the event log recorded: {changed}")
         else:
             out.print("every manifest is already signed with this key")
 

@@ -146,6 +146,7 @@ def predict_command(
             version=model,
             progress=progress,
             engine=runner,
+            label="stdin" if input == "-" else None,
         )
     if output is None:
         return  # the scored rows went to stdout
