@@ -72,6 +72,18 @@ def read_regular(path: Path, keep: bool = True, digest: bool = True) -> tuple[by
     return (b"".join(parts) if keep else None), (sha.hexdigest() if sha is not None else ""), info
 
 
+def refuse_writable_by_others(folders: list[Path], files: list[tuple[Path, int]]) -> None:
+    """The one rule for loading and verifying a model version: neither ``models/``, its folder nor its
+    files may be writable by the group or others (``files``: paths with the mode read with them)."""
+    for path, mode in [(f, os.lstat(f).st_mode) for f in folders] + files:
+        if mode & 0o022:
+            raise ArtifactError(
+                f"refusing to load {path}: its mode {stat.S_IMODE(mode):04o} lets other accounts "
+                "change it, and a model file runs as code when loaded",
+                hint=f"check who changed it, then 'chmod go-w {path}'",
+            )
+
+
 def write_new_file(path: Path, data: bytes) -> str:
     """Create ``path`` (it must not exist; a link planted there is not followed) with ``data``, synced,
     with :func:`file_mode`; returns the SHA-256 of ``data``."""

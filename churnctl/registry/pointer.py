@@ -287,7 +287,7 @@ def disagreement(pointer: dict[str, Any], events: list[dict]) -> str | None:
             f"{path} names {current}, but the event log's last change made {logged!r} current ({when}): the "
             "pointer was changed outside churnctl, or put back from an older copy"
         )
-    if isinstance(last.get("move"), str) and pointer["move"] != last["move"]:
+    if isinstance(last.get("move"), str) and pointer["move"] is not None and pointer["move"] != last["move"]:
         return (
             f"{path} names {current} as the event log does, but it is not the pointer that change wrote "
             f"({when}): it was put back from an older copy"

@@ -31,7 +31,6 @@ import contextlib
 import logging
 import os
 import shutil
-import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +46,7 @@ from churnctl.registry.files import (
     make_dirs,
     read_json,
     read_regular,
+    refuse_writable_by_others,
     verify_files,
     write_json_atomic,
 )
@@ -345,7 +345,7 @@ class Registry(CurrentPointer):
         if name not in manifest["files"]:
             raise ArtifactError(f"model {version} has no {name} in its manifest")
         data, digest, info = read_regular(folder / name)
-        self._check_writable_by_others([self.models_dir, folder], [(folder / name, info.st_mode)])
+        refuse_writable_by_others([self.models_dir, folder], [(folder / name, info.st_mode)])
         if digest != manifest["files"][name]:
             raise ArtifactError(
                 f"artifact {folder / name} was modified after it was written (SHA-256 mismatch)",
@@ -353,18 +353,6 @@ class Registry(CurrentPointer):
             )
         assert data is not None
         return data
-
-    @staticmethod
-    def _check_writable_by_others(folders: list[Path], files: list[tuple[Path, int]]) -> None:
-        """The one rule for loading and verifying a version: neither ``models/``, its folder nor its
-        files may be writable by the group or others (``files``: paths with the mode read with them)."""
-        for path, mode in [(f, os.lstat(f).st_mode) for f in folders] + files:
-            if mode & 0o022:
-                raise ArtifactError(
-                    f"refusing to load {path}: its mode {stat.S_IMODE(mode):04o} lets other accounts "
-                    "change it, and a model file runs as code when loaded",
-                    hint=f"check who changed it, then 'chmod go-w {path}'",
-                )
 
     def verify(self, version: str) -> None:
         """Signature, binding, file modes and every file's SHA-256 of ``version``."""
