@@ -40,6 +40,7 @@ class Registry(Protocol):
     def dataset_ids(self) -> list[str]: ...
     def forget_identity(self) -> None: ...
     def sign_legacy_pointer(self, registry_id: str) -> None: ...
+    def record(self, event: str, **fields: Any) -> dict[str, Any]: ...
 
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ def ensure(registry: Registry) -> str:
     registry.forget_identity()
     _finish_binding(registry, new_id)
     if legacy:
+        registry.record("registry_bound", registry_id=new_id, manifests=legacy)
         log.info("bound %d signed manifest(s) to this registry's new id %s", len(legacy), new_id)
     return new_id
 
@@ -145,8 +147,12 @@ def _finish_binding(registry: Registry, registry_id: str) -> None:
     listed = document.get("bound")
     names = {n for n in listed if isinstance(n, str)} if isinstance(listed, list) else set()
     key = registry.keys.get()
-    for name, path, manifest in _entries(registry):
-        if name in names and manifest is not None and FIELD not in manifest and _verifies(registry, manifest):
-            manifest[FIELD] = registry_id
-            write_json_atomic(path, key.sign(manifest))
+    if names:
+        for name, path, manifest in _entries(registry):
+            if name in names and manifest is not None and FIELD not in manifest and _verifies(registry, manifest):
+                manifest[FIELD] = registry_id
+                write_json_atomic(path, key.sign(manifest))
+        done = {k: v for k, v in document.items() if k != "signature"}
+        done["bound"], done["bound_when_created"] = [], sorted(names)  # finished: later writers skip the loop
+        write_json_atomic(registry.identity_path, key.sign(done))
     registry.sign_legacy_pointer(registry_id)
