@@ -201,8 +201,8 @@ def simulated_monitors(folder: Path, model: str, profile: str = "bank"):
     from churnctl.drift.profile import ReferenceProfile
     from churnctl.lifecycle.ingest import ingest
     from churnctl.lifecycle.train import train
+    from churnctl.model.loading import load_model
     from churnctl.registry import Registry
-    from churnctl.registry.artifacts import load_model
     from churnctl.synthetic import PROFILES, simulate_customers
 
     path = folder / "reference.csv"

@@ -146,7 +146,7 @@ def test_effect_sizes_in_standard_deviations_may_exceed_one(cli, tmp_path):
 
 
 def test_a_label_of_thousands_of_digits_is_text_not_a_crash():
-    from churnctl.contract import canonical_label
+    from churnctl.contract.schema import canonical_label
 
     huge = "9" * 5000
     assert canonical_label(huge + ".0") == huge  # Python's int() refuses more than 4,300 digits

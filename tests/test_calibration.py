@@ -6,9 +6,9 @@ import pytest
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from churnctl.calibration import choose_calibration, fit_calibration
-from churnctl.metrics import reliability
-from churnctl.predictions import calibrate, logit
+from churnctl.model.calibration import choose_calibration, fit_calibration
+from churnctl.model.metrics import reliability
+from churnctl.model.predictions import calibrate, logit
 
 
 @pytest.fixture(scope="module")

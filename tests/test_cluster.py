@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from churnctl.data.sources import resolve
 from churnctl.drift.profile import RowSample
 from churnctl.errors import DataError
-from churnctl.sources import resolve
 
 SMALL_SAMPLE = "[drift]\nscore_rows = 1000\n"  # the scoring sample is a fraction of the rows: offsets matter
 
@@ -183,7 +183,7 @@ def test_the_workers_never_write_into_the_artifacts_directory(cli, artifacts, cu
 def test_an_unreachable_scheduler_is_exit_2_naming_it(cli, artifacts, sim_csv, monkeypatch):
     import socket
 
-    monkeypatch.setattr("churnctl.cluster.CONNECT_SECONDS", 1)
+    monkeypatch.setattr("churnctl.runtime.cluster.CONNECT_SECONDS", 1)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

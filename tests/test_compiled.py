@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churnctl.compiled.export import compile_pipeline, compiled_model_bytes
-from churnctl.compiled.scorer import CompiledFormatError, CompiledModel
-from churnctl.contract import ColumnSpec, Schema
-from churnctl.estimators import CANDIDATES, build_pipeline
-from churnctl.features import prepare_features
-from churnctl.inference import infer_schema
-from churnctl.rows import type_rows
+from churnctl.contract.frames import prepare_features
+from churnctl.contract.inference import infer_schema
+from churnctl.contract.rows import type_rows
+from churnctl.contract.schema import ColumnSpec, Schema
+from churnctl.model.compiled.export import compile_pipeline, compiled_model_bytes
+from churnctl.model.compiled.scorer import CompiledFormatError, CompiledModel
+from churnctl.model.estimators import CANDIDATES, build_pipeline
 from churnctl.synthetic import simulate_customers
 from tests.conftest import EXAMPLE_ROW, ROOT, copy_version
 
@@ -244,7 +244,7 @@ def test_a_version_without_compiled_model_is_scored_by_scikit_learn(cli, artifac
 def test_an_unsupported_pipeline_trains_without_compiled_model(cli, artifacts, fast_config, monkeypatch, tmp_path):
     from sklearn.tree import DecisionTreeClassifier
 
-    from churnctl import estimators
+    from churnctl.model import estimators
 
     original = estimators.build_pipeline
 
@@ -327,7 +327,7 @@ def test_predict_json_loads_no_scikit_learn_scipy_pandas_or_pyarrow(artifacts, t
     loaded = json.loads(modules.read_text())
     assert loaded["code"] in (0, None) and len(json.loads(run.stdout)) == 2 and "Atlantis" in run.stderr
     assert sorted({m.split(".")[0] for m in loaded["modules"]} & set(HEAVY)) == []
-    assert "churnctl.compiled.scorer" in loaded["modules"] and "churnctl.features" not in loaded["modules"]
+    assert "churnctl.model.compiled.scorer" in loaded["modules"] and "churnctl.contract.frames" not in loaded["modules"]
 
 
 @pytest.mark.parametrize("column,code", [("Age", 3), ("Geography", 0)])
@@ -359,7 +359,7 @@ def test_the_spline_basis_is_scipys(knots):
     """The scorer's de Boor recursion against SciPy's B-spline design matrix, knots and ends included."""
     from scipy.interpolate import BSpline
 
-    from churnctl.compiled.scorer import _bspline_basis
+    from churnctl.model.compiled.scorer import _bspline_basis
 
     k = 3
     n = len(knots) - k - 1

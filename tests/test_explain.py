@@ -43,9 +43,9 @@ def test_the_reasons_are_the_features_of_the_churn_mechanism(cli, artifacts, exp
 
 
 def test_an_effect_is_the_change_when_the_feature_takes_its_typical_value(cli, artifacts, explained, tmp_path):
-    from churnctl.explain import typical_values
+    from churnctl.model.explain import typical_values
+    from churnctl.model.loading import load_model, load_reference
     from churnctl.registry import Registry
-    from churnctl.registry.artifacts import load_model, load_reference
 
     rows, path = explained
     registry = Registry(artifacts)

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from churnctl.metrics import classification_metrics, top_decile
-from churnctl.search import choose_threshold
+from churnctl.model.metrics import classification_metrics, top_decile
+from churnctl.model.search import choose_threshold
 
 
 def test_hand_computed_case():
@@ -58,7 +58,7 @@ def test_f1_threshold_is_best_over_all_cuts():
 def test_expected_calibration_error_and_reliability_table():
     from sklearn.calibration import calibration_curve
 
-    from churnctl.metrics import reliability
+    from churnctl.model.metrics import reliability
 
     # hand-computed: two bins used; |0.2 - 0.5| * 2/4 + |0.8 - 0.5| * 2/4 = 0.3
     y = np.array([0, 1, 1, 0])

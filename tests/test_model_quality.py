@@ -10,9 +10,9 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from churnctl.features import prepare_features
-from churnctl.inference import infer_schema
-from churnctl.search import CandidateScore, _blend, _pick, select_and_fit
+from churnctl.contract.frames import prepare_features
+from churnctl.contract.inference import infer_schema
+from churnctl.model.search import CandidateScore, _blend, _pick, select_and_fit
 from tests.conftest import EXAMPLE_ROW
 
 
@@ -36,7 +36,7 @@ def test_splines_follow_a_u_shaped_effect():
 
 @pytest.mark.parametrize("numbers, runs", [(0, False), (3, True), (100, True), (101, False)])
 def test_spline_candidates_run_on_files_with_a_few_dozen_numbers(numbers, runs):
-    from churnctl.estimators import CANDIDATES, runs_on
+    from churnctl.model.estimators import CANDIDATES, runs_on
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({f"x{i}": rng.normal(size=50) for i in range(numbers)})
@@ -101,8 +101,8 @@ def test_a_forced_blend_trains_compiles_and_scores_as_the_mean_of_its_members(cl
     assert cli(*a, "predict", "--input", rows, "--output", out).code == 0
     batch = pd.read_csv(out)["churn_probability"].iloc[0]
     assert fast.json()["churn_probability"] == pytest.approx(batch, abs=1e-9)
+    from churnctl.model.loading import load_model
     from churnctl.registry import Registry
-    from churnctl.registry.artifacts import load_model
 
     model = load_model(Registry(tmp_path / "art"))
     frame, _ = prepare_features(pd.DataFrame([EXAMPLE_ROW] * 3), model.schema)

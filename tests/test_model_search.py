@@ -4,10 +4,10 @@ and the cheaper candidate winning a tie."""
 import numpy as np
 import pytest
 
-from churnctl.estimators import CANDIDATES, scoring_cost
-from churnctl.features import prepare_features
-from churnctl.inference import infer_schema
-from churnctl.search import TIE_MARGIN, select_and_fit
+from churnctl.contract.frames import prepare_features
+from churnctl.contract.inference import infer_schema
+from churnctl.model.estimators import CANDIDATES, scoring_cost
+from churnctl.model.search import TIE_MARGIN, select_and_fit
 from churnctl.synthetic import simulate_customers
 
 
@@ -114,8 +114,8 @@ def fake_fits(monkeypatch):
     """A clock that only fits move: a fold or final fit takes fit_cost x rows / 1000 x (1 s for
     logreg, 0.01 s for hgb; a blend the sum of its members), so the budget's decisions are exact and
     repeatable."""
-    import churnctl.estimators as estimators
-    import churnctl.search as search
+    import churnctl.model.estimators as estimators
+    import churnctl.model.search as search
 
     clock = [0.0]
     real = estimators.build_pipeline
@@ -227,7 +227,7 @@ def test_the_time_budget_flag_overrides_the_setting(cli, tmp_path, sim_csv):
 def test_a_linear_final_fit_uses_a_stratified_sample_of_large_training_sets(monkeypatch):
     import pandas as pd
 
-    from churnctl import search
+    from churnctl.model import search
 
     monkeypatch.setattr(search, "LINEAR_FIT_ROWS", 1000)
     rng = np.random.default_rng(3)

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from churnctl.monitoring import METRICS, write_metrics_file
+from churnctl.reports.metrics_file import METRICS, write_metrics_file
 from churnctl.synthetic import Drift, simulate_customers
 
 

@@ -10,16 +10,16 @@ from datetime import UTC, datetime
 
 import pytest
 
+from churnctl.data.predlog import PredictionLog, _host
+from churnctl.data.predlog_reader import PredictionLogReader, is_prediction_log
 from churnctl.errors import DataError
-from churnctl.predlog import PredictionLog, _host
-from churnctl.predlog_reader import PredictionLogReader, is_prediction_log
 
 OUTPUT = {"churn_probability": 0.25, "churn_label": 0, "risk_level": "low", "confidence": 0.5}
 
 
 def at(monkeypatch, text: str) -> None:
     stamp = datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
-    monkeypatch.setattr("churnctl.predlog.time.time", lambda: stamp)
+    monkeypatch.setattr("churnctl.data.predlog.time.time", lambda: stamp)
 
 
 def write(log: PredictionLog, n: int, version: str = "v0001") -> None:
@@ -64,10 +64,10 @@ def test_a_failed_write_leaves_no_cut_line(tmp_path, monkeypatch):
         real_write(fd, data[: len(data) // 2])
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("churnctl.predlog.os.write", half_then_full)
+    monkeypatch.setattr("churnctl.data.predlog.os.write", half_then_full)
     with pytest.raises(OSError):
         write(log, 3)
-    monkeypatch.setattr("churnctl.predlog.os.write", real_write)
+    monkeypatch.setattr("churnctl.data.predlog.os.write", real_write)
     write(log, 1)
     log.close()
     lines = next(tmp_path.rglob("*.jsonl")).read_text().splitlines()
@@ -139,7 +139,7 @@ def test_syncing_never_holds_up_a_write(tmp_path, monkeypatch):
         started.set()
         time.sleep(0.5)
 
-    monkeypatch.setattr("churnctl.predlog.os.fsync", slow_fsync)
+    monkeypatch.setattr("churnctl.data.predlog.os.fsync", slow_fsync)
     syncing = threading.Thread(target=log.sync)
     syncing.start()
     assert started.wait(5)

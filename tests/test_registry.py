@@ -11,14 +11,15 @@ import numpy as np
 import pytest
 
 from churnctl.config import Settings, TrainSettings
+from churnctl.contract.rows import read_rows
+from churnctl.data.datasets import load_dataset
 from churnctl.errors import LockHeldError
 from churnctl.lifecycle.ingest import ingest
 from churnctl.lifecycle.predict import predict_parsed_rows
 from churnctl.lifecycle.train import train
+from churnctl.model.loading import load_model
 from churnctl.registry import Registry
-from churnctl.registry.artifacts import load_dataset, load_model
 from churnctl.registry.events import append_event, read_events
-from churnctl.rows import read_rows
 from tests.conftest import EXAMPLE_ROW, ROOT
 
 HOLD_LOCK = """
@@ -107,8 +108,8 @@ def test_event_log_skips_a_line_cut_by_a_crash(tmp_path):
 
 def test_saved_model_predicts_like_the_trained_one(tmp_path, sim_csv):
     """Round trip: the pipeline in memory and the one loaded from disk give identical probabilities."""
-    from churnctl.features import prepare_features
-    from churnctl.search import select_and_fit
+    from churnctl.contract.frames import prepare_features
+    from churnctl.model.search import select_and_fit
 
     settings = Settings(train=TrainSettings(cv_folds=3))  # as FAST_CONFIG: quality is not measured here
     registry = Registry(tmp_path / "a")

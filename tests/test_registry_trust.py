@@ -336,16 +336,16 @@ def test_output_errors_exit_4_only_when_the_machine_failed():
 
 
 def test_a_report_that_cannot_be_written_for_lack_of_space_is_exit_4(cli, artifacts, monkeypatch, tmp_path):
-    import churnctl.outputs
+    import churnctl.data.outputs
 
-    real = churnctl.outputs.os.replace
+    real = churnctl.data.outputs.os.replace
 
     def full(src, dst):
         if str(dst).endswith(".html"):
             raise OSError(28, "No space left on device")
         return real(src, dst)
 
-    monkeypatch.setattr(churnctl.outputs.os, "replace", full)
+    monkeypatch.setattr(churnctl.data.outputs.os, "replace", full)
     run = cli("--artifacts", artifacts, "evaluate", "--report", tmp_path / "r.html")
     assert run.code == 4 and "disk is full" in run.stderr and not (tmp_path / "r.html").exists()
     assert stat.S_ISDIR(tmp_path.stat().st_mode) and not list(tmp_path.glob(".r.html.*"))

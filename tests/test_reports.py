@@ -164,8 +164,8 @@ def test_a_zero_effect_threshold_and_a_folder_as_report_path(cli, artifacts, tmp
 
 
 def test_a_binary_flag_is_explained_against_its_most_frequent_value():
-    from churnctl.explain import typical_values
-    from churnctl.inference import infer_schema
+    from churnctl.contract.inference import infer_schema
+    from churnctl.model.explain import typical_values
 
     frame = pd.DataFrame({"flag": [0, 1] * 50, "x": np.tile(np.arange(50.0), 2), "y": [0, 1, 1, 0] * 25})
     inferred = infer_schema(frame, "y", None)

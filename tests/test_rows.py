@@ -1,4 +1,4 @@
-"""JSON rows typed without pandas (churnctl.rows, churnctl.cells) give exactly what pandas gives:
+"""JSON rows typed without pandas (churnctl.contract.rows, churnctl.contract.cells) give exactly what pandas gives:
 the same numbers bit for bit, the same category text, the same unseen categories and the same
 error messages as features.prepare_features on pandas.DataFrame.from_records(rows)."""
 
@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churnctl.cells import numbers, parse_number, texts
-from churnctl.contract import ColumnSpec, Schema
+from churnctl.contract.cells import numbers, parse_number, texts
+from churnctl.contract.frames import prepare_features
+from churnctl.contract.rows import NotReproducible, type_rows
+from churnctl.contract.schema import ColumnSpec, Schema
+from churnctl.contract.values import to_number, to_text
 from churnctl.errors import DataError
-from churnctl.features import prepare_features
-from churnctl.rows import NotReproducible, type_rows
-from churnctl.schema import to_number, to_text
 
 SPECIAL_INTS = [
     0,

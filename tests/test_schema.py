@@ -2,10 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from churnctl.contract.frames import encode_target, prepare_features
+from churnctl.contract.inference import infer_schema, resolve_positive
+from churnctl.contract.values import label_text, to_number
 from churnctl.errors import DataError, UsageError
-from churnctl.features import encode_target, prepare_features
-from churnctl.inference import infer_schema, resolve_positive
-from churnctl.schema import label_text, to_number
 
 
 def text_frame(data: dict) -> pd.DataFrame:

@@ -518,7 +518,7 @@ def test_markup_in_column_names_and_values_prints_as_text(cli, tmp_path, sim_csv
 def test_a_file_swapped_in_staging_before_publishing_is_never_loaded(artifacts, row):
     """What is signed is the checksum of the bytes churnctl wrote, not of whatever the staged file
     holds when the version is published; a link planted in staging is neither listed nor followed."""
-    from churnctl.registry.artifacts import load_model
+    from churnctl.model.loading import load_model
 
     MARKER.unlink(missing_ok=True)
     victim = artifacts.parent / "victim.txt"

@@ -120,7 +120,7 @@ def test_hot_reload_under_load_has_no_errors_and_no_mixed_answers(artifacts, two
 
 @pytest.mark.slow
 def test_a_killed_server_leaves_a_log_that_loses_at_most_a_cut_line(artifacts, cli):
-    from churnctl.predlog_reader import PredictionLogReader
+    from churnctl.data.predlog_reader import PredictionLogReader
 
     with server(artifacts, "--log-predictions", "--log-rotation", "hourly") as (process, port):
         killer = threading.Timer(1.0, process.kill)

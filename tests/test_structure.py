@@ -85,7 +85,7 @@ def test_help_does_not_load_the_numeric_stack():
 
 
 def test_compute_threads_take_idle_cores_and_never_spin():
-    from churnctl.compute import compute_threads
+    from churnctl.runtime.compute import compute_threads
 
     quiet = compute_threads({}, cores=2, load=0.1)
     assert quiet["OMP_NUM_THREADS"] == "2" and quiet["OMP_WAIT_POLICY"] == "PASSIVE"

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churnctl import outputs, tables
+from churnctl.contract.rows import parse_json_rows
+from churnctl.data import outputs, tables
 from churnctl.errors import DataError, UsageError
-from churnctl.rows import parse_json_rows
 
 
 def test_csv_cells_are_text_and_nulls_are_missing(tmp_path):

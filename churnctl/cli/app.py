@@ -31,7 +31,6 @@ from churnctl.cli.commands import (
     train,
 )
 from churnctl.cli.context import State
-from churnctl.compute import compute_threads
 from churnctl.config import load_settings
 from churnctl.errors import (
     EXIT_ARTIFACT,
@@ -45,6 +44,7 @@ from churnctl.errors import (
     os_reason,
 )
 from churnctl.logs import configure_logging, json_log_line
+from churnctl.runtime.compute import compute_threads
 
 # Compute threads, decided before numpy and scikit-learn load (see compute_threads).
 for _variable, _value in compute_threads(os.environ, os.cpu_count() or 1, os.getloadavg()[0]).items():

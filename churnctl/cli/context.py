@@ -39,7 +39,7 @@ def metrics_writer(path: Path | None) -> Callable[[str, Any, Callable[[], str | 
     the file after it (``current`` gives the version in production); without the option, a no-op."""
     if path is None:
         return lambda command, result, current: None
-    from churnctl.monitoring import check_metrics_path, write_metrics_file
+    from churnctl.reports.metrics_file import check_metrics_path, write_metrics_file
 
     check_metrics_path(path)
     return lambda command, result, current: write_metrics_file(path, command, result, current())
@@ -51,7 +51,7 @@ def report_writer(path: Path | None, kind: str) -> Callable[[Any], None]:
     after the work; without the option, a no-op."""
     if path is None:
         return lambda result: None
-    from churnctl.outputs import check_output_file
+    from churnctl.data.outputs import check_output_file
 
     check_output_file(path, "--report", "give a file name such as report.html in an existing folder")
 

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColu
 from rich.progress import Progress as Bars
 
 from churnctl.cli.context import state
-from churnctl.progress import Progress, no_progress
+from churnctl.runtime.progress import Progress, no_progress
 
 
 @contextmanager

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from churnctl.config import DriftSettings
+from churnctl.contract.frames import encode_target, merge_unseen, prepare_features
 from churnctl.drift import stats
 from churnctl.drift.performance import estimate_performance, realised_performance
 from churnctl.drift.profile import (
@@ -41,7 +42,7 @@ from churnctl.drift.profile import (
     ReferenceProfile,
     RowSample,
 )
-from churnctl.drift.report import (
+from churnctl.drift.result import (
     DriftReport,
     FeatureDrift,
     FeatureTests,
@@ -51,9 +52,8 @@ from churnctl.drift.report import (
     TestResult,
     TestRun,
 )
-from churnctl.features import encode_target, merge_unseen, prepare_features
+from churnctl.model.loading import LoadedModel
 from churnctl.registry import Registry
-from churnctl.registry.artifacts import LoadedModel
 
 DISTRIBUTION, MISSING, PREDICTION, PERFORMANCE = "distribution", "missing", "prediction", "performance"
 

@@ -1,6 +1,6 @@
 """drift-check, one part of the input at a time, on any engine.
 
-:func:`drift_part` summarises one part (:class:`churnctl.sources.Part`) into a :class:`DriftPartial`:
+:func:`drift_part` summarises one part (:class:`churnctl.data.sources.Part`) into a :class:`DriftPartial`:
 the per-feature counts against the reference, the missing counts, the unseen categories, and the
 churn probabilities (with labels where known) of the part's rows in the scoring sample. Every
 quantity is a count or a list in row order, so partials merge by adding counts and concatenating
@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from churnctl.config import DriftSettings
+from churnctl.contract.frames import check_header, merge_unseen
+from churnctl.data.sources import Part
 from churnctl.drift.monitor import DriftMonitor
 from churnctl.drift.profile import ReferenceProfile
-from churnctl.features import check_header, merge_unseen
-from churnctl.progress import Progress
-from churnctl.registry.artifacts import LoadedModel
-from churnctl.sources import Part
+from churnctl.model.loading import LoadedModel
+from churnctl.runtime.progress import Progress
 
 
 @dataclass

@@ -24,8 +24,8 @@ import numpy as np
 from scipy.stats import norm
 
 from churnctl.drift import stats
-from churnctl.drift.report import PerformanceDrift
-from churnctl.metrics import classification_metrics
+from churnctl.drift.result import PerformanceDrift
+from churnctl.model.metrics import classification_metrics
 
 BAND = 0.95
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from churnctl.contract import ColumnSpec, Schema
+from churnctl.contract.frames import prepare_features
+from churnctl.contract.schema import ColumnSpec, Schema
+from churnctl.contract.values import label_text
 from churnctl.drift.stats import value_counts_at
-from churnctl.features import prepare_features
+from churnctl.model.loading import LoadedModel, load_reference
 from churnctl.registry import Registry
-from churnctl.registry.artifacts import LoadedModel, load_reference
-from churnctl.schema import label_text
 
 
 @dataclass

@@ -6,10 +6,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from churnctl.data.datasets import describe_source
 from churnctl.errors import UsageError, preview
 from churnctl.lifecycle.results import Result
 from churnctl.registry import Registry, ids
-from churnctl.registry.artifacts import describe_source
 
 
 @dataclass

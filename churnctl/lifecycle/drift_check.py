@@ -8,19 +8,19 @@ from dataclasses import replace
 from pathlib import Path
 
 from churnctl.config import DriftSettings, Settings, validate_drift
+from churnctl.contract.frames import check_header
+from churnctl.data.predlog_reader import PredictionLogReader, is_prediction_log
+from churnctl.data.sources import resolve
 from churnctl.drift.distributions import distributions
 from churnctl.drift.monitor import DriftMonitor, DriftReport
 from churnctl.drift.partial import DriftJob, drift_part, merge, monitor_for
 from churnctl.drift.profile import ReferenceProfile
-from churnctl.engine import Engine, LocalEngine
 from churnctl.errors import DataError, UsageError
-from churnctl.features import check_header
 from churnctl.lifecycle.results import warn
-from churnctl.predlog_reader import PredictionLogReader, is_prediction_log
-from churnctl.progress import Progress, no_progress
+from churnctl.model.loading import LoadedModel, load_model
 from churnctl.registry import Registry
-from churnctl.registry.artifacts import LoadedModel, load_model
-from churnctl.sources import resolve
+from churnctl.runtime.engine import Engine, LocalEngine
+from churnctl.runtime.progress import Progress, no_progress
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,9 @@ def drift_check(
 ) -> DriftReport:
     """Compare the current data with a model version's reference; the verdict is in the report.
 
-    ``current``: a CSV/Parquet file, a folder or glob of them, or a URL (:mod:`churnctl.sources`),
+    ``current``: a CSV/Parquet file, a folder or glob of them, or a URL (:mod:`churnctl.data.sources`),
     summarised part by part on ``engine`` (default: this process) and merged; or a prediction log
-    of ``churnctl serve --log-predictions`` (:mod:`churnctl.predlog`). ``alpha``, ``correction``
+    of ``churnctl serve --log-predictions`` (:mod:`churnctl.data.predlog`). ``alpha``, ``correction``
     and ``min_rows`` override ``[drift]`` settings. Only per-feature counts and a sample of scores
     are kept. Every run is recorded in the event log (the drift history of each model version).
     """

@@ -7,16 +7,16 @@ from typing import Any
 
 import numpy as np
 
-from churnctl.engine import Engine, LocalEngine
+from churnctl.contract.frames import check_header, encode_target, merge_unseen, prepare_features
+from churnctl.contract.rows import unseen_warnings
+from churnctl.data.labelled import labelled_rows
+from churnctl.data.sources import Part, resolve
 from churnctl.errors import DataError
-from churnctl.features import check_header, encode_target, merge_unseen, prepare_features
-from churnctl.labelled import labelled_rows
 from churnctl.lifecycle.results import Result, warn
-from churnctl.metrics import classification_metrics
+from churnctl.model.loading import LoadedModel, load_model
+from churnctl.model.metrics import classification_metrics
 from churnctl.registry import Registry
-from churnctl.registry.artifacts import LoadedModel, load_model
-from churnctl.rows import unseen_warnings
-from churnctl.sources import Part, resolve
+from churnctl.runtime.engine import Engine, LocalEngine
 
 
 @dataclass

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import numpy as np
 
-from churnctl import tables
 from churnctl.config import Settings
-from churnctl.contract import Schema
+from churnctl.contract.inference import infer_schema
+from churnctl.contract.schema import Schema
+from churnctl.data import tables
+from churnctl.data.datasets import dataset_id, store_dataset, stratified_split
 from churnctl.errors import DataError, UsageError
-from churnctl.inference import infer_schema
 from churnctl.lifecycle.results import Result, warn
 from churnctl.registry import Registry
-from churnctl.registry.artifacts import dataset_id, store_dataset, stratified_split
-from churnctl.registry.files import sha256_file
+from churnctl.runtime.files import sha256_file
 
 log = logging.getLogger("churnctl")
 

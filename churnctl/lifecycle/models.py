@@ -7,15 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from churnctl.config import Settings
-from churnctl.contract import canonical_label
+from churnctl.contract.frames import prepare_features
+from churnctl.contract.rows import unseen_warnings
+from churnctl.contract.schema import canonical_label
+from churnctl.data.labelled import labelled_rows
 from churnctl.errors import UsageError, preview
-from churnctl.features import prepare_features
-from churnctl.labelled import labelled_rows
 from churnctl.lifecycle.results import Result, warn
-from churnctl.metrics import classification_metrics, paired_bootstrap_pvalue
+from churnctl.model.loading import load_model
+from churnctl.model.metrics import classification_metrics, paired_bootstrap_pvalue
 from churnctl.registry import Registry, audit, ids
-from churnctl.registry.artifacts import load_model
-from churnctl.rows import unseen_warnings
 
 
 @dataclass

@@ -10,19 +10,19 @@ from typing import Any
 
 import pandas as pd
 
-from churnctl import outputs
 from churnctl.config import Settings
-from churnctl.engine import Engine
+from churnctl.contract.frames import check_header, merge_unseen, prepare_features
+from churnctl.contract.rows import require_features, unseen_warnings
+from churnctl.data import outputs
+from churnctl.data.sources import Part, resolve
 from churnctl.errors import ClusterError, DataError, UsageError, preview
-from churnctl.explain import reasons, typical_values
-from churnctl.features import check_header, merge_unseen, prepare_features
 from churnctl.lifecycle.results import PredictRowsResult, Result, warn
-from churnctl.predictions import high_risk_cut, json_predictions, prediction_columns
-from churnctl.progress import Progress, no_progress
+from churnctl.model.explain import reasons, typical_values
+from churnctl.model.loading import LoadedModel, load_model, load_reference
+from churnctl.model.predictions import high_risk_cut, json_predictions, prediction_columns
 from churnctl.registry import Registry
-from churnctl.registry.artifacts import LoadedModel, load_model, load_reference
-from churnctl.rows import require_features, unseen_warnings
-from churnctl.sources import Part, resolve
+from churnctl.runtime.engine import Engine
+from churnctl.runtime.progress import Progress, no_progress
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def predict_parsed_rows(
     explain: bool = False,
 ) -> PredictRowsResult:
     """Score parsed JSON rows (``single``: the input was one object; ``name`` names it in messages);
-    with ``explain``, each prediction gets its top ``reasons`` (:mod:`churnctl.explain`)."""
+    with ``explain``, each prediction gets its top ``reasons`` (:mod:`churnctl.model.explain`)."""
     model = load_model(registry, version)
     require_features(rows, model.schema, name)
     high = high_risk_cut(model.threshold, settings.predict.high_risk, model.version)
@@ -72,7 +72,7 @@ def score_rows(
     typical: dict[str, Any] | None = None,
 ) -> PredictRowsResult:
     """Predictions of parsed JSON rows by a loaded version (``high``: where high risk starts); with
-    ``typical`` (the reference's typical values, :func:`churnctl.explain.typical_values`), each with
+    ``typical`` (the reference's typical values, :func:`churnctl.model.explain.typical_values`), each with
     its top ``reasons``. Numbers too large to model are a data error, as everywhere."""
     require_features(rows, model.schema, name)
     frame = pd.DataFrame.from_records(rows)

@@ -1,8 +1,8 @@
-"""predict --json with a version's compiled model (``model.npz``, see :mod:`churnctl.compiled`).
+"""predict --json with a version's compiled model (``model.npz``, see :mod:`churnctl.model.compiled`).
 
 Nothing here imports scikit-learn, SciPy, pandas or pyarrow, so a cold ``churnctl predict --json``
-costs little more than starting Python and numpy. The rows are typed by :mod:`churnctl.rows` with
-the rules and messages of :func:`churnctl.features.prepare_features`, and the predictions are those
+costs little more than starting Python and numpy. The rows are typed by :mod:`churnctl.contract.rows` with
+the rules and messages of :func:`churnctl.contract.frames.prepare_features`, and the predictions are those
 of the scikit-learn pipeline. When the version has no compiled model (trained before churnctl
 wrote one, or with a pipeline the compiler does not reproduce), :func:`load_compiled` returns None
 and the caller scores with :func:`churnctl.lifecycle.predict.predict_parsed_rows`.
@@ -16,13 +16,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from churnctl.compiled.scorer import FILE_NAME, CompiledFormatError, CompiledModel
 from churnctl.config import Settings
-from churnctl.contract import Schema
+from churnctl.contract.rows import NotReproducible, require_features, type_rows, unseen_warnings
+from churnctl.contract.schema import Schema
 from churnctl.lifecycle.results import PredictRowsResult, warn
-from churnctl.predictions import calibrate, high_risk_cut, json_predictions
+from churnctl.model.compiled.scorer import FILE_NAME, CompiledFormatError, CompiledModel
+from churnctl.model.predictions import calibrate, high_risk_cut, json_predictions
 from churnctl.registry import Registry, ids
-from churnctl.rows import NotReproducible, require_features, type_rows, unseen_warnings
 
 log = logging.getLogger("churnctl")
 PIPELINE_FILE = "model.joblib"
@@ -40,9 +40,9 @@ class CompiledPredictor:
 
     def predict(self, rows: list[dict], single: bool, name: str, high: float) -> PredictRowsResult:
         """Predictions of parsed JSON rows (``high``: where high risk starts, see
-        :func:`churnctl.predictions.high_risk_cut`). Raises :class:`churnctl.rows.InvalidRows` for rows
+        :func:`churnctl.model.predictions.high_risk_cut`). Raises :class:`churnctl.contract.rows.InvalidRows` for rows
         that break the schema (numbers too large to model included) and
-        :class:`churnctl.rows.NotReproducible` for rows only the scikit-learn path scores exactly as it
+        :class:`churnctl.contract.rows.NotReproducible` for rows only the scikit-learn path scores exactly as it
         always has."""
         require_features(rows, self.schema, name)
         typed = type_rows(rows, self.schema, name)

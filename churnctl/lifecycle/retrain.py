@@ -34,20 +34,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from churnctl import tables
 from churnctl.config import Settings
+from churnctl.contract.frames import encode_target, prepare_features
+from churnctl.contract.inference import refresh_statistics
+from churnctl.contract.values import to_text
+from churnctl.data import tables
+from churnctl.data.datasets import derived_dataset_id, load_dataset, store_dataset, stratified_split
 from churnctl.drift.monitor import DriftMonitor, DriftReport
 from churnctl.errors import DataError
-from churnctl.features import encode_target, prepare_features
-from churnctl.inference import refresh_statistics
 from churnctl.lifecycle.results import Result
 from churnctl.lifecycle.train import train_locked
-from churnctl.metrics import classification_metrics, paired_bootstrap_pvalue
+from churnctl.model.loading import load_model
+from churnctl.model.metrics import classification_metrics, paired_bootstrap_pvalue
 from churnctl.registry import Registry
-from churnctl.registry.artifacts import derived_dataset_id, load_dataset, load_model, store_dataset, stratified_split
-from churnctl.registry.files import sha256_file
 from churnctl.registry.ids import stored_version
-from churnctl.schema import to_text
+from churnctl.runtime.files import sha256_file
 
 log = logging.getLogger("churnctl")
 DATA_SUFFIXES = tuple(s for s in tables.CSV_SUFFIXES if s != ".txt") + tables.PARQUET_SUFFIXES

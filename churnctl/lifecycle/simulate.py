@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from churnctl import outputs
+from churnctl.data import outputs
 from churnctl.lifecycle.results import Result
 from churnctl.synthetic import Drift, profile, simulate_customers
 

@@ -13,20 +13,22 @@ import pandas as pd
 import sklearn
 
 import churnctl
-from churnctl.calibration import choose_calibration
-from churnctl.compiled.export import compiled_model_bytes
-from churnctl.compiled.scorer import FILE_NAME as COMPILED_FILE
 from churnctl.config import Settings
-from churnctl.features import prepare_features
-from churnctl.importance import feature_importance
+from churnctl.contract.frames import prepare_features
+from churnctl.data.datasets import describe_source, load_dataset, parquet_bytes
 from churnctl.lifecycle.results import Result
-from churnctl.metrics import classification_metrics
-from churnctl.predictions import calibrate
-from churnctl.progress import Progress, no_progress
+from churnctl.model.calibration import choose_calibration
+from churnctl.model.compiled.export import compiled_model_bytes
+from churnctl.model.compiled.scorer import FILE_NAME as COMPILED_FILE
+from churnctl.model.importance import feature_importance
+from churnctl.model.loading import joblib_bytes
+from churnctl.model.metrics import classification_metrics
+from churnctl.model.predictions import calibrate
+from churnctl.model.search import choose_threshold, select_and_fit
 from churnctl.registry import Registry, ids
-from churnctl.registry.artifacts import describe_source, joblib_bytes, load_dataset, now, parquet_bytes
 from churnctl.registry.events import model_trained_fields
-from churnctl.search import choose_threshold, select_and_fit
+from churnctl.registry.store import now
+from churnctl.runtime.progress import Progress, no_progress
 
 log = logging.getLogger("churnctl")
 

@@ -9,8 +9,9 @@ from typing import Any
 from churnctl.errors import ArtifactError
 from churnctl.registry import identity, ids
 from churnctl.registry.events import dataset_added_fields, model_trained_fields
-from churnctl.registry.files import read_json, verify_files, write_json_atomic
+from churnctl.registry.files import read_json, verify_files
 from churnctl.registry.store import Registry
+from churnctl.runtime.files import write_json_atomic
 
 POINTER = "current pointer"
 

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from churnctl.errors import ArtifactError, preview
-from churnctl.registry.files import read_json, write_json_atomic
+from churnctl.registry.files import read_json
 from churnctl.registry.signing import KeySource
+from churnctl.runtime.files import write_json_atomic
 
 
 class Registry(Protocol):

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from churnctl.errors import ArtifactError
 from churnctl.registry import identity, ids
 from churnctl.registry.events import events_backwards
-from churnctl.registry.files import make_dirs, read_json, write_json_atomic
+from churnctl.registry.files import read_json
+from churnctl.runtime.files import make_dirs, write_json_atomic
 
 if TYPE_CHECKING:
     from churnctl.registry.signing import KeySource

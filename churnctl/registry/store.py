@@ -33,33 +33,31 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from churnctl.errors import ArtifactError, UsageError, os_hint, os_reason
 from churnctl.registry import identity, ids
 from churnctl.registry.events import EventScan, append_event, read_events, scan_events
-from churnctl.registry.files import (
-    Staged,
-    dir_mode,
-    fsync_dir,
-    make_dirs,
-    read_json,
-    read_regular,
-    refuse_writable_by_others,
-    verify_files,
-    write_json_atomic,
-)
+from churnctl.registry.files import Staged, read_json, read_regular, refuse_writable_by_others, verify_files
 from churnctl.registry.lock import RegistryLock
 from churnctl.registry.pointer import CurrentPointer
 from churnctl.registry.repair import repair_log
 from churnctl.registry.signing import ENV_KEY, KeySource
+from churnctl.runtime.files import dir_mode, fsync_dir, make_dirs, write_json_atomic
 
 log = logging.getLogger(__name__)
 
 MODEL_FORMAT = 1
 DATASET_FORMAT = 1
 VERSION_PREFIX = ids.VERSION_PREFIX
+
+
+def now() -> str:
+    """The time stamp of manifests and results: UTC, microseconds (datasets are ordered by it: the
+    latest is what ``train`` uses by default, so two made in the same second must not tie)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 class Registry(CurrentPointer):

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from churnctl import outputs
+from churnctl.data import outputs
 
 STYLE = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d2733;

@@ -3,14 +3,14 @@
 :mod:`~churnctl.serve.holder` keeps the current model version loaded and swaps in a new one when the
 current pointer moves; :mod:`~churnctl.serve.app` is the FastAPI application (routes, validation,
 errors), :mod:`~churnctl.serve.guard` the ASGI layer in front of it (API key, body size, timing),
-:mod:`~churnctl.serve.metrics` its Prometheus metrics, :mod:`~churnctl.serve.openapi` the API
+:mod:`~churnctl.serve.prometheus` its Prometheus metrics, :mod:`~churnctl.serve.openapi` the API
 description generated from the model's schema, and :mod:`~churnctl.serve.run` starts uvicorn. The
-prediction log is :mod:`churnctl.predlog`. FastAPI and uvicorn come with the ``serve`` extra.
+prediction log is :mod:`churnctl.data.predlog`. FastAPI and uvicorn come with the ``serve`` extra.
 """
 
 from __future__ import annotations
 
-from churnctl.extras import require
+from churnctl.runtime.extras import require
 
 
 def require_extra() -> None:

@@ -26,18 +26,18 @@ from fastapi.responses import Response
 
 import churnctl
 from churnctl.config import load_settings
+from churnctl.contract.rows import InvalidRows, NotReproducible, Problem, missing_features, parse_json_rows, type_rows
+from churnctl.data.predlog import PredictionLog, log_folder
 from churnctl.errors import ChurnctlError, DataError
 from churnctl.lifecycle.results import PredictRowsResult
 from churnctl.logs import configure_logging, route_server_logs
-from churnctl.predlog import PredictionLog, log_folder
 from churnctl.registry import Registry
 from churnctl.registry.signing import KeySource
-from churnctl.rows import InvalidRows, NotReproducible, Problem, missing_features, parse_json_rows, type_rows
 from churnctl.serve.guard import Guard
 from churnctl.serve.holder import ModelHolder, ServedModel
-from churnctl.serve.metrics import CONTENT_TYPE, ServiceMetrics, worker_exited
 from churnctl.serve.openapi import add_model
 from churnctl.serve.options import ServeOptions, api_key
+from churnctl.serve.prometheus import CONTENT_TYPE, ServiceMetrics, worker_exited
 
 log = logging.getLogger("churnctl")
 SOURCE = "request"  # how messages name the request body ("request: column 'Age' expects numbers ...")

@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from churnctl.serve.metrics import ServiceMetrics, endpoint_label
+from churnctl.serve.prometheus import ServiceMetrics, endpoint_label
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -20,16 +20,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from churnctl.config import Settings
-from churnctl.contract import Schema
+from churnctl.contract.rows import NotReproducible
+from churnctl.contract.schema import Schema
 from churnctl.errors import ChurnctlError
-from churnctl.explain import typical_values
 from churnctl.lifecycle.predict import score_rows
 from churnctl.lifecycle.predict_compiled import CompiledPredictor, load_compiled
 from churnctl.lifecycle.results import PredictRowsResult
-from churnctl.predictions import high_risk_cut
+from churnctl.model.explain import typical_values
+from churnctl.model.loading import LoadedModel, load_model, load_reference
+from churnctl.model.predictions import high_risk_cut
 from churnctl.registry import Registry
-from churnctl.registry.artifacts import LoadedModel, load_model, load_reference
-from churnctl.rows import NotReproducible
 
 log = logging.getLogger("churnctl")
 RETRY_SECONDS = 10.0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from churnctl.contract import ColumnSpec, Schema
+from churnctl.contract.schema import ColumnSpec, Schema
 
 PREDICTION_FIELDS: dict[str, dict[str, Any]] = {
     "churn_probability": {"type": "number", "minimum": 0, "maximum": 1, "description": "Churn probability."},

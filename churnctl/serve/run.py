@@ -11,9 +11,9 @@ import socket
 import tempfile
 from typing import Any
 
+from churnctl.data.predlog import check_log_folder, log_folder
 from churnctl.errors import ArtifactError, UsageError
 from churnctl.logs import route_server_logs
-from churnctl.predlog import check_log_folder, log_folder
 from churnctl.serve.options import ENV, ServeOptions
 
 log = logging.getLogger("churnctl")
@@ -24,7 +24,7 @@ def serve(options: ServeOptions) -> None:
     """Run the service until interrupted."""
     import uvicorn
 
-    from churnctl.serve.metrics import MULTIPROC_ENV
+    from churnctl.serve.prometheus import MULTIPROC_ENV
 
     if not options.artifacts_path.is_dir():
         raise ArtifactError(

@@ -22,8 +22,8 @@ def simulation(folder: Path, batches: int) -> list[str]:
     from churnctl.drift.monitor import DriftMonitor
     from churnctl.lifecycle.ingest import ingest
     from churnctl.lifecycle.train import train
+    from churnctl.model.loading import load_model
     from churnctl.registry import Registry
-    from churnctl.registry.artifacts import load_model
     from churnctl.synthetic import Drift, simulate_customers
 
     folder.mkdir(parents=True, exist_ok=True)

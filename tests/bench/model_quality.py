@@ -43,11 +43,11 @@ class Comparison:
 def compare(name: str, frame, target: str, seeds: tuple[int, ...] = SEEDS) -> Comparison:
     from sklearn.metrics import roc_auc_score
 
-    from churnctl.estimators import build_pipeline
-    from churnctl.features import prepare_features
-    from churnctl.inference import infer_schema
-    from churnctl.registry.artifacts import stratified_split
-    from churnctl.search import select_and_fit
+    from churnctl.contract.frames import prepare_features
+    from churnctl.contract.inference import infer_schema
+    from churnctl.data.datasets import stratified_split
+    from churnctl.model.estimators import build_pipeline
+    from churnctl.model.search import select_and_fit
 
     inferred = infer_schema(frame, target, None)
     schema = inferred.schema

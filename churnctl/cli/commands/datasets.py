@@ -61,8 +61,8 @@ def show_command(
 
     Example: churnctl datasets show ds-3f2a9c0b1d4e
     """
+    from churnctl.data.datasets import describe_source
     from churnctl.lifecycle.datasets import show_dataset
-    from churnctl.registry.artifacts import describe_source
 
     shown = show_dataset(state(ctx).registry, dataset)
 

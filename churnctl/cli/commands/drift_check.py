@@ -57,8 +57,8 @@ def drift_check_command(
     Examples: churnctl drift-check --current new.csv --format json > drift.json;
     churnctl drift-check --current 'history/2026-11-*.parquet' --engine dask --scheduler tcp://host:8786
     """
-    from churnctl.engine import open_engine
     from churnctl.lifecycle.drift_check import drift_check
+    from churnctl.runtime.engine import open_engine
 
     st = state(ctx)
     write_metrics, write_report = metrics_writer(metrics_file), report_writer(report_file, "drift")

@@ -38,8 +38,8 @@ def evaluate_command(
     Examples: churnctl evaluate --model v0002 --data labelled-march.csv;
     churnctl evaluate --data 's3://bucket/labelled/2026-11/*.parquet' --engine dask --scheduler tcp://host:8786
     """
-    from churnctl.engine import open_engine
     from churnctl.lifecycle.evaluate import evaluate
+    from churnctl.runtime.engine import open_engine
 
     st = state(ctx)
     write_metrics, write_report = metrics_writer(metrics_file), report_writer(report, "evaluation")

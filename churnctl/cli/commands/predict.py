@@ -89,8 +89,8 @@ def predict_command(
             raise UsageError("--output goes with --input; --json writes its predictions to stdout")
         # The compiled scorer needs neither scikit-learn nor pandas; versions without one (or rows it
         # cannot type exactly as pandas would) are scored by the scikit-learn path.
+        from churnctl.contract.rows import read_rows
         from churnctl.lifecycle.predict_compiled import predict_rows_compiled
-        from churnctl.rows import read_rows
 
         parsed, single, name = read_rows(json_rows)
         # Explanations score each row once per feature with the whole pipeline: the scikit-learn path.
@@ -124,9 +124,9 @@ def predict_command(
             "without --output the scored rows go to stdout as CSV, so there is no room for a JSON summary",
             hint="add --output FILE to get a JSON summary",
         )
-    from churnctl.engine import open_engine
+    from churnctl.data.outputs import spooled_stdin
     from churnctl.lifecycle.predict import predict_file
-    from churnctl.outputs import spooled_stdin
+    from churnctl.runtime.engine import open_engine
 
     if engine != "local":
         if input == "-" or output is None:
@@ -134,7 +134,7 @@ def predict_command(
                 "--engine dask reads files and writes a folder",
                 hint="give --input FILE|FOLDER|GLOB and --output FOLDER",
             )
-        from churnctl.outputs import check_output_folder
+        from churnctl.data.outputs import check_output_folder
 
         check_output_folder(output)  # before a cluster starts
     with progress_bars(ctx) as progress, spooled_stdin(input) as source, open_engine(engine.value, scheduler) as runner:

@@ -1,4 +1,4 @@
-"""Reading the prediction log of ``churnctl serve --log-predictions`` (:mod:`churnctl.predlog`) as a
+"""Reading the prediction log of ``churnctl serve --log-predictions`` (:mod:`churnctl.data.predlog`) as a
 drift-check batch: every ``*.jsonl`` below a folder, record by record, skipping and counting what the
 model cannot take."""
 
@@ -16,18 +16,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churnctl.contract import Schema
+from churnctl.contract.frames import prepare_features
+from churnctl.contract.rows import InvalidRows
+from churnctl.contract.schema import Schema
+from churnctl.data.sources import SUFFIXES
 from churnctl.errors import DataError, preview, shown
-from churnctl.features import prepare_features
-from churnctl.rows import InvalidRows
-from churnctl.sources import SUFFIXES
 
 log = logging.getLogger(__name__)
 
 
 def is_prediction_log(path: str | os.PathLike) -> bool:
     """One log file (``.jsonl``), or a folder with log files and no CSV/Parquet file (a folder of those
-    is a partitioned input, :mod:`churnctl.sources`)."""
+    is a partitioned input, :mod:`churnctl.data.sources`)."""
     path = Path(path)
     if str(path).lower().endswith(".jsonl"):
         return True

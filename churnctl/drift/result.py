@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from churnctl.contract import ColumnSpec
+from churnctl.contract.schema import ColumnSpec
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churnctl.contract import Schema
+from churnctl.contract.schema import Schema
 
 TOP = 3
 

@@ -1,9 +1,9 @@
 """Where the per-part work of ``predict --input``, ``drift-check`` and ``evaluate --data`` runs.
 
-A task is a module-level function ``task(part, offset, job)``: ``part`` a :class:`churnctl.sources.Part`,
+A task is a module-level function ``task(part, offset, job)``: ``part`` a :class:`churnctl.data.sources.Part`,
 ``offset`` the number of input rows before it, ``job`` what every part needs (the verified model, the
 reference, the settings). It returns a partial result with ``n_rows``. :class:`LocalEngine` runs the
-tasks one after the other in this process; :class:`churnctl.cluster.DaskEngine` runs the same tasks
+tasks one after the other in this process; :class:`churnctl.runtime.cluster.DaskEngine` runs the same tasks
 on a Dask cluster. The caller merges the partial results in part order, so both engines give the same
 answers.
 """
@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
+from churnctl.data.sources import Part
 from churnctl.errors import UsageError
-from churnctl.sources import Part
 
 R = TypeVar("R")
 ENGINES = ("local", "dask")
@@ -60,7 +60,7 @@ def open_engine(name: str = "local", scheduler: str | None = None) -> Iterator[E
             raise UsageError("--scheduler goes with --engine dask", hint="add --engine dask, or drop --scheduler")
         yield LocalEngine()
         return
-    from churnctl.cluster import dask_engine
+    from churnctl.runtime.cluster import dask_engine
 
     with dask_engine(scheduler or os.environ.get(SCHEDULER_ENV) or None) as engine:
         yield engine

@@ -1,4 +1,4 @@
-"""The Dask engine (``--engine dask``, the ``dask`` extra): the per-part tasks of :mod:`churnctl.engine`
+"""The Dask engine (``--engine dask``, the ``dask`` extra): the per-part tasks of :mod:`churnctl.runtime.engine`
 on a Dask cluster.
 
 What runs where: the client (the churnctl command) reads and verifies the model version (signature,
@@ -25,9 +25,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from churnctl.data.sources import Part
 from churnctl.errors import ChurnctlError, ClusterError, DataError, UsageError, os_hint, os_reason
-from churnctl.extras import require
-from churnctl.sources import Part
+from churnctl.runtime.extras import require
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")

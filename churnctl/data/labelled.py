@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from churnctl import tables
-from churnctl.contract import Schema
+from churnctl.contract.frames import encode_target
+from churnctl.contract.schema import Schema
+from churnctl.data import tables
+from churnctl.data.datasets import load_dataset
 from churnctl.errors import DataError
-from churnctl.features import encode_target
 from churnctl.registry import Registry
-from churnctl.registry.artifacts import load_dataset
 
 
 @dataclass

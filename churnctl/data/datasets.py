@@ -1,56 +1,30 @@
-"""Datasets and model versions as Python objects: stored into the registry and loaded back.
-
-The :class:`~churnctl.registry.store.Registry` knows folders, manifests, signatures and checksums;
-this module knows what the files hold (Parquet splits, the schema, the joblib pipeline). Lifecycle
-commands use these functions and never each other's internals.
-"""
+"""Dataset versions as tables: their content-addressed ids, the stratified train/test split, and
+storing them into the registry and loading them back (Parquet splits and the schema; the
+:class:`~churnctl.registry.store.Registry` knows folders, manifests, signatures and checksums)."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import json
-import logging
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
-import sklearn
 from sklearn.model_selection import train_test_split
 
 import churnctl
-from churnctl.contract import SCHEMA_FORMAT, Schema
+from churnctl.contract.schema import SCHEMA_FORMAT, Schema
 from churnctl.errors import ArtifactError, DataError
-from churnctl.predictions import calibrate
 from churnctl.registry import ids
 from churnctl.registry.events import dataset_added_fields
-from churnctl.registry.store import DATASET_FORMAT, Registry
-
-log = logging.getLogger("churnctl")
+from churnctl.registry.store import DATASET_FORMAT, Registry, now
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     return buffer.getvalue()
-
-
-def joblib_bytes(value: Any) -> bytes:
-    buffer = io.BytesIO()
-    joblib.dump(value, buffer)
-    return buffer.getvalue()
-
-
-def now() -> str:
-    """The time stamp of manifests and results: UTC, microseconds (datasets are ordered by it: the
-    latest is what ``train`` uses by default, so two made in the same second must not tie)."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-# -- datasets ---------------------------------------------------------------------------------
 
 
 def dataset_id(checksum: str, target: str, positive: str, test_size: float, seed: int) -> str:
@@ -140,64 +114,3 @@ def load_dataset(registry: Registry, dataset: str) -> tuple[Schema, pd.DataFrame
     train = pd.read_parquet(io.BytesIO(registry.dataset_bytes(dataset, "train.parquet")))
     test = pd.read_parquet(io.BytesIO(registry.dataset_bytes(dataset, "test.parquet")))
     return Schema.from_dict(document), train, test
-
-
-# -- model versions ---------------------------------------------------------------------------
-
-
-@dataclass
-class LoadedModel:
-    """A model version ready to score: its manifest, schema, fitted pipeline and threshold."""
-
-    version: str
-    manifest: dict[str, Any]
-    schema: Schema
-    pipeline: Any
-    threshold: float
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Churn probabilities of prepared feature rows, calibrated as the version was at training."""
-        return calibrate(self.pipeline.predict_proba(X)[:, 1], self.manifest.get("calibration"))
-
-
-def load_model(registry: Registry, version: str | None = None) -> LoadedModel:
-    """Load a model version (default: current) after checking its signature, checksum and format.
-
-    ``version`` is what a user typed (``v3``, ``v0003``); a spelling that is not a version is exit 2.
-    """
-
-    version = ids.version_argument(version, "--model") if version is not None else registry.require_current()
-    manifest = registry.model_manifest(version)
-    # the signature, the file's mode and the SHA-256 of these very bytes are checked before unpickling
-    data = registry.model_bytes(version, "model.joblib", manifest)
-    try:
-        pipeline = joblib.load(io.BytesIO(data))
-    except Exception as exc:  # an unpickling failure is an artifact problem, whatever its type
-        raise ArtifactError(
-            f"cannot load model {version}: {exc}",
-            hint="the file may come from an incompatible scikit-learn; retrain",
-        ) from None
-    trained_with = manifest.get("versions", {}).get("scikit-learn")
-    if trained_with and trained_with != sklearn.__version__:
-        log.warning(
-            "model %s was trained with scikit-learn %s, this is %s; predictions may differ",
-            version,
-            trained_with,
-            sklearn.__version__,
-        )
-    return LoadedModel(
-        version=version,
-        manifest=manifest,
-        schema=Schema.from_dict(manifest["schema"]),
-        pipeline=pipeline,
-        threshold=float(manifest["threshold"]),
-    )
-
-
-def load_reference(registry: Registry, model: LoadedModel) -> tuple[pd.DataFrame, np.ndarray]:
-    """A version's drift reference: the stored sample of training features and held-out scores."""
-    reference = pd.read_parquet(io.BytesIO(registry.model_bytes(model.version, "reference.parquet", model.manifest)))
-    scores = pd.read_parquet(
-        io.BytesIO(registry.model_bytes(model.version, "reference_scores.parquet", model.manifest))
-    )
-    return reference, scores["churn_probability"].to_numpy()

@@ -1,5 +1,5 @@
 """Compiling the logistic-regression pipeline (and what every exporter shares): the arrays of
-:mod:`churnctl.compiled.scorer`'s ``logreg`` family, with the optional spline block."""
+:mod:`churnctl.model.compiled.scorer`'s ``logreg`` family, with the optional spline block."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, SplineTransformer, StandardScaler
 
-from churnctl.contract import Schema
+from churnctl.contract.schema import Schema
 
 
 class CompileError(Exception):

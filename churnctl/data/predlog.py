@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from churnctl.errors import ArtifactError, os_hint, os_reason
-from churnctl.registry.files import make_dirs
+from churnctl.runtime.files import make_dirs
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
-"""The data contract's typing of cells (:mod:`churnctl.inference` infers
-it at ingest, :mod:`churnctl.features` enforces it later).
+"""The data contract's typing of cells (:mod:`churnctl.contract.inference` infers
+it at ingest, :mod:`churnctl.contract.frames` enforces it later).
 
 A :class:`Schema` records, for each column of the ingested file, its role (feature, target,
 identifier, ignored), the kind of a feature (numeric, binary, categorical), and what training saw
 (categories with counts, numeric range, missing rate). Every later input (prediction rows, batches,
-monitoring data, new labelled data) goes through :func:`churnctl.features.prepare_features`, so
+monitoring data, new labelled data) goes through :func:`churnctl.contract.frames.prepare_features`, so
 one set of typing rules holds everywhere:
 
 * numeric cells: numbers; blank cells and the usual null tokens are missing; ``true``/``false``
@@ -13,8 +13,8 @@ one set of typing rules holds everywhere:
   without a decimal point (``1.0`` and ``"1"`` are the same category); categories never seen in
   training are scored as unknown and reported.
 
-:class:`Schema` and :class:`ColumnSpec` are defined in :mod:`churnctl.contract` (no pandas), and
-:mod:`churnctl.rows` applies the same rules to JSON rows without pandas; this module types the
+:class:`Schema` and :class:`ColumnSpec` are defined in :mod:`churnctl.contract.schema` (no pandas), and
+:mod:`churnctl.contract.rows` applies the same rules to JSON rows without pandas; this module types the
 cells of DataFrames.
 """
 
@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype, is_string_dtype
 
-from churnctl.contract import INFINITY, canonical_label
-from churnctl.contract import label_text as _label_text
+from churnctl.contract.schema import INFINITY, canonical_label
+from churnctl.contract.schema import label_text as _label_text
 
 # ---------------------------------------------------------------------------------------------
 # Typing cells

@@ -1,5 +1,5 @@
 """Enforcing the data contract on every input after ingest: prediction rows, batches, monitoring
-data and newly labelled rows all go through :func:`prepare_features` (see :mod:`churnctl.schema`
+data and newly labelled rows all go through :func:`prepare_features` (see :mod:`churnctl.contract.values`
 for the typing rules)."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churnctl.contract import MAX_ABS_VALUE, Schema, canonical_label
+from churnctl.contract.rows import InvalidRows, Problem, row_list, too_large, warn_infinite
+from churnctl.contract.schema import MAX_ABS_VALUE, Schema, canonical_label
+from churnctl.contract.values import infinite_cells, to_label, to_number, to_text
 from churnctl.errors import DataError, preview, shown
-from churnctl.rows import InvalidRows, Problem, row_list, too_large, warn_infinite
-from churnctl.schema import infinite_cells, to_label, to_number, to_text
 
 
 def check_header(header: list[str], schema: Schema, source: str) -> None:
@@ -28,7 +28,7 @@ def prepare_features(
     are numbered from 1 (the first data row, header excluded) plus ``row_offset``. Categories never
     seen in training are kept (the model scores them as unknown) and returned as
     ``{column: {value: rows}}`` for the caller to report. Extra columns are ignored. Numbers of
-    magnitude :data:`MAX_ABS_VALUE` or more are a data error (:func:`churnctl.rows.too_large`), for
+    magnitude :data:`MAX_ABS_VALUE` or more are a data error (:func:`churnctl.contract.rows.too_large`), for
     scoring as for training or monitoring.
     """
     missing = [n for n in schema.feature_names if n not in frame.columns]

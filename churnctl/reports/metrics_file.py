@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from churnctl.data.outputs import check_output_file
 from churnctl.errors import output_error
-from churnctl.outputs import check_output_file
 
 METRICS = {  # name: (help, labels), the whole vocabulary of the files churnctl writes
     "churnctl_last_run_timestamp_seconds": ("Unix time at which this churnctl command finished.", ("command",)),

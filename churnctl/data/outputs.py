@@ -20,9 +20,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from churnctl.data.tables import COMPRESSION, file_format
 from churnctl.errors import ChurnctlError, DataError, UsageError, output_error
-from churnctl.registry.files import current_umask
-from churnctl.tables import COMPRESSION, file_format
+from churnctl.runtime.files import current_umask
 
 
 @contextlib.contextmanager

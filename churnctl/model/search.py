@@ -1,4 +1,4 @@
-"""Model selection: which candidate of :mod:`churnctl.estimators` to fit, and the decision threshold.
+"""Model selection: which candidate of :mod:`churnctl.model.estimators` to fit, and the decision threshold.
 
 Selection is cross-validated ROC-AUC on the training split only (stratified K-fold, seeded; every
 candidate sees the same folds). On large data the search runs on a stratified sample of
@@ -30,11 +30,11 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import precision_recall_curve, roc_auc_score, roc_curve
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from churnctl import estimators
-from churnctl.contract import Schema
+from churnctl.contract.schema import Schema
 from churnctl.errors import DataError, UsageError
-from churnctl.estimators import CANDIDATES, MODEL_CHOICES, fit_cost, scoring_cost
-from churnctl.progress import Progress, no_progress
+from churnctl.model import estimators
+from churnctl.model.estimators import CANDIDATES, MODEL_CHOICES, fit_cost, scoring_cost
+from churnctl.runtime.progress import Progress, no_progress
 
 log = logging.getLogger(__name__)
 

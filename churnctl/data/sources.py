@@ -2,7 +2,7 @@
 
 ``predict --input``, ``drift-check --current`` and ``evaluate --data`` take any of these. A
 :class:`Source` lists its :class:`Part` s in a fixed order (name order; Parquet files are one part
-each), and every engine reads them in that order with the readers of :mod:`churnctl.tables`, so a
+each), and every engine reads them in that order with the readers of :mod:`churnctl.data.tables`, so a
 row's number — its position in the whole input — is the same whichever engine reads it and however
 the rows are split into files. URLs (``s3://bucket/prefix/``, ``gs://…``, ``https://…``) are read
 through the user's fsspec installation: each part is copied to a local temporary file first (by the
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from churnctl import tables
+from churnctl.data import tables
 from churnctl.errors import DataError, UsageError
 
 # Files a folder or glob contributes (".txt", which a single --input may be, would take in README.txt).
@@ -58,7 +58,7 @@ class Part:
             yield self
             return
         fsspec = _fsspec(self.location)
-        from churnctl.outputs import spool_path
+        from churnctl.data.outputs import spool_path
 
         folder = str(spool_path("part"))
         try:
@@ -84,7 +84,7 @@ class Part:
 
     def estimate_rows(self) -> int | None:
         """Data rows: exact for Parquet (its metadata, also at a URL), estimated for a local CSV (see
-        :func:`churnctl.tables.estimate_rows`); None for a CSV at a URL."""
+        :func:`churnctl.data.tables.estimate_rows`); None for a CSV at a URL."""
         if not is_url(self.location):
             return tables.estimate_rows(self.location)
         if not self.is_parquet:
@@ -132,7 +132,7 @@ class Source:
         return self.parts[0].header()
 
     def estimate_rows(self) -> int | None:
-        """Rows of all parts (see :func:`churnctl.tables.estimate_rows`); None if any part's is unknown."""
+        """Rows of all parts (see :func:`churnctl.data.tables.estimate_rows`); None if any part's is unknown."""
         total = 0
         for part in self.parts:
             rows = part.estimate_rows()

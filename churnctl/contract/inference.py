@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from churnctl.contract import ColumnSpec, Schema, canonical_label
+from churnctl.contract.frames import reject_too_large
+from churnctl.contract.rows import row_list
+from churnctl.contract.schema import ColumnSpec, Schema, canonical_label
+from churnctl.contract.values import infinite_cells, label_text, to_label, to_number, to_text
 from churnctl.errors import DataError, UsageError, preview
-from churnctl.features import reject_too_large
-from churnctl.rows import row_list
-from churnctl.schema import infinite_cells, label_text, to_label, to_number, to_text
 
 # Target names recognised when --target is not given (compared case-insensitively).
 TARGET_GUESSES = (

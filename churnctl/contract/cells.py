@@ -1,7 +1,7 @@
-"""Typing the cells of JSON rows without pandas, exactly as :mod:`churnctl.schema` types the columns
+"""Typing the cells of JSON rows without pandas, exactly as :mod:`churnctl.contract.values` types the columns
 that ``pandas.DataFrame.from_records`` builds from the same rows.
 
-Most rules are per cell (see :mod:`churnctl.schema`), but pandas decides a few per column, so these
+Most rules are per cell (see :mod:`churnctl.contract.values`), but pandas decides a few per column, so these
 functions take all the values of one column:
 
 * numbers: ``pd.to_numeric`` reads text with fast_float (correctly rounded, like ``float``) when it
@@ -21,7 +21,7 @@ import math
 import re
 from collections.abc import Sequence
 
-from churnctl.contract import INFINITY, label_text
+from churnctl.contract.schema import INFINITY, label_text
 
 INT64_MIN, INT64_MAX, UINT64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
 LONG_MIN, LONG_MAX = INT64_MIN, INT64_MAX  # C long on the 64-bit platforms pandas supports
@@ -141,7 +141,7 @@ def parse_number(text: str) -> tuple[float, bool] | None:
 
 def infinite_value(value: object) -> bool:
     """Whether a JSON value is infinity (a float that is, or text that spells it: ``"inf"``,
-    ``"-Infinity"``), as :func:`churnctl.schema.infinite_cells` reads it."""
+    ``"-Infinity"``), as :func:`churnctl.contract.values.infinite_cells` reads it."""
     if isinstance(value, float):
         return math.isinf(value)
     return isinstance(value, str) and INFINITY.fullmatch(value.strip()) is not None
@@ -149,9 +149,9 @@ def infinite_value(value: object) -> bool:
 
 def numbers(values: Sequence[object]) -> tuple[list[float], list[bool]]:
     """(float values with NaN for missing, present-but-not-a-number flags) of one column, as
-    :func:`churnctl.schema.to_number` gives them for a column built from these JSON values.
+    :func:`churnctl.contract.values.to_number` gives them for a column built from these JSON values.
 
-    (Integers beyond any float never reach it: :func:`churnctl.rows.parse_json_rows` keeps them as text.)
+    (Integers beyond any float never reach it: :func:`churnctl.contract.rows.parse_json_rows` keeps them as text.)
     """
     floats: list[float] = []
     ints: list[int | None] = []
@@ -225,6 +225,6 @@ def _float64_column(values: Sequence[object]) -> bool:
 
 
 def texts(values: Sequence[object]) -> list[str | None]:
-    """Canonical category text of one column (None for missing), as :func:`churnctl.schema.to_text`."""
+    """Canonical category text of one column (None for missing), as :func:`churnctl.contract.values.to_text`."""
     as_float = _float64_column(values)
     return [label_text(float(v) if as_float and isinstance(v, int) and not isinstance(v, bool) else v) for v in values]

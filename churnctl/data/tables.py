@@ -1,6 +1,6 @@
 """Reading and writing tabular files: CSV (optionally compressed), Parquet and JSON rows.
 
-CSV cells are read as text and typed later by :mod:`churnctl.schema`, so that ingest, predict and
+CSV cells are read as text and typed later by :mod:`churnctl.contract.values`, so that ingest, predict and
 later checks apply one set of rules (blank numeric cells are missing, "abc" in a numeric column is
 an error naming row and column) instead of whatever a parser guessed for one file. The batch
 reader may parse a model's numeric columns as numbers first, as a shortcut: any cell that is not a
@@ -182,7 +182,7 @@ def iter_table(
     CSV cells are text, except the ``numeric`` columns, which the reader parses as numbers (the
     costly part of reading numeric columns as text is converting them afterwards). Should a cell of
     one of them not be a plain number, the rest of the file is read as text, where the rules of
-    :mod:`churnctl.features` apply and name the cell.
+    :mod:`churnctl.contract.frames` apply and name the cell.
     """
     path = Path(path)
     names = read_header(path)

@@ -1,7 +1,7 @@
 """JSON rows for ``predict --json``, without pandas: reading and parsing the input, checking each row
 against the model's schema and typing the features, with the same rules and the same error
-messages as :func:`churnctl.features.prepare_features` applied to
-``pandas.DataFrame.from_records(rows)`` (see :mod:`churnctl.cells` for the details pandas decides
+messages as :func:`churnctl.contract.frames.prepare_features` applied to
+``pandas.DataFrame.from_records(rows)`` (see :mod:`churnctl.contract.cells` for the details pandas decides
 per column)."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from churnctl.cells import infinite_value, numbers, texts
-from churnctl.contract import MAX_ABS_VALUE, Schema
+from churnctl.contract.cells import infinite_value, numbers, texts
+from churnctl.contract.schema import MAX_ABS_VALUE, Schema
 from churnctl.errors import DataError, preview, shown
 
 log = logging.getLogger(__name__)
@@ -202,7 +202,7 @@ def warn_infinite(source: str, column: str, rows: list[int], offset: int = 0) ->
 
 
 def too_large(source: str, column: str, rows: list[int], example: float, offset: int = 0) -> Problem:
-    """The one rule for numbers of magnitude :data:`churnctl.contract.MAX_ABS_VALUE` or more, in every
+    """The one rule for numbers of magnitude :data:`churnctl.contract.schema.MAX_ABS_VALUE` or more, in every
     command and in ``serve``: models and statistics overflow on them (a confident probability of 1.0,
     or all zeros), so they are a data error, never scored (``rows``: 0-based)."""
     where = f"{source}: " if source else ""

@@ -122,7 +122,7 @@ class CompiledModel:
     def predict_proba(
         self, numbers: Mapping[str, Sequence[float]], texts: Mapping[str, Sequence[str | None]]
     ) -> np.ndarray:
-        """Churn probabilities of typed feature rows (see :func:`churnctl.rows.type_rows`)."""
+        """Churn probabilities of typed feature rows (see :func:`churnctl.contract.rows.type_rows`)."""
         if self.family == "blend":  # as scikit-learn's soft vote: the mean over members
             return np.asarray(np.mean(np.stack([m.predict_proba(numbers, texts) for m in self.members]), axis=0))
         if self.family == "logreg":

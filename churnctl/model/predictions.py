@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from churnctl.contract import Schema
+from churnctl.contract.schema import Schema
 from churnctl.errors import UsageError
 
 
@@ -29,7 +29,7 @@ def logit(proba: np.ndarray) -> np.ndarray:
 
 
 def calibrate(proba: np.ndarray, mapping: dict[str, Any] | None) -> np.ndarray:
-    """Apply a model version's calibration (see :mod:`churnctl.calibration`): ``sigmoid`` maps p to
+    """Apply a model version's calibration (see :mod:`churnctl.model.calibration`): ``sigmoid`` maps p to
     1 / (1 + exp(-(a·logit(p) + b))), ``isotonic`` interpolates linearly between its points (flat
     beyond them); none (or an older version without one) leaves p as it is."""
     proba = np.asarray(proba, dtype=float)

@@ -3,7 +3,7 @@
 Three candidates — none, sigmoid (Platt scaling of the logit) and isotonic regression — are compared
 by stratified cross-validation of the Brier score on the out-of-fold predictions of the chosen model
 (never on the test split); the best is fitted on all of them. A mapping is stored in the signed
-manifest as plain numbers and applied by :func:`churnctl.predictions.calibrate` on every scoring path
+manifest as plain numbers and applied by :func:`churnctl.model.predictions.calibrate` on every scoring path
 (scikit-learn and compiled alike). Calibration is monotone, so it does not reorder customers (isotonic
 regression can tie some).
 """
@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss
 from sklearn.model_selection import StratifiedKFold
 
-from churnctl.predictions import calibrate, logit
+from churnctl.model.predictions import calibrate, logit
 
 METHODS = ("none", "sigmoid", "isotonic")
 FOLDS = 5

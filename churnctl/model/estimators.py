@@ -2,7 +2,7 @@
 
 One function, :func:`build_pipeline`, turns a schema and a candidate (a family and its parameters)
 into a fitted-to-be scikit-learn estimator that takes the typed frame that
-:func:`churnctl.features.prepare_features` produces; the saved artifact is that whole estimator.
+:func:`churnctl.contract.frames.prepare_features` produces; the saved artifact is that whole estimator.
 
 Families:
 
@@ -30,7 +30,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, SplineTransformer, StandardScaler
 
-from churnctl.contract import Schema
+from churnctl.contract.schema import Schema
 from churnctl.errors import UsageError
 
 FAMILIES = ("logreg", "hgb")  # what --model may force besides auto (and blend)

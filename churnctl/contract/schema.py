@@ -1,4 +1,4 @@
-"""The data contract without pandas: :class:`Schema` and :class:`ColumnSpec` (:mod:`churnctl.schema`
+"""The data contract without pandas: :class:`Schema` and :class:`ColumnSpec` (:mod:`churnctl.contract.values`
 adds the typing of pandas columns) and the canonical text of a single category value. The fast
 scorer of ``predict --json`` types JSON rows with these alone."""
 
@@ -100,7 +100,7 @@ def canonical_label(text: str) -> str:
 def label_text(value: object) -> str | None:
     """Canonical text of a label or category: None for missing, '1' for 1 and 1.0.
 
-    :func:`churnctl.schema.label_text` is this function plus pandas' own missing value.
+    :func:`churnctl.contract.values.label_text` is this function plus pandas' own missing value.
     """
     if value is None:
         return None

@@ -1,5 +1,5 @@
-"""Compiling a fitted pipeline of :func:`churnctl.estimators.build_pipeline` (or a blend of two) into
-``model.npz`` (the format is described in :mod:`churnctl.compiled.scorer`).
+"""Compiling a fitted pipeline of :func:`churnctl.model.estimators.build_pipeline` (or a blend of two) into
+``model.npz`` (the format is described in :mod:`churnctl.model.compiled.scorer`).
 
 Only the pipelines that ``build_pipeline`` makes are compiled, and every option the arrays depend
 on is checked; anything else raises :class:`CompileError`, and the version is then scored with
@@ -25,9 +25,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
-from churnctl.compiled.linear import CompileError, categories, is_nan, linear, require
-from churnctl.compiled.scorer import FORMAT, CompiledFormatError, CompiledModel
-from churnctl.contract import Schema
+from churnctl.contract.schema import Schema
+from churnctl.model.compiled.linear import CompileError, categories, is_nan, linear, require
+from churnctl.model.compiled.scorer import FORMAT, CompiledFormatError, CompiledModel
 
 log = logging.getLogger("churnctl")
 TOLERANCE = 1e-9
@@ -45,7 +45,7 @@ NODE_FIELDS = {
 def compiled_model_bytes(pipeline: Any, schema: Schema, X: pd.DataFrame) -> bytes | None:
     """``model.npz`` of a fitted pipeline, or None (logged) when it cannot be compiled exactly.
 
-    ``X`` holds prepared training rows (:func:`churnctl.features.prepare_features`) for the check.
+    ``X`` holds prepared training rows (:func:`churnctl.contract.frames.prepare_features`) for the check.
     """
     try:
         return compile_pipeline(pipeline, schema, X)
