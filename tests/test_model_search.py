@@ -75,7 +75,7 @@ def test_train_records_the_search_and_honours_the_budget_for_importance(cli, tmp
 def test_long_work_reports_progress_to_the_caller(data, artifacts, sim_csv, tmp_path):
     from churnctl.config import Settings
     from churnctl.lifecycle.drift_check import drift_check
-    from churnctl.lifecycle.predict import predict_file
+    from churnctl.lifecycle.predict_batch import predict_file
     from churnctl.registry import Registry
 
     schema, X, y = data

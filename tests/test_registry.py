@@ -15,7 +15,7 @@ from churnctl.contract.rows import read_rows
 from churnctl.data.datasets import load_dataset
 from churnctl.errors import LockHeldError
 from churnctl.lifecycle.ingest import ingest
-from churnctl.lifecycle.predict import predict_parsed_rows
+from churnctl.lifecycle.predict import predict_rows
 from churnctl.lifecycle.train import train
 from churnctl.model.loading import load_model
 from churnctl.registry import Registry
@@ -133,7 +133,7 @@ def test_same_inputs_same_dataset_id_and_predictions(tmp_path, sim_csv):
         registry = Registry(tmp_path / name)
         ingested = ingest(registry, str(sim_csv), settings, target="Exited", seed=5)
         train(registry, settings, model="auto", seed=5)
-        scored = predict_parsed_rows(registry, settings, *read_rows(str(rows_file)))
+        scored = predict_rows(registry, settings, *read_rows(str(rows_file)))
         results.append((ingested.dataset_id, [p["churn_probability"] for p in scored.predictions]))
     assert results[0] == results[1]
     other = ingest(Registry(tmp_path / "c"), str(sim_csv), settings, target="Exited", seed=6)

@@ -360,7 +360,7 @@ def test_an_internal_error_is_a_500_without_internals_logged_once_with_its_trace
     def broken(*args, **kwargs):
         raise RuntimeError("secret internal detail /srv/path")
 
-    served.predict_fast = broken
+    served.scorer.score_rows = broken
     answer = client.post("/predict", json=EXAMPLE_ROW)
     assert answer.status_code == 500 and "secret" not in answer.text and "/srv" not in answer.text
     records = [r for r in caplog.records if "internal error answering" in r.getMessage()]

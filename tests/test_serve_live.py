@@ -61,16 +61,17 @@ def two_versions(artifacts, fast_config):
     """v0001 (gradient boosting, current) and v0002 (logistic regression, not promoted), and the
     probability each gives the example row."""
     from churnctl.config import Settings, load_settings
-    from churnctl.lifecycle.predict_compiled import predict_rows_compiled
     from churnctl.lifecycle.train import train
+    from churnctl.model.scorer import Scorer
     from churnctl.registry import Registry
 
     registry = Registry(artifacts)
     train(registry, load_settings(fast_config), model="logreg")
     expected = {}
     for version in ("v0001", "v0002"):
-        result = predict_rows_compiled(registry, Settings(), [EXAMPLE_ROW], True, "row", version=version)
-        assert result is not None
+        scorer = Scorer.load(registry, Settings(), version)
+        assert scorer.compiled is not None
+        result = scorer.score_rows([EXAMPLE_ROW], True, "row")
         expected[version] = result.predictions[0]["churn_probability"]
     assert expected["v0001"] != expected["v0002"]
     return expected

@@ -60,6 +60,56 @@ def test_no_import_cycles():
     assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
 
 
+# Which package may import which (top to bottom; a package also imports its own modules). The base
+# modules (errors, config, logs, the package itself) are below everything.
+BASE = {"churnctl", "churnctl.errors", "churnctl.config", "churnctl.logs"}
+LAYERS = {
+    "cli": {"serve", "lifecycle", "drift", "reports", "model", "data", "contract", "registry", "runtime", "synthetic"},
+    "serve": {"model", "data", "contract", "registry", "runtime"},
+    "lifecycle": {"drift", "reports", "model", "data", "contract", "registry", "runtime", "synthetic"},
+    "reports": {"drift", "model", "data", "contract", "runtime"},
+    "drift": {"model", "data", "contract", "runtime"},  # never the registry: callers load what it needs
+    "model": {"data", "contract", "registry", "runtime"},
+    "data": {"contract", "registry", "runtime"},
+    "contract": {"runtime"},
+    "registry": {"runtime"},
+    "runtime": set(),
+    "synthetic": {"contract", "runtime"},
+}
+TOP_LEVEL = {"churnctl", "churnctl.__main__", "churnctl.errors", "churnctl.config", "churnctl.logs"}
+
+
+def package_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in LAYERS) else None
+
+
+def test_every_package_is_in_the_layer_table_and_the_top_level_is_small():
+    packages = {package_of(name) for name in MODULES} - {None}
+    assert packages == set(LAYERS), packages ^ set(LAYERS)
+    top = {name for name in MODULES if package_of(name) is None}
+    assert top <= TOP_LEVEL, top - TOP_LEVEL
+    for package in LAYERS:
+        assert ast.get_docstring(ast.parse((PACKAGE / package / "__init__.py").read_text())), package
+
+
+def test_imports_follow_the_layer_table():
+    wrong = []
+    for name in MODULES:
+        own = package_of(name)
+        if own is None:
+            continue
+        allowed = LAYERS[own] | {own}
+        for target in imports_of(name):
+            other = package_of(target)
+            if other is None:
+                if target not in BASE:
+                    wrong.append(f"{name} -> {target}")
+            elif other not in allowed:
+                wrong.append(f"{name} -> {target}")
+    assert not wrong, "imports against the layer table:\n" + "\n".join(sorted(wrong))
+
+
 def test_modules_stay_small():
     long = {name: n for name, path in MODULES.items() if (n := len(path.read_text().splitlines())) > MAX_LINES}
     assert not long, f"modules over {MAX_LINES} lines: {long}"

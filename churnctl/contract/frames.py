@@ -7,10 +7,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churnctl.contract.rows import InvalidRows, Problem, row_list, too_large, warn_infinite
+from churnctl.contract.problems import (
+    InvalidRows,
+    Problem,
+    lacking_columns_error,
+    not_a_category,
+    not_a_number,
+    too_large,
+    warn_infinite,
+)
 from churnctl.contract.schema import MAX_ABS_VALUE, Schema, canonical_label
 from churnctl.contract.values import infinite_cells, to_label, to_number, to_text
-from churnctl.errors import DataError, preview, shown
+from churnctl.errors import DataError, preview
 
 
 def check_header(header: list[str], schema: Schema, source: str) -> None:
@@ -33,10 +41,7 @@ def prepare_features(
     """
     missing = [n for n in schema.feature_names if n not in frame.columns]
     if missing:
-        raise DataError(
-            f"{source} lacks {len(missing)} feature column(s) the model needs: {preview(missing)}",
-            hint="add the missing columns (blank values are allowed) and run again",
-        )
+        raise lacking_columns_error(source, missing)
     unseen: dict[str, dict[str, int]] = {}
     out: dict[str, object] = {}
     problems: list[Problem] = []
@@ -50,14 +55,7 @@ def prepare_features(
                 bad = bad & ~infinite
             if bad.any():
                 wrong = np.flatnonzero(bad).tolist()
-                first = series.iloc[wrong[0]]
-                first = first if isinstance(first, (str, dict, list)) else str(first)
-                message = (
-                    f"{source}: column {spec.name!r} expects numbers, found {shown(first)} "
-                    f"in row {row_list(wrong, row_offset)}"
-                )
-                hint = "fix or blank out those cells; blank cells are read as missing"
-                problems.append(Problem("not_a_number", spec.name, wrong, message, hint))
+                problems.append(not_a_number(source, spec.name, wrong, series.iloc[wrong[0]], row_offset))
             huge = np.flatnonzero(np.abs(values) >= MAX_ABS_VALUE)
             if len(huge):
                 problems.append(too_large(source, spec.name, huge.tolist(), float(values[huge[0]]), row_offset))
@@ -67,11 +65,7 @@ def prepare_features(
                 nested = series.map(lambda v: isinstance(v, (dict, list))).to_numpy(dtype=bool)
                 if nested.any():
                     wrong = np.flatnonzero(nested).tolist()
-                    message = (
-                        f"{source}: column {spec.name!r} expects a category (text or number), found "
-                        f"{shown(series.iloc[wrong[0]])} in row {row_list(wrong, row_offset)}"
-                    )
-                    problems.append(Problem("not_a_category", spec.name, wrong, message))
+                    problems.append(not_a_category(source, spec.name, wrong, series.iloc[wrong[0]], row_offset))
                     continue
             text = to_text(series)
             new = text.notna() & ~text.isin(set(spec.categories or ()))

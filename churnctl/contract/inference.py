@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from churnctl.contract.frames import reject_too_large
-from churnctl.contract.rows import row_list
+from churnctl.contract.problems import row_list
 from churnctl.contract.schema import ColumnSpec, Schema, canonical_label
 from churnctl.contract.values import infinite_cells, label_text, to_label, to_number, to_text
 from churnctl.errors import DataError, UsageError, preview

@@ -15,8 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from churnctl.contract.cells import infinite_value, numbers, texts
+from churnctl.contract.problems import (
+    InvalidRows,
+    Problem,
+    absent_from_rows,
+    lacking_columns,
+    not_a_category,
+    not_a_number,
+    too_large,
+    warn_infinite,
+)
 from churnctl.contract.schema import MAX_ABS_VALUE, Schema
-from churnctl.errors import DataError, preview, shown
+from churnctl.errors import DataError, shown
 
 log = logging.getLogger(__name__)
 
@@ -139,43 +149,13 @@ def parse_json_rows(text: str, source: str = "input") -> tuple[list[dict], bool]
     )
 
 
-@dataclass
-class Problem:
-    """One thing wrong with JSON rows: a feature (``field``), the rows it concerns (0-based) and the
-    message the CLI gives for it."""
-
-    kind: str  # missing | not_a_number | not_a_category
-    field: str
-    rows: list[int]
-    message: str
-    hint: str | None = None
-
-
-class InvalidRows(DataError):
-    """Rows that break the model's schema; ``problems`` lists every one. The message is ``message``, or
-    the first problem's followed by the others'."""
-
-    def __init__(self, problems: list[Problem], message: str | None = None):
-        first = problems[0]
-        if message is None:
-            others = sorted({p.message for p in problems[1:]} - {first.message})
-            more = f"\n  and {len(others)} more problem(s): " + "; ".join(others[:5]) if others else ""
-            message = first.message + more
-        super().__init__(message, first.hint)
-        self.problems = problems
-
-
-_MISSING_HINT = "give every feature in every row; null marks a missing value"
-
-
 def missing_features(rows: list[dict], schema: Schema, source: str) -> list[Problem]:
     """A problem per feature that rows lack (null marks a missing value; absent is an error), naming them."""
     problems = []
     for name in schema.feature_names:
         lacking = [i for i, row in enumerate(rows) if name not in row]
         if lacking:
-            message = f"{source}: feature {name!r} is absent from row {row_list(lacking)}; the model needs it"
-            problems.append(Problem("missing", name, lacking, message, _MISSING_HINT))
+            problems.append(absent_from_rows(source, name, lacking))
     return problems
 
 
@@ -185,33 +165,7 @@ def require_features(rows: list[dict], schema: Schema, source: str) -> None:
     if problems:
         row = min(p.rows[0] for p in problems)
         absent = [n for n in schema.feature_names if n not in rows[row]]
-        message = f"{source}: row {row + 1} lacks {len(absent)} feature column(s) the model needs: {preview(absent)}"
-        raise InvalidRows(problems, message)
-
-
-def row_list(rows: list[int], offset: int = 0, limit: int = 5) -> str:
-    """'1, 4, 7 (+2 more)': row numbers (from 1, plus ``offset``) of 0-based row indices."""
-    shown = ", ".join(str(r + 1 + offset) for r in rows[:limit])
-    return shown + (f" (+{len(rows) - limit} more)" if len(rows) > limit else "")
-
-
-def warn_infinite(source: str, column: str, rows: list[int], offset: int = 0) -> None:
-    """The warning every command gives for infinite numbers, read as missing values (``rows``: 0-based)."""
-    message = "%s: column %r: %d infinite value(s) read as missing (row %s)"
-    log.warning(message, source, column, len(rows), row_list(rows, offset))
-
-
-def too_large(source: str, column: str, rows: list[int], example: float, offset: int = 0) -> Problem:
-    """The one rule for numbers of magnitude :data:`churnctl.contract.schema.MAX_ABS_VALUE` or more, in every
-    command and in ``serve``: models and statistics overflow on them (a confident probability of 1.0,
-    or all zeros), so they are a data error, never scored (``rows``: 0-based)."""
-    where = f"{source}: " if source else ""
-    message = (
-        f"{where}column {column!r} has {len(rows)} value(s) too large to model (magnitude 1e150 or more, "
-        f"e.g. {example:g}) in row {row_list(rows, offset)}"
-    )
-    hint = "rescale the column as it was at training, or blank out (null) the cells that are placeholders"
-    return Problem("too_large", column, rows, message, hint)
+        raise InvalidRows(problems, lacking_columns(source, absent, row))
 
 
 @dataclass
@@ -255,12 +209,7 @@ def type_rows(rows: list[dict], schema: Schema, source: str = "input") -> TypedR
                 bad = [b and not f for b, f in zip(bad, infinite, strict=True)]
             if any(bad):
                 wrong = [i for i, b in enumerate(bad) if b]
-                first = values[wrong[0]]
-                first = first if isinstance(first, (str, dict, list)) else str(first)
-                found = f"found {shown(first)} in row {row_list(wrong)}"
-                message = f"{source}: column {spec.name!r} expects numbers, {found}"
-                hint = "fix or blank out those cells; blank cells are read as missing"
-                problems.append(Problem("not_a_number", spec.name, wrong, message, hint))
+                problems.append(not_a_number(source, spec.name, wrong, values[wrong[0]]))
             huge = [i for i, f in enumerate(floats) if abs(f) >= MAX_ABS_VALUE]
             if huge:
                 problems.append(too_large(source, spec.name, huge, floats[huge[0]]))
@@ -268,11 +217,7 @@ def type_rows(rows: list[dict], schema: Schema, source: str = "input") -> TypedR
         else:
             nested = [i for i, v in enumerate(values) if isinstance(v, (dict, list))]
             if nested:
-                message = (
-                    f"{source}: column {spec.name!r} expects a category (text or number), found "
-                    f"{shown(values[nested[0]])} in row {row_list(nested)}"
-                )
-                problems.append(Problem("not_a_category", spec.name, nested, message))
+                problems.append(not_a_category(source, spec.name, nested, values[nested[0]]))
                 continue
             text = texts(values)
             known = spec.categories or {}

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from churnctl.contract.frames import prepare_features
-from churnctl.contract.rows import InvalidRows
+from churnctl.contract.problems import InvalidRows
 from churnctl.contract.schema import Schema
 from churnctl.data.sources import SUFFIXES
 from churnctl.errors import DataError, preview, shown

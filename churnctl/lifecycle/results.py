@@ -1,11 +1,9 @@
-"""What every lifecycle result shares, and the result of ``predict --json``, which both the
-scikit-learn path (:mod:`churnctl.lifecycle.predict`) and the compiled one
-(:mod:`churnctl.lifecycle.predict_compiled`) return."""
+"""What every lifecycle result shares: a JSON document, and warnings logged as they are kept."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any
 
 log = logging.getLogger("churnctl.data")  # warnings about the input data
@@ -23,15 +21,3 @@ def warn(messages: list[str]) -> list[str]:
     for message in messages:
         log.warning(message)
     return messages
-
-
-@dataclass
-class PredictRowsResult(Result):
-    model_version: str
-    single: bool
-    predictions: list[dict]
-    warnings: list[str] = field(default_factory=list)
-
-    def document(self) -> Any:
-        """The JSON written to stdout: one object for one input object, else an array."""
-        return self.predictions[0] if self.single else self.predictions

@@ -26,11 +26,12 @@ from fastapi.responses import Response
 
 import churnctl
 from churnctl.config import load_settings
-from churnctl.contract.rows import InvalidRows, NotReproducible, Problem, missing_features, parse_json_rows, type_rows
+from churnctl.contract.problems import InvalidRows, Problem
+from churnctl.contract.rows import NotReproducible, missing_features, parse_json_rows, type_rows
 from churnctl.data.predlog import PredictionLog, log_folder
 from churnctl.errors import ChurnctlError, DataError
-from churnctl.lifecycle.results import PredictRowsResult
 from churnctl.logs import configure_logging, route_server_logs
+from churnctl.model.scorer import PredictRowsResult
 from churnctl.registry import Registry
 from churnctl.registry.signing import KeySource
 from churnctl.serve.guard import Guard
@@ -124,7 +125,7 @@ def create_app(options: ServeOptions) -> Guard:
                     "hint": "send fewer rows per request (predict --input scores batches), or raise [serve] max_rows",
                 },
             )
-        inline = not explain and len(rows) <= INLINE_ROWS and served.compiled is not None
+        inline = len(rows) <= INLINE_ROWS and served.scorer.compiled_first(explain)
         try:
             result = (
                 _answer(served, rows, single, explain)
@@ -205,8 +206,7 @@ def _parse(body: bytes) -> tuple[list[dict], bool]:
 
 
 def _answer(served: ServedModel, rows: list[dict], single: bool, explain: bool) -> PredictRowsResult:
-    fast = None if explain else served.predict_fast(rows, single, SOURCE)
-    return fast if fast is not None else served.predict(rows, single, SOURCE, explain)
+    return served.scorer.score_rows(rows, single, SOURCE, explain=explain)
 
 
 def _all_problems(served: ServedModel, rows: list[dict]) -> list[Problem]:
@@ -285,7 +285,7 @@ def _warnings_header(warnings: list[str]) -> str:
 
 
 def _model_document(served: ServedModel, holder: ModelHolder) -> dict[str, Any]:
-    manifest = served.manifest
+    manifest = served.scorer.manifest
     document = {
         "schema_version": SCHEMA_VERSION,
         "model_version": served.version,
@@ -293,14 +293,14 @@ def _model_document(served: ServedModel, holder: ModelHolder) -> dict[str, Any]:
         "dataset_id": manifest.get("dataset_id"),
         "estimator": manifest.get("estimator"),
         "params": manifest.get("params"),
-        "threshold": served.threshold,
-        "high_risk_from": served.high,
+        "threshold": served.scorer.threshold,
+        "high_risk_from": served.scorer.high,
         "calibration": (manifest.get("calibration") or {}).get("method", "none"),
         "cv_roc_auc": manifest.get("cv_roc_auc"),
         "test_metrics": manifest.get("test_metrics"),
         "feature_importance": manifest.get("feature_importance"),
         "schema": manifest.get("schema"),
-        "scorer": "compiled" if served.compiled is not None else "scikit-learn",
+        "scorer": served.scorer.scorer_name,
         "loaded_at": served.loaded_at,
     }
     if holder.failure is not None:

@@ -17,18 +17,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from churnctl.config import Settings
-from churnctl.contract.rows import NotReproducible
 from churnctl.contract.schema import Schema
 from churnctl.errors import ChurnctlError
-from churnctl.lifecycle.predict import score_rows
-from churnctl.lifecycle.predict_compiled import CompiledPredictor, load_compiled
-from churnctl.lifecycle.results import PredictRowsResult
-from churnctl.model.explain import typical_values
-from churnctl.model.loading import LoadedModel, load_model, load_reference
-from churnctl.model.predictions import high_risk_cut
+from churnctl.model.scorer import Scorer
 from churnctl.registry import Registry
 
 log = logging.getLogger("churnctl")
@@ -37,56 +30,32 @@ RETRY_SECONDS = 10.0
 
 @dataclass
 class ServedModel:
-    """One loaded version: the compiled scorer (numpy only, when the version has one) for plain
-    predictions, the scikit-learn pipeline for explanations and rows only it types exactly."""
+    """One loaded version: its :class:`~churnctl.model.scorer.Scorer` (which decides how each request's
+    rows are scored) and when it was loaded."""
 
-    version: str
-    manifest: dict[str, Any]
-    schema: Schema
-    threshold: float
-    high: float
-    pipeline: LoadedModel
-    compiled: CompiledPredictor | None
-    typical: dict[str, Any]  # the reference's typical values, for explanations
+    scorer: Scorer
     loaded_at: float = field(default_factory=time.time)
+
+    @property
+    def version(self) -> str:
+        return self.scorer.version
+
+    @property
+    def schema(self) -> Schema:
+        return self.scorer.schema
 
     @property
     def fields(self) -> list[str]:
         """What the prediction log keeps of a row: its features and identifiers."""
         return self.schema.feature_names + self.schema.identifier_names
 
-    def predict_fast(self, rows: list[dict], single: bool, name: str) -> PredictRowsResult | None:
-        """Predictions by the compiled model, or None when the scikit-learn path must score the rows."""
-        if self.compiled is None:
-            return None
-        try:
-            return self.compiled.predict(rows, single, name, self.high)
-        except NotReproducible:
-            return None
-
-    def predict(self, rows: list[dict], single: bool, name: str, explain: bool = False) -> PredictRowsResult:
-        """Predictions by the scikit-learn pipeline; with ``explain``, each with its top reasons."""
-        typical = self.typical if explain else None
-        return score_rows(self.pipeline, rows, single, name, self.high, typical=typical)
-
 
 def load_served(registry: Registry, settings: Settings, version: str) -> ServedModel:
     """Load ``version``, each file read once and checked as every command checks it (the drift reference
     too: explanations need its typical values); raises :class:`ChurnctlError` when it cannot serve."""
-    pipeline = load_model(registry, version)
-    compiled = load_compiled(registry, version, pipeline.manifest, pipeline_checked=True)
-    high = high_risk_cut(pipeline.threshold, settings.predict.high_risk, version)
-    reference, _ = load_reference(registry, pipeline)
-    return ServedModel(
-        version=version,
-        manifest=pipeline.manifest,
-        schema=pipeline.schema,
-        threshold=pipeline.threshold,
-        high=high,
-        pipeline=pipeline,
-        compiled=compiled,
-        typical=typical_values(reference, pipeline.schema),
-    )
+    scorer = Scorer.load(registry, settings, version, eager=True)
+    scorer.typical_values()
+    return ServedModel(scorer)
 
 
 @dataclass

@@ -29,7 +29,7 @@ def _warm_up() -> None:
     """Import what the tasks import, so that a measured run does not pay the workers' start-up."""
     import churnctl.drift.partial
     import churnctl.lifecycle.evaluate
-    import churnctl.lifecycle.predict  # noqa: F401
+    import churnctl.lifecycle.predict_batch  # noqa: F401
 
 
 def _samples(dask_worker) -> int:  # type: ignore[no-untyped-def]

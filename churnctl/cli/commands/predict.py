@@ -87,18 +87,9 @@ def predict_command(
     if json_rows is not None:
         if output is not None:
             raise UsageError("--output goes with --input; --json writes its predictions to stdout")
-        # The compiled scorer needs neither scikit-learn nor pandas; versions without one (or rows it
-        # cannot type exactly as pandas would) are scored by the scikit-learn path.
-        from churnctl.contract.rows import read_rows
-        from churnctl.lifecycle.predict_compiled import predict_rows_compiled
+        from churnctl.lifecycle.predict import predict_json
 
-        parsed, single, name = read_rows(json_rows)
-        # Explanations score each row once per feature with the whole pipeline: the scikit-learn path.
-        rows = None if explain else predict_rows_compiled(st.registry, st.settings, parsed, single, name, version=model)
-        if rows is None:
-            from churnctl.lifecycle.predict import predict_parsed_rows
-
-            rows = predict_parsed_rows(st.registry, st.settings, parsed, single, name, version=model, explain=explain)
+        rows = predict_json(st.registry, st.settings, json_rows, version=model, explain=explain)
 
         def rows_text(out: Console) -> None:
             columns = list(rows.predictions[0])
@@ -125,7 +116,7 @@ def predict_command(
             hint="add --output FILE to get a JSON summary",
         )
     from churnctl.data.outputs import spooled_stdin
-    from churnctl.lifecycle.predict import predict_file
+    from churnctl.lifecycle.predict_batch import predict_file
     from churnctl.runtime.engine import open_engine
 
     if engine != "local":

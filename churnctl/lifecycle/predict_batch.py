@@ -1,0 +1,203 @@
+"""predict --input: score a CSV/Parquet batch (a file, folder, glob or URL of parts) with a model version,
+in bounded memory, on any engine (JSON rows are :mod:`churnctl.lifecycle.predict`)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from churnctl.config import Settings
+from churnctl.contract.frames import check_header, merge_unseen, prepare_features
+from churnctl.contract.rows import unseen_warnings
+from churnctl.data import outputs
+from churnctl.data.sources import Part, resolve
+from churnctl.errors import ClusterError, DataError, UsageError, preview
+from churnctl.lifecycle.results import Result, warn
+from churnctl.model.predictions import prediction_columns
+from churnctl.model.scorer import Scorer
+from churnctl.registry import Registry
+from churnctl.runtime.engine import Engine
+from churnctl.runtime.progress import Progress, no_progress
+
+log = logging.getLogger(__name__)
+
+
+def score(
+    scorer: Scorer, frame: pd.DataFrame, *, source: str = "input", row_offset: int = 0
+) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
+    """Predictions for ``frame``: identifiers present in it, then the prediction columns."""
+    X, unseen = prepare_features(frame, scorer.schema, source=source, row_offset=row_offset)
+    proba = scorer.predict_proba(X)
+    out = pd.DataFrame(index=frame.index)
+    for name in scorer.schema.identifier_names:
+        if name in frame.columns:
+            out[name] = frame[name].to_numpy()
+    for name, values in prediction_columns(proba, scorer.threshold, scorer.high).items():
+        out[name] = values
+    out["model_version"] = scorer.version
+    return out, unseen
+
+
+@dataclass
+class PredictFileResult(Result):
+    model_version: str
+    input: str
+    output: str | None
+    n_rows: int
+    n_churn: int
+    risk_levels: dict
+    mean_probability: float
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PredictJob:
+    """What every part of a batch needs (sent once to each worker of a cluster)."""
+
+    model: Scorer
+    batch_rows: int = 100_000
+    identifiers: list[str] = field(default_factory=list)  # the first part's identifier columns: every part's
+    folder: str | None = None  # --engine dask: where each part's predictions are written
+    names: dict[str, str] = field(default_factory=dict)  # part -> its file name in ``folder``
+
+
+@dataclass
+class PredictPartial:
+    n_rows: int = 0
+    n_churn: int = 0
+    total_p: float = 0.0
+    levels: dict[str, int] = field(default_factory=lambda: {"low": 0, "medium": 0, "high": 0})
+    unseen: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def add(self, other: PredictPartial) -> None:
+        self.n_rows += other.n_rows
+        self.n_churn += other.n_churn
+        self.total_p += other.total_p
+        for level, count in other.levels.items():
+            self.levels[level] += count
+        merge_unseen(self.unseen, other.unseen)
+
+
+def score_part(
+    part: Part, job: PredictJob, writer: outputs.TableWriter, first_row: int = 0, progress: Progress = no_progress
+) -> PredictPartial:
+    """Score one part in batches into ``writer`` (``first_row``: rows written before it)."""
+    with part.fetched() as local:
+        return _score(local, job, writer, first_row, progress)
+
+
+def _score(
+    part: Part, job: PredictJob, writer: outputs.TableWriter, first_row: int, progress: Progress
+) -> PredictPartial:
+    schema = job.model.schema
+    header = part.header()
+    check_header(header, schema, part.name)
+    absent = [n for n in job.identifiers if n not in header]
+    if absent:
+        raise DataError(
+            f"{part.name} lacks the identifier column(s) {preview(absent)} of the input's first part",
+            hint="give every part the same columns",
+        )
+    done = PredictPartial()
+    for batch in part.batches(schema.feature_names + job.identifiers, job.batch_rows, schema.numeric_names):
+        batch.index = pd.RangeIndex(first_row + done.n_rows, first_row + done.n_rows + len(batch))
+        predictions, unseen = score(job.model, batch, source=part.name, row_offset=done.n_rows)
+        writer.write(predictions)
+        merge_unseen(done.unseen, unseen)
+        done.n_rows += len(batch)
+        done.n_churn += int(predictions["churn_label"].sum())
+        done.total_p += float(predictions["churn_probability"].sum())
+        for level, count in predictions["risk_level"].value_counts().items():
+            done.levels[str(level)] += int(count)
+        progress("scoring rows", first_row + done.n_rows, None)
+    return done
+
+
+def predict_part(part: Part, offset: int, job: PredictJob) -> PredictPartial:
+    """A part's predictions as one Parquet file in the job's folder (the Dask engine's task); a part
+    without rows gets a file without rows, with the columns of the others."""
+    del offset
+    assert job.folder is not None
+    # The folder is the run's staging folder: never created here (gone means the run was stopped).
+    with outputs.TableWriter(Path(job.folder) / job.names[part.location], make_parents=False) as writer:
+        done = score_part(part, job, writer)
+        if done.n_rows == 0:
+            writer.write(_no_predictions(job.identifiers))
+        return done
+
+
+def _no_predictions(identifiers: list[str]) -> pd.DataFrame:
+    columns: dict[str, pd.Series] = {name: pd.Series([], dtype=object) for name in identifiers}
+    columns.update(
+        churn_probability=pd.Series([], dtype=float),
+        churn_label=pd.Series([], dtype=int),
+        risk_level=pd.Series([], dtype=object),
+        confidence=pd.Series([], dtype=float),
+        model_version=pd.Series([], dtype=object),
+    )
+    return pd.DataFrame(columns)
+
+
+def predict_file(
+    registry: Registry,
+    settings: Settings,
+    input_path: str,
+    *,
+    output: str | None = None,
+    version: str | None = None,
+    batch_rows: int = 100_000,
+    progress: Progress = no_progress,
+    engine: Engine | None = None,
+    label: str | None = None,
+) -> PredictFileResult:
+    """Score a CSV/Parquet input (a file, folder, glob or URL of parts) in batches, with bounded memory:
+    into one CSV/Parquet file (or CSV on stdout) in this process, or with a Dask ``engine`` into a
+    folder of Parquet files, one per part, published when every part is done. ``label`` names a
+    single input file in messages (``stdin``)."""
+    started = time.monotonic()
+    model = Scorer.load(registry, settings, version, eager=True)
+    job = PredictJob(model, batch_rows)
+    source = resolve(input_path, label)
+    named = label or str(input_path)
+    header = source.read_header()
+    check_header(header, model.schema, source.parts[0].name)  # fail early, before the work
+    job.identifiers = [n for n in model.schema.identifier_names if n in header]
+    total = PredictPartial()
+    if engine is not None and engine.name != "local":
+        if output is None:
+            raise UsageError("--engine dask writes its predictions to a folder", hint="add --output FOLDER")
+        with outputs.staged_folder(output) as folder:
+            job.folder, job.names = (
+                str(folder),
+                {p.location: f"part-{i:05d}.parquet" for i, p in enumerate(source.parts)},
+            )
+            for partial in engine.map_parts(predict_part, source.parts, job):
+                total.add(partial)
+            missing = [name for name in job.names.values() if not (folder / name).is_file()]
+            if missing:
+                raise ClusterError(f"the predictions of {len(missing)} part(s) did not arrive: {preview(missing)}")
+            if total.n_rows == 0:
+                raise DataError(f"{named} has a header but no data rows")
+    else:
+        with outputs.TableWriter(output) as writer:
+            for part in source.parts:
+                total.add(score_part(part, job, writer, total.n_rows, progress))
+            if total.n_rows == 0:
+                raise DataError(f"{named} has a header but no data rows")
+    log.debug(
+        "%d rows of %s scored by %s in %.1f s", total.n_rows, input_path, model.version, time.monotonic() - started
+    )
+    return PredictFileResult(
+        model_version=model.version,
+        input=named,
+        output=output,
+        n_rows=total.n_rows,
+        n_churn=total.n_churn,
+        risk_levels=total.levels,
+        mean_probability=total.total_p / total.n_rows,
+        warnings=warn(unseen_warnings(total.unseen, named)),
+    )
