@@ -195,15 +195,23 @@ def fast_config(tmp_path) -> Path:
 def simulated_monitors(folder: Path, model: str, profile: str = "bank"):
     """Train ``model`` on 10,000 simulated customers of ``profile`` (seed 100, 3-fold search) in
     ``folder``; returns a function making drift monitors against that version's reference
-    (``settings``, ``expected_rows``)."""
+    (``settings``, ``expected_rows``). Their ``update`` reads the labels of frames that carry the
+    target, as drift-check reads a labelled batch."""
     from churnctl.config import DriftSettings, Settings, TrainSettings
+    from churnctl.data.labelled import frame_labels
     from churnctl.drift.monitor import DriftMonitor
-    from churnctl.drift.profile import ReferenceProfile
+    from churnctl.lifecycle.drift_check import reference_profile
     from churnctl.lifecycle.ingest import ingest
     from churnctl.lifecycle.train import train
-    from churnctl.model.loading import load_model
+    from churnctl.model.scorer import Scorer
     from churnctl.registry import Registry
     from churnctl.synthetic import PROFILES, simulate_customers
+
+    class LabelledMonitor(DriftMonitor):
+        def update(self, frame, *, source="current data", labels=None, labelled=None):
+            if labels is None:
+                labels, labelled = frame_labels(frame, self.schema, source)
+            super().update(frame, source=source, labels=labels, labelled=labelled)
 
     path = folder / "reference.csv"
     simulate_customers(10_000, seed=100, profile_name=profile).to_csv(path, index=False)
@@ -211,13 +219,13 @@ def simulated_monitors(folder: Path, model: str, profile: str = "bank"):
     registry = Registry(folder / "artifacts")
     ingest(registry, str(path), settings, target=PROFILES[profile].target)
     train(registry, settings, model=model)
-    loaded = load_model(registry)
-    profile = ReferenceProfile.for_model(registry, loaded)
+    loaded = Scorer.load(registry, settings, eager=True)
+    reference = reference_profile(registry, loaded)
 
     def monitor(settings: DriftSettings | None = None, expected_rows: int | None = None) -> DriftMonitor:
-        return DriftMonitor(
+        return LabelledMonitor(
             loaded,
-            profile,
+            reference,
             settings or DriftSettings(),
             importance=loaded.manifest["feature_importance"],
             expected_rows=expected_rows,

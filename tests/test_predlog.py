@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from churnctl.data.predlog import PredictionLog, _host
-from churnctl.data.predlog_reader import PredictionLogReader, is_prediction_log
+from churnctl.data.predlog_reader import LogReading, is_prediction_log, log_source
 from churnctl.errors import DataError
 
 OUTPUT = {"churn_probability": 0.25, "churn_label": 0, "risk_level": "low", "confidence": 0.5}
@@ -83,9 +83,17 @@ def test_a_line_cut_by_a_killed_process_with_the_same_pid_is_closed_off(tmp_path
         handle.write(b'{"time": "2026')  # killed mid-line
     write(log, 1)  # a new process that got the same pid
     log.close()
-    reader = PredictionLogReader(tmp_path)
-    frames = list(reader.frames(["Age", "Geography"]))
-    assert sum(len(f) for f in frames) == 2 and len(reader.skipped) == 1
+    _, frames, reading = read(tmp_path, ["Age", "Geography"])
+    assert sum(len(f) for f in frames) == 2 and len(reading.skipped) == 1
+
+
+def read(path, columns, batch_rows=100_000):
+    """A prediction log read part by part, as drift-check reads it: (source, frames, what reading found)."""
+    source, frames, reading = log_source(path), [], LogReading()
+    for part in source.parts:
+        frames += list(part.batches(columns, batch_rows))
+        reading.add(part.reading())
+    return source, frames, reading
 
 
 def test_the_reader_skips_the_line_being_written_and_counts_versions(tmp_path):
@@ -95,24 +103,23 @@ def test_the_reader_skips_the_line_being_written_and_counts_versions(tmp_path):
     log.close()
     with open(next(tmp_path.rglob("*.jsonl")), "ab") as handle:
         handle.write(b'{"time": "2026-03-02T12:00:00Z", "input": {"Age": 1')
-    reader = PredictionLogReader(tmp_path)
-    assert reader.read_header() == ["Age", "Geography"]
-    frame = next(reader.frames(["Age", "Geography"], batch_rows=100))
-    assert list(frame["Age"]) == [30, 31, 32, 33, 30, 31] and reader.cut == 1
-    assert reader.versions == {"v0001": 4, "v0002": 2}
-    assert "several model versions" in reader.warnings()[0]
-    assert 4 <= reader.estimate_rows() <= 8
+    source, frames, reading = read(tmp_path, ["Age", "Geography"], batch_rows=100)
+    assert source.read_header() == ["Age", "Geography"]
+    assert list(frames[0]["Age"]) == [30, 31, 32, 33, 30, 31] and reading.cut == 1
+    assert reading.versions == {"v0001": 4, "v0002": 2}
+    assert "several model versions" in reading.warnings()[0]
+    assert 4 <= source.estimate_rows() <= 8
 
 
 def test_what_is_not_a_prediction_log_is_refused(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="holds no prediction log files"):
-        PredictionLogReader(tmp_path / "empty")
+        log_source(tmp_path / "empty")
     other = tmp_path / "rows.jsonl"
     other.write_text('{"Age": 3}\n{"Age": 4}\n')
     assert is_prediction_log(other) and is_prediction_log(tmp_path) and not is_prediction_log(tmp_path / "x.csv")
     with pytest.raises(DataError, match="not a churnctl prediction log"):
-        list(PredictionLogReader(other).frames(["Age"]))
+        read(other, ["Age"])
 
 
 def test_leftovers_do_not_stop_the_reader(tmp_path):
@@ -120,11 +127,11 @@ def test_leftovers_do_not_stop_the_reader(tmp_path):
     (tmp_path / "b.jsonl").write_text('{"time": "cut')  # a cut line only
     (tmp_path / "c.jsonl").write_text('not json\n{"input": {"Age": 1}}\n{"input": {"Age": 2}}\n')
     (tmp_path / "d.jsonl").write_text("")
-    reader = PredictionLogReader(tmp_path)
-    assert reader.read_header() == ["Age"]
-    assert list(next(reader.frames(["Age"]))["Age"]) == [1, 2]
-    assert reader.skipped == [f"{tmp_path / 'c.jsonl'} line 1"] and reader.cut == 1
-    assert reader.warnings()[0].startswith("1 line(s) are not prediction log records")
+    source, frames, reading = read(tmp_path, ["Age"])
+    assert source.read_header() == ["Age"]
+    assert list(frames[0]["Age"]) == [1, 2]
+    assert reading.skipped == [f"{tmp_path / 'c.jsonl'} line 1"] and reading.cut == 1
+    assert reading.warnings()[0].startswith("1 line(s) are not prediction log records")
 
 
 def test_syncing_never_holds_up_a_write(tmp_path, monkeypatch):

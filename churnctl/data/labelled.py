@@ -1,47 +1,110 @@
-"""Labelled rows to measure models on: a dataset's held-out test split or a labelled CSV/Parquet file."""
+"""Labelled rows, read one way for every command that measures or learns: ``evaluate``, ``retrain``,
+``drift-check`` (realised performance, when the batch carries the target) and ``models compare``.
+
+:func:`iter_labelled` reads one part of an input (:class:`churnctl.data.sources.Part`) in batches:
+the header is checked against the schema before any row is read, and each batch comes with its 0/1
+labels and which rows have one, read with the schema's positive and negative labels (a value that
+is neither is a data error naming it). :func:`read_labelled` gathers the labelled rows of a whole
+input (a file, folder, glob or URL of parts), :func:`test_split` those of a dataset's test split.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from churnctl.contract.frames import encode_target
+from churnctl.contract.frames import check_header, encode_target
 from churnctl.contract.schema import Schema
-from churnctl.data import tables
 from churnctl.data.datasets import load_dataset
+from churnctl.data.sources import Part, resolve
 from churnctl.errors import DataError
 from churnctl.registry import Registry
+
+MEASURE_HINT = "use 'churnctl predict --input' to score unlabelled rows"
+
+
+@dataclass
+class LabelledBatch:
+    """Consecutive rows of a part: their columns as read, 0/1 labels (0 where there is none), which rows
+    carry a label, and how many rows of the part came before them."""
+
+    frame: pd.DataFrame
+    y: np.ndarray
+    labelled: np.ndarray
+    row_offset: int
+
+
+def frame_labels(frame: pd.DataFrame, schema: Schema, source: str = "input") -> tuple[np.ndarray, np.ndarray]:
+    """(0/1 labels, which rows carry one) of rows read with their columns: from the target column when
+    the frame has it (a value that is neither label is a data error naming it), else none."""
+    if schema.target in frame.columns:
+        return encode_target(frame[schema.target], schema, source=source)
+    return np.zeros(len(frame), dtype="int8"), np.zeros(len(frame), dtype=bool)
+
+
+def iter_labelled(
+    part: Part,
+    schema: Schema,
+    *,
+    batch_rows: int = 100_000,
+    require_target: bool = True,
+    purpose: str = "measuring a model",
+    hint: str = MEASURE_HINT,
+    identifiers: bool = False,
+) -> Iterator[LabelledBatch]:
+    """The rows of ``part`` with their labels, batch by batch: the features (and, with ``identifiers``,
+    the identifier columns the part has) and the target when the part has it. Without the target
+    column, ``require_target`` makes that a data error saying what the rows were needed for
+    (``purpose``); otherwise every row is unlabelled."""
+    header = part.header()
+    has_target = schema.target in header
+    if require_target and not has_target:
+        raise DataError(f"{part.name} has no target column {schema.target!r}; {purpose} needs labelled rows", hint=hint)
+    check_header(header, schema, part.name)
+    columns = list(schema.feature_names)
+    if identifiers:
+        columns += [n for n in schema.identifier_names if n in header]
+    if has_target:
+        columns.append(schema.target)
+    offset = 0
+    for frame in part.batches(columns, batch_rows, schema.numeric_names):
+        y, labelled = frame_labels(frame, schema, part.name)
+        yield LabelledBatch(frame, y, labelled, offset)
+        offset += len(frame)
 
 
 @dataclass
 class LabelledRows:
     frame: pd.DataFrame
     y: np.ndarray  # 0/1
-    described: str  # what the rows are, for reports: "test split of dataset ds-…" or the file's path
+    described: str  # what the rows are, for reports: "test split of dataset ds-…" or the input as given
     warnings: list[str] = field(default_factory=list)
 
 
-def labelled_rows(registry: Registry, schema: Schema, *, dataset_id: str, data: str | None = None) -> LabelledRows:
-    """The test split of ``dataset_id``, or with ``data`` that file's labelled rows (rows without a
-    label are left out, with a warning; labels are read with ``schema``'s positive label)."""
-    if data is None:
-        _, _, frame = load_dataset(registry, dataset_id)
-        return LabelledRows(frame, frame[schema.target].to_numpy().astype(int), f"test split of dataset {dataset_id}")
-    frame = tables.read_table(data)
-    if len(frame) == 0:
+def read_labelled(data: str, schema: Schema) -> LabelledRows:
+    """The labelled rows of ``data`` (a file, folder, glob or URL of parts), in order; rows without a
+    label are left out, with a warning."""
+    frames, labels, n_rows, unlabelled = [], [], 0, 0
+    for part in resolve(data).parts:
+        with part.fetched() as local:
+            for batch in iter_labelled(local, schema):
+                frames.append(batch.frame.loc[batch.labelled])
+                labels.append(batch.y[batch.labelled])
+                n_rows += len(batch.frame)
+                unlabelled += int((~batch.labelled).sum())
+    if n_rows == 0:
         raise DataError(f"{data} has a header but no data rows")
-    if schema.target not in frame.columns:
-        raise DataError(
-            f"{data} has no target column {schema.target!r}; measuring a model needs labelled rows",
-            hint="use 'churnctl predict --input' to score unlabelled rows",
-        )
-    y, labelled = encode_target(frame[schema.target], schema, source=str(data))
-    warnings = []
-    if not labelled.all():
-        warnings.append(f"{int((~labelled).sum())} row(s) without a label were left out")
-        frame, y = frame.loc[labelled].reset_index(drop=True), y[labelled]
+    warnings = [f"{unlabelled} row(s) without a label were left out"] if unlabelled else []
+    y = np.concatenate(labels).astype(int)
     if len(y) == 0:
         raise DataError(f"{data} has no labelled rows")
-    return LabelledRows(frame, y.astype(int), str(data), warnings)
+    return LabelledRows(pd.concat(frames, ignore_index=True), y, str(data), warnings)
+
+
+def test_split(registry: Registry, dataset_id: str, schema: Schema) -> LabelledRows:
+    """The held-out test split of a stored dataset (every row labelled)."""
+    _, _, frame = load_dataset(registry, dataset_id)
+    return LabelledRows(frame, frame[schema.target].to_numpy().astype(int), f"test split of dataset {dataset_id}")

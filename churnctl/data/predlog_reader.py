@@ -1,6 +1,15 @@
-"""Reading the prediction log of ``churnctl serve --log-predictions`` (:mod:`churnctl.data.predlog`) as a
-drift-check batch: every ``*.jsonl`` below a folder, record by record, skipping and counting what the
-model cannot take."""
+"""Reading the prediction log of ``churnctl serve --log-predictions`` (:mod:`churnctl.data.predlog`) as an
+input of parts like any other: each ``*.jsonl`` file is a :class:`LogFile` part whose batches are the
+logged inputs, so ``drift-check --current`` reads a log on any engine, part by part, as it reads a
+folder of CSV files.
+
+A log is written by servers, over weeks, by several versions: one bad record must not hide the others.
+A record that lacks a feature or holds a value the schema refuses (text where a number belongs, a
+number too large to model, a list) is skipped and counted, as are lines that are not records; records
+answered by a version the registry never had are counted apart and left out of the statistics. Each
+part's counts come back with its summary (:class:`LogReading`, merged by adding), and beyond
+:data:`MAX_BAD_SHARE` of the lines the whole log is refused (:meth:`LogReading.check`).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +19,8 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +30,13 @@ import pandas as pd
 from churnctl.contract.frames import prepare_features
 from churnctl.contract.problems import InvalidRows
 from churnctl.contract.schema import Schema
-from churnctl.data.sources import SUFFIXES
+from churnctl.data.sources import SUFFIXES, Part, Source
 from churnctl.errors import DataError, preview, shown
 
 log = logging.getLogger(__name__)
+
+MAX_BAD_SHARE = 0.05  # lines that are not records the model can take, beyond which a log is refused
+_HINT = "prediction logs are written by 'churnctl serve --log-predictions'; one JSON object per line"
 
 
 def is_prediction_log(path: str | os.PathLike) -> bool:
@@ -37,148 +51,50 @@ def is_prediction_log(path: str | os.PathLike) -> bool:
     return any(n.endswith(".jsonl") for n in names) and not any(n.endswith(SUFFIXES) for n in names)
 
 
-MAX_BAD_SHARE = 0.05  # records that break the schema, beyond which a log is refused, not summarised
+@dataclass
+class LogReading:
+    """What reading log files found, beyond their rows; merged by :meth:`add` in part order."""
 
+    records: int = 0  # records read, valid or not
+    skipped: list[str] = field(default_factory=list)  # lines that are not records ("FILE line N")
+    invalid: int = 0  # records that break the schema
+    first_invalid: str = ""  # where and why, for the warning
+    unknown_versions: Counter[str] = field(default_factory=Counter)  # records of versions never in the registry
+    versions: Counter[str] = field(default_factory=Counter)  # rows used, per version that answered them
+    cut: int = 0  # final lines without their newline (being written, or cut by a crash)
 
-class PredictionLogReader:
-    """The rows of one prediction log file or of every ``*.jsonl`` below a folder (in name order), as
-    DataFrames of their inputs; a drift-check source like a CSV/Parquet file.
+    def add(self, other: LogReading) -> None:
+        self.records += other.records
+        self.skipped += other.skipped
+        self.invalid += other.invalid
+        self.first_invalid = self.first_invalid or other.first_invalid
+        self.unknown_versions.update(other.unknown_versions)
+        self.versions.update(other.versions)
+        self.cut += other.cut
 
-    A log is written by servers, over weeks, by several versions: one bad record must not hide the
-    others. With a ``schema``, a record that lacks a feature or holds a value the schema refuses (text
-    where a number belongs, a number too large to model, a list) is skipped and counted, as are lines
-    that are not records; beyond :data:`MAX_BAD_SHARE` of the records, :meth:`check` refuses the log.
-    With ``known_versions``, records answered by a version this registry never had are counted apart
-    and left out of the statistics.
-    """
-
-    def __init__(
-        self,
-        path: str | os.PathLike,
-        probe_bytes: int = 1 << 20,
-        *,
-        schema: Schema | None = None,
-        known_versions: set[str] | None = None,
-    ):
-        self.path = Path(path)
-        if self.path.is_dir():
-            self.files = sorted(p for p in self.path.rglob("*.jsonl") if p.is_file())
-            if not self.files:
-                raise DataError(
-                    f"{self.path} holds no prediction log files (*.jsonl)",
-                    hint="point --current at the predictions folder of 'churnctl serve --log-predictions', "
-                    "or at a CSV/Parquet file",
-                )
-        elif not self.path.is_file():
-            raise DataError(f"input file {self.path} does not exist", hint="check the path")
-        else:
-            self.files = [self.path]
-        self.probe_bytes = probe_bytes
-        self.schema = schema
-        self.known_versions = known_versions
-        self.versions: Counter[str] = Counter()  # rows per model version that answered them
-        self.unknown_versions: Counter[str] = Counter()  # records of versions never in the registry
-        self.skipped: list[str] = []  # lines that are not prediction log records
-        self.invalid = 0  # records that break the schema
-        self.first_invalid = ""  # where and why, for the warning
-        self.records = 0  # records read (valid or not)
-        self.cut = 0  # final lines without their newline (being written, or cut by a crash)
-        self._sha = hashlib.sha256()
-
-    def read_header(self) -> list[str]:
-        """The input fields of the first record (of the first file that has one): the columns the log offers."""
-        first: list[str] | None = None
-        features = self.schema.feature_names if self.schema is not None else []
-        for path in self.files:
-            for record, _ in self._records(path, probe=True):
-                fields = list(record["input"])
-                if all(name in record["input"] for name in features):
-                    return fields  # a record the model can take: a bad first record does not stand for all
-                first = first or fields
-        if first is not None:
-            return first
-        raise DataError(f"{self.path} holds no complete prediction log line", hint=_HINT)
-
-    def estimate_rows(self) -> int | None:
-        """Rows of all files, estimated from their size and the length of the first lines."""
-        size = sum(p.stat().st_size for p in self.files)
-        with open(self.files[0], "rb") as handle:
-            head = handle.read(self.probe_bytes)
-        lines = head.count(b"\n")
-        return max(1, round(size * lines / len(head))) if lines else None
-
-    def frames(self, columns: list[str], batch_rows: int = 100_000) -> Iterator[pd.DataFrame]:
-        """The logged inputs in DataFrames of ``columns`` (absent fields are missing values, unless a
-        ``schema`` says they are features: then the record is skipped)."""
-        batch: list[dict] = []
-        meta: list[tuple[str, str]] = []  # (model version, where) of each row of the batch
-        features = self.schema.feature_names if self.schema is not None else []
-        for path in self.files:
-            for record, number in self._records(path):
-                self.records += 1
-                version = record.get("model_version")
-                version = version if isinstance(version, str) else json.dumps(version, default=str)
-                if self.known_versions is not None and version not in self.known_versions:
-                    self.unknown_versions[shown(version, 40)] += 1
-                    continue
-                absent = [name for name in features if name not in record["input"]]
-                if absent:
-                    self._invalid(1, f"{path} line {number}: lacks the feature(s) {preview(absent, 3)}")
-                    continue
-                batch.append(record["input"])
-                meta.append((version, f"{path} line {number}"))
-                if len(batch) >= batch_rows:
-                    yield self._frame(batch, meta, columns)
-                    batch, meta = [], []
-        if batch:
-            yield self._frame(batch, meta, columns)
-
-    def _frame(self, batch: list[dict], meta: list[tuple[str, str]], columns: list[str]) -> pd.DataFrame:
-        frame = pd.DataFrame.from_records(batch, columns=columns)
-        keep = np.ones(len(frame), dtype=bool)
-        while self.schema is not None and keep.any():
-            try:
-                prepare_features(frame[keep], self.schema, source="prediction log")
-                break
-            except InvalidRows as exc:
-                positions = np.flatnonzero(keep)[sorted({r for p in exc.problems for r in p.rows})]
-                keep[positions] = False
-                why = exc.problems[0].message.split(": ", 1)[-1].rsplit(" in row ", 1)[0]
-                self._invalid(len(positions), f"{meta[positions[0]][1]}: {why}")
-        self.versions.update(version for (version, _), kept in zip(meta, keep, strict=True) if kept)
-        return frame[keep].reset_index(drop=True) if not keep.all() else frame
-
-    def _invalid(self, count: int, example: str) -> None:
-        self.invalid += count
-        self.first_invalid = self.first_invalid or example
-
-    def check(self) -> None:
-        """Refuse the log when more than :data:`MAX_BAD_SHARE` of its records break the schema, or when
-        none is left to check; call after reading."""
-        bad = self.invalid + len(self.skipped)
-        if bad and bad > MAX_BAD_SHARE * (self.records + len(self.skipped)):
+    def check(self, where: str) -> None:
+        """Refuse the log when more than :data:`MAX_BAD_SHARE` of its lines are not records the model can
+        take, or when every record was answered by a version the registry never had."""
+        bad, lines = self.invalid + len(self.skipped), self.records + len(self.skipped)
+        if bad and bad > MAX_BAD_SHARE * lines:
             raise DataError(
-                f"{self.path}: {bad} of {self.records + len(self.skipped)} logged line(s) are not records the "
-                f"model can take (more than {MAX_BAD_SHARE:.0%}), e.g. {self.first_invalid or self.skipped[0]}",
+                f"{where}: {bad} of {lines} logged line(s) are not records the model can take (more than "
+                f"{MAX_BAD_SHARE:.0%}), e.g. {self.first_invalid or self.skipped[0]}",
                 hint="this is not the log of this model's server, or it was damaged; check it, or point "
                 "--current at the part that is good",
             )
         if self.unknown_versions and not sum(self.versions.values()):
             raise DataError(
-                f"{self.path}: every record was answered by a model version this registry never had "
-                f"({self._unknown()})",
+                f"{where}: every record was answered by a model version this registry never had ({self._unknown()})",
                 hint="point --artifacts at the registry of the server that wrote this log",
             )
-
-    def sha256(self) -> str:
-        """SHA-256 of every complete line read so far (what the check saw)."""
-        return self._sha.hexdigest()
 
     def warnings(self) -> list[str]:
         out = []
         if self.skipped:
-            first = self.skipped[0]
-            out.append(f"{len(self.skipped)} line(s) are not prediction log records and were skipped: {first}")
+            out.append(
+                f"{len(self.skipped)} line(s) are not prediction log records and were skipped: {self.skipped[0]}"
+            )
         if self.invalid:
             out.append(
                 f"{self.invalid} prediction log record(s) break the model's schema and were skipped, e.g. "
@@ -199,36 +115,170 @@ class PredictionLogReader:
         more = len(self.unknown_versions) - 5
         return listed + (f" (+{more} more)" if more > 0 else "")
 
-    def _records(self, path: Path, probe: bool = False) -> Iterator[tuple[dict[str, Any], int]]:
-        """The records of one file with their line numbers, in order; with ``probe`` (looking for the
+
+@dataclass(frozen=True)
+class LogFile(Part):
+    """One prediction log file as a part of an input, read against the model's ``schema``."""
+
+    schema: Schema | None = None
+    known_versions: frozenset[str] | None = None
+    found: LogReading = field(default_factory=LogReading, compare=False)
+    digest: list[str] = field(default_factory=list, compare=False)  # SHA-256 of the complete lines read
+
+    @contextmanager
+    def fetched(self) -> Iterator[LogFile]:
+        yield self
+
+    def header(self) -> list[str]:
+        """The input fields of the first record that holds every feature (else of the first record)."""
+        first: list[str] | None = None
+        features = self.schema.feature_names if self.schema is not None else []
+        for record, _ in self._records(probe=True):
+            if all(name in record["input"] for name in features):
+                return list(record["input"])
+            first = first or list(record["input"])
+        if first is None:
+            raise DataError(f"{self.name} holds no complete prediction log line", hint=_HINT)
+        return first
+
+    def estimate_rows(self) -> int | None:
+        """Rows, estimated from the file's size and the length of its first lines."""
+        size = os.path.getsize(self.location)
+        with open(self.location, "rb") as handle:
+            head = handle.read(1 << 20)
+        lines = head.count(b"\n")
+        return max(1, round(size * lines / len(head))) if lines else None
+
+    def batches(
+        self, columns: list[str] | None, batch_rows: int, numeric: tuple[str, ...] | list[str] = ()
+    ) -> Iterator[pd.DataFrame]:
+        """The logged inputs in DataFrames of ``columns`` (absent fields are missing values, unless the
+        schema says they are features: then the record is skipped), bad records left out."""
+        del numeric
+        assert columns is not None
+        batch: list[dict] = []
+        meta: list[tuple[str, str]] = []  # (model version, where) of each row of the batch
+        features = self.schema.feature_names if self.schema is not None else []
+        for record, number in self._records():
+            self.found.records += 1
+            version = record.get("model_version")
+            version = version if isinstance(version, str) else json.dumps(version, default=str)
+            if self.known_versions is not None and version not in self.known_versions:
+                self.found.unknown_versions[shown(version, 40)] += 1
+                continue
+            absent = [name for name in features if name not in record["input"]]
+            if absent:
+                self._invalid(1, f"{self.name} line {number}: lacks the feature(s) {preview(absent, 3)}")
+                continue
+            batch.append(record["input"])
+            meta.append((version, f"{self.name} line {number}"))
+            if len(batch) >= batch_rows:
+                yield self._frame(batch, meta, columns)
+                batch, meta = [], []
+        if batch:
+            yield self._frame(batch, meta, columns)
+
+    def _frame(self, batch: list[dict], meta: list[tuple[str, str]], columns: list[str]) -> pd.DataFrame:
+        frame = pd.DataFrame.from_records(batch, columns=columns)
+        keep = np.ones(len(frame), dtype=bool)
+        while self.schema is not None and keep.any():
+            try:
+                prepare_features(frame[keep], self.schema, source="prediction log")
+                break
+            except InvalidRows as exc:
+                positions = np.flatnonzero(keep)[sorted({r for p in exc.problems for r in p.rows})]
+                keep[positions] = False
+                why = exc.problems[0].message.split(": ", 1)[-1].rsplit(" in row ", 1)[0]
+                self._invalid(len(positions), f"{meta[positions[0]][1]}: {why}")
+        self.found.versions.update(version for (version, _), kept in zip(meta, keep, strict=True) if kept)
+        return frame[keep].reset_index(drop=True) if not keep.all() else frame
+
+    def _invalid(self, count: int, example: str) -> None:
+        self.found.invalid += count
+        self.found.first_invalid = self.found.first_invalid or example
+
+    def sha256(self) -> str:
+        """SHA-256 of every complete line read (what the check saw)."""
+        return self.digest[-1] if self.digest else hashlib.sha256().hexdigest()
+
+    def reading(self) -> LogReading:
+        return self.found
+
+    def _records(self, probe: bool = False) -> Iterator[tuple[dict[str, Any], int]]:
+        """The records of the file with their line numbers, in order; with ``probe`` (looking for the
         header) nothing is counted."""
-        found, skipped = 0, []
+        found, skipped, sha = 0, [], hashlib.sha256()
         try:
-            with open(path, "rb") as handle:
+            with open(self.location, "rb") as handle:
                 for number, line in enumerate(handle, start=1):
                     if not line.endswith(b"\n"):
                         if not probe:
-                            self.cut += 1
-                            log.debug("%s: line %d has no newline yet (being written, or cut): skipped", path, number)
+                            self.found.cut += 1
+                            log.debug(
+                                "%s: line %d has no newline yet (being written, or cut): skipped", self.name, number
+                            )
                         break
                     record = _record(line)
                     if record is None:
-                        skipped.append(f"{path} line {number}")
+                        skipped.append(f"{self.name} line {number}")
                         continue
-                    if not probe:
-                        self._sha.update(line)
+                    sha.update(line)
                     found += 1
                     yield record, number
         except OSError as exc:
-            raise DataError(f"cannot read {path}: {exc.strerror or exc}", hint="check the file's permissions") from None
+            raise DataError(
+                f"cannot read {self.name}: {exc.strerror or exc}", hint="check the file's permissions"
+            ) from None
         if probe:
             return
         if skipped and not found:
-            raise DataError(f"{path} is not a churnctl prediction log ({skipped[0]} is not a record)", hint=_HINT)
-        self.skipped += skipped
+            raise DataError(f"{self.name} is not a churnctl prediction log ({skipped[0]} is not a record)", hint=_HINT)
+        self.found.skipped.extend(skipped)
+        self.digest.append(sha.hexdigest())
 
 
-_HINT = "prediction logs are written by 'churnctl serve --log-predictions'; one JSON object per line"
+class LogSource(Source):
+    """A prediction log: one file, or every ``*.jsonl`` below a folder in name order."""
+
+    def read_header(self) -> list[str]:
+        """The fields of the first record the model can take, in any file (a bad first record does not
+        stand for all)."""
+        first: list[str] | None = None
+        for part in self.parts:
+            try:
+                fields = part.header()
+            except DataError:
+                continue
+            schema = getattr(part, "schema", None)
+            if schema is None or all(name in fields for name in schema.feature_names):
+                return fields
+            first = first or fields
+        if first is None:
+            raise DataError(f"{self.spec} holds no complete prediction log line", hint=_HINT)
+        return first
+
+
+def log_source(
+    path: str | os.PathLike, schema: Schema | None = None, known_versions: set[str] | None = None
+) -> LogSource:
+    """The parts of a prediction log, to be read against ``schema``; records of versions not in
+    ``known_versions`` are counted apart (None: no check)."""
+    root = Path(path)
+    if root.is_dir():
+        files = sorted(p for p in root.rglob("*.jsonl") if p.is_file())
+        if not files:
+            raise DataError(
+                f"{root} holds no prediction log files (*.jsonl)",
+                hint="point --current at the predictions folder of 'churnctl serve --log-predictions', "
+                "or at a CSV/Parquet file",
+            )
+    elif not root.is_file():
+        raise DataError(f"input file {root} does not exist", hint="check the path")
+    else:
+        files = [root]
+    known = frozenset(known_versions) if known_versions is not None else None
+    parts: list[Part] = [LogFile(os.path.abspath(f), str(f), schema=schema, known_versions=known) for f in files]
+    return LogSource(str(path), parts)
 
 
 def _record(line: bytes) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -102,6 +103,10 @@ class Part:
     ) -> Iterator[pd.DataFrame]:
         with self.local() as path:
             yield from tables.iter_table(path, columns=columns, batch_rows=batch_rows, numeric=numeric)
+
+    def reading(self) -> Any:
+        """What reading the part found beyond its rows (a prediction log's skipped records); None here."""
+        return None
 
     def sha256(self) -> str:
         digest = hashlib.sha256()

@@ -32,11 +32,12 @@ import numpy as np
 import pandas as pd
 
 from churnctl.config import DriftSettings
-from churnctl.contract.frames import encode_target, merge_unseen, prepare_features
+from churnctl.contract.frames import merge_unseen, prepare_features
 from churnctl.drift import stats
 from churnctl.drift.performance import estimate_performance, realised_performance
 from churnctl.drift.profile import (
     CategoricalAccumulator,
+    MonitorState,
     NumericAccumulator,
     NumericReference,
     ReferenceProfile,
@@ -52,8 +53,7 @@ from churnctl.drift.result import (
     TestResult,
     TestRun,
 )
-from churnctl.model.loading import LoadedModel
-from churnctl.registry import Registry
+from churnctl.model.scorer import Scorer
 
 DISTRIBUTION, MISSING, PREDICTION, PERFORMANCE = "distribution", "missing", "prediction", "performance"
 
@@ -63,7 +63,7 @@ class DriftMonitor:
 
     def __init__(
         self,
-        model: LoadedModel,
+        model: Scorer,
         profile: ReferenceProfile,
         settings: DriftSettings,
         importance: dict[str, float] | None = None,
@@ -99,22 +99,16 @@ class DriftMonitor:
         self.n_scored = 0
         self.sample = RowSample(settings.score_rows, expected_rows, settings.seed, skip=sample_offset)
 
-    @classmethod
-    def for_model(
-        cls, registry: Registry, model: LoadedModel, settings: DriftSettings, expected_rows: int | None = None
-    ) -> DriftMonitor:
-        """A monitor against ``model``'s stored reference (never the original CSV), weighted by the
-        permutation importance recorded at training."""
-        return cls(
-            model,
-            ReferenceProfile.for_model(registry, model),
-            settings,
-            importance=model.manifest.get("feature_importance"),
-            expected_rows=expected_rows,
-        )
-
-    def update(self, frame: pd.DataFrame, *, source: str = "current data", labels: np.ndarray | None = None) -> None:
-        """Add a batch. Labels come from the frame's target column, or as 0/1 ``labels`` already encoded."""
+    def update(
+        self,
+        frame: pd.DataFrame,
+        *,
+        source: str = "current data",
+        labels: np.ndarray | None = None,
+        labelled: np.ndarray | None = None,
+    ) -> None:
+        """Add a batch, with its 0/1 ``labels`` where known (``labelled``: which rows carry one; default:
+        every row when labels are given), as :func:`churnctl.data.labelled.iter_labelled` reads them."""
         X, unseen = prepare_features(frame, self.schema, source=source, row_offset=self.n_rows)
         merge_unseen(self.unseen, unseen)
         for name, accumulator in self.accumulators.items():
@@ -125,14 +119,38 @@ class DriftMonitor:
         self.scores.update(proba)
         self._scored.append(proba.astype(np.float32))
         self.n_scored += len(scored)
-        y, labelled = labels, np.ones(len(frame), dtype=bool)
-        if y is None and self.schema.target in frame.columns:
-            y, labelled = encode_target(frame[self.schema.target], self.schema, source=source)  # every row checked
         known = np.full(len(frame), -1, dtype=np.int8)
-        if y is not None:
-            known[labelled] = np.asarray(y, dtype=np.int8)[labelled]
+        if labels is not None:
+            mask = np.ones(len(frame), dtype=bool) if labelled is None else labelled
+            known[mask] = np.asarray(labels, dtype=np.int8)[mask]
         self._labels.append(known if take is None else known[take])
         self.n_rows += len(frame)
+
+    # -- partial states: a part summarised elsewhere (another process, a worker) -------------------
+
+    def state(self) -> MonitorState:
+        """What this monitor has counted: each accumulator's counts (not the reference, which every
+        monitor of the run has) and the scored sample, to be merged into another monitor."""
+        return MonitorState(
+            n_rows=self.n_rows,
+            n_scored=self.n_scored,
+            accumulators={name: accumulator.state() for name, accumulator in self.accumulators.items()},
+            scores=self.scores.state(),
+            unseen=self.unseen,
+            scored=self._scored,
+            labels=self._labels,
+        )
+
+    def merge(self, state: MonitorState) -> None:
+        """Add another monitor's :meth:`state` (parts in input order)."""
+        for name, accumulator in self.accumulators.items():
+            accumulator.merge(state.accumulators[name])
+        self.scores.merge(state.scores)
+        merge_unseen(self.unseen, state.unseen)
+        self._scored += state.scored
+        self._labels += state.labels
+        self.n_rows += state.n_rows
+        self.n_scored += state.n_scored
 
     def report(self) -> DriftReport:
         run = self._run_tests()

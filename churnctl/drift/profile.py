@@ -14,12 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from churnctl.contract.frames import prepare_features
 from churnctl.contract.schema import ColumnSpec, Schema
 from churnctl.contract.values import label_text
 from churnctl.drift.stats import value_counts_at
-from churnctl.model.loading import LoadedModel, load_reference
-from churnctl.registry import Registry
 
 
 @dataclass
@@ -85,13 +82,6 @@ class ReferenceProfile:
             else:
                 features[spec.name] = NumericReference.from_values(values)
         return cls(features, NumericReference.from_values(scores), len(reference))
-
-    @classmethod
-    def for_model(cls, registry: Registry, model: LoadedModel) -> ReferenceProfile:
-        """The drift reference of a model version, from its stored files (never the original CSV)."""
-        reference, scores = load_reference(registry, model)
-        X_ref, _ = prepare_features(reference, model.schema, source=f"reference of {model.version}")
-        return cls.build(model.schema, X_ref, scores)
 
 
 @dataclass
@@ -187,3 +177,17 @@ class RowSample:
     def take(self, rows: int) -> np.ndarray | None:
         """Mask of the next ``rows`` rows kept; None when every row is."""
         return self._draws.random(rows) < self.rate if self._draws is not None else None
+
+
+@dataclass
+class MonitorState:
+    """A monitor's counts (see :meth:`DriftMonitor.state`): every quantity is a count or a list in row
+    order, so states merge by adding counts and concatenating lists, in part order."""
+
+    n_rows: int
+    n_scored: int
+    accumulators: dict[str, tuple]
+    scores: tuple
+    unseen: dict[str, dict[str, int]]
+    scored: list[np.ndarray] = field(default_factory=list)
+    labels: list[np.ndarray] = field(default_factory=list)

@@ -5,19 +5,19 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from pathlib import Path
 
 from churnctl.config import DriftSettings, Settings, validate_drift
-from churnctl.contract.frames import check_header
-from churnctl.data.predlog_reader import PredictionLogReader, is_prediction_log
-from churnctl.data.sources import resolve
+from churnctl.contract.frames import check_header, prepare_features
+from churnctl.data.predlog_reader import LogReading, is_prediction_log, log_source
+from churnctl.data.sources import Source, resolve
 from churnctl.drift.distributions import distributions
 from churnctl.drift.monitor import DriftMonitor, DriftReport
-from churnctl.drift.partial import DriftJob, drift_part, merge, monitor_for
+from churnctl.drift.partial import DriftJob, drift_part, monitor_for
 from churnctl.drift.profile import ReferenceProfile
-from churnctl.errors import DataError, UsageError
+from churnctl.errors import DataError
 from churnctl.lifecycle.results import warn
-from churnctl.model.loading import LoadedModel, load_model
+from churnctl.model.loading import load_reference
+from churnctl.model.scorer import Scorer
 from churnctl.registry import Registry
 from churnctl.runtime.engine import Engine, LocalEngine
 from churnctl.runtime.progress import Progress, no_progress
@@ -56,16 +56,16 @@ def drift_check(
         cfg = replace(cfg, min_rows=min_rows)
     validate_drift(cfg)
     engine = engine or LocalEngine()
-    model = load_model(registry, version)
+    model = Scorer.load(registry, settings, version, eager=True)
     started = time.monotonic()
-    if is_prediction_log(current):
-        if engine.name != "local":
-            raise UsageError("prediction logs are read by the local engine", hint="drop --engine dask")
-        monitor, digest, warnings = _logged(model, registry, cfg, current, batch_rows, progress)
-        where = str(Path(current).resolve())
-    else:
-        monitor, digest, where = _partitioned(model, registry, cfg, current, batch_rows, progress, engine)
-        warnings = []
+    logged = is_prediction_log(current)
+    source = log_source(current, model.schema, set(registry.versions())) if logged else resolve(current)
+    monitor, digest, reading = _summarise(model, registry, cfg, source, batch_rows, progress, engine)
+    warnings = []
+    if logged:
+        reading.check(str(current))
+        warnings = reading.warnings()
+    where = source.where
     if monitor.n_rows == 0:
         raise DataError(f"{current} has a header but no data rows")
     log.debug(
@@ -102,23 +102,42 @@ def drift_check(
     return report
 
 
-def _partitioned(
-    model: LoadedModel,
+def reference_profile(registry: Registry, model: Scorer) -> ReferenceProfile:
+    """The drift reference of a model version, from its stored files (never the original CSV)."""
+    reference, scores = load_reference(registry, model.pipeline)
+    X_ref, _ = prepare_features(reference, model.schema, source=f"reference of {model.version}")
+    return ReferenceProfile.build(model.schema, X_ref, scores)
+
+
+def drift_monitor(
+    registry: Registry, model: Scorer, settings: DriftSettings, expected_rows: int | None = None
+) -> DriftMonitor:
+    """A monitor against ``model``'s stored reference, weighted by the permutation importance recorded
+    at training (retrain checks its new rows with one)."""
+    return DriftMonitor(
+        model,
+        reference_profile(registry, model),
+        settings,
+        importance=model.manifest.get("feature_importance"),
+        expected_rows=expected_rows,
+    )
+
+
+def _summarise(
+    model: Scorer,
     registry: Registry,
     cfg: DriftSettings,
-    current: str,
+    source: Source,
     batch_rows: int,
     progress: Progress,
     engine: Engine,
-) -> tuple[DriftMonitor, str, str]:
+) -> tuple[DriftMonitor, str, LogReading]:
     """Every part summarised on ``engine`` and merged in input order; the digest of what was read and
-    where it is."""
-    source = resolve(current)
+    what reading found (a prediction log's skipped records)."""
     check_header(source.read_header(), model.schema, source.parts[0].name)  # fail early, before the work
     expected = source.estimate_rows()
-    job = DriftJob(model, ReferenceProfile.for_model(registry, model), cfg, expected, batch_rows)
-    local = engine.name == "local"
-    job.progress = progress if local else None  # a cluster reports progress part by part
+    job = DriftJob(model, reference_profile(registry, model), cfg, expected, batch_rows)
+    job.progress = progress if engine.in_process else None  # a cluster reports progress part by part
     monitor = monitor_for(job)
     log.debug(
         "model %s; %d part(s), about %s current rows, scoring share %.4f",
@@ -129,25 +148,11 @@ def _partitioned(
     )
     # Where each part's scoring draws start: counted first on a cluster, only when the sample is a fraction.
     partials = engine.map_parts(drift_part, source.parts, job, offsets=monitor.sample.rate < 1.0)
+    reading = LogReading()
     for partial in partials:
-        merge(monitor, partial)
-        if not local:
+        monitor.merge(partial.state)
+        if isinstance(partial.reading, LogReading):
+            reading.add(partial.reading)
+        if not engine.in_process:
             progress("checking rows", monitor.n_rows, None)
-    return monitor, source.sha256([p.sha256 or "" for p in partials]), source.where
-
-
-def _logged(
-    model: LoadedModel, registry: Registry, cfg: DriftSettings, current: str, batch_rows: int, progress: Progress
-) -> tuple[DriftMonitor, str, list[str]]:
-    """A prediction log, read in this process."""
-    logged = PredictionLogReader(current, schema=model.schema, known_versions=set(registry.versions()))
-    check_header(logged.read_header(), model.schema, str(current))  # before the reference is loaded
-    monitor = DriftMonitor.for_model(registry, model, cfg, expected_rows=logged.estimate_rows())
-    header = logged.read_header()
-    columns = model.schema.feature_names + ([model.schema.target] if model.schema.target in header else [])
-    for batch in logged.frames(columns, batch_rows):
-        if len(batch):
-            monitor.update(batch, source=str(current))
-        progress("checking rows", monitor.n_rows, None)
-    logged.check()
-    return monitor, logged.sha256(), logged.warnings()
+    return monitor, source.sha256([p.sha256 or "" for p in partials]), reading

@@ -7,14 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from churnctl.contract.frames import check_header, encode_target, merge_unseen, prepare_features
+from churnctl.config import Settings
+from churnctl.contract.frames import merge_unseen, prepare_features
 from churnctl.contract.rows import unseen_warnings
-from churnctl.data.labelled import labelled_rows
+from churnctl.data.labelled import iter_labelled, test_split
 from churnctl.data.sources import Part, resolve
 from churnctl.errors import DataError
 from churnctl.lifecycle.results import Result, warn
-from churnctl.model.loading import LoadedModel, load_model
 from churnctl.model.metrics import classification_metrics
+from churnctl.model.scorer import Scorer
 from churnctl.registry import Registry
 from churnctl.runtime.engine import Engine, LocalEngine
 
@@ -53,52 +54,43 @@ class EvaluatePartial:
     unlabelled: int
 
 
-def evaluate_part(part: Part, offset: int, job: LoadedModel) -> EvaluatePartial:
-    """Score one part of labelled data with the model ``job``, in batches; rows without a label are
+def evaluate_part(part: Part, offset: int, job: Scorer) -> EvaluatePartial:
+    """Score one part of labelled data with the version ``job``, in batches; rows without a label are
     counted and left out (their features are checked all the same, and rows are numbered as in the file)."""
     del offset
-    with part.fetched() as local:
-        return _evaluate(local, job)
-
-
-def _evaluate(part: Part, model: LoadedModel, batch_rows: int = 100_000) -> EvaluatePartial:
-    schema = model.schema
-    header = part.header()
-    if schema.target not in header:
-        raise DataError(
-            f"{part.name} has no target column {schema.target!r}; measuring a model needs labelled rows",
-            hint="use 'churnctl predict --input' to score unlabelled rows",
-        )
-    check_header(header, schema, part.name)
     ys, probas, n_rows, unlabelled = [], [], 0, 0
     unseen: dict[str, dict[str, int]] = {}
-    for frame in part.batches([*schema.feature_names, schema.target], batch_rows, schema.numeric_names):
-        y, labelled = encode_target(frame[schema.target], schema, source=part.name)
-        X, batch_unseen = prepare_features(frame, schema, source=part.name, row_offset=n_rows)
-        X = X.loc[labelled]
-        merge_unseen(unseen, batch_unseen)
-        ys.append(y[labelled].astype(int))
-        probas.append(model.predict_proba(X) if len(X) else np.empty(0))
-        n_rows += len(frame)
-        unlabelled += int((~labelled).sum())
+    with part.fetched() as local:
+        for batch in iter_labelled(local, job.schema):
+            X, batch_unseen = prepare_features(batch.frame, job.schema, source=part.name, row_offset=batch.row_offset)
+            X = X.loc[batch.labelled]
+            merge_unseen(unseen, batch_unseen)
+            ys.append(batch.y[batch.labelled].astype(int))
+            probas.append(job.predict_proba(X) if len(X) else np.empty(0))
+            n_rows += len(batch.frame)
+            unlabelled += int((~batch.labelled).sum())
     y_all = np.concatenate(ys) if ys else np.empty(0, dtype=int)
     proba = np.concatenate(probas) if probas else np.empty(0)
     return EvaluatePartial(n_rows, y_all, proba, unseen, unlabelled)
 
 
 def evaluate(
-    registry: Registry, *, version: str | None = None, data: str | None = None, engine: Engine | None = None
+    registry: Registry,
+    settings: Settings,
+    *,
+    version: str | None = None,
+    data: str | None = None,
+    engine: Engine | None = None,
 ) -> EvaluateResult:
     """A version's metrics on its dataset's test split, or on the labelled rows of ``data`` (a file,
     folder, glob or URL of parts, scored on ``engine``; default: this process)."""
-    model = load_model(registry, version)
+    model = Scorer.load(registry, settings, version, eager=True)
     if data is None:
-        rows = labelled_rows(registry, model.schema, dataset_id=model.manifest["dataset_id"])
+        rows = test_split(registry, model.manifest["dataset_id"], model.schema)
         X, unseen = prepare_features(rows.frame, model.schema, source=rows.described)
         y, proba, described, warnings = rows.y, model.predict_proba(X), rows.described, rows.warnings
     else:
-        source = resolve(data)
-        parts = (engine or LocalEngine()).map_parts(evaluate_part, source.parts, model)
+        parts = (engine or LocalEngine()).map_parts(evaluate_part, resolve(data).parts, model)
         if sum(p.n_rows for p in parts) == 0:
             raise DataError(f"{data} has a header but no data rows")
         y = np.concatenate([p.y for p in parts])

@@ -7,14 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from churnctl.config import Settings
-from churnctl.contract.frames import prepare_features
-from churnctl.contract.rows import unseen_warnings
 from churnctl.contract.schema import canonical_label
-from churnctl.data.labelled import labelled_rows
+from churnctl.data.labelled import read_labelled, test_split
 from churnctl.errors import UsageError, preview
 from churnctl.lifecycle.results import Result, warn
-from churnctl.model.loading import load_model
-from churnctl.model.metrics import classification_metrics, paired_bootstrap_pvalue
+from churnctl.model.compare import compare as compare_scores
+from churnctl.model.scorer import Scorer
 from churnctl.registry import Registry, audit, ids
 
 
@@ -259,7 +257,7 @@ def compare(
     resamples = settings.retrain.bootstrap if bootstrap is None else bootstrap
     if resamples < 0:  # before any model is loaded or row scored
         raise UsageError(f"--bootstrap must be 0 or more, found {resamples}")
-    first, second = load_model(registry, a), load_model(registry, b)
+    first, second = Scorer.load(registry, settings, a), Scorer.load(registry, settings, b)
     for attribute in ("target", "positive_label"):
         if getattr(first.schema, attribute) != getattr(second.schema, attribute):
             raise UsageError(
@@ -279,27 +277,21 @@ def compare(
                 f"the models predict {first.schema.target}={first.schema.positive_label!r}",
                 hint="compare them on labelled rows of their own target: --data FILE",
             )
-    rows = labelled_rows(registry, first.schema, dataset_id=dataset, data=data)
-    warnings = list(rows.warnings)
-    metrics, scores = {}, []
-    for model in (first, second):
-        X, unseen = prepare_features(rows.frame, model.schema, source=rows.described)
-        warnings += unseen_warnings(unseen, f"{rows.described} ({model.version})")
-        scores.append(model.predict_proba(X))
-        metrics[model.version] = classification_metrics(rows.y, scores[-1], model.threshold)
-    defined = metrics[first.version]["roc_auc"] is not None
-    if not defined:
+    rows = test_split(registry, dataset, first.schema) if data is None else read_labelled(data, first.schema)
+    paired = compare_scores(
+        first, second, rows.frame, rows.y, rows.described, bootstrap=resamples, seed=settings.retrain.seed
+    )
+    warnings = rows.warnings + paired.warnings
+    if paired.roc_auc_difference is None:
         warnings.append("the rows hold only one class: ROC-AUC is undefined and nothing is tested")
     return Comparison(
         data=rows.described,
         n_rows=len(rows.y),
         a=first.version,
         b=second.version,
-        metrics=metrics,
-        roc_auc_difference=metrics[second.version]["roc_auc"] - metrics[first.version]["roc_auc"] if defined else None,
+        metrics=paired.metrics,
+        roc_auc_difference=paired.roc_auc_difference,
         bootstrap=resamples,
-        p_value=paired_bootstrap_pvalue(rows.y, scores[0], scores[1], resamples, settings.retrain.seed)
-        if defined
-        else None,
+        p_value=paired.p_value,
         warnings=warn(warnings),
     )

@@ -20,7 +20,7 @@ from churnctl.lifecycle.results import Result, warn
 from churnctl.model.predictions import prediction_columns
 from churnctl.model.scorer import Scorer
 from churnctl.registry import Registry
-from churnctl.runtime.engine import Engine
+from churnctl.runtime.engine import Engine, LocalEngine
 from churnctl.runtime.progress import Progress, no_progress
 
 log = logging.getLogger(__name__)
@@ -61,8 +61,14 @@ class PredictJob:
     model: Scorer
     batch_rows: int = 100_000
     identifiers: list[str] = field(default_factory=list)  # the first part's identifier columns: every part's
-    folder: str | None = None  # --engine dask: where each part's predictions are written
+    folder: str | None = None  # an engine of other processes: where each part's predictions are written
     names: dict[str, str] = field(default_factory=dict)  # part -> its file name in ``folder``
+    writer: outputs.TableWriter | None = None  # an engine in this process: the one output, part after part
+    progress: Progress = no_progress  # (in this process only)
+
+    def __getstate__(self) -> dict:
+        """Sent to workers without what only this process has (the open output, the progress display)."""
+        return {**self.__dict__, "writer": None, "progress": no_progress}
 
 
 @dataclass
@@ -118,9 +124,11 @@ def _score(
 
 
 def predict_part(part: Part, offset: int, job: PredictJob) -> PredictPartial:
-    """A part's predictions as one Parquet file in the job's folder (the Dask engine's task); a part
-    without rows gets a file without rows, with the columns of the others."""
-    del offset
+    """A part's predictions (``offset``: the input's rows before it): appended to the job's one output
+    in this process, or written as one Parquet file in the job's folder by another (a part without
+    rows then gets a file without rows, with the columns of the others)."""
+    if job.writer is not None:
+        return score_part(part, job, job.writer, offset, job.progress)
     assert job.folder is not None
     # The folder is the run's staging folder: never created here (gone means the run was stopped).
     with outputs.TableWriter(Path(job.folder) / job.names[part.location], make_parents=False) as writer:
@@ -166,10 +174,18 @@ def predict_file(
     header = source.read_header()
     check_header(header, model.schema, source.parts[0].name)  # fail early, before the work
     job.identifiers = [n for n in model.schema.identifier_names if n in header]
+    engine = engine or LocalEngine()
     total = PredictPartial()
-    if engine is not None and engine.name != "local":
+    if engine.in_process:
+        with outputs.TableWriter(output) as writer:
+            job.writer, job.progress = writer, progress
+            for partial in engine.map_parts(predict_part, source.parts, job, offsets=True):
+                total.add(partial)
+            if total.n_rows == 0:
+                raise DataError(f"{named} has a header but no data rows")
+    else:
         if output is None:
-            raise UsageError("--engine dask writes its predictions to a folder", hint="add --output FOLDER")
+            raise UsageError(f"--engine {engine.name} writes its predictions to a folder", hint="add --output FOLDER")
         with outputs.staged_folder(output) as folder:
             job.folder, job.names = (
                 str(folder),
@@ -180,12 +196,6 @@ def predict_file(
             missing = [name for name in job.names.values() if not (folder / name).is_file()]
             if missing:
                 raise ClusterError(f"the predictions of {len(missing)} part(s) did not arrive: {preview(missing)}")
-            if total.n_rows == 0:
-                raise DataError(f"{named} has a header but no data rows")
-    else:
-        with outputs.TableWriter(output) as writer:
-            for part in source.parts:
-                total.add(score_part(part, job, writer, total.n_rows, progress))
             if total.n_rows == 0:
                 raise DataError(f"{named} has a header but no data rows")
     log.debug(

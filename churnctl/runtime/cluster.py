@@ -25,9 +25,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from churnctl.data.sources import Part
 from churnctl.errors import ChurnctlError, ClusterError, DataError, UsageError, os_hint, os_reason
 from churnctl.runtime.extras import require
+from churnctl.runtime.parts import P, Part
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -97,12 +97,13 @@ def count_rows(part: Part, offset: int, job: Any) -> int:
 
 class DaskEngine:
     name = "dask"
+    in_process = False
 
     def __init__(self, client: Any):
         self.client = client
 
     def map_parts(
-        self, task: Callable[[Part, int, Any], R], parts: Sequence[Part], job: Any, *, offsets: bool = False
+        self, task: Callable[[P, int, Any], R], parts: Sequence[P], job: Any, *, offsets: bool = False
     ) -> list[R]:
         try:
             n = len(parts)
@@ -120,7 +121,7 @@ class DaskEngine:
                 hint="check the scheduler and the workers; nothing was published",
             ) from None
 
-    def _run(self, task: Callable[[Part, int, Any], Any], parts: Sequence[Part], starts: list[int], jobs: list) -> list:
+    def _run(self, task: Callable[[P, int, Any], Any], parts: Sequence[P], starts: list[int], jobs: list) -> list:
         """``task`` on every part; the warnings the parts logged, logged here in part order; the first
         part's data or artifact problem raised, as the local engine would."""
         futures = self.client.map(_guarded, [task] * len(parts), parts, starts, jobs, pure=False, retries=RETRIES)

@@ -1,6 +1,7 @@
 """Where the per-part work of ``predict --input``, ``drift-check`` and ``evaluate --data`` runs.
 
-A task is a module-level function ``task(part, offset, job)``: ``part`` a :class:`churnctl.data.sources.Part`,
+A task is a module-level function ``task(part, offset, job)``: ``part`` a :class:`Part` (such as
+:class:`churnctl.data.sources.Part`),
 ``offset`` the number of input rows before it, ``job`` what every part needs (the verified model, the
 reference, the settings). It returns a partial result with ``n_rows``. :class:`LocalEngine` runs the
 tasks one after the other in this process; :class:`churnctl.runtime.cluster.DaskEngine` runs the same tasks
@@ -15,19 +16,22 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
-from churnctl.data.sources import Part
 from churnctl.errors import UsageError
+from churnctl.runtime.parts import P
 
 R = TypeVar("R")
+
+
 ENGINES = ("local", "dask")
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 
 
 class Engine(Protocol):
-    name: str
+    name: str  # for the record (events), never to tell engines apart: ask what they can do
+    in_process: bool  # tasks run here, one after the other (they may share this process's objects)
 
     def map_parts(
-        self, task: Callable[[Part, int, Any], R], parts: Sequence[Part], job: Any, *, offsets: bool = False
+        self, task: Callable[[P, int, Any], R], parts: Sequence[P], job: Any, *, offsets: bool = False
     ) -> list[R]:
         """``task`` on every part, results in part order. With ``offsets``, each part gets the number
         of input rows before it (a cluster counts them first); without, 0."""
@@ -36,9 +40,10 @@ class Engine(Protocol):
 
 class LocalEngine:
     name = "local"
+    in_process = True
 
     def map_parts(
-        self, task: Callable[[Part, int, Any], R], parts: Sequence[Part], job: Any, *, offsets: bool = False
+        self, task: Callable[[P, int, Any], R], parts: Sequence[P], job: Any, *, offsets: bool = False
     ) -> list[R]:
         results: list[R] = []
         offset = 0

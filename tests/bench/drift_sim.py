@@ -19,10 +19,11 @@ def simulation(folder: Path, batches: int) -> list[str]:
     import numpy as np
 
     from churnctl.config import DriftSettings, Settings
-    from churnctl.drift.monitor import DriftMonitor
+    from churnctl.data.labelled import frame_labels
+    from churnctl.lifecycle.drift_check import drift_monitor
     from churnctl.lifecycle.ingest import ingest
     from churnctl.lifecycle.train import train
-    from churnctl.model.loading import load_model
+    from churnctl.model.scorer import Scorer
     from churnctl.registry import Registry
     from churnctl.synthetic import Drift, simulate_customers
 
@@ -32,12 +33,14 @@ def simulation(folder: Path, batches: int) -> list[str]:
     registry = Registry(folder / "artifacts")
     ingest(registry, str(reference), Settings(), target="Exited")
     train(registry, Settings())
-    model = load_model(registry)
+    model = Scorer.load(registry, Settings(), eager=True)
 
     def check(frame):
-        monitor = DriftMonitor.for_model(registry, model, DriftSettings())
+        monitor = drift_monitor(registry, model, DriftSettings())
         for start in range(0, len(frame), 100_000):
-            monitor.update(frame.iloc[start : start + 100_000])
+            batch = frame.iloc[start : start + 100_000]
+            labels, labelled = frame_labels(batch, model.schema)
+            monitor.update(batch, labels=labels, labelled=labelled)
         return monitor.report()
 
     lines = [

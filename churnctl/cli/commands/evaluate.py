@@ -46,7 +46,7 @@ def evaluate_command(
     if engine != "local" and data is None:
         raise UsageError("--engine dask goes with --data", hint="the test split is scored in this process")
     with open_engine(engine.value, scheduler) as runner:
-        result = evaluate(st.registry, version=model, data=data, engine=runner)
+        result = evaluate(st.registry, st.settings, version=model, data=data, engine=runner)
     write_metrics("evaluate", result, st.registry.current)
     write_report(result)
 
