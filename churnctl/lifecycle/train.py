@@ -13,8 +13,9 @@ import pandas as pd
 import sklearn
 
 import churnctl
-from churnctl.config import Settings
+from churnctl.config import Settings, TrainSettings
 from churnctl.contract.frames import prepare_features
+from churnctl.contract.schema import Schema
 from churnctl.data.datasets import describe_source, load_dataset, parquet_bytes
 from churnctl.lifecycle.results import Result
 from churnctl.model.calibration import choose_calibration
@@ -24,9 +25,10 @@ from churnctl.model.importance import feature_importance
 from churnctl.model.loading import joblib_bytes
 from churnctl.model.metrics import classification_metrics
 from churnctl.model.predictions import calibrate
-from churnctl.model.search import choose_threshold, select_and_fit
+from churnctl.model.search import Selection, choose_threshold, select_and_fit
 from churnctl.registry import Registry, ids
 from churnctl.registry.events import model_trained_fields
+from churnctl.registry.files import Staged
 from churnctl.registry.store import now
 from churnctl.runtime.progress import Progress, no_progress
 
@@ -73,6 +75,34 @@ def train(
         )
 
 
+@dataclass
+class TrainingData:
+    """The dataset a version is trained on, read and checked once."""
+
+    dataset_id: str
+    manifest: dict[str, Any]
+    latest: bool  # chosen as the latest dataset (no --dataset)
+    schema: Schema
+    train: pd.DataFrame
+    test: pd.DataFrame
+
+
+@dataclass
+class Fit:
+    """A selected, fitted, calibrated pipeline and what was measured of it (never on the test split,
+    but for the test metrics and the importance)."""
+
+    selection: Selection
+    X_train: pd.DataFrame  # the training split as the pipeline takes it
+    calibration: dict[str, Any]
+    calibration_brier: dict[str, Any]
+    threshold: float
+    test_proba: np.ndarray
+    test_metrics: dict
+    importance: dict
+    importance_spread: dict
+
+
 def train_locked(
     registry: Registry,
     settings: Settings,
@@ -89,21 +119,67 @@ def train_locked(
     seed = cfg.seed if seed is None else seed
     started = time.monotonic()
     registry.check_pointer_agrees()  # before any work: a pointer naming a lost version, or one the log does not explain
+    data = read_training_data(registry, dataset_id)
+    fit = fit_model(data, cfg, model, seed, started, progress)
+    version = registry.next_version()
+    staged = stage_files(registry, data, fit, cfg, seed)
+    manifest = build_manifest(version, data, fit, cfg, model, seed, staged)
+    signed = registry.publish_model(staged.staged, version, manifest)
+    promoted = registry.current() is None or promote
+    registry.record("model_trained", **model_trained_fields(signed))
+    if promoted:
+        registry.set_current(version, reason="first model" if registry.current() is None else "train --promote")
+    chosen = fit.selection.chosen
+    return TrainResult(
+        version=version,
+        dataset_id=data.dataset_id,
+        estimator=chosen.family,
+        params=chosen.params,
+        cv_roc_auc=chosen.mean_auc,
+        cv_roc_auc_std=manifest["cv_roc_auc_std"],
+        threshold=fit.threshold,
+        threshold_strategy=str(cfg.threshold),
+        test_metrics=fit.test_metrics,
+        candidates=manifest["candidates"],
+        current=registry.current(),
+        promoted=promoted,
+        seconds=round(time.monotonic() - started, 2),
+        dataset_source=describe_source(data.manifest),
+        dataset_latest=data.latest,
+        calibration=fit.calibration["method"],
+        feature_importance=fit.importance,
+        feature_importance_std=fit.importance_spread,
+    )
+
+
+def read_training_data(registry: Registry, dataset_id: str | None) -> TrainingData:
+    """The dataset (default: the latest), its manifest verified once."""
     latest = dataset_id is None
     dataset_id = ids.dataset_argument(dataset_id, "--dataset") if dataset_id is not None else registry.latest_dataset()
-    dataset_manifest = registry.dataset_manifest(dataset_id)  # read and verified once
-    if latest and dataset_manifest.get("source") == "retrain":
+    manifest = registry.dataset_manifest(dataset_id)
+    if latest and manifest.get("source") == "retrain":
         log.warning(
             "training on %s, the latest dataset, which a retrain made (%s); pass --dataset to choose another "
             "('churnctl datasets list')",
             dataset_id,
-            describe_source(dataset_manifest),
+            describe_source(manifest),
         )
     schema, train_frame, test_frame = load_dataset(registry, dataset_id)
-    X, _ = prepare_features(train_frame, schema, source="training split")
-    y = train_frame[schema.target].to_numpy().astype(int)
+    return TrainingData(dataset_id, manifest, latest, schema, train_frame, test_frame)
+
+
+def fit_model(data: TrainingData, cfg: TrainSettings, model: str, seed: int, started: float, progress: Progress) -> Fit:
+    """Select and fit the pipeline; calibration and threshold from the out-of-fold predictions (never
+    from the test split); test metrics and permutation importance on the test split."""
+    schema = data.schema
+    X, _ = prepare_features(data.train, schema, source="training split")
+    y = data.train[schema.target].to_numpy().astype(int)
     log.info(
-        "training on dataset %s: %d rows, %d features (model=%s)", dataset_id, len(y), len(schema.feature_names), model
+        "training on dataset %s: %d rows, %d features (model=%s)",
+        data.dataset_id,
+        len(y),
+        len(schema.feature_names),
+        model,
     )
     selection = select_and_fit(
         schema,
@@ -116,58 +192,76 @@ def train_locked(
         selection_rows=cfg.selection_rows,
         progress=progress,
     )
-    # Calibration and threshold come from the out-of-fold predictions, never from the test split.
     calibration, calibration_brier = choose_calibration(selection.oof_y, selection.oof_proba, seed)
     threshold = choose_threshold(selection.oof_y, calibrate(selection.oof_proba, calibration), cfg.threshold)
-    X_test, _ = prepare_features(test_frame, schema, source="test split")
-    y_test = test_frame[schema.target].to_numpy().astype(int)
+    X_test, _ = prepare_features(data.test, schema, source="test split")
+    y_test = data.test[schema.target].to_numpy().astype(int)
     test_proba = calibrate(selection.pipeline.predict_proba(X_test)[:, 1], calibration)
     test_metrics = classification_metrics(y_test, test_proba, threshold)
     left = max(cfg.time_budget - (time.monotonic() - started), 0.0)
     t0 = time.monotonic()
-    importance, importance_spread = feature_importance(selection.pipeline, X_test, y_test, seed, seconds=left)
+    importance, spread = feature_importance(selection.pipeline, X_test, y_test, seed, seconds=left)
     log.debug("permutation importance: %.1f s of the %.1f s left", time.monotonic() - t0, left)
     if not importance:
         log.warning("no permutation importance: the time budget ([train] time_budget) is spent")
+    return Fit(selection, X, calibration, calibration_brier, threshold, test_proba, test_metrics, importance, spread)
 
+
+@dataclass
+class StagedVersion:
+    staged: Staged
+    n_reference: int
+
+
+def stage_files(registry: Registry, data: TrainingData, fit: Fit, cfg: TrainSettings, seed: int) -> StagedVersion:
+    """The version's files, written in staging: the pipeline, its compiled form, and the drift reference."""
+    schema = data.schema
     staged = registry.stage()
-    staged.write("model.joblib", joblib_bytes(selection.pipeline))
-    compiled = compiled_model_bytes(selection.pipeline, schema, X)  # the fast scorer of predict --json
+    staged.write("model.joblib", joblib_bytes(fit.selection.pipeline))
+    compiled = compiled_model_bytes(fit.selection.pipeline, schema, fit.X_train)  # the fast scorer
     if compiled is not None:
         staged.write(COMPILED_FILE, compiled)
     # Held-out churn probabilities: the reference of prediction drift (training rows would be
     # scored over-confidently by the model that learnt them).
-    staged.write("reference_scores.parquet", parquet_bytes(pd.DataFrame({"churn_probability": test_proba})))
+    staged.write("reference_scores.parquet", parquet_bytes(pd.DataFrame({"churn_probability": fit.test_proba})))
     # Exact sample of training features: the drift reference of this version.
-    n_ref = min(cfg.reference_rows, len(train_frame))
-    reference = train_frame.sample(n=n_ref, random_state=seed) if n_ref < len(train_frame) else train_frame
+    n_ref = min(cfg.reference_rows, len(data.train))
+    reference = data.train.sample(n=n_ref, random_state=seed) if n_ref < len(data.train) else data.train
     staged.write("reference.parquet", parquet_bytes(reference[schema.feature_names]))
-    version = registry.next_version()
-    manifest: dict[str, Any] = {
+    return StagedVersion(staged, int(n_ref))
+
+
+def build_manifest(
+    version: str, data: TrainingData, fit: Fit, cfg: TrainSettings, model: str, seed: int, staged: StagedVersion
+) -> dict[str, Any]:
+    """The manifest of a new version (signed when it is published): everything that changes its
+    answers, and how it was chosen."""
+    selection, chosen = fit.selection, fit.selection.chosen
+    return {
         "version": version,
         "created": now(),
-        "dataset_id": dataset_id,
+        "dataset_id": data.dataset_id,
         "seed": seed,
-        "estimator": selection.chosen.family,
-        "params": selection.chosen.params,
+        "estimator": chosen.family,
+        "params": chosen.params,
         "model_option": model,
         "cv_folds": cfg.cv_folds,
-        "cv_roc_auc": selection.chosen.mean_auc,
-        "cv_roc_auc_std": float(np.std(selection.chosen.fold_auc)),
+        "cv_roc_auc": chosen.mean_auc,
+        "cv_roc_auc_std": float(np.std(chosen.fold_auc)),
         "candidates": [c.to_dict() for c in selection.candidates],
         "skipped_candidates": selection.skipped,
         "selection_rows": selection.selection_rows,
         "n_iter": selection.n_iter,
-        "threshold": threshold,
+        "threshold": fit.threshold,
         "threshold_strategy": str(cfg.threshold),
-        "calibration": calibration,
-        "calibration_brier": calibration_brier,
-        "test_metrics": test_metrics,
-        "feature_importance": importance,
-        "feature_importance_std": importance_spread,
-        "n_train": len(y),
-        "n_reference": int(n_ref),
-        "schema": schema.to_dict(),
+        "calibration": fit.calibration,
+        "calibration_brier": fit.calibration_brier,
+        "test_metrics": fit.test_metrics,
+        "feature_importance": fit.importance,
+        "feature_importance_std": fit.importance_spread,
+        "n_train": len(data.train),
+        "n_reference": staged.n_reference,
+        "schema": data.schema.to_dict(),
         "versions": {
             "churnctl": churnctl.__version__,
             "scikit-learn": sklearn.__version__,
@@ -176,28 +270,3 @@ def train_locked(
             "python": platform.python_version(),
         },
     }
-    signed = registry.publish_model(staged, version, manifest)
-    promoted = registry.current() is None or promote
-    registry.record("model_trained", **model_trained_fields(signed))
-    if promoted:
-        registry.set_current(version, reason="first model" if registry.current() is None else "train --promote")
-    return TrainResult(
-        version=version,
-        dataset_id=dataset_id,
-        estimator=selection.chosen.family,
-        params=selection.chosen.params,
-        cv_roc_auc=selection.chosen.mean_auc,
-        cv_roc_auc_std=manifest["cv_roc_auc_std"],
-        threshold=threshold,
-        threshold_strategy=str(cfg.threshold),
-        test_metrics=test_metrics,
-        candidates=manifest["candidates"],
-        current=registry.current(),
-        promoted=promoted,
-        seconds=round(time.monotonic() - started, 2),
-        dataset_source=describe_source(dataset_manifest),
-        dataset_latest=latest,
-        calibration=calibration["method"],
-        feature_importance=importance,
-        feature_importance_std=importance_spread,
-    )

@@ -149,8 +149,48 @@ def select_and_fit(
     selection_rows: int = 100_000,
     progress: Progress = no_progress,
 ) -> Selection:
+    """Cross-validate the candidates of ``model`` on (a stratified sample of) the rows within the time
+    budget, choose one, and fit it on every row."""
     if model not in MODEL_CHOICES:
         raise UsageError(f"unknown model {model!r}", hint=f"choose one of {', '.join(MODEL_CHOICES)}")
+    search = _search_rows(X, y, folds, seed, selection_rows)
+    pool = [(f, p) for f, p in CANDIDATES if model in ("auto", "blend", f) and estimators.runs_on(schema, p)]
+    budget = Budget(
+        time.monotonic() + time_budget, final_scale=len(y) / (len(search.y) * (search.folds - 1) / search.folds)
+    )
+    total = len(pool) * search.folds + 1
+    progress("model selection", 0, total)
+    scored, skipped = _score_candidates(schema, pool, search, seed, budget, progress, total)
+    chosen, oof, mask = _choose(scored, skipped, model, search, seed, budget)
+    pipeline = estimators.build_pipeline(schema, chosen.family, chosen.params, seed, early_stopping=search.sampled)
+    X_fit, y_fit = _final_rows(X, y, chosen.family, seed)
+    t0 = time.monotonic()
+    pipeline.fit(X_fit, y_fit)
+    log.debug("final fit of %s %s on %d rows: %.1f s", chosen.family, chosen.params, len(y_fit), time.monotonic() - t0)
+    progress("model selection", total, total)
+    return Selection(
+        pipeline=pipeline,
+        chosen=chosen,
+        candidates=[s for s, _, _ in scored],
+        oof_proba=oof[mask],
+        oof_y=search.y[mask],
+        selection_rows=len(search.y),
+        n_iter=_trees_grown(pipeline),
+        skipped=skipped,
+    )
+
+
+@dataclass
+class SearchRows:
+    """The rows the candidates are cross-validated on, and the number of folds they allow."""
+
+    X: pd.DataFrame
+    y: np.ndarray
+    folds: int
+    sampled: bool  # a stratified sample of a large training split (the final fit uses every row)
+
+
+def _search_rows(X: pd.DataFrame, y: np.ndarray, folds: int, seed: int, selection_rows: int) -> SearchRows:
     minority = int(min(y.sum(), len(y) - y.sum()))
     if minority < 2:
         raise DataError(
@@ -159,25 +199,33 @@ def select_and_fit(
         )
     # Sample only when the sample keeps enough of the rarer class for every fold.
     large = len(y) > selection_rows and minority * selection_rows / len(y) >= 10 * folds
-    if large:  # search on a stratified sample; the final fit uses every row
-        X_sel, y_sel = _stratified(X, y, selection_rows, seed)
-    else:
-        X_sel, y_sel = X, y
+    X_sel, y_sel = _stratified(X, y, selection_rows, seed) if large else (X, y)
     minority = int(min(y_sel.sum(), len(y_sel) - y_sel.sum()))
-    folds = max(2, min(folds, minority))
-    pool = [(f, p) for f, p in CANDIDATES if model in ("auto", "blend", f) and estimators.runs_on(schema, p)]
-    budget = Budget(time.monotonic() + time_budget, final_scale=len(y) / (len(y_sel) * (folds - 1) / folds))
-    scored: list[tuple[CandidateScore, np.ndarray, np.ndarray]] = []
+    return SearchRows(X_sel, y_sel, max(2, min(folds, minority)), large)
+
+
+Scored = tuple[CandidateScore, np.ndarray, np.ndarray]  # a candidate, its out-of-fold probabilities, their mask
+
+
+def _score_candidates(
+    schema: Schema,
+    pool: list[tuple[str, dict[str, Any]]],
+    search: SearchRows,
+    seed: int,
+    budget: Budget,
+    progress: Progress,
+    total: int,
+) -> tuple[list[Scored], list[dict]]:
+    """Each candidate cross-validated while the budget allows it (a leader's cost bounds the others)."""
+    scored: list[Scored] = []
     skipped: list[dict] = []
     steps = [0]
-    total = len(pool) * folds + 1
 
     def leader() -> CandidateScore | None:
         return max((c for c, _, _ in scored), key=lambda c: c.mean_auc, default=None)
 
-    progress("model selection", 0, total)
     for family, params in pool:
-        if not budget.allows(family, params, folds, leader()):
+        if not budget.allows(family, params, search.folds, leader()):
             skipped.append({"estimator": family, "params": params})
             continue
 
@@ -190,7 +238,9 @@ def select_and_fit(
             progress("model selection", steps[0], total)
 
         t0 = time.monotonic()
-        fold_auc, oof, mask = _cross_validate(schema, family, params, X_sel, y_sel, folds, seed, may_go_on, fold_done)
+        fold_auc, oof, mask = _cross_validate(
+            schema, family, params, search.X, search.y, search.folds, seed, may_go_on, fold_done
+        )
         scored.append((CandidateScore(family, params, fold_auc, time.monotonic() - t0), oof, mask))
         log.debug(
             "candidate %s %s: %d fold(s), ROC-AUC %.4f, %.1f s",
@@ -200,12 +250,19 @@ def select_and_fit(
             np.mean(fold_auc),
             time.monotonic() - t0,
         )
+    return scored, skipped
+
+
+def _choose(
+    scored: list[Scored], skipped: list[dict], model: str, search: SearchRows, seed: int, budget: Budget
+) -> Scored:
+    """The chosen candidate (the blend of the families too, when asked for or automatic)."""
     # Candidates are compared on the folds they all completed (the same folds: the splits are seeded).
     shared = min(len(c.fold_auc) for c, _, _ in scored)
     for c, _, _ in scored:
-        if len(c.fold_auc) < folds:
+        if len(c.fold_auc) < search.folds:
             skipped.append({"estimator": c.family, "params": c.params, "folds_done": len(c.fold_auc)})
-    blend = _blend(scored, y_sel, folds, seed, shared) if model in ("auto", "blend") else None
+    blend = _blend(scored, search.y, search.folds, seed, shared) if model in ("auto", "blend") else None
     if blend is not None:
         scored.append(blend)
         log.debug("candidate blend: ROC-AUC %.4f", blend[0].mean_auc)
@@ -215,30 +272,14 @@ def select_and_fit(
                 "--model blend needs a scored candidate of each family",
                 hint="raise [train] time_budget, or use --model auto",
             )
-        scored = [blend]
+        scored[:] = [blend]
     # Only candidates whose final fit is expected to end within the budget are eligible (else the one
     # quickest to fit): the first fold of each family runs whatever its cost.
     final = [(budget.fold_seconds(c.family, c.params) or 0.0) * budget.final_scale for c, _, _ in scored]
     left = budget.deadline - time.monotonic()
     eligible = [i for i in range(len(scored)) if final[i] <= left] or [int(np.argmin(final))]
     compared = {i: float(np.mean(scored[i][0].fold_auc[:shared])) for i in eligible}
-    chosen, oof, mask = scored[_pick(compared, [scoring_cost(c.family, c.params) for c, _, _ in scored])]
-    pipeline = estimators.build_pipeline(schema, chosen.family, chosen.params, seed, early_stopping=large)
-    X_fit, y_fit = _final_rows(X, y, chosen.family, seed)
-    t0 = time.monotonic()
-    pipeline.fit(X_fit, y_fit)
-    log.debug("final fit of %s %s on %d rows: %.1f s", chosen.family, chosen.params, len(y_fit), time.monotonic() - t0)
-    progress("model selection", total, total)
-    return Selection(
-        pipeline=pipeline,
-        chosen=chosen,
-        candidates=[s for s, _, _ in scored],
-        oof_proba=oof[mask],
-        oof_y=y_sel[mask],
-        selection_rows=len(y_sel),
-        n_iter=_trees_grown(pipeline),
-        skipped=skipped,
-    )
+    return scored[_pick(compared, [scoring_cost(c.family, c.params) for c, _, _ in scored])]
 
 
 def _final_rows(X: pd.DataFrame, y: np.ndarray, family: str, seed: int) -> tuple[pd.DataFrame, np.ndarray]:

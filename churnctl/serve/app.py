@@ -17,6 +17,8 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -52,6 +54,19 @@ DESCRIPTION = (
 )
 
 
+@dataclass
+class Service:
+    """What the handlers share, kept in ``app.state.service``."""
+
+    options: ServeOptions
+    holder: ModelHolder
+    metrics: ServiceMetrics
+    predictions: PredictionLog | None
+    log_writer: _LogWriter | None
+    secured: bool
+    openapi: dict[str | None, dict[str, Any]] = field(default_factory=dict)  # per model version
+
+
 def create_app(options: ServeOptions) -> Guard:
     """The application, wrapped in its :class:`~churnctl.serve.guard.Guard` (an ASGI callable)."""
     settings = load_settings(options.config)
@@ -62,7 +77,6 @@ def create_app(options: ServeOptions) -> Guard:
         if options.log_predictions
         else None
     )
-    log_writer = _LogWriter(predictions, metrics) if predictions is not None else None
     holder = ModelHolder(
         registry,
         settings,
@@ -70,115 +84,119 @@ def create_app(options: ServeOptions) -> Guard:
         on_load=lambda old, new: _loaded(metrics, old, new),
         on_failure=lambda message: metrics.reloads.labels("failed").inc(),
     )
-    secured = api_key() is not None
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(holder.refresh)
-        holder.start()
-        if predictions is not None:
-            predictions.start()
-        try:
-            yield
-        finally:
-            holder.stop()
-            if predictions is not None:
-                predictions.close()
-            worker_exited(os.getpid())
-
     api = FastAPI(
-        title="churnctl",
-        version=churnctl.__version__,
-        description=DESCRIPTION,
-        lifespan=lifespan,
-        redoc_url=None,
+        title="churnctl", version=churnctl.__version__, description=DESCRIPTION, lifespan=_lifespan, redoc_url=None
     )
+    log_writer = _LogWriter(predictions, metrics) if predictions is not None else None
+    api.state.service = Service(options, holder, metrics, predictions, log_writer, api_key() is not None)
     api.state.holder = holder
-    openapi_cache: dict[str | None, dict[str, Any]] = {}
-
-    def openapi() -> dict[str, Any]:
-        served = holder.current
-        version = served.version if served else None
-        if version not in openapi_cache:
-            document = get_openapi(title=api.title, version=api.version, description=api.description, routes=api.routes)
-            openapi_cache[version] = add_model(document, served.schema if served else None, version, secured)
-        return openapi_cache[version]
-
-    api.openapi = openapi  # type: ignore[method-assign]  # regenerated for each model version
-
-    @api.post("/predict", summary="Score one customer or a list of customers")
-    async def predict(request: Request, explain: bool = False) -> Response:
-        """One object gets one prediction, a list gets a list in the same order. With
-        `?explain=true` each prediction carries its top 3 `reasons`."""
-        served = holder.current
-        if served is None:
-            return _unavailable(holder)
-        try:
-            rows, single = _parse(await request.body())
-        except DataError as exc:
-            return _invalid([{"loc": ["body"], "msg": exc.message, "type": "invalid_json"}], exc.hint)
-        if len(rows) > options.max_rows:
-            return _json(
-                413,
-                {
-                    "detail": f"the request holds {len(rows)} rows, more than the limit of {options.max_rows}",
-                    "hint": "send fewer rows per request (predict --input scores batches), or raise [serve] max_rows",
-                },
-            )
-        inline = len(rows) <= INLINE_ROWS and served.scorer.compiled_first(explain)
-        try:
-            result = (
-                _answer(served, rows, single, explain)
-                if inline
-                else await run_in_threadpool(_answer, served, rows, single, explain)
-            )
-        except InvalidRows:
-            problems = _all_problems(served, rows) if inline else await run_in_threadpool(_all_problems, served, rows)
-            return _invalid([_detail(p, single) for p in problems], problems[0].hint)
-        except DataError as exc:
-            return _invalid([{"loc": ["body"], "msg": exc.message, "type": "invalid_rows"}], exc.hint)
-        except ChurnctlError as exc:  # the model's files, read after loading (the reference, for explain)
-            log.error("model %s cannot answer: %s", served.version, exc)
-            return _json(503, {"detail": "the served model's files cannot be read; the server's log has the details"})
-        metrics.rows.labels(served.version).inc(len(rows))
-        if log_writer is not None:
-            log_writer.log(served, rows, result)
-        headers = {"X-Churnctl-Model-Version": served.version}
-        if result.warnings:
-            headers["X-Churnctl-Warnings"] = _warnings_header(result.warnings)
-        return _json(200, result.document(), headers)
-
-    @api.get("/health", summary="200 when a model is loaded, else 503")
-    async def health() -> Response:
-        """Open to all (probes, load balancers): says whether a model answers, never why not in detail
-        (that is in `/model` and the server's log)."""
-        served = holder.current
-        if served is None:
-            return _unavailable(holder)
-        document: dict[str, Any] = {"status": "ok", "model_version": served.version}
-        if holder.failure is not None:
-            document["reload_error"] = "a newer model version cannot be loaded; see /model"
-        return _json(200, document)
-
+    api.openapi = partial(_openapi, api)  # type: ignore[method-assign]  # regenerated for each model version
+    api.add_api_route("/predict", predict, methods=["POST"], summary="Score one customer or a list of customers")
+    api.add_api_route("/health", health, methods=["GET"], summary="200 when a model is loaded, else 503")
     api.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)
-
-    @api.get("/model", summary="The served model: version, metrics and schema")
-    async def model() -> Response:
-        served = holder.current
-        if served is None:
-            return _unavailable(holder, detailed=True)
-        return _json(200, _model_document(served, holder))
-
-    @api.get("/metrics", summary="Prometheus metrics")
-    async def prometheus() -> Response:
-        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
-
-    @api.exception_handler(Exception)
-    async def internal(request: Request, exc: Exception) -> Response:
-        log.error("internal error answering %s %s: %r", request.method, request.url.path, exc, exc_info=exc)
-        return _json(500, {"detail": "internal error; the server's log has the details"})
-
+    api.add_api_route("/model", model, methods=["GET"], summary="The served model: version, metrics and schema")
+    api.add_api_route("/metrics", prometheus, methods=["GET"], summary="Prometheus metrics")
+    api.add_exception_handler(Exception, internal)
     return Guard(api, metrics, options.max_body_bytes, api_key())
+
+
+@asynccontextmanager
+async def _lifespan(api: FastAPI) -> AsyncIterator[None]:
+    service: Service = api.state.service
+    await run_in_threadpool(service.holder.refresh)
+    service.holder.start()
+    if service.predictions is not None:
+        service.predictions.start()
+    try:
+        yield
+    finally:
+        service.holder.stop()
+        if service.predictions is not None:
+            service.predictions.close()
+        worker_exited(os.getpid())
+
+
+def _openapi(api: FastAPI) -> dict[str, Any]:
+    service: Service = api.state.service
+    served = service.holder.current
+    version = served.version if served else None
+    if version not in service.openapi:
+        document = get_openapi(title=api.title, version=api.version, description=api.description, routes=api.routes)
+        service.openapi[version] = add_model(document, served.schema if served else None, version, service.secured)
+    return service.openapi[version]
+
+
+async def predict(request: Request, explain: bool = False) -> Response:
+    """One object gets one prediction, a list gets a list in the same order. With
+    `?explain=true` each prediction carries its top 3 `reasons`."""
+    service: Service = request.app.state.service
+    served = service.holder.current
+    if served is None:
+        return _unavailable(service.holder)
+    try:
+        rows, single = _parse(await request.body())
+    except DataError as exc:
+        return _invalid([{"loc": ["body"], "msg": exc.message, "type": "invalid_json"}], exc.hint)
+    if len(rows) > service.options.max_rows:
+        return _json(
+            413,
+            {
+                "detail": f"the request holds {len(rows)} rows, more than the limit of {service.options.max_rows}",
+                "hint": "send fewer rows per request (predict --input scores batches), or raise [serve] max_rows",
+            },
+        )
+    inline = len(rows) <= INLINE_ROWS and served.scorer.compiled_first(explain)
+    try:
+        result = (
+            _answer(served, rows, single, explain)
+            if inline
+            else await run_in_threadpool(_answer, served, rows, single, explain)
+        )
+    except InvalidRows:
+        problems = _all_problems(served, rows) if inline else await run_in_threadpool(_all_problems, served, rows)
+        return _invalid([_detail(p, single) for p in problems], problems[0].hint)
+    except DataError as exc:
+        return _invalid([{"loc": ["body"], "msg": exc.message, "type": "invalid_rows"}], exc.hint)
+    except ChurnctlError as exc:  # the model's files, read after loading (the reference, for explain)
+        log.error("model %s cannot answer: %s", served.version, exc)
+        return _json(503, {"detail": "the served model's files cannot be read; the server's log has the details"})
+    service.metrics.rows.labels(served.version).inc(len(rows))
+    if service.log_writer is not None:
+        service.log_writer.log(served, rows, result)
+    headers = {"X-Churnctl-Model-Version": served.version}
+    if result.warnings:
+        headers["X-Churnctl-Warnings"] = _warnings_header(result.warnings)
+    return _json(200, result.document(), headers)
+
+
+async def health(request: Request) -> Response:
+    """Open to all (probes, load balancers): says whether a model answers, never why not in detail
+    (that is in `/model` and the server's log)."""
+    holder: ModelHolder = request.app.state.service.holder
+    served = holder.current
+    if served is None:
+        return _unavailable(holder)
+    document: dict[str, Any] = {"status": "ok", "model_version": served.version}
+    if holder.failure is not None:
+        document["reload_error"] = "a newer model version cannot be loaded; see /model"
+    return _json(200, document)
+
+
+async def model(request: Request) -> Response:
+    holder: ModelHolder = request.app.state.service.holder
+    served = holder.current
+    if served is None:
+        return _unavailable(holder, detailed=True)
+    return _json(200, _model_document(served, holder))
+
+
+async def prometheus(request: Request) -> Response:
+    return Response(request.app.state.service.metrics.exposition(), media_type=CONTENT_TYPE)
+
+
+async def internal(request: Request, exc: Exception) -> Response:
+    log.error("internal error answering %s %s: %r", request.method, request.url.path, exc, exc_info=exc)
+    return _json(500, {"detail": "internal error; the server's log has the details"})
 
 
 def app_from_environment() -> Guard:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from churnctl.cli.context import metrics_writer, report_writer, state
 from churnctl.cli.options import Engine, EngineOption, FormatOption, MetricsFileOption, ModelOption, SchedulerOption
 from churnctl.cli.progress import progress_bars
 from churnctl.cli.render import OutputFormat, emit, fmt, styled, table
 from churnctl.errors import EXIT_DRIFT
+
+if TYPE_CHECKING:
+    from churnctl.drift.result import DriftReport
 
 SHORT = {"wasserstein_sd": "W1/sd", "jensen_shannon": "JS"}
 
@@ -78,65 +83,70 @@ def drift_check_command(
     write_report(report)
     write_metrics("drift-check", report, st.registry.current)
 
-    def text(out: Console) -> None:
-        ordered = sorted(report.features.items(), key=lambda kv: kv[1].rank)
-        rows = []
-        for name, f in ordered:
-            notes = []
-            if f.missing_rate_current or f.missing_rate_reference:
-                notes.append(f"missing {f.missing_rate_reference:.1%} -> {f.missing_rate_current:.1%}")
-            if f.unseen_categories:
-                notes.append("unseen: " + ", ".join(u["value"] for u in f.unseen_categories[:3]))
-            rows.append(
-                [
-                    name,
-                    f.kind,
-                    f.test,
-                    f.statistic,
-                    f.p_value,
-                    f.p_value_adjusted,
-                    f"{fmt(f.effect_size)} {SHORT[f.effect_metric]}",
-                    f.psi,
-                    "DRIFT" if f.drift else "",
-                    "; ".join(notes),
-                ]
-            )
-        out.print(
-            table(
-                f"Feature drift: {report.n_current} current rows vs {report.n_reference} reference rows "
-                f"(model {report.model_version}, {report.correction}, alpha {report.alpha})",
-                ["feature", "kind", "test", "statistic", "p-value", "adjusted", "effect size", "PSI", "drift", "notes"],
-                rows,
-            )
-        )
-        p = report.prediction_drift
-        scored = f" ({p.n_scored} rows scored, a uniform sample)" if p.n_scored < report.n_current else ""
-        out.print(
-            f"prediction drift{scored}: KS {fmt(p.statistic)}, adjusted p {fmt(p.p_value_adjusted)}, "
-            f"effect {fmt(p.effect_size)} SD, mean probability {fmt(p.mean_probability_reference)} -> "
-            f"{fmt(p.mean_probability_current)}" + (" DRIFT" if p.drift else "")
-        )
-        e = report.estimated_performance
-        if e is not None and e.roc_auc is not None:
-            out.print(
-                f"estimated performance without labels (CBPE, {e.n_scored} scored rows): ROC-AUC {fmt(e.roc_auc)} "
-                f"[{fmt(e.roc_auc_lower)}, {fmt(e.roc_auc_upper)}] vs {fmt(e.reference_roc_auc)} at training, "
-                f"precision {fmt(e.precision)}, recall {fmt(e.recall)}" + (" DROP" if e.drop_detected else "")
-            )
-        if report.performance:
-            q = report.performance
-            out.print(
-                f"performance ({q.n_labelled} labelled rows): ROC-AUC {fmt(q.roc_auc)} vs "
-                f"{fmt(q.roc_auc_reference)} at training, "
-                f"churn rate {fmt(q.churn_rate)} vs {fmt(q.churn_rate_reference)}" + (" DRIFT" if q.drift else "")
-            )
-        if report.status == "insufficient_data":
-            out.print(styled(("insufficient data", "bold"), f": {report.n_current} rows, no verdict"))
-        elif report.drift_detected:
-            out.print(styled(("DRIFT DETECTED", "bold red"), ": " + "; ".join(report.reasons)))
-        else:
-            out.print(styled(("no drift", "bold green")))
-
-    emit(report, format, text)
+    emit(report, format, partial(render_text, report))
     if report.drift_detected:
         raise typer.Exit(EXIT_DRIFT)
+
+
+def render_text(report: DriftReport, out: Console) -> None:
+    """The text view of a drift report: the feature table, then prediction, performance and the verdict."""
+    out.print(_feature_table(report))
+    p = report.prediction_drift
+    scored = f" ({p.n_scored} rows scored, a uniform sample)" if p.n_scored < report.n_current else ""
+    out.print(
+        f"prediction drift{scored}: KS {fmt(p.statistic)}, adjusted p {fmt(p.p_value_adjusted)}, "
+        f"effect {fmt(p.effect_size)} SD, mean probability {fmt(p.mean_probability_reference)} -> "
+        f"{fmt(p.mean_probability_current)}" + (" DRIFT" if p.drift else "")
+    )
+    e = report.estimated_performance
+    if e is not None and e.roc_auc is not None:
+        out.print(
+            f"estimated performance without labels (CBPE, {e.n_scored} scored rows): ROC-AUC {fmt(e.roc_auc)} "
+            f"[{fmt(e.roc_auc_lower)}, {fmt(e.roc_auc_upper)}] vs {fmt(e.reference_roc_auc)} at training, "
+            f"precision {fmt(e.precision)}, recall {fmt(e.recall)}" + (" DROP" if e.drop_detected else "")
+        )
+    if report.performance:
+        q = report.performance
+        out.print(
+            f"performance ({q.n_labelled} labelled rows): ROC-AUC {fmt(q.roc_auc)} vs "
+            f"{fmt(q.roc_auc_reference)} at training, "
+            f"churn rate {fmt(q.churn_rate)} vs {fmt(q.churn_rate_reference)}" + (" DRIFT" if q.drift else "")
+        )
+    if report.status == "insufficient_data":
+        out.print(styled(("insufficient data", "bold"), f": {report.n_current} rows, no verdict"))
+    elif report.drift_detected:
+        out.print(styled(("DRIFT DETECTED", "bold red"), ": " + "; ".join(report.reasons)))
+    else:
+        out.print(styled(("no drift", "bold green")))
+
+
+def _feature_table(report: DriftReport) -> Table:
+    """One row per feature, the most drifted first."""
+    ordered = sorted(report.features.items(), key=lambda kv: kv[1].rank)
+    rows = []
+    for name, f in ordered:
+        notes = []
+        if f.missing_rate_current or f.missing_rate_reference:
+            notes.append(f"missing {f.missing_rate_reference:.1%} -> {f.missing_rate_current:.1%}")
+        if f.unseen_categories:
+            notes.append("unseen: " + ", ".join(u["value"] for u in f.unseen_categories[:3]))
+        rows.append(
+            [
+                name,
+                f.kind,
+                f.test,
+                f.statistic,
+                f.p_value,
+                f.p_value_adjusted,
+                f"{fmt(f.effect_size)} {SHORT[f.effect_metric]}",
+                f.psi,
+                "DRIFT" if f.drift else "",
+                "; ".join(notes),
+            ]
+        )
+    return table(
+        f"Feature drift: {report.n_current} current rows vs {report.n_reference} reference rows "
+        f"(model {report.model_version}, {report.correction}, alpha {report.alpha})",
+        ["feature", "kind", "test", "statistic", "p-value", "adjusted", "effect size", "PSI", "drift", "notes"],
+        rows,
+    )

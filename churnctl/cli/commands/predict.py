@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import sys
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -16,6 +17,10 @@ from churnctl.cli.options import Engine, EngineOption, ModelOption, SchedulerOpt
 from churnctl.cli.progress import progress_bars
 from churnctl.cli.render import OutputFormat, emit, key_values, table
 from churnctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from churnctl.lifecycle.predict_batch import PredictFileResult
+    from churnctl.model.scorer import PredictRowsResult
 
 
 class PredictFormat(StrEnum):
@@ -70,7 +75,6 @@ def predict_command(
     Examples: churnctl predict --json row.json; cat rows.jsonl | churnctl predict --json - --format jsonl;
     churnctl predict --input batch.csv --output scored.parquet; churnctl predict --input - < batch.csv
     """
-    st = state(ctx)
     if output is not None and str(output) == "-":
         output = None  # stdout
     if json_rows is not None and (engine != "local" or scheduler):
@@ -87,27 +91,47 @@ def predict_command(
     if json_rows is not None:
         if output is not None:
             raise UsageError("--output goes with --input; --json writes its predictions to stdout")
-        from churnctl.lifecycle.predict import predict_json
+        _predict_json(ctx, json_rows, model, explain, format)
+    else:
+        assert input is not None
+        _predict_input(ctx, input, output, model, engine, scheduler, format)
 
-        rows = predict_json(st.registry, st.settings, json_rows, version=model, explain=explain)
 
-        def rows_text(out: Console) -> None:
-            columns = list(rows.predictions[0])
-            out.print(
-                table(
-                    f"Predictions of model {rows.model_version}",
-                    columns,
-                    [[_cell(c, r[c]) for c in columns] for r in rows.predictions],
-                )
-            )
+def _predict_json(
+    ctx: typer.Context, json_rows: str, model: str | None, explain: bool, format: PredictFormat | None
+) -> None:
+    from churnctl.lifecycle.predict import predict_json
 
-        if format is PredictFormat.jsonl:
-            for record in rows.predictions:
-                sys.stdout.write(json.dumps(record) + "\n")
-            sys.stdout.flush()
-        else:
-            emit(rows.document(), OutputFormat(format or "json"), rows_text, versioned=False)
-        return
+    st = state(ctx)
+    rows = predict_json(st.registry, st.settings, json_rows, version=model, explain=explain)
+    if format is PredictFormat.jsonl:
+        for record in rows.predictions:
+            sys.stdout.write(json.dumps(record) + "\n")
+        sys.stdout.flush()
+    else:
+        emit(rows.document(), OutputFormat(format or "json"), partial(_rows_text, rows), versioned=False)
+
+
+def _rows_text(rows: PredictRowsResult, out: Console) -> None:
+    columns = list(rows.predictions[0])
+    out.print(
+        table(
+            f"Predictions of model {rows.model_version}",
+            columns,
+            [[_cell(c, r[c]) for c in columns] for r in rows.predictions],
+        )
+    )
+
+
+def _predict_input(
+    ctx: typer.Context,
+    input: str,
+    output: Path | None,
+    model: str | None,
+    engine: Engine,
+    scheduler: str | None,
+    format: PredictFormat | None,
+) -> None:
     if format is PredictFormat.jsonl:
         raise UsageError("--format jsonl goes with --json; --input writes CSV or Parquet rows")
     if output is None and format is PredictFormat.json:
@@ -128,6 +152,7 @@ def predict_command(
         from churnctl.data.outputs import check_output_folder
 
         check_output_folder(output)  # before a cluster starts
+    st = state(ctx)
     with progress_bars(ctx) as progress, spooled_stdin(input) as source, open_engine(engine.value, scheduler) as runner:
         result = predict_file(
             st.registry,
@@ -139,23 +164,22 @@ def predict_command(
             engine=runner,
             label="stdin" if input == "-" else None,
         )
-    if output is None:
-        return  # the scored rows went to stdout
+    if output is not None:  # else the scored rows went to stdout
+        emit(result, OutputFormat(format or "text"), partial(_summary_text, result))
 
-    def text(out: Console) -> None:
-        out.print(
-            key_values(
-                f"Scored {result.n_rows} rows with model {result.model_version}",
-                [
-                    ("output", result.output),
-                    ("predicted churners", result.n_churn),
-                    ("mean probability", result.mean_probability),
-                    ("risk levels", ", ".join(f"{k} {v}" for k, v in result.risk_levels.items())),
-                ],
-            )
+
+def _summary_text(result: PredictFileResult, out: Console) -> None:
+    out.print(
+        key_values(
+            f"Scored {result.n_rows} rows with model {result.model_version}",
+            [
+                ("output", result.output),
+                ("predicted churners", result.n_churn),
+                ("mean probability", result.mean_probability),
+                ("risk levels", ", ".join(f"{k} {v}" for k, v in result.risk_levels.items())),
+            ],
         )
-
-    emit(result, OutputFormat(format or "text"), text)
+    )
 
 
 def _cell(column: str, value: object) -> object:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated, Optional
+from functools import partial
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -22,6 +23,9 @@ from churnctl.cli.render import (
     table,
 )
 from churnctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from churnctl.lifecycle.train import TrainResult
 
 
 def train_command(
@@ -70,45 +74,47 @@ def train_command(
             progress=progress,
         )
 
-    def text(out: Console) -> None:
-        status = "now current" if result.promoted else f"not promoted; current is {result.current}"
-        out.print(
-            styled(
-                "trained model ",
-                (result.version, "bold"),
-                f" on dataset {result.dataset_id} in {result.seconds:.1f}s ({status})",
-            )
-        )
-        chosen = "the latest dataset, " if result.dataset_latest else ""
-        out.print(f"dataset {result.dataset_id}: {chosen}{result.dataset_source}")
-        out.print(
-            table(
-                "Cross-validated candidates (training split)",
-                ["estimator", "params", "CV ROC-AUC", "±", "s"],
-                [
-                    [
-                        c["estimator"],
-                        model_params(c["params"]),
-                        c["cv_roc_auc_mean"],
-                        c["cv_roc_auc_std"],
-                        c["seconds"],
-                    ]
-                    for c in result.candidates
-                ],
-            )
-        )
-        out.print(
-            key_values(
-                None,
-                [
-                    ("chosen", result.estimator),
-                    ("CV ROC-AUC", result.cv_roc_auc),
-                    ("threshold", f"{result.threshold:.4f} ({result.threshold_strategy})"),
-                    ("calibration", result.calibration),
-                ],
-            )
-        )
-        out.print(metrics_table(result.test_metrics, "Held-out test split"))
-        out.print(importance_table(result.feature_importance, result.feature_importance_std))
+    emit(result, format, partial(render_text, result))
 
-    emit(result, format, text)
+
+def render_text(result: TrainResult, out: Console) -> None:
+    """The text view of a training: the version, the candidates, the choice and the test metrics."""
+    status = "now current" if result.promoted else f"not promoted; current is {result.current}"
+    out.print(
+        styled(
+            "trained model ",
+            (result.version, "bold"),
+            f" on dataset {result.dataset_id} in {result.seconds:.1f}s ({status})",
+        )
+    )
+    chosen = "the latest dataset, " if result.dataset_latest else ""
+    out.print(f"dataset {result.dataset_id}: {chosen}{result.dataset_source}")
+    out.print(
+        table(
+            "Cross-validated candidates (training split)",
+            ["estimator", "params", "CV ROC-AUC", "±", "s"],
+            [
+                [
+                    c["estimator"],
+                    model_params(c["params"]),
+                    c["cv_roc_auc_mean"],
+                    c["cv_roc_auc_std"],
+                    c["seconds"],
+                ]
+                for c in result.candidates
+            ],
+        )
+    )
+    out.print(
+        key_values(
+            None,
+            [
+                ("chosen", result.estimator),
+                ("CV ROC-AUC", result.cv_roc_auc),
+                ("threshold", f"{result.threshold:.4f} ({result.threshold_strategy})"),
+                ("calibration", result.calibration),
+            ],
+        )
+    )
+    out.print(metrics_table(result.test_metrics, "Held-out test split"))
+    out.print(importance_table(result.feature_importance, result.feature_importance_std))
