@@ -203,6 +203,7 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
     return settings
 
 
+# long: one table of every range check, read top to bottom
 def _validate_ranges(settings: Settings) -> None:
     """Reject out-of-range values when the file is read, not half-way through a run."""
     checks = [

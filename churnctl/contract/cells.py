@@ -57,6 +57,7 @@ def _strtol(text: str, p: int) -> tuple[int, int, bool]:
     return value, q, False
 
 
+# long: a line-for-line port of pandas' C parser, kept whole to be checked against it
 def precise_xstrtod(text: str) -> tuple[float, bool] | None:
     """pandas' ``precise_xstrtod`` reading all of ``text``: (value, maybe_int), None if it fails."""
     n, p = len(text), 0

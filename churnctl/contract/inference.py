@@ -170,6 +170,21 @@ def _infer_column(name: str, series: pd.Series, warnings: list[str]) -> tuple[Co
             reason="date/time column (derive features from it first)",
             missing_rate=float(series.isna().mean()) if n else 0.0,
         ), series
+    values, bad, n_bad, n_present = _read_numbers(name, series, warnings)
+    if not bad.any():
+        return _numeric_column(name, values, n), pd.Series(values, index=series.index, name=name)
+    if 0 < n_bad <= 0.5 * n_present:  # mostly numbers, but too many cells are not: say so, it is read as text
+        warnings.append(
+            f"column {name!r} is read as categories: {n_bad} of its {n_present} values ({n_bad / n_present:.0%}) "
+            f"are not numbers, e.g. {series.iloc[int(np.flatnonzero(bad)[0])]!s:.20}; clean them to use it as numbers"
+        )
+    text = to_text(series)
+    return _text_column(name, text, n), text
+
+
+def _read_numbers(name: str, series: pd.Series, warnings: list[str]) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """(values, cells that are not numbers, how many, how many present) of a column read as numbers: an
+    infinity is a missing value, and a few stray cells (at most :data:`MAX_BAD_NUMERIC_SHARE`) too."""
     values, bad = to_number(series)
     infinite = bad & infinite_cells(series) if bad.any() else bad
     if infinite.any() and (~np.isnan(values)).any():  # infinity is a missing value, as in every command
@@ -186,41 +201,37 @@ def _infer_column(name: str, series: pd.Series, warnings: list[str]) -> tuple[Co
             f"missing: {examples}{' …' if n_bad > 3 else ''}"
         )
         bad = np.zeros_like(bad)
-    if not bad.any():
-        present = values[~np.isnan(values)]
-        reject_too_large(values, name)
-        typed = pd.Series(values, index=series.index, name=name)
-        spec = ColumnSpec(
-            name=name,
-            role="feature",
-            dtype="number",
-            missing_rate=float(1 - len(present) / n) if n else 0.0,
-            n_unique=len(np.unique(present)),
-        )
-        if spec.n_unique == 0:
-            spec.role, spec.reason = "ignored", "all values missing"
-        elif spec.n_unique == 1:
-            spec.role, spec.reason = "ignored", "constant (one distinct value)"
-        elif (
-            spec.n_unique == len(present)
-            and np.all(present == np.round(present))
-            and len(present) >= 2
-            and (
-                _looks_like_id(name) or (len(present) >= MIN_ROWS_FOR_UNIQUENESS and bool(np.all(np.diff(present) > 0)))
-            )
-        ):
-            spec.role, spec.reason = "identifier", "unique integer per row"
-        else:
-            spec.kind = "binary" if spec.n_unique == 2 else "numeric"
-            spec.__dict__.update(_numeric_stats(values))
-        return spec, typed
+    return values, bad, n_bad, n_present
 
-    if 0 < n_bad <= 0.5 * n_present:  # mostly numbers, but too many cells are not: say so, it is read as text
-        warnings.append(
-            f"column {name!r} is read as categories: {n_bad} of its {n_present} values ({n_bad / n_present:.0%}) "
-            f"are not numbers, e.g. {series.iloc[int(np.flatnonzero(bad)[0])]!s:.20}; clean them to use it as numbers"
-        )
-    text = to_text(series)
+
+def _numeric_column(name: str, values: np.ndarray, n: int) -> ColumnSpec:
+    present = values[~np.isnan(values)]
+    reject_too_large(values, name)
+    spec = ColumnSpec(
+        name=name,
+        role="feature",
+        dtype="number",
+        missing_rate=float(1 - len(present) / n) if n else 0.0,
+        n_unique=len(np.unique(present)),
+    )
+    if spec.n_unique == 0:
+        spec.role, spec.reason = "ignored", "all values missing"
+    elif spec.n_unique == 1:
+        spec.role, spec.reason = "ignored", "constant (one distinct value)"
+    elif (
+        spec.n_unique == len(present)
+        and np.all(present == np.round(present))
+        and len(present) >= 2
+        and (_looks_like_id(name) or (len(present) >= MIN_ROWS_FOR_UNIQUENESS and bool(np.all(np.diff(present) > 0))))
+    ):
+        spec.role, spec.reason = "identifier", "unique integer per row"
+    else:
+        spec.kind = "binary" if spec.n_unique == 2 else "numeric"
+        spec.__dict__.update(_numeric_stats(values))
+    return spec
+
+
+def _text_column(name: str, text: pd.Series, n: int) -> ColumnSpec:
     counts = text.value_counts(dropna=True)
     n_present = int(counts.sum())
     spec = ColumnSpec(
@@ -246,7 +257,7 @@ def _infer_column(name: str, series: pd.Series, warnings: list[str]) -> tuple[Co
     else:
         spec.kind = "binary" if spec.n_unique == 2 else "categorical"
         spec.categories = {str(k): int(v) for k, v in counts.items()}
-    return spec, text
+    return spec
 
 
 def infer_schema(frame: pd.DataFrame, target: str | None, positive: str | None) -> InferredData:

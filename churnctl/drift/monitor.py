@@ -34,7 +34,7 @@ import pandas as pd
 from churnctl.config import DriftSettings
 from churnctl.contract.frames import merge_unseen, prepare_features
 from churnctl.drift import stats
-from churnctl.drift.performance import estimate_performance, realised_performance
+from churnctl.drift.performance import EstimatedPerformance, estimate_performance, realised_performance
 from churnctl.drift.profile import (
     CategoricalAccumulator,
     MonitorState,
@@ -53,6 +53,7 @@ from churnctl.drift.result import (
     TestResult,
     TestRun,
 )
+from churnctl.drift.univariate import categorical_test, numeric_test
 from churnctl.model.scorer import Scorer
 
 DISTRIBUTION, MISSING, PREDICTION, PERFORMANCE = "distribution", "missing", "prediction", "performance"
@@ -159,32 +160,6 @@ class DriftMonitor:
 
     # -- 1. the tests --------------------------------------------------------------------------
 
-    @staticmethod
-    def _numeric(accumulator: NumericAccumulator) -> TestResult:
-        ref = accumulator.reference
-        if accumulator.n_present == 0 or len(ref.points) == 0:
-            return TestResult()
-        d = stats.ks_statistic(ref.counts, accumulator.equal, accumulator.between)
-        p = stats.ks_pvalue(d, int(ref.counts.sum()), accumulator.n_present)
-        w = stats.wasserstein_normalised(
-            ref.points, ref.counts, accumulator.equal, accumulator.between, accumulator.between_sum, ref.std
-        )
-        ref_bins, cur_bins = stats.quantile_bin_counts(ref.counts, accumulator.equal, accumulator.between)
-        return TestResult(statistic=d, p_value=p, effect_size=w, psi=stats.psi(ref_bins, cur_bins))
-
-    @staticmethod
-    def _categorical(accumulator: CategoricalAccumulator) -> TestResult:
-        categories = list(accumulator.reference.counts) + [
-            c for c in accumulator.counts if c not in accumulator.reference.counts
-        ]
-        ref = np.array([accumulator.reference.counts.get(c, 0) for c in categories], dtype=float)
-        cur = np.array([accumulator.counts.get(c, 0) for c in categories], dtype=float)
-        if cur.sum() == 0 or ref.sum() == 0:
-            return TestResult()
-        chi2, p = stats.chi2_homogeneity(ref, cur)
-        js = stats.js_distance(ref, cur)
-        return TestResult(statistic=chi2, p_value=p, effect_size=js, psi=stats.psi(ref, cur), js=js)
-
     def _performance(self) -> PerformanceDrift | None:
         y = np.concatenate(self._labels) if self._labels else np.empty(0, dtype=np.int8)
         labelled = y >= 0
@@ -200,9 +175,9 @@ class DriftMonitor:
         for name, accumulator in self.accumulators.items():
             spec = self.schema.column(name)
             if isinstance(accumulator, CategoricalAccumulator):
-                result = self._categorical(accumulator)
+                result = categorical_test(accumulator)
             else:
-                result = self._numeric(accumulator)
+                result = numeric_test(accumulator)
             ref = accumulator.reference
             ref_missing = ref.n_missing / ref.n_rows if ref.n_rows else 0.0
             cur_missing = accumulator.n_missing / accumulator.n_rows if accumulator.n_rows else 0.0
@@ -218,7 +193,7 @@ class DriftMonitor:
             features[name] = FeatureTests(
                 spec, isinstance(accumulator, CategoricalAccumulator), result, ref_missing, cur_missing, missing_p
             )
-        prediction = self._numeric(self.scores)
+        prediction = numeric_test(self.scores)
         if prediction.statistic is not None:
             pvalues[(PREDICTION, "")] = prediction.p_value
         performance = self._performance()
@@ -331,21 +306,7 @@ class DriftMonitor:
         drifted = [n for n, f in features.items() if f.drift]
         share = len(drifted) / len(features) if features else 0.0
         importance = float(sum(self.importance[n] for n in drifted))
-        reasons = []
-        if (
-            drifted
-            and len(drifted) >= cfg.min_drifted_features
-            and share >= cfg.min_drifted_share
-            and importance >= cfg.min_drifted_importance
-        ):
-            reasons.append(f"{len(drifted)} drifting feature(s): {', '.join(drifted)}")
-        if prediction.drift:
-            reasons.append("the churn-probability distribution shifted")
-        if performance is not None and performance.drift:
-            reasons.append(f"ROC-AUC fell by {performance.roc_auc_drop:.3f}")
-        if estimated.drop_detected and estimated.roc_auc is not None and estimated.reference_roc_auc is not None:
-            fell = estimated.reference_roc_auc - estimated.roc_auc
-            reasons.append(f"the ROC-AUC estimated without labels (CBPE) fell by {fell:.3f}")
+        reasons = self._reasons(drifted, share, importance, prediction, performance, estimated)
         detected = bool(reasons) and not insufficient
         return DriftReport(
             drift_detected=detected,
@@ -365,6 +326,35 @@ class DriftMonitor:
             reasons=reasons,
             warnings=self._warnings(features, insufficient, performance),
         )
+
+    def _reasons(
+        self,
+        drifted: list[str],
+        share: float,
+        importance: float,
+        prediction: PredictionDrift,
+        performance: PerformanceDrift | None,
+        estimated: EstimatedPerformance,
+    ) -> list[str]:
+        """Why the batch drifted, as a whole: enough drifting features, shifted predictions, a realised
+        or an estimated drop of ROC-AUC."""
+        cfg = self.settings
+        reasons = []
+        if (
+            drifted
+            and len(drifted) >= cfg.min_drifted_features
+            and share >= cfg.min_drifted_share
+            and importance >= cfg.min_drifted_importance
+        ):
+            reasons.append(f"{len(drifted)} drifting feature(s): {', '.join(drifted)}")
+        if prediction.drift:
+            reasons.append("the churn-probability distribution shifted")
+        if performance is not None and performance.drift:
+            reasons.append(f"ROC-AUC fell by {performance.roc_auc_drop:.3f}")
+        if estimated.drop_detected and estimated.roc_auc is not None and estimated.reference_roc_auc is not None:
+            fell = estimated.reference_roc_auc - estimated.roc_auc
+            reasons.append(f"the ROC-AUC estimated without labels (CBPE) fell by {fell:.3f}")
+        return reasons
 
     def _warnings(
         self, features: dict[str, FeatureDrift], insufficient: bool, performance: PerformanceDrift | None

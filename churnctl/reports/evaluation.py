@@ -17,38 +17,58 @@ HEADLINE = ("roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "brier
 def evaluation_report(result: Any) -> str:
     """The page of an :class:`~churnctl.lifecycle.evaluate.EvaluateResult` (its labels and probabilities
     included)."""
-    from sklearn.metrics import precision_recall_curve, roc_curve
-
     version, data, metrics, importance = result.model_version, result.data, result.metrics, result.feature_importance
     y, proba = np.asarray(result.labels).astype(int), np.asarray(result.probabilities, dtype=float)
     threshold = float(metrics["threshold"])
     both = 0 < y.sum() < len(y)
-    plots = []
-    if both:
-        fpr, tpr, _ = roc_curve(y, proba)
-        fig, ax = figure()
-        ax.plot(fpr, tpr, color=BLUE, label=f"model (AUC {metrics['roc_auc']:.3f})")
-        ax.plot([0, 1], [0, 1], color=GREY, linestyle="--", label="chance")
-        ax.set(xlabel="false positive rate", ylabel="true positive rate")
-        ax.legend(loc="lower right", frameon=False)
-        plots.append(plot("ROC curve", svg(fig)))
-        precision, recall, _ = precision_recall_curve(y, proba)
-        fig, ax = figure()
-        ax.plot(recall, precision, color=BLUE, label=f"model (AP {metrics['pr_auc']:.3f})")
-        ax.axhline(y.mean(), color=GREY, linestyle="--", label=f"churn rate {y.mean():.1%}")
-        ax.set(xlabel="recall", ylabel="precision", ylim=(0, 1.02))
-        ax.legend(loc="upper right", frameon=False)
-        plots.append(plot("Precision and recall", svg(fig)))
+    plots = _ranking_plots(y, proba, metrics) if both else []
     bins = metrics.get("reliability") or []
     if bins:
-        fig, ax = figure()
-        ax.plot([0, 1], [0, 1], color=GREY, linestyle="--", label="perfectly calibrated")
-        ax.plot(
-            [b["mean_predicted"] for b in bins], [b["observed_rate"] for b in bins], "o-", color=BLUE, label="model"
-        )
-        ax.set(xlabel="mean predicted probability", ylabel="observed churn rate", xlim=(0, 1), ylim=(0, 1))
-        ax.legend(loc="upper left", frameon=False)
-        plots.append(plot("Calibration", svg(fig), f"expected calibration error {metrics['ece']:.4f} (10 bins)"))
+        plots.append(_calibration_plot(bins, metrics))
+    plots.append(_confusion_plot(metrics, threshold))
+    if both:
+        plots.append(_gains_plot(y, proba, metrics))
+    plots.append(_scores_plot(y, proba, threshold))
+    sections = [
+        ("Headline", table_html(["metric", "value"], [[k, _number(metrics.get(k))] for k in HEADLINE])),
+        ("Plots", f'<div class="grid">{"".join(plots)}</div>'),
+        ("Feature importance", _importance(importance)),
+    ]
+    subtitle = f"model {version} on {data}: {len(y):,} labelled rows, churn rate {y.mean():.1%}"
+    return document(f"Model {version}: evaluation", subtitle, sections)
+
+
+def _ranking_plots(y: np.ndarray, proba: np.ndarray, metrics: dict) -> list[str]:
+    """The ROC and precision-recall curves."""
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    fpr, tpr, _ = roc_curve(y, proba)
+    fig, ax = figure()
+    ax.plot(fpr, tpr, color=BLUE, label=f"model (AUC {metrics['roc_auc']:.3f})")
+    ax.plot([0, 1], [0, 1], color=GREY, linestyle="--", label="chance")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate")
+    ax.legend(loc="lower right", frameon=False)
+    plots = [plot("ROC curve", svg(fig))]
+    precision, recall, _ = precision_recall_curve(y, proba)
+    fig, ax = figure()
+    ax.plot(recall, precision, color=BLUE, label=f"model (AP {metrics['pr_auc']:.3f})")
+    ax.axhline(y.mean(), color=GREY, linestyle="--", label=f"churn rate {y.mean():.1%}")
+    ax.set(xlabel="recall", ylabel="precision", ylim=(0, 1.02))
+    ax.legend(loc="upper right", frameon=False)
+    plots.append(plot("Precision and recall", svg(fig)))
+    return plots
+
+
+def _calibration_plot(bins: list[dict], metrics: dict) -> str:
+    fig, ax = figure()
+    ax.plot([0, 1], [0, 1], color=GREY, linestyle="--", label="perfectly calibrated")
+    ax.plot([b["mean_predicted"] for b in bins], [b["observed_rate"] for b in bins], "o-", color=BLUE, label="model")
+    ax.set(xlabel="mean predicted probability", ylabel="observed churn rate", xlim=(0, 1), ylim=(0, 1))
+    ax.legend(loc="upper left", frameon=False)
+    return plot("Calibration", svg(fig), f"expected calibration error {metrics['ece']:.4f} (10 bins)")
+
+
+def _confusion_plot(metrics: dict, threshold: float) -> str:
     (tn, fp), (fn, tp) = metrics["confusion_matrix"]
     fig, ax = figure(3.6, 3.2)
     cells = np.array([[tn, fp], [fn, tp]])
@@ -57,23 +77,28 @@ def evaluation_report(result: Any) -> str:
         ax.text(j, i, f"{count:,}", ha="center", va="center", color="black" if count < cells.max() / 2 else "white")
     ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["stays", "churns"], yticklabels=["stayed", "churned"])
     ax.set(xlabel="predicted", ylabel="actual")
-    plots.append(plot("Confusion matrix", svg(fig), f"at the model's threshold {threshold:.4f}"))
-    if both:
-        order = np.argsort(-proba, kind="stable")
-        share = np.arange(1, len(y) + 1) / len(y)
-        gains = np.cumsum(y[order]) / y.sum()
-        fig, ax = figure()
-        ax.plot(share, gains, color=BLUE, label="model")
-        ax.plot([0, 1], [0, 1], color=GREY, linestyle="--", label="random")
-        ax.set(xlabel="share of customers contacted (highest scores first)", ylabel="share of churners found")
-        ax2 = ax.twinx()
-        ax2.spines["right"].set_visible(True)
-        ax2.plot(share, gains / share, color=RED, alpha=0.6, label="lift (right axis)")
-        ax2.set_ylabel("lift", color=RED)
-        lines = ax.get_lines() + ax2.get_lines()
-        ax.legend(lines, [line.get_label() for line in lines], loc="center right", frameon=False)
-        caption = f"top decile: lift {metrics['top_decile_lift']:.2f}, {metrics['top_decile_capture']:.1%} of churners"
-        plots.append(plot("Cumulative gains and lift", svg(fig), caption))
+    return plot("Confusion matrix", svg(fig), f"at the model's threshold {threshold:.4f}")
+
+
+def _gains_plot(y: np.ndarray, proba: np.ndarray, metrics: dict) -> str:
+    order = np.argsort(-proba, kind="stable")
+    share = np.arange(1, len(y) + 1) / len(y)
+    gains = np.cumsum(y[order]) / y.sum()
+    fig, ax = figure()
+    ax.plot(share, gains, color=BLUE, label="model")
+    ax.plot([0, 1], [0, 1], color=GREY, linestyle="--", label="random")
+    ax.set(xlabel="share of customers contacted (highest scores first)", ylabel="share of churners found")
+    ax2 = ax.twinx()
+    ax2.spines["right"].set_visible(True)
+    ax2.plot(share, gains / share, color=RED, alpha=0.6, label="lift (right axis)")
+    ax2.set_ylabel("lift", color=RED)
+    lines = ax.get_lines() + ax2.get_lines()
+    ax.legend(lines, [line.get_label() for line in lines], loc="center right", frameon=False)
+    caption = f"top decile: lift {metrics['top_decile_lift']:.2f}, {metrics['top_decile_capture']:.1%} of churners"
+    return plot("Cumulative gains and lift", svg(fig), caption)
+
+
+def _scores_plot(y: np.ndarray, proba: np.ndarray, threshold: float) -> str:
     fig, ax = figure()
     edges = np.linspace(0, 1, 41)
     for label, color, name in ((0, BLUE, "stayed"), (1, RED, "churned")):
@@ -82,14 +107,7 @@ def evaluation_report(result: Any) -> str:
     ax.axvline(threshold, color="black", linewidth=1, label="threshold")
     ax.set(xlabel="churn probability", ylabel="density")
     ax.legend(frameon=False)
-    plots.append(plot("Scores by class", svg(fig)))
-    sections = [
-        ("Headline", table_html(["metric", "value"], [[k, _number(metrics.get(k))] for k in HEADLINE])),
-        ("Plots", f'<div class="grid">{"".join(plots)}</div>'),
-        ("Feature importance", _importance(importance)),
-    ]
-    subtitle = f"model {version} on {data}: {len(y):,} labelled rows, churn rate {y.mean():.1%}"
-    return document(f"Model {version}: evaluation", subtitle, sections)
+    return plot("Scores by class", svg(fig))
 
 
 def _number(value: Any) -> str:

@@ -86,6 +86,7 @@ def _splines(features: ColumnTransformer, schema: Schema, meta: dict[str, Any]) 
     return arrays, sum(len(t) - degree - 1 for t in knots)
 
 
+# long: one compiler of the linear pipeline, step by step as the pipeline runs
 def linear(
     features: ColumnTransformer, model: LogisticRegression, schema: Schema, blocks: dict, meta: dict[str, Any]
 ) -> dict[str, np.ndarray]:

@@ -110,6 +110,27 @@ def test_imports_follow_the_layer_table():
     assert not wrong, "imports against the layer table:\n" + "\n".join(sorted(wrong))
 
 
+MAX_BODY_LINES = 60
+LONG_REASON = "# long: "
+
+
+def test_functions_stay_short_or_say_why():
+    """No function body over MAX_BODY_LINES lines (the docstring aside) without a reason written on
+    the line above it (``# long: ...``)."""
+    long = []
+    for name, path in MODULES.items():
+        lines = path.read_text().splitlines()
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            body = node.body[1:] if ast.get_docstring(node) is not None and len(node.body) > 1 else node.body
+            size = node.end_lineno - body[0].lineno + 1
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            if size > MAX_BODY_LINES and not lines[first - 2].strip().startswith(LONG_REASON):
+                long.append(f"{name}.{node.name}: {size} lines")
+    assert not long, "functions over 60 lines without a reason:\n" + "\n".join(long)
+
+
 def test_modules_stay_small():
     long = {name: n for name, path in MODULES.items() if (n := len(path.read_text().splitlines())) > MAX_LINES}
     assert not long, f"modules over {MAX_LINES} lines: {long}"

@@ -1,6 +1,6 @@
 """churnctl serve through FastAPI's TestClient: the answers of predict --json, every refusal (422, 413,
 401, 503) without internals, /model, /metrics, the OpenAPI description, hot reload and the prediction
-log. The real server (uvicorn, under load) is in tests/test_serve_live.py."""
+log. The real server (uvicorn, under load) is in tests/serve/test_serve_live.py."""
 
 from __future__ import annotations
 

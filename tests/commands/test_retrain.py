@@ -288,7 +288,7 @@ def _assert_survived_a_kill(cli, env, row, when):
 # The fast counterpart of the 26 random kills below: one retrain that promotes (a changed churn
 # mechanism), killed at each step that changes the registry, from a fresh copy each time.
 # (point, whether the promotion is already on record when the process dies)
-CHECKPOINTS = [  # the two staging points also run in-process in tests/test_faults.py: slow here
+CHECKPOINTS = [  # the two staging points also run in-process in tests/project/test_faults.py: slow here
     pytest.param("publish_dataset", False, id="dataset-staged", marks=pytest.mark.slow),
     pytest.param("publish_model", False, id="challenger-staged", marks=pytest.mark.slow),
     pytest.param("cut retrain", False, id="retrain-event-cut"),

@@ -20,7 +20,7 @@ import pytest
 from churnctl.registry import Registry
 from churnctl.registry.signing import KeySource
 from tests.conftest import EXAMPLE_ROW, ROOT, copy_version
-from tests.test_security import snapshot
+from tests.registry.test_security import snapshot
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""The data contract: inferring, typing and enforcing it, and bad data handled alike everywhere."""

@@ -1,0 +1,1 @@
+"""Data in and out: tables, parts, outputs, the prediction log."""

@@ -1,0 +1,1 @@
+"""Drift statistics against scipy and by simulation (false alarms, power, estimated performance)."""

@@ -1,0 +1,1 @@
+"""Modelling: calibration, the compiled scorer, explanations, metrics, the search, model quality."""

@@ -1,0 +1,1 @@
+"""The registry: versions, signatures, trust, security."""

@@ -1,0 +1,1 @@
+"""The HTTP service, in-process and live."""
