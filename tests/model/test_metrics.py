@@ -78,3 +78,40 @@ def test_expected_calibration_error_and_reliability_table():
     assert [r["mean_predicted"] for r in table] == pytest.approx(predicted)
     assert sum(r["n"] for r in table) == len(p) and ece < 0.02  # calibrated by construction
     assert reliability(y, p / 2)[0] > 0.2  # halved probabilities: badly calibrated
+
+
+def test_the_paired_bootstrap_counts_exactly_equal_roc_aucs_as_not_better():
+    """Against an exact reference (Mann–Whitney with fractions) on the same resamples, with ties in the
+    scores and challengers that rank every row as the champion does (equal ROC-AUC in every resample)."""
+    from fractions import Fraction
+
+    from churnctl.model.metrics import paired_bootstrap_pvalue
+
+    def exact_auc(labels, scores):
+        pos = [v for v, t in zip(scores, labels, strict=True) if t == 1]
+        neg = [v for v, t in zip(scores, labels, strict=True) if t == 0]
+        wins = sum(1 if p > n else Fraction(1, 2) if p == n else 0 for p in pos for n in neg)
+        return Fraction(wins, len(pos) * len(neg))
+
+    def reference(y, champion, challenger, resamples, seed):
+        rng = np.random.default_rng(seed)
+        positives, negatives = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+        labels = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
+        not_better = 0
+        for _ in range(resamples):
+            idx = np.r_[rng.choice(positives, len(positives)), rng.choice(negatives, len(negatives))]
+            not_better += exact_auc(labels, challenger[idx]) <= exact_auc(labels, champion[idx])
+        return (not_better + 1) / (resamples + 1)
+
+    rng = np.random.default_rng(0)
+    for case in range(4):
+        y = (rng.random(80) < 0.25).astype(int)
+        champion = rng.random(80) + 0.3 * y
+        challenger = {
+            0: champion + rng.normal(0, 0.1, 80),
+            1: np.round(champion + rng.normal(0, 0.1, 80), 1),
+            2: champion * 2 + 1,  # the same ranking
+            3: np.round(champion, 1),
+        }[case]
+        assert paired_bootstrap_pvalue(y, champion, challenger, 50, case) == reference(y, champion, challenger, 50, case)
+    assert paired_bootstrap_pvalue(y, champion, champion * 2 + 1, 50, 1) == 1.0  # never better: p = 1
