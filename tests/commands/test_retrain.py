@@ -1,8 +1,9 @@
 """retrain with real processes: promotion logic, idempotency, locking, SIGKILL fault injection.
 
-`make test` kills one retrain at the three fixed points around its decision and runs two retrains
-against each other; the two staging points, the 26 kills at random moments and the five concurrent
-runs are marked `slow` (`make test-slow`).
+`make test` kills one retrain between its decision and the pointer move and runs two retrains against
+each other; the other fixed points (the two staging points, a cut event line, a pointer moved without
+its event), the 26 kills at random moments and the five concurrent runs are marked `slow`
+(`make test-slow`).
 """
 
 import json
@@ -288,12 +289,12 @@ def _assert_survived_a_kill(cli, env, row, when):
 # The fast counterpart of the 26 random kills below: one retrain that promotes (a changed churn
 # mechanism), killed at each step that changes the registry, from a fresh copy each time.
 # (point, whether the promotion is already on record when the process dies)
-CHECKPOINTS = [  # the two staging points also run in-process in tests/project/test_faults.py: slow here
+CHECKPOINTS = [  # the staging points also run in-process in tests/project/test_faults.py: slow here
     pytest.param("publish_dataset", False, id="dataset-staged", marks=pytest.mark.slow),
     pytest.param("publish_model", False, id="challenger-staged", marks=pytest.mark.slow),
-    pytest.param("cut retrain", False, id="retrain-event-cut"),
+    pytest.param("cut retrain", False, id="retrain-event-cut", marks=pytest.mark.slow),
     pytest.param("set_current", True, id="decided-pointer-not-moved"),
-    pytest.param("record model_promoted", True, id="pointer-moved-no-event"),
+    pytest.param("record model_promoted", True, id="pointer-moved-no-event", marks=pytest.mark.slow),
 ]
 
 

@@ -113,5 +113,7 @@ def test_the_paired_bootstrap_counts_exactly_equal_roc_aucs_as_not_better():
             2: champion * 2 + 1,  # the same ranking
             3: np.round(champion, 1),
         }[case]
-        assert paired_bootstrap_pvalue(y, champion, challenger, 50, case) == reference(y, champion, challenger, 50, case)
+        assert paired_bootstrap_pvalue(y, champion, challenger, 50, case) == reference(
+            y, champion, challenger, 50, case
+        )
     assert paired_bootstrap_pvalue(y, champion, champion * 2 + 1, 50, 1) == 1.0  # never better: p = 1

@@ -71,3 +71,12 @@ def test_readme_names_every_key_of_every_json_document(cli, artifacts, sim_csv, 
                 if f'"{key}"' not in README and f"`{key}`" not in README:
                     missing.add((args[0] if args[0] != "models" else f"models {args[1]}", key))
     assert not missing, "\n".join(f"{c}: {k}" for c, k in sorted(missing))
+
+
+def test_the_readme_layout_table_names_every_module():
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("| module | lines | job |") :]
+    modules = [p.relative_to(ROOT / "churnctl").as_posix() for p in (ROOT / "churnctl").rglob("*.py")]
+    listed = [m for m in modules if not m.endswith("__init__.py") and m != "__main__.py"]
+    missing = [m for m in listed if f"`{m}`" not in table and not m.startswith("cli/commands/")]
+    assert not missing, missing
