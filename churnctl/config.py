@@ -23,6 +23,12 @@ class DataSettings:
     positive: str | None = None
     test_size: float = 0.2
     seed: int = 42
+    # A feature whose ROC-AUC alone reaches this on the training split is a suspected leak (excluded).
+    leak_auc: float = 0.97
+    keep_columns: tuple[str, ...] = ()  # kept as features whatever the leak and identifier guards say
+    group_column: str | None = None  # rows of one value stay on one side of the split and in one fold
+    time_column: str | None = None  # the test split is the newest rows; folds go forward in time
+    test_from: str | None = None  # with time_column: the test split starts at this date (or number)
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,9 @@ def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
     where = f"[{section}] {key}"
     if isinstance(default, bool):
         ok = isinstance(value, bool)
+    elif key == "keep_columns":
+        ok = isinstance(value, list) and all(isinstance(v, str) and v for v in value)
+        value = tuple(value) if ok else value
     elif isinstance(default, tuple):
         ok = isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
         value = tuple(float(v) for v in value) if ok else value
@@ -133,7 +142,7 @@ def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif key == "key_file":
         ok = isinstance(value, str) and value != ""
-    elif key in ("target", "positive"):  # column names and labels are text, even when they look numeric
+    elif key in ("target", "positive", "group_column", "time_column", "test_from"):  # text, even if numeric
         ok = isinstance(value, (str, int, float)) and not isinstance(value, bool)
         value = str(value) if ok else value
     else:  # str, or a field that takes a string or a number (threshold)
@@ -208,6 +217,7 @@ def _validate_ranges(settings: Settings) -> None:
     """Reject out-of-range values when the file is read, not half-way through a run."""
     checks = [
         ("[data] test_size", settings.data.test_size, 0.0 < settings.data.test_size <= 0.5, "a fraction in (0, 0.5]"),
+        ("[data] leak_auc", settings.data.leak_auc, 0.5 < settings.data.leak_auc <= 1.0, "a ROC-AUC in (0.5, 1]"),
         ("[train] cv_folds", settings.train.cv_folds, settings.train.cv_folds >= 2, "at least 2"),
         ("[train] reference_rows", settings.train.reference_rows, settings.train.reference_rows >= 100, "at least 100"),
         ("[train] time_budget", settings.train.time_budget, settings.train.time_budget > 0, "positive"),

@@ -11,55 +11,11 @@ import numpy as np
 import pandas as pd
 
 from churnctl.contract.frames import reject_too_large
+from churnctl.contract.labels import resolve_positive, resolve_target_name
 from churnctl.contract.problems import row_list
-from churnctl.contract.schema import ColumnSpec, Schema, canonical_label
-from churnctl.contract.values import infinite_cells, label_text, to_label, to_number, to_text
+from churnctl.contract.schema import ColumnSpec, Schema
+from churnctl.contract.values import infinite_cells, to_label, to_number, to_text
 from churnctl.errors import DataError, UsageError, preview
-
-# Target names recognised when --target is not given (compared case-insensitively).
-TARGET_GUESSES = (
-    "exited",
-    "churn",
-    "churned",
-    "is_churn",
-    "churn_flag",
-    "attrition",
-    "attrition_flag",
-    "target",
-    "label",
-)
-POSITIVE_LABELS = {
-    "1",
-    "yes",
-    "y",
-    "true",
-    "t",
-    "churn",
-    "churned",
-    "exited",
-    "left",
-    "lost",
-    "attrited",
-    "attrited customer",
-    "cancelled",
-    "canceled",
-    "positive",
-}
-NEGATIVE_LABELS = {
-    "0",
-    "-1",
-    "no",
-    "n",
-    "false",
-    "f",
-    "stayed",
-    "retained",
-    "existing",
-    "existing customer",
-    "active",
-    "not churned",
-    "negative",
-}
 
 # A text column with more distinct values than this (and more than 5 % of its rows) is treated as
 # free text, not as a category: one-hot columns or tree splits on thousands of surnames learn noise.
@@ -76,74 +32,48 @@ def _looks_like_id(name: str) -> bool:
     )
 
 
+# An integer column unique on this share of its rows is an identifier (a customer number), whatever
+# its name: a measurement rounded to integers repeats long before.
+UNIQUE_ID_SHARE = 0.995
+# A column named like an identifier whose values repeat (rows of one customer, monthly snapshots) is one
+# when it has at least this many distinct values and this share of the rows (else it is a small code).
+MIN_REPEATED_IDS = 20
+MIN_REPEATED_ID_SHARE = 0.01
+_CODE = re.compile(r"(?:\d{6,}|(?=[0-9a-f-]*[a-f])(?=[0-9a-f-]*\d)[0-9a-f]{8,}(?:-[0-9a-f]{4,})*)", re.IGNORECASE)
+
+
+def _numeric_identifier(name: str, present: np.ndarray, n_unique: int) -> str | None:
+    """Why an integer-valued column is an identifier, or None: unique on (nearly) every row, counting up
+    row by row, or named like one and repeating as a customer's rows do."""
+    if len(present) < 2 or not np.all(present == np.round(present)):
+        return None
+    enough = len(present) >= MIN_ROWS_FOR_UNIQUENESS
+    if n_unique == len(present) and (_looks_like_id(name) or (enough and bool(np.all(np.diff(present) > 0)))):
+        return "unique integer per row"
+    if enough and n_unique >= UNIQUE_ID_SHARE * len(present):
+        return "unique integer per row"
+    if _looks_like_id(name) and n_unique >= max(MIN_REPEATED_IDS, MIN_REPEATED_ID_SHARE * len(present)):
+        return f"identifier named like one, {len(present) / n_unique:.1f} rows per value"
+    return None
+
+
+def _text_identifier(name: str, counts: pd.Series, n_present: int) -> str | None:
+    """Why a text column that is not unique is an identifier, or None: long digit or hex codes (account
+    numbers, UUIDs), or named like an identifier and repeating as a customer's rows do."""
+    values = counts.index.astype(str)
+    if len(values) >= 2 and values.str.fullmatch(_CODE).all():
+        return "long digit or hex codes"
+    if _looks_like_id(name) and len(values) >= max(MIN_REPEATED_IDS, MIN_REPEATED_ID_SHARE * n_present):
+        return f"identifier named like one, {n_present / len(values):.1f} rows per value"
+    return None
+
+
 @dataclass
 class InferredData:
     schema: Schema
     frame: pd.DataFrame  # typed features + identifiers + target (0/1), rows with a label only
     n_unlabelled: int  # rows dropped because the target was missing
     warnings: list[str] = field(default_factory=list)
-
-
-def resolve_target_name(columns: list[str], target: str | None) -> str:
-    if target:
-        if target in columns:
-            return target
-        close = [c for c in columns if c.lower() == target.lower()]
-        raise DataError(
-            f"target column {target!r} is not in the data",
-            hint=(
-                f"did you mean {close[0]!r}?"
-                if close
-                else f"columns found: {preview(columns, 12)}; pass --target COLUMN"
-            ),
-        )
-    guesses = [c for c in columns if c.lower() in TARGET_GUESSES]
-    if len(guesses) == 1:
-        return guesses[0]
-    raise UsageError(
-        "no target column given and none could be recognised"
-        + (f" (several candidates: {preview(guesses)})" if guesses else ""),
-        hint="pass --target COLUMN or set target in the [data] section of churnctl.toml",
-    )
-
-
-def resolve_positive(labels: list[str], positive: str | None, target: str) -> tuple[str, str]:
-    """(positive, negative) among exactly two distinct label texts."""
-    if len(labels) < 2:
-        raise DataError(
-            f"target column {target!r} has only one class ({preview(labels)})",
-            hint="a churn model needs rows of both churned and retained customers",
-        )
-    if len(labels) > 2:
-        raise DataError(
-            f"target column {target!r} has {len(labels)} distinct values "
-            f"({preview(labels)}); expected exactly two classes",
-            hint="map the target to two values (churned / not churned) before ingesting",
-        )
-    if positive is not None:
-        wanted = label_text(positive)
-        wanted = canonical_label(wanted) if wanted is not None else None
-        match = [v for v in labels if v == wanted] or [v for v in labels if wanted and v.lower() == wanted.lower()]
-        if not match:
-            raise DataError(
-                f"--positive {positive!r} is not a value of target {target!r}",
-                hint=f"the target's values are {preview(labels)}",
-            )
-        pos = match[0]
-    else:
-        pos_hits = [v for v in labels if v.lower() in POSITIVE_LABELS]
-        neg_hits = [v for v in labels if v.lower() in NEGATIVE_LABELS]
-        if len(pos_hits) == 1 and pos_hits[0] not in neg_hits:
-            pos = pos_hits[0]
-        elif len(neg_hits) == 1:
-            pos = next(v for v in labels if v != neg_hits[0])
-        else:
-            raise DataError(
-                f"cannot tell which value of target {target!r} means churn: {preview(labels)}",
-                hint="pass --positive VALUE (the label of churned customers)",
-            )
-    neg = next(v for v in labels if v != pos)
-    return pos, neg
 
 
 def _numeric_stats(values: np.ndarray) -> dict:
@@ -218,13 +148,8 @@ def _numeric_column(name: str, values: np.ndarray, n: int) -> ColumnSpec:
         spec.role, spec.reason = "ignored", "all values missing"
     elif spec.n_unique == 1:
         spec.role, spec.reason = "ignored", "constant (one distinct value)"
-    elif (
-        spec.n_unique == len(present)
-        and np.all(present == np.round(present))
-        and len(present) >= 2
-        and (_looks_like_id(name) or (len(present) >= MIN_ROWS_FOR_UNIQUENESS and bool(np.all(np.diff(present) > 0))))
-    ):
-        spec.role, spec.reason = "identifier", "unique integer per row"
+    elif (reason := _numeric_identifier(name, present, spec.n_unique)) is not None:
+        spec.role, spec.reason = "identifier", reason
     else:
         spec.kind = "binary" if spec.n_unique == 2 else "numeric"
         spec.__dict__.update(_numeric_stats(values))
@@ -247,6 +172,8 @@ def _text_column(name: str, text: pd.Series, n: int) -> ColumnSpec:
         spec.role, spec.reason = "ignored", "constant (one distinct value)"
     elif spec.n_unique == n_present and (n_present >= MIN_ROWS_FOR_UNIQUENESS or _looks_like_id(name)):
         spec.role, spec.reason = "identifier", "unique text per row"
+    elif (reason := _text_identifier(name, counts, n_present)) is not None:
+        spec.role, spec.reason = "identifier", reason
     elif n_present >= MIN_ROWS_FOR_UNIQUENESS and spec.n_unique > 0.5 * n_present:
         spec.role, spec.reason = "ignored", f"free text ({spec.n_unique} distinct values in {n_present} rows)"
     elif spec.n_unique > MAX_CATEGORIES and spec.n_unique > 0.05 * n_present:
@@ -260,16 +187,33 @@ def _text_column(name: str, text: pd.Series, n: int) -> ColumnSpec:
     return spec
 
 
-def infer_schema(frame: pd.DataFrame, target: str | None, positive: str | None) -> InferredData:
-    """Infer the contract of a raw table and return it with the typed, labelled rows."""
+def infer_schema(
+    frame: pd.DataFrame,
+    target: str | None,
+    positive: str | None,
+    *,
+    keep: tuple[str, ...] = (),
+    group: str | None = None,
+    time: str | None = None,
+) -> InferredData:
+    """Infer the contract of a raw table and return it with the typed, labelled rows. ``keep``: columns
+    kept as features whatever the guards say; ``group``, ``time``: the group and time columns (not
+    features; without ``group``, an identifier that repeats across rows is the group)."""
     target = resolve_target_name(list(frame.columns), target)
+    for option, names in (("--keep-column", keep), ("--group-column", [group]), ("--time-column", [time])):
+        unknown = [n for n in names if n is not None and n not in frame.columns]
+        if unknown:
+            raise UsageError(
+                f"{option} {preview(unknown)} is not a column of the data",
+                hint=f"columns: {preview(list(frame.columns), 12)}",
+            )
+        if target in names:
+            raise UsageError(f"{option} names the target {target!r}")
     labels_text = to_label(frame[target])
     labelled = labels_text.notna().to_numpy()
     if not labelled.any():
         raise DataError(f"target column {target!r} has no values", hint="every training row needs a label")
-    distinct = sorted(set(labels_text[labelled]))
-    pos, neg = resolve_positive(distinct, positive, target)
-
+    pos, neg = resolve_positive(sorted(set(labels_text[labelled])), positive, target)
     frame = frame.loc[labelled].reset_index(drop=True)
     labels_text = labels_text[labelled].reset_index(drop=True)
     columns: list[ColumnSpec] = []
@@ -277,27 +221,29 @@ def infer_schema(frame: pd.DataFrame, target: str | None, positive: str | None) 
     warnings: list[str] = []
     for name in frame.columns:
         if name == target:
-            columns.append(
-                ColumnSpec(
-                    name=name,
-                    role="target",
-                    kind="binary",
-                    dtype="number",
-                    n_unique=2,
-                    categories={pos: int((labels_text == pos).sum()), neg: int((labels_text == neg).sum())},
-                )
-            )
+            categories = {pos: int((labels_text == pos).sum()), neg: int((labels_text == neg).sum())}
+            columns.append(ColumnSpec(name, "target", "binary", "number", n_unique=2, categories=categories))
             continue
-        spec, values = _infer_column(name, frame[name], warnings)
+        if name == time:
+            spec, values = time_column(name, frame[name])
+        else:
+            spec, values = _infer_column(name, frame[name], warnings)
+            if name in keep and spec.role != "feature":
+                spec, values = _kept(name, frame[name], spec, warnings)
+            if name == group and spec.role != "identifier":
+                spec = ColumnSpec(name, "group", reason="the group column (--group-column)")
         columns.append(spec)
-        if spec.role in ("feature", "identifier"):
-            typed[name] = values if spec.role == "feature" else to_text(frame[name])
-
+        if spec.role in ("feature", "time"):
+            typed[name] = values
+        elif spec.role in ("identifier", "group"):
+            typed[name] = to_text(frame[name])
     identifiers = [c.name for c in columns if c.role == "identifier"]
     id_column = next((n for n in identifiers if "id" in n.lower()), identifiers[0] if identifiers else None)
     schema = Schema(target=target, positive_label=pos, negative_label=neg, columns=columns, id_column=id_column)
+    schema.time_column = time
+    schema.group_column = group or _repeating_identifier(schema, typed, warnings)
     if not schema.features:
-        excluded = [f"{c.name} ({c.reason})" for c in columns if c.role in ("identifier", "ignored")]
+        excluded = [f"{c.name} ({c.reason})" for c in columns if c.role not in ("feature", "target")]
         raise DataError(
             "no usable feature column: every column is the target, an identifier or excluded",
             hint=f"excluded: {', '.join(excluded[:8]) or 'none'}",
@@ -309,6 +255,67 @@ def infer_schema(frame: pd.DataFrame, target: str | None, positive: str | None) 
         n_unlabelled=int((~labelled).sum()),
         warnings=warnings,
     )
+
+
+def _kept(name: str, series: pd.Series, spec: ColumnSpec, warnings: list[str]) -> tuple[ColumnSpec, pd.Series]:
+    """A column that ``--keep-column`` keeps as a feature although it looked like an identifier (or was
+    left out): numbers stay numbers, text becomes categories."""
+    values, bad = to_number(series)
+    if not bad.any() and (~np.isnan(values)).any():
+        present = values[~np.isnan(values)]
+        kept = ColumnSpec(
+            name, "feature", "numeric", "number", float(1 - len(present) / len(series)), len(np.unique(present))
+        )
+        kept.__dict__.update(_numeric_stats(values))
+        kept.kept = True
+        return kept, pd.Series(values, index=series.index, name=name)
+    text = to_text(series)
+    counts = text.value_counts(dropna=True)
+    if not len(counts):
+        warnings.append(f"--keep-column {name}: the column holds no values; left out")
+        return spec, text
+    kind = "binary" if len(counts) == 2 else "categorical"
+    kept = ColumnSpec(name, "feature", kind, "string", float(text.isna().mean()), len(counts))
+    kept.categories = {str(k): int(v) for k, v in counts.items()}
+    kept.kept = True
+    return kept, text
+
+
+def _repeating_identifier(schema: Schema, typed: dict[str, pd.Series], warnings: list[str]) -> str | None:
+    """The identifier whose values repeat across rows (a customer's monthly rows), used as the group."""
+    for spec in schema.columns:
+        if spec.role == "identifier" and typed[spec.name].nunique() < typed[spec.name].notna().sum():
+            warnings.append(
+                f"rows repeat per {spec.name!r} ({spec.reason}): it is used as the group, so every row of one "
+                "value stays on one side of the split and in one cross-validation fold (--group-column to "
+                "choose another)"
+            )
+            return spec.name
+    return None
+
+
+def time_column(name: str, series: pd.Series) -> tuple[ColumnSpec, pd.Series]:
+    """The time column, as times (dates, date-times) or numbers (a period index); every row needs one."""
+    values, bad = to_number(series)
+    if not bad.any() and not np.isnan(values).any():
+        times: pd.Series = pd.Series(values, index=series.index, name=name)
+    else:
+        import warnings as python_warnings
+
+        with python_warnings.catch_warnings():
+            python_warnings.simplefilter("ignore")
+            times = pd.to_datetime(to_text(series), errors="coerce", format="mixed")
+        if getattr(times.dt, "tz", None) is not None:
+            times = times.dt.tz_convert("UTC").dt.tz_localize(None)
+    missing = np.flatnonzero(times.isna().to_numpy())
+    if len(missing):
+        raise DataError(
+            f"time column {name!r} has {len(missing)} value(s) that are not dates or numbers, e.g. "
+            f"{series.iloc[missing[0]]!s:.30} in row {row_list(missing.tolist())}",
+            hint="give every row a date (2026-03-31) or a period number, or drop --time-column",
+        )
+    spec = ColumnSpec(name, "time", n_unique=int(times.nunique()), reason="the time column (--time-column)")
+    return spec, times
 
 
 def refresh_statistics(schema: Schema, frame: pd.DataFrame) -> Schema:

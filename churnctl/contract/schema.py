@@ -17,7 +17,7 @@ SCHEMA_FORMAT = 1
 @dataclass
 class ColumnSpec:
     name: str
-    role: str  # feature | target | identifier | ignored
+    role: str  # feature | target | identifier | ignored | leak | group | time
     kind: str | None = None  # numeric | binary | categorical (features and target)
     dtype: str | None = None  # number | string: how the model receives the column
     missing_rate: float = 0.0
@@ -27,7 +27,9 @@ class ColumnSpec:
     maximum: float | None = None
     mean: float | None = None
     std: float | None = None
-    reason: str | None = None  # why an identifier or ignored column is excluded
+    reason: str | None = None  # why an identifier, ignored or leaked column is excluded
+    alone_auc: float | None = None  # ROC-AUC of the column alone on the training split (the leak guard's)
+    kept: bool = False  # kept as a feature by --keep-column, whatever the guards said
 
 
 @dataclass
@@ -38,6 +40,8 @@ class Schema:
     columns: list[ColumnSpec] = field(default_factory=list)
     id_column: str | None = None
     format: int = SCHEMA_FORMAT
+    group_column: str | None = None  # rows of one group (customer) stay on one side of the split and in one fold
+    time_column: str | None = None  # splits and folds go forward in time
 
     @property
     def features(self) -> list[ColumnSpec]:

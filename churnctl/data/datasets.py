@@ -27,8 +27,11 @@ def parquet_bytes(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def dataset_id(checksum: str, target: str, positive: str, test_size: float, seed: int) -> str:
-    """Content address of an ingested file: the same file with the same options gets the same id."""
+def dataset_id(
+    checksum: str, target: str, positive: str, test_size: float, seed: int, options: dict[str, Any] | None = None
+) -> str:
+    """Content address of an ingested file: the same file with the same options gets the same id
+    (``options``: the ingest options beyond these, only when they differ from their defaults)."""
     key = json.dumps(
         {
             "source": checksum,
@@ -38,6 +41,7 @@ def dataset_id(checksum: str, target: str, positive: str, test_size: float, seed
             "seed": seed,
             "dataset_format": DATASET_FORMAT,
             "schema_format": SCHEMA_FORMAT,
+            **({"options": options} if options else {}),
         },
         sort_keys=True,
     )

@@ -20,6 +20,7 @@ from churnctl.contract.frames import check_header, encode_target
 from churnctl.contract.schema import Schema
 from churnctl.data.datasets import load_dataset
 from churnctl.data.sources import Part, resolve
+from churnctl.data.split import twins
 from churnctl.errors import DataError
 from churnctl.registry import Registry
 
@@ -54,9 +55,11 @@ def iter_labelled(
     purpose: str = "measuring a model",
     hint: str = MEASURE_HINT,
     identifiers: bool = False,
+    extra: tuple[str, ...] = (),
 ) -> Iterator[LabelledBatch]:
     """The rows of ``part`` with their labels, batch by batch: the features (and, with ``identifiers``,
-    the identifier columns the part has) and the target when the part has it. Without the target
+    the identifier columns the part has, and the ``extra`` columns it has) and the target when the part
+    has it. Without the target
     column, ``require_target`` makes that a data error saying what the rows were needed for
     (``purpose``); otherwise every row is unlabelled."""
     header = part.header()
@@ -67,6 +70,7 @@ def iter_labelled(
     columns = list(schema.feature_names)
     if identifiers:
         columns += [n for n in schema.identifier_names if n in header]
+    columns += [n for n in extra if n in header and n not in columns]
     if has_target:
         columns.append(schema.target)
     offset = 0
@@ -82,6 +86,8 @@ class LabelledRows:
     y: np.ndarray  # 0/1
     described: str  # what the rows are, for reports: "test split of dataset ds-…" or the input as given
     warnings: list[str] = field(default_factory=list)
+    split: dict | None = None  # a dataset's test split: how it was drawn (kind, time ranges)
+    twins: int | None = None  # a dataset's test split: rows with an identical twin in its training rows
 
 
 def read_labelled(data: str, schema: Schema) -> LabelledRows:
@@ -105,6 +111,15 @@ def read_labelled(data: str, schema: Schema) -> LabelledRows:
 
 
 def test_split(registry: Registry, dataset_id: str, schema: Schema) -> LabelledRows:
-    """The held-out test split of a stored dataset (every row labelled)."""
-    _, _, frame = load_dataset(registry, dataset_id)
-    return LabelledRows(frame, frame[schema.target].to_numpy().astype(int), f"test split of dataset {dataset_id}")
+    """The held-out test split of a stored dataset (every row labelled), with how it was drawn and how
+    many of its rows have an identical twin among the training rows (0 since duplicates are kept on
+    one side)."""
+    _, train, frame = load_dataset(registry, dataset_id)
+    split = registry.dataset_manifest(dataset_id).get("split") or {"kind": "stratified random"}
+    return LabelledRows(
+        frame,
+        frame[schema.target].to_numpy().astype(int),
+        f"test split of dataset {dataset_id}",
+        split=split,
+        twins=twins(train, frame, [*schema.feature_names, schema.target]),
+    )

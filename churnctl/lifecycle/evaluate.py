@@ -28,6 +28,8 @@ class EvaluateResult(Result):
     warnings: list[str] = field(default_factory=list)
     feature_importance: dict = field(default_factory=dict)  # the version's, measured at training
     feature_importance_std: dict = field(default_factory=dict)
+    split: dict | None = None  # the test split: how it was drawn (None for --data)
+    twins_in_training: int | None = None  # test rows with an identical twin among the training rows
     labels: Any = field(default=None, repr=False)  # the rows' 0/1 labels and churn probabilities,
     probabilities: Any = field(default=None, repr=False)  # for reports (not part of the JSON document)
 
@@ -40,6 +42,8 @@ class EvaluateResult(Result):
             "warnings": self.warnings,
             "feature_importance": self.feature_importance,
             "feature_importance_std": self.feature_importance_std,
+            "split": self.split,
+            "twins_in_training": self.twins_in_training,
         }
 
 
@@ -89,6 +93,7 @@ def evaluate(
         rows = test_split(registry, model.manifest["dataset_id"], model.schema)
         X, unseen = prepare_features(rows.frame, model.schema, source=rows.described)
         y, proba, described, warnings = rows.y, model.predict_proba(X), rows.described, rows.warnings
+        split, twins = rows.split, rows.twins
     else:
         parts = (engine or LocalEngine()).map_parts(evaluate_part, resolve(data).parts, model)
         if sum(p.n_rows for p in parts) == 0:
@@ -103,6 +108,7 @@ def evaluate(
         if len(y) == 0:
             raise DataError(f"{data} has no labelled rows")
         described = str(data)
+        split, twins = None, None
     warnings += unseen_warnings(unseen, described)
     metrics = classification_metrics(y, proba, model.threshold)
     if metrics["roc_auc"] is None:
@@ -114,6 +120,8 @@ def evaluate(
         warnings=warn(warnings),
         feature_importance=model.manifest.get("feature_importance") or {},
         feature_importance_std=model.manifest.get("feature_importance_std") or {},
+        split=split,
+        twins_in_training=twins,
         labels=y,
         probabilities=proba,
     )

@@ -1,19 +1,30 @@
-"""ingest: infer a file's data contract and store it as a dataset version with a train/test split."""
+"""ingest: infer a file's data contract and store it as a dataset version with a train/test split.
+
+Honest numbers start here: identifiers are recognised by content as well as by name; exact duplicate
+rows are counted and kept on one side of the split; rows of one group (a repeating customer id, or
+``--group-column``) stay together; with ``--time-column`` the test rows are the newest; and every
+feature's power alone is measured on the training rows, so that a column that gives the label away
+is excluded before any model sees it (:mod:`churnctl.contract.leaks`, :mod:`churnctl.data.split`)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from churnctl.config import Settings
 from churnctl.contract.inference import infer_schema
+from churnctl.contract.leaks import LEAK_AUC, leak_guard
 from churnctl.contract.schema import Schema
 from churnctl.data import tables
-from churnctl.data.datasets import dataset_id, store_dataset, stratified_split
+from churnctl.data.datasets import dataset_id, store_dataset
+from churnctl.data.split import row_groups, split_rows
 from churnctl.errors import DataError, UsageError
 from churnctl.lifecycle.results import Result, warn
 from churnctl.registry import Registry
@@ -37,6 +48,8 @@ class IngestResult(Result):
     features: list[dict]
     excluded: list[dict]
     n_unlabelled: int = 0
+    split: dict = field(default_factory=dict)  # how the rows were split (kind, time ranges, groups)
+    duplicates: int = 0  # rows equal to an earlier row in every feature and the target
     warnings: list[str] = field(default_factory=list)
 
 
@@ -54,16 +67,56 @@ def _result(manifest: dict, schema: Schema, created: bool, warnings: list[str]) 
         churn_rate=manifest["churn_rate"],
         n_unlabelled=manifest.get("n_unlabelled", 0),
         features=[
-            {"name": c.name, "kind": c.kind, "missing_rate": c.missing_rate, "n_unique": c.n_unique}
+            {
+                "name": c.name,
+                "kind": c.kind,
+                "missing_rate": c.missing_rate,
+                "n_unique": c.n_unique,
+                "alone_auc": c.alone_auc,
+            }
             for c in schema.features
         ],
         excluded=[
-            {"name": c.name, "role": c.role, "reason": c.reason}
+            {"name": c.name, "role": c.role, "reason": c.reason, "alone_auc": c.alone_auc}
             for c in schema.columns
-            if c.role in ("identifier", "ignored")
+            if c.role not in ("feature", "target")
         ],
+        split=manifest.get("split") or {"kind": "stratified random"},
+        duplicates=int(manifest.get("duplicates", 0)),
         warnings=warnings,
     )
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """How a file becomes a dataset: every option that changes the stored rows (and so the id)."""
+
+    target: str | None
+    positive: str | None
+    test_size: float
+    seed: int
+    keep: tuple[str, ...] = ()
+    group: str | None = None
+    time: str | None = None
+    test_from: str | None = None
+    leak_auc: float = LEAK_AUC
+
+    def check(self) -> None:
+        if not 0.0 < self.test_size < 1.0:
+            raise UsageError(f"--test-size must be a fraction between 0 and 1, found {self.test_size}")
+        if self.test_from is not None and self.time is None:
+            raise UsageError("--test-from goes with --time-column", hint="name the time column: --time-column COL")
+
+    def id_fields(self) -> dict[str, Any]:
+        """What the dataset id adds for these options: nothing for the defaults, so that a file ingested
+        without them keeps the id it always had."""
+        fields: dict[str, Any] = {}
+        for name, default in (("keep", ()), ("group", None), ("time", None), ("test_from", None)):
+            if getattr(self, name) != default:
+                fields[name] = sorted(self.keep) if name == "keep" else getattr(self, name)
+        if self.leak_auc != LEAK_AUC:
+            fields["leak_auc"] = self.leak_auc
+        return fields
 
 
 def ingest(
@@ -75,59 +128,131 @@ def ingest(
     positive: str | None = None,
     test_size: float | None = None,
     seed: int | None = None,
+    keep: list[str] | None = None,
+    group: str | None = None,
+    time: str | None = None,
+    test_from: str | None = None,
     wait: float = 0.0,
 ) -> IngestResult:
-    target = target or settings.data.target
-    positive = positive if positive is not None else settings.data.positive
-    test_size = settings.data.test_size if test_size is None else test_size
-    seed = settings.data.seed if seed is None else seed
-    if not 0.0 < test_size < 1.0:
-        raise UsageError(f"--test-size must be a fraction between 0 and 1, found {test_size}")
-
+    """Store ``path`` as a dataset version (or find it stored): its contract, its split, its guards."""
+    cfg = settings.data
+    options = IngestOptions(
+        target=target or cfg.target,
+        positive=positive if positive is not None else cfg.positive,
+        test_size=cfg.test_size if test_size is None else test_size,
+        seed=cfg.seed if seed is None else seed,
+        keep=tuple(keep) if keep else cfg.keep_columns,
+        group=group or cfg.group_column,
+        time=time or cfg.time_column,
+        test_from=test_from or cfg.test_from,
+        leak_auc=cfg.leak_auc,
+    )
+    options.check()
     source = Path(path)
     raw = tables.read_table(source)
     checksum = sha256_file(source)
     if len(raw) == 0:
         raise DataError(f"{source} has a header but no data rows", hint="expected at least one customer row")
-    inferred = infer_schema(raw, target, positive)
-    schema, frame = inferred.schema, inferred.frame
+    inferred = infer_schema(
+        raw, options.target, options.positive, keep=options.keep, group=options.group, time=options.time
+    )
     warnings = list(inferred.warnings)
     if inferred.n_unlabelled:
-        warnings.append(f"{inferred.n_unlabelled} row(s) without a value in target {schema.target!r} were left out")
-    y = frame[schema.target].to_numpy()
-    counts = np.bincount(y, minlength=2)
-    if counts.min() < 2:
-        raise DataError(
-            f"target {schema.target!r} has {counts.min()} row(s) of its rarer class; a stratified "
-            "train/test split needs at least 2",
-            hint="ingest more labelled rows of both classes",
+        warnings.append(
+            f"{inferred.n_unlabelled} row(s) without a value in target {inferred.schema.target!r} were left out"
         )
-    n_test = math.ceil(test_size * len(frame))
-    if n_test < 2 or len(frame) - n_test < 2:
-        raise DataError(
-            f"{len(frame)} labelled rows are too few for a {test_size:.0%} test split",
-            hint="ingest more rows or change --test-size",
-        )
-    new_id = dataset_id(checksum, schema.target, schema.positive_label, test_size, seed)
-
+    _check_size(inferred.frame[inferred.schema.target].to_numpy(), options.test_size, inferred.schema.target)
+    new_id = dataset_id(
+        checksum,
+        inferred.schema.target,
+        inferred.schema.positive_label,
+        options.test_size,
+        options.seed,
+        options.id_fields(),
+    )
     with registry.lock(wait):
         if registry.has_dataset(new_id):
             manifest = registry.dataset_manifest(new_id)
             log.info("dataset %s already holds this file with these options; nothing written", new_id)
+            schema = Schema.from_dict(json.loads(registry.dataset_bytes(new_id, "schema.json")))
             return _result(manifest, schema, created=False, warnings=warn(warnings))
-        train_frame, test_frame = stratified_split(frame, y, test_size, seed, str(source))
+        prepared = prepare_dataset(inferred.schema, inferred.frame, options, str(source))
         manifest = store_dataset(
             registry,
             new_id,
-            schema,
-            train_frame,
-            test_frame,
+            prepared.schema,
+            prepared.train,
+            prepared.test,
             {
                 "source": str(source.resolve()),
                 "source_sha256": checksum,
-                "test_size": test_size,
-                "seed": seed,
+                "test_size": options.test_size,
+                "seed": options.seed,
                 "n_unlabelled": inferred.n_unlabelled,
+                **prepared.fields,
             },
         )
-    return _result(manifest, schema, created=True, warnings=warn(warnings))
+    return _result(manifest, prepared.schema, created=True, warnings=warn(warnings + prepared.warnings))
+
+
+def _check_size(y: np.ndarray, test_size: float, target: str) -> None:
+    counts = np.bincount(y, minlength=2)
+    if counts.min() < 2:
+        raise DataError(
+            f"target {target!r} has {counts.min()} row(s) of its rarer class; a stratified "
+            "train/test split needs at least 2",
+            hint="ingest more labelled rows of both classes",
+        )
+    n_test = math.ceil(test_size * len(y))
+    if n_test < 2 or len(y) - n_test < 2:
+        raise DataError(
+            f"{len(y)} labelled rows are too few for a {test_size:.0%} test split",
+            hint="ingest more rows or change --test-size",
+        )
+
+
+@dataclass
+class PreparedDataset:
+    schema: Schema
+    train: pd.DataFrame
+    test: pd.DataFrame
+    fields: dict[str, Any]  # for the manifest: the split, duplicates, the guards' settings
+    warnings: list[str]
+
+
+def prepare_dataset(schema: Schema, frame: pd.DataFrame, options: IngestOptions, source: str) -> PreparedDataset:
+    """Split the typed rows (duplicates, groups and time respected), then run the leak guard on the
+    training rows and drop what it excludes."""
+    y = frame[schema.target].to_numpy()
+    group = frame[schema.group_column] if schema.group_column else None
+    groups, duplicates = row_groups(frame, [*schema.feature_names, schema.target], group)
+    times = frame[schema.time_column] if schema.time_column else None
+    split = split_rows(
+        y, options.test_size, options.seed, source, groups=groups, times=times, test_from=options.test_from
+    )
+    train, test = frame.iloc[split.train], frame.iloc[split.test]
+    schema, exclusions, warnings = leak_guard(
+        schema, train, y[split.train], leak_auc=options.leak_auc, keep=options.keep, seed=options.seed
+    )
+    if not schema.features:
+        raise DataError(
+            "every feature column is a suspected leak or excluded",
+            hint="if a column is known before churn happens, keep it with --keep-column COL",
+        )
+    if duplicates:
+        warnings.append(
+            f"{duplicates} row(s) ({duplicates / len(frame):.1%}) repeat another row exactly (identifiers ignored): "
+            "each set of twins stays on one side of the split"
+        )
+    leaked = [e.name for e in exclusions]
+    fields = {
+        "split": {"kind": split.kind, **split.details},
+        "duplicates": duplicates,
+        "duplicate_share": duplicates / len(frame),
+        "group_column": schema.group_column,
+        "time_column": schema.time_column,
+        "leak_auc": options.leak_auc,
+        "keep_columns": sorted(options.keep),
+        "leaks": [{"name": e.name, "alone_auc": e.auc, "why": e.why} for e in exclusions],
+    }
+    return PreparedDataset(schema, train.drop(columns=leaked), test.drop(columns=leaked), fields, warnings)

@@ -37,12 +37,13 @@ import pandas as pd
 
 from churnctl.config import RetrainSettings, Settings
 from churnctl.contract.frames import prepare_features
-from churnctl.contract.inference import refresh_statistics
+from churnctl.contract.inference import refresh_statistics, time_column
 from churnctl.contract.schema import Schema
 from churnctl.contract.values import to_text
-from churnctl.data.datasets import derived_dataset_id, load_dataset, store_dataset, stratified_split
+from churnctl.data.datasets import derived_dataset_id, load_dataset, store_dataset
 from churnctl.data.labelled import iter_labelled
 from churnctl.data.sources import Part, is_url, resolve
+from churnctl.data.split import row_groups, split_rows
 from churnctl.drift.monitor import DriftReport
 from churnctl.errors import DataError
 from churnctl.lifecycle.drift_check import drift_monitor
@@ -115,13 +116,18 @@ def read_new_rows(parts: list[Part], schema: Schema) -> pd.DataFrame:
     frames = []
     for part in parts:
         with part.fetched() as local:
-            for batch in iter_labelled(local, schema, purpose="retrain", hint=RETRAIN_HINT, identifiers=True):
+            extra = tuple(c for c in (schema.group_column, schema.time_column) if c is not None)
+            for batch in iter_labelled(
+                local, schema, purpose="retrain", hint=RETRAIN_HINT, identifiers=True, extra=extra
+            ):
                 frame = batch.frame.loc[batch.labelled].reset_index(drop=True)
                 X, _ = prepare_features(frame, schema, source=part.name, row_offset=batch.row_offset)
                 typed = X.copy()
-                for name in schema.identifier_names:
-                    if name in frame.columns:
+                for name in [*schema.identifier_names, schema.group_column]:
+                    if name is not None and name in frame.columns:
                         typed[name] = to_text(frame[name]).to_numpy()
+                if schema.time_column is not None and schema.time_column in frame.columns:
+                    typed[schema.time_column] = time_column(schema.time_column, frame[schema.time_column])[1]
                 typed[schema.target] = batch.y[batch.labelled].astype("int8")
                 frames.append(typed)
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -194,7 +200,12 @@ def store_retrain_dataset(
             f"challenger needs at least {MIN_HOLDOUT_CLASS} of each in the holdout",
             hint="wait for more labelled rows",
         )
-    new_train, holdout = stratified_split(rows, y_new, cfg.holdout, cfg.seed, "the new data")
+    group = rows[schema.group_column] if schema.group_column in rows.columns else None
+    groups, _ = row_groups(rows, [*schema.feature_names, schema.target], group)
+    times = rows[schema.time_column] if schema.time_column in rows.columns else None
+    # The holdout is drawn as the dataset's test split was: whole groups, twins together, the newest rows.
+    split = split_rows(y_new, cfg.holdout, cfg.seed, "the new data", groups=groups, times=times)
+    new_train, holdout = rows.iloc[split.train], rows.iloc[split.test]
     holdout_counts = np.bincount(holdout[schema.target].to_numpy(), minlength=2)
     if holdout_counts.min() < MIN_HOLDOUT_CLASS:
         raise DataError(
@@ -280,25 +291,6 @@ def decide(champion: Scorer, challenger: Scorer, holdout: pd.DataFrame, cfg: Ret
     return Decision("rejected" if failures else "promoted", reason, metrics)
 
 
-# -- 7. retention -------------------------------------------------------------------------------------
-
-
-def _prune(registry: Registry, keep: int) -> list[str]:
-    versions = registry.versions()
-    history = registry.promotion_history()
-    protected = {registry.current(), *history[-2:]}
-    pruned: list[str] = []
-    for version in versions:
-        if len(versions) - len(pruned) <= keep:
-            break
-        if version not in protected:
-            registry.prune(version)
-            pruned.append(version)
-    if pruned:
-        registry.record("models_pruned", versions=pruned, keep=keep)
-    return pruned
-
-
 def complete_interrupted_promotion(registry: Registry) -> str | None:
     """Finish a promotion that a killed retrain decided (its event is written) but did not apply.
 
@@ -363,7 +355,7 @@ def retrain(
         if decision.outcome == "promoted":
             registry.set_current(challenger.version, reason="retrain")
             result.current = challenger.version
-        result.pruned = _prune(registry, cfg.keep_versions)
+        result.pruned = registry.keep_newest(cfg.keep_versions)
         return result
 
 

@@ -15,8 +15,10 @@ import sklearn
 import churnctl
 from churnctl.config import Settings, TrainSettings
 from churnctl.contract.frames import prepare_features
+from churnctl.contract.leaks import LEAK_AUC, feature_powers
 from churnctl.contract.schema import Schema
 from churnctl.data.datasets import describe_source, load_dataset, parquet_bytes
+from churnctl.data.split import row_groups
 from churnctl.lifecycle.results import Result
 from churnctl.model.calibration import choose_calibration
 from churnctl.model.compiled.export import compiled_model_bytes
@@ -25,7 +27,8 @@ from churnctl.model.importance import feature_importance
 from churnctl.model.loading import joblib_bytes
 from churnctl.model.metrics import classification_metrics
 from churnctl.model.predictions import calibrate
-from churnctl.model.search import Selection, choose_threshold, select_and_fit
+from churnctl.model.search import Selection, select_and_fit
+from churnctl.model.threshold import choose_threshold
 from churnctl.registry import Registry, ids
 from churnctl.registry.events import model_trained_fields
 from churnctl.registry.files import Staged
@@ -55,6 +58,8 @@ class TrainResult(Result):
     calibration: str = "none"  # none | sigmoid | isotonic
     feature_importance: dict = field(default_factory=dict)  # permutation importance, shares summing to 1
     feature_importance_std: dict = field(default_factory=dict)  # their spread over the repeats
+    split: dict = field(default_factory=dict)  # how the dataset's rows were split (kind, time ranges)
+    cv_kind: str = "stratified"  # the kind of cross-validation folds: stratified, grouped, forward in time
 
 
 def train(
@@ -85,6 +90,24 @@ class TrainingData:
     schema: Schema
     train: pd.DataFrame
     test: pd.DataFrame
+
+
+TOO_GOOD_AUC = 0.995  # a cross-validated ROC-AUC this high on churn data means a leak, not a model
+
+
+def recheck_leaks(data: TrainingData, X: pd.DataFrame, y: np.ndarray, seed: int) -> None:
+    """The leak guard again on the rows trained on: a feature kept by --keep-column, or one that the
+    rows of a retrain made powerful, is named with a warning (ingest excluded the others)."""
+    leak_auc = float(data.manifest.get("leak_auc") or LEAK_AUC)
+    for name, power in feature_powers(X, y, data.schema, seed).items():
+        if power.auc >= leak_auc:
+            log.warning(
+                "feature %r alone separates churners with ROC-AUC %.3f on the training split (through %s): "
+                "a suspected leak; the model will lean on it",
+                name,
+                power.auc,
+                power.through,
+            )
 
 
 @dataclass
@@ -149,6 +172,8 @@ def train_locked(
         calibration=fit.calibration["method"],
         feature_importance=fit.importance,
         feature_importance_std=fit.importance_spread,
+        split=manifest["split"],
+        cv_kind=manifest["cv_kind"],
     )
 
 
@@ -181,6 +206,9 @@ def fit_model(data: TrainingData, cfg: TrainSettings, model: str, seed: int, sta
         len(schema.feature_names),
         model,
     )
+    recheck_leaks(data, X, y, seed)
+    group = data.train[schema.group_column] if schema.group_column in data.train.columns else None
+    groups, _ = row_groups(data.train, [*schema.feature_names, schema.target], group)
     selection = select_and_fit(
         schema,
         X,
@@ -191,6 +219,8 @@ def fit_model(data: TrainingData, cfg: TrainSettings, model: str, seed: int, sta
         time_budget=max(cfg.time_budget - (time.monotonic() - started), 0.0),
         selection_rows=cfg.selection_rows,
         progress=progress,
+        groups=groups,
+        times=data.train[schema.time_column] if schema.time_column in data.train.columns else None,
     )
     calibration, calibration_brier = choose_calibration(selection.oof_y, selection.oof_proba, seed)
     threshold = choose_threshold(selection.oof_y, calibrate(selection.oof_proba, calibration), cfg.threshold)
@@ -204,6 +234,13 @@ def fit_model(data: TrainingData, cfg: TrainSettings, model: str, seed: int, sta
     log.debug("permutation importance: %.1f s of the %.1f s left", time.monotonic() - t0, left)
     if not importance:
         log.warning("no permutation importance: the time budget ([train] time_budget) is spent")
+    if selection.chosen.mean_auc >= TOO_GOOD_AUC:
+        top = max(importance, key=lambda name: importance[name]) if importance else None
+        log.warning(
+            "cross-validated ROC-AUC %.4f is too good to be true for churn: check for leaked columns%s",
+            selection.chosen.mean_auc,
+            f" (the most important feature is {top!r})" if top else "",
+        )
     return Fit(selection, X, calibration, calibration_brier, threshold, test_proba, test_metrics, importance, spread)
 
 
@@ -246,6 +283,8 @@ def build_manifest(
         "params": chosen.params,
         "model_option": model,
         "cv_folds": cfg.cv_folds,
+        "cv_kind": selection.folds,
+        "split": data.manifest.get("split") or {"kind": "stratified random"},
         "cv_roc_auc": chosen.mean_auc,
         "cv_roc_auc_std": float(np.std(chosen.fold_auc)),
         "candidates": [c.to_dict() for c in selection.candidates],

@@ -27,13 +27,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import precision_recall_curve, roc_auc_score, roc_curve
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
 
 from churnctl.contract.schema import Schema
 from churnctl.errors import DataError, UsageError
 from churnctl.model import estimators
 from churnctl.model.estimators import CANDIDATES, MODEL_CHOICES, fit_cost, scoring_cost
+from churnctl.model.folds import Folds, make_folds
 from churnctl.runtime.progress import Progress, no_progress
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class Selection:
     selection_rows: int  # rows the search ran on
     n_iter: int | None = None  # trees of the final gradient-boosting fit
     skipped: list[dict] = field(default_factory=list)  # candidates the time budget cut
+    folds: str = "stratified"  # the kind of cross-validation folds (see churnctl.model.folds)
 
 
 @dataclass
@@ -113,7 +115,7 @@ def _cross_validate(
     params: dict[str, Any],
     X: pd.DataFrame,
     y: np.ndarray,
-    folds: int,
+    splits: list[tuple[np.ndarray, np.ndarray]],
     seed: int,
     may_go_on: Callable[[], bool],
     fold_done: Callable[[float], None],
@@ -123,8 +125,7 @@ def _cross_validate(
     oof = np.zeros(len(y))
     scored = np.zeros(len(y), dtype=bool)
     scores: list[float] = []
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for train_idx, valid_idx in splitter.split(X, y):
+    for train_idx, valid_idx in splits:
         if scores and not may_go_on():
             break
         t0 = time.monotonic()
@@ -148,17 +149,19 @@ def select_and_fit(
     time_budget: float = 600.0,
     selection_rows: int = 100_000,
     progress: Progress = no_progress,
+    groups: np.ndarray | None = None,
+    times: pd.Series | None = None,
 ) -> Selection:
     """Cross-validate the candidates of ``model`` on (a stratified sample of) the rows within the time
-    budget, choose one, and fit it on every row."""
+    budget, choose one, and fit it on every row. With ``groups`` (rows of one customer, exact
+    duplicates) or ``times``, the folds are of the same kind (:mod:`churnctl.model.folds`)."""
     if model not in MODEL_CHOICES:
         raise UsageError(f"unknown model {model!r}", hint=f"choose one of {', '.join(MODEL_CHOICES)}")
-    search = _search_rows(X, y, folds, seed, selection_rows)
+    search = _search_rows(X, y, folds, seed, selection_rows, groups, times)
     pool = [(f, p) for f, p in CANDIDATES if model in ("auto", "blend", f) and estimators.runs_on(schema, p)]
-    budget = Budget(
-        time.monotonic() + time_budget, final_scale=len(y) / (len(search.y) * (search.folds - 1) / search.folds)
-    )
-    total = len(pool) * search.folds + 1
+    n_folds = len(search.folds)
+    budget = Budget(time.monotonic() + time_budget, final_scale=len(y) / (len(search.y) * (n_folds - 1) / n_folds))
+    total = len(pool) * n_folds + 1
     progress("model selection", 0, total)
     scored, skipped = _score_candidates(schema, pool, search, seed, budget, progress, total)
     chosen, oof, mask = _choose(scored, skipped, model, search, seed, budget)
@@ -177,31 +180,48 @@ def select_and_fit(
         selection_rows=len(search.y),
         n_iter=_trees_grown(pipeline),
         skipped=skipped,
+        folds=search.folds.kind,
     )
 
 
 @dataclass
 class SearchRows:
-    """The rows the candidates are cross-validated on, and the number of folds they allow."""
+    """The rows the candidates are cross-validated on, and their folds."""
 
     X: pd.DataFrame
     y: np.ndarray
-    folds: int
+    folds: Folds
     sampled: bool  # a stratified sample of a large training split (the final fit uses every row)
 
 
-def _search_rows(X: pd.DataFrame, y: np.ndarray, folds: int, seed: int, selection_rows: int) -> SearchRows:
+def _search_rows(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    folds: int,
+    seed: int,
+    selection_rows: int,
+    groups: np.ndarray | None,
+    times: pd.Series | None,
+) -> SearchRows:
     minority = int(min(y.sum(), len(y) - y.sum()))
     if minority < 2:
         raise DataError(
             f"the training split has {minority} row(s) of its rarer class; cannot cross-validate",
             hint="ingest more labelled rows of both classes",
         )
-    # Sample only when the sample keeps enough of the rarer class for every fold.
+    # Sample only when the sample keeps enough of the rarer class for every fold (whole groups).
     large = len(y) > selection_rows and minority * selection_rows / len(y) >= 10 * folds
-    X_sel, y_sel = _stratified(X, y, selection_rows, seed) if large else (X, y)
+    keep = _sample(y, selection_rows, seed, groups) if large else np.arange(len(y))
+    y_sel = y[keep]
     minority = int(min(y_sel.sum(), len(y_sel) - y_sel.sum()))
-    return SearchRows(X_sel, y_sel, max(2, min(folds, minority)), large)
+    made = make_folds(
+        y_sel,
+        max(2, min(folds, minority)),
+        seed,
+        groups=groups[keep] if groups is not None else None,
+        times=times.iloc[keep] if times is not None else None,
+    )
+    return SearchRows(X.iloc[keep] if large else X, y_sel, made, large)
 
 
 Scored = tuple[CandidateScore, np.ndarray, np.ndarray]  # a candidate, its out-of-fold probabilities, their mask
@@ -225,7 +245,7 @@ def _score_candidates(
         return max((c for c, _, _ in scored), key=lambda c: c.mean_auc, default=None)
 
     for family, params in pool:
-        if not budget.allows(family, params, search.folds, leader()):
+        if not budget.allows(family, params, len(search.folds), leader()):
             skipped.append({"estimator": family, "params": params})
             continue
 
@@ -239,7 +259,7 @@ def _score_candidates(
 
         t0 = time.monotonic()
         fold_auc, oof, mask = _cross_validate(
-            schema, family, params, search.X, search.y, search.folds, seed, may_go_on, fold_done
+            schema, family, params, search.X, search.y, search.folds.splits, seed, may_go_on, fold_done
         )
         scored.append((CandidateScore(family, params, fold_auc, time.monotonic() - t0), oof, mask))
         log.debug(
@@ -260,9 +280,9 @@ def _choose(
     # Candidates are compared on the folds they all completed (the same folds: the splits are seeded).
     shared = min(len(c.fold_auc) for c, _, _ in scored)
     for c, _, _ in scored:
-        if len(c.fold_auc) < search.folds:
+        if len(c.fold_auc) < len(search.folds):
             skipped.append({"estimator": c.family, "params": c.params, "folds_done": len(c.fold_auc)})
-    blend = _blend(scored, search.y, search.folds, seed, shared) if model in ("auto", "blend") else None
+    blend = _blend(scored, search.y, search.folds.splits, shared) if model in ("auto", "blend") else None
     if blend is not None:
         scored.append(blend)
         log.debug("candidate blend: ROC-AUC %.4f", blend[0].mean_auc)
@@ -295,9 +315,21 @@ def _final_rows(X: pd.DataFrame, y: np.ndarray, family: str, seed: int) -> tuple
 
 def _stratified(X: pd.DataFrame, y: np.ndarray, rows: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     """A seeded stratified sample of ``rows`` rows, in their original order."""
-    keep, _ = train_test_split(np.arange(len(y)), train_size=rows, stratify=y, random_state=seed)
-    keep = np.sort(keep)
+    keep = _sample(y, rows, seed, None)
     return X.iloc[keep], y[keep]
+
+
+def _sample(y: np.ndarray, rows: int, seed: int, groups: np.ndarray | None) -> np.ndarray:
+    """Positions of a seeded sample of about ``rows`` rows, in order: stratified rows, or whole groups
+    (in a seeded order) when rows of one group must stay together."""
+    if groups is None or len(np.unique(groups)) == len(groups):
+        keep, _ = train_test_split(np.arange(len(y)), train_size=rows, stratify=y, random_state=seed)
+        return np.sort(keep)
+    codes, uniques = pd.factorize(groups)
+    sizes = np.bincount(codes)
+    order = np.random.default_rng(seed).permutation(len(uniques))
+    chosen = order[: int(np.searchsorted(np.cumsum(sizes[order]), rows, side="left")) + 1]
+    return np.flatnonzero(np.isin(codes, chosen))
 
 
 def _pick(compared: dict[int, float], cost: list[float]) -> int:
@@ -311,7 +343,10 @@ def _pick(compared: dict[int, float], cost: list[float]) -> int:
 
 
 def _blend(
-    scored: list[tuple[CandidateScore, np.ndarray, np.ndarray]], y: np.ndarray, folds: int, seed: int, shared: int
+    scored: list[tuple[CandidateScore, np.ndarray, np.ndarray]],
+    y: np.ndarray,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    shared: int,
 ) -> tuple[CandidateScore, np.ndarray, np.ndarray] | None:
     """The blend of the best scored candidate of each family, scored on the folds they share from their
     out-of-fold probabilities (the mean of the two is what the blend predicts); None without both."""
@@ -326,10 +361,7 @@ def _blend(
     picked = [scored[best[f][1]] for f in ("logreg", "hgb")]
     mask = picked[0][2] & picked[1][2]
     oof = np.where(mask, (picked[0][1] + picked[1][1]) / 2.0, 0.0)
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    fold_auc = [
-        float(roc_auc_score(y[valid], oof[valid])) for _, valid in list(splitter.split(np.zeros(len(y)), y))[:shared]
-    ]
+    fold_auc = [float(roc_auc_score(y[valid], oof[valid])) for _, valid in splits[:shared]]
     params = {"members": [{"estimator": c.family, "params": c.params} for c, _, _ in picked]}
     return CandidateScore("blend", params, fold_auc, sum(c.seconds for c, _, _ in picked)), oof, mask
 
@@ -341,29 +373,3 @@ def _trees_grown(model: Any) -> int | None:
         if isinstance(estimator, HistGradientBoostingClassifier):
             return int(estimator.n_iter_)
     return None
-
-
-def choose_threshold(y: np.ndarray, proba: np.ndarray, strategy: str | float) -> float:
-    """Decision threshold: a fixed probability, best F1 ("f1") or Youden's J ("youden")."""
-    if isinstance(strategy, (int, float)) or _is_number(strategy):
-        value = float(strategy)
-        if not 0.0 < value < 1.0:
-            raise UsageError(f"threshold must be a probability in (0, 1), found {value}")
-        return value
-    if strategy == "f1":
-        precision, recall, thresholds = precision_recall_curve(y, proba)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-        return float(thresholds[int(np.argmax(f1[:-1]))])
-    if strategy == "youden":
-        fpr, tpr, thresholds = roc_curve(y, proba)
-        return float(min(thresholds[int(np.argmax(tpr - fpr))], 1.0))
-    raise UsageError(f"unknown threshold strategy {strategy!r}", hint="use 'f1', 'youden' or a probability such as 0.5")
-
-
-def _is_number(text: object) -> bool:
-    try:
-        float(text)  # type: ignore[arg-type]  # anything float() rejects is "not a number"
-        return True
-    except (TypeError, ValueError):
-        return False

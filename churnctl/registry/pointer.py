@@ -55,6 +55,8 @@ class CurrentPointer:
 
         def events(self) -> list[dict]: ...
 
+        def versions(self) -> list[str]: ...
+
     # -- reading -------------------------------------------------------------------------------
 
     def _read_pointer(self) -> dict[str, Any]:
@@ -229,6 +231,23 @@ class CurrentPointer:
             return
         move = self._write_pointer(pointer["current"], pointer["history"])
         self.record("pointer_signed", version=pointer["current"], registry_id=registry_id, move=move)
+
+    def keep_newest(self, keep: int) -> list[str]:
+        """Prune the oldest versions beyond ``keep`` (never the current model or the previous champion),
+        logging them; returns the versions pruned."""
+        versions = self.versions()
+        history = self.promotion_history()
+        protected = {self.current(), *history[-2:]}
+        pruned: list[str] = []
+        for version in versions:
+            if len(versions) - len(pruned) <= keep:
+                break
+            if version not in protected:
+                self.prune(version)
+                pruned.append(version)
+        if pruned:
+            self.record("models_pruned", versions=pruned, keep=keep)
+        return pruned
 
     def prune(self, version: str) -> None:
         """Delete a model version: moved out of ``models/`` in one step, then removed.

@@ -35,6 +35,11 @@ def evaluation_report(result: Any) -> str:
         ("Feature importance", _importance(importance)),
     ]
     subtitle = f"model {version} on {data}: {len(y):,} labelled rows, churn rate {y.mean():.1%}"
+    split = getattr(result, "split", None)
+    if split:
+        subtitle += f"; split {split.get('kind', 'stratified random')}"
+        if split.get("kind") == "out of time":
+            subtitle += f" (test {split.get('test_from')} to {split.get('test_to')})"
     return document(f"Model {version}: evaluation", subtitle, sections)
 
 

@@ -3,7 +3,8 @@ import pandas as pd
 import pytest
 
 from churnctl.contract.frames import encode_target, prepare_features
-from churnctl.contract.inference import infer_schema, resolve_positive
+from churnctl.contract.inference import infer_schema
+from churnctl.contract.labels import resolve_positive
 from churnctl.contract.values import label_text, to_number
 from churnctl.errors import DataError, UsageError
 

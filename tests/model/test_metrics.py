@@ -3,7 +3,7 @@ import pytest
 from sklearn import metrics as skm
 
 from churnctl.model.metrics import classification_metrics, top_decile
-from churnctl.model.search import choose_threshold
+from churnctl.model.threshold import choose_threshold
 
 
 def test_hand_computed_case():

@@ -52,6 +52,11 @@ def evaluate_command(
 
     def text(out: Console) -> None:
         out.print(metrics_table(result.metrics, f"Model {result.model_version} on {result.data}"))
+        if result.split is not None:
+            out.print(
+                f"split: {result.split.get('kind', 'stratified random')}; test rows with an identical twin in "
+                f"training: {result.twins_in_training}"
+            )
         out.print(importance_table(result.feature_importance, result.feature_importance_std))
         bins = result.metrics.get("reliability") or []
         if bins:

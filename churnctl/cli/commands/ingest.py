@@ -27,6 +27,35 @@ def ingest_command(
         Optional[float], typer.Option("--test-size", help="Share of rows held out for testing [default: 0.2].")
     ] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the stratified split [default: 42].")] = None,
+    keep_column: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--keep-column",
+            metavar="COL",
+            help="Keep COL as a feature although it looks like a leak or an identifier (repeatable).",
+        ),
+    ] = None,
+    group_column: Annotated[
+        Optional[str],
+        typer.Option(
+            "--group-column",
+            metavar="COL",
+            help="Rows of one COL value (a customer) stay on one side of the split and in one fold "
+            "[default: an identifier that repeats].",
+        ),
+    ] = None,
+    time_column: Annotated[
+        Optional[str],
+        typer.Option(
+            "--time-column",
+            metavar="COL",
+            help="Evaluate out of time: the newest rows by COL are the test split; folds go forward in time.",
+        ),
+    ] = None,
+    test_from: Annotated[
+        Optional[str],
+        typer.Option("--test-from", metavar="DATE", help="With --time-column: the test split starts at DATE."),
+    ] = None,
     wait: WaitOption = 0.0,
     format: FormatOption = OutputFormat.text,
 ) -> None:
@@ -38,7 +67,18 @@ def ingest_command(
 
     st = state(ctx)
     result = ingest(
-        st.registry, str(file), st.settings, target=target, positive=positive, test_size=test_size, seed=seed, wait=wait
+        st.registry,
+        str(file),
+        st.settings,
+        target=target,
+        positive=positive,
+        test_size=test_size,
+        seed=seed,
+        keep=keep_column,
+        group=group_column,
+        time=time_column,
+        test_from=test_from,
+        wait=wait,
     )
 
     def text(out: Console) -> None:
@@ -52,14 +92,19 @@ def ingest_command(
                     ("train / test", f"{result.n_train} / {result.n_test}"),
                     ("target", f"{result.target} (churn = {result.positive_label!r})"),
                     ("churn rate", f"{result.churn_rate:.2%}"),
+                    ("split", _split_text(result.split)),
+                    ("duplicate rows", f"{result.duplicates} ({result.duplicates / max(result.n_rows, 1):.1%})"),
                 ],
             )
         )
         out.print(
             table(
                 "Features",
-                ["column", "kind", "distinct", "missing"],
-                [[f["name"], f["kind"], f["n_unique"], f"{f['missing_rate']:.1%}"] for f in result.features],
+                ["column", "kind", "distinct", "missing", "ROC-AUC alone"],
+                [
+                    [f["name"], f["kind"], f["n_unique"], f"{f['missing_rate']:.1%}", f["alone_auc"]]
+                    for f in result.features
+                ],
             )
         )
         if result.excluded:
@@ -72,3 +117,14 @@ def ingest_command(
             )
 
     emit(result, format, text)
+
+
+def _split_text(split: dict) -> str:
+    """How the rows were split, in a few words."""
+    kind = split.get("kind", "stratified random")
+    if kind == "out of time":
+        train, test = f"{split['train_from']} to {split['train_to']}", f"{split['test_from']} to {split['test_to']}"
+        return f"out of time by {split['time_column']}: train {train}, test {test}"
+    if kind == "grouped":
+        return f"grouped: {split.get('n_groups')} groups, {split.get('n_test_groups')} in the test split"
+    return kind

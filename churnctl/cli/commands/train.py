@@ -89,6 +89,7 @@ def render_text(result: TrainResult, out: Console) -> None:
     )
     chosen = "the latest dataset, " if result.dataset_latest else ""
     out.print(f"dataset {result.dataset_id}: {chosen}{result.dataset_source}")
+    out.print(f"split {result.split.get('kind', 'stratified random')}; cross-validation folds {result.cv_kind}")
     out.print(
         table(
             "Cross-validated candidates (training split)",
