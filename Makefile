@@ -62,6 +62,7 @@ demo: $(VENV)/.installed
 	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) retrain --data data/new_batch.csv
 	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) models history
 	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) models list
+	@echo "the demo's registry is $(DEMO_ARTIFACTS): source .venv/bin/activate; export CHURNCTL_ARTIFACTS=$(DEMO_ARTIFACTS); churnctl models list"
 
 clean:
 	rm -rf $(VENV) $(DEMO_ARTIFACTS) .pytest_cache .bench-venv

@@ -60,6 +60,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -133,6 +134,77 @@ app.command("serve")(serve.serve_command)
 app.command("events")(events.events_command)
 app.add_typer(models.app, name="models")
 app.add_typer(datasets.app, name="datasets")
+
+
+# How help names an option's value when its declaration does not (Click would say TEXT or INTEGER).
+METAVARS = {
+    "host": "HOST",
+    "port": "PORT",
+    "seed": "SEED",
+    "wait": "SECONDS",
+    "time_budget": "SECONDS",
+    "test_size": "SHARE",
+    "alpha": "P",
+    "since": "DATE",
+    "scheduler": "ADDRESS",
+    "log_keep_days": "DAYS",
+    "model": "VERSION",
+    "dataset": "DATASET",
+    "current": "INPUT",
+    "input": "INPUT",
+    "data": "INPUT",
+    "json_rows": "FILE",
+    "output": "PATH",
+    "report_file": "FILE.html",
+}
+TYPE_METAVARS = {"int": "N", "float": "NUMBER", "path": "PATH", "str": "TEXT"}
+
+
+def polish_help(command: Any) -> Any:
+    """Name every value in help as people expect to read it: a flag shows no value, a choice its
+    choices (``[text|json]``), any other option a word for what it takes (``SECONDS``, ``PORT``, ``N``)
+    and an argument its name in capitals (``FILE``), instead of a Python type (``<bool>``, ``<str>``).
+    ``command`` is Typer's Click command (Typer carries its own Click: matched by shape, not class)."""
+    for param in command.params:
+        desc = param.type_descriptor
+        if param.param_type_name == "option":
+            if param.is_flag:
+                param.metavar = ""
+            elif desc.is_choice:
+                param.metavar = "[" + "|".join(str(getattr(c, "value", c)) for c in desc.choices or ()) + "]"
+            elif param.metavar is None:
+                name = param.name or ""
+                kind = "path" if desc.is_path else getattr(desc.annotation, "__name__", "text")
+                param.metavar = METAVARS.get(name) or TYPE_METAVARS.get(kind, name.upper())
+        elif param.param_type_name == "argument":
+            shown = param.metavar or (param.name or "").upper()
+            usage = (shown if param.required else f"[{shown}]") + ("..." if param.nargs != 1 else "")
+            param.metavar = shown
+            param._usage_display_name = lambda usage=usage: usage  # not Typer's "{name}"
+            param.display_type_rich = lambda ctx: None  # the name says it; no Python type beside it
+    original = command.get_help_option
+
+    def get_help_option(ctx: Any, original: Any = original) -> Any:
+        option = original(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = get_help_option
+    for sub in (getattr(command, "commands", None) or {}).values():
+        polish_help(sub)
+    return command
+
+
+_command: Any = None
+
+
+def command_line() -> Any:
+    """The Click command of the app, built once, its help polished."""
+    global _command
+    if _command is None:
+        _command = polish_help(typer.main.get_command(app))
+    return _command
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -247,9 +319,9 @@ def _say(message: str, exit_code: int) -> None:
 def _run(argv: list[str], json_errors: bool) -> None:
     try:
         if _json_logs:  # the parser's errors come back as exceptions, to be written as JSON lines
-            outcome = app(args=argv, prog_name="churnctl", standalone_mode=False)
+            outcome = command_line().main(args=argv, prog_name="churnctl", standalone_mode=False)
             sys.exit(outcome if isinstance(outcome, int) else 0)
-        app(args=argv, prog_name="churnctl")
+        command_line().main(args=argv, prog_name="churnctl")
     except typer.TyperException as exc:  # only with --log-format json: a command-line error
         message = (exc.format_message() if hasattr(exc, "format_message") else str(exc)) or "missing command"
         _fail(int(getattr(exc, "exit_code", EXIT_USAGE)), message, "see churnctl --help", json_errors)
@@ -263,9 +335,7 @@ def _run(argv: list[str], json_errors: bool) -> None:
     except Interrupted as exc:
         _say("interrupted" if exc.signum == signal.SIGINT else "terminated", exit_code=128 + exc.signum)
         sys.exit(128 + exc.signum)
-    except ChurnctlError as exc:
-        if _verbosity > 0:
-            logging.getLogger("churnctl").debug("details", exc_info=True)
+    except ChurnctlError as exc:  # the user's to fix: a message and a hint, never a traceback (not even with -v)
         _fail(exc.exit_code, exc.message, exc.hint, json_errors)
     except KeyboardInterrupt:
         _say("interrupted", exit_code=130)

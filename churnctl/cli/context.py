@@ -3,6 +3,7 @@ are, the settings, and how much to say."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,12 @@ def metrics_writer(path: Path | None) -> Callable[[str, Any, Callable[[], str | 
     from churnctl.reports.metrics_file import check_metrics_path, write_metrics_file
 
     check_metrics_path(path)
-    return lambda command, result, current: write_metrics_file(path, command, result, current())
+
+    def write(command: str, result: Any, current: Callable[[], str | None]) -> None:
+        write_metrics_file(path, command, result, current())
+        logging.getLogger("churnctl").info("wrote the metrics to %s", path)
+
+    return write
 
 
 def report_writer(path: Path | None, kind: str) -> Callable[[Any], None]:
@@ -60,6 +66,7 @@ def report_writer(path: Path | None, kind: str) -> Callable[[Any], None]:
         from churnctl.reports.page import write as write_page
 
         write_page(path, render(kind, result))
+        logging.getLogger("churnctl").info("wrote the %s report to %s", kind, path)
 
     return write
 

@@ -35,7 +35,7 @@ EngineOption = Annotated[
     Engine,
     typer.Option(
         "--engine",
-        help="local (this process) or dask (a Dask cluster; needs the dask extra) [default: local].",
+        help="local (this process) or dask (a Dask cluster; needs the dask extra).",
     ),
 ]
 SchedulerOption = Annotated[

@@ -23,12 +23,14 @@ class DatasetSummary(Result):
     churn_rate: float
     target: str
     models: list[str]  # versions trained on it
-    latest: bool  # what `train` uses without --dataset
+    latest: bool  # what `train` uses without --dataset: the latest ingested (never a retrain's)
 
 
 def list_datasets(registry: Registry) -> list[DatasetSummary]:
     """Every dataset version, oldest first."""
+    registry.require_exists()
     found = registry.dataset_ids()
+    latest = registry.latest_dataset() if found else None
     trained: dict[str, list[str]] = {}
     for version in registry.versions():
         trained.setdefault(str(registry.model_manifest(version)["dataset_id"]), []).append(version)
@@ -46,7 +48,7 @@ def list_datasets(registry: Registry) -> list[DatasetSummary]:
                 churn_rate=manifest["churn_rate"],
                 target=manifest["target"],
                 models=trained.get(dataset, []),
-                latest=dataset == found[-1],
+                latest=dataset == latest,
             )
         )
     return summaries

@@ -24,6 +24,7 @@ def list_events(
             ) from None
     if limit is not None and limit < 1:
         raise UsageError(f"--limit must be at least 1, found {limit}")
+    registry.require_exists()
     chosen = []
     for event in registry.readable_events():
         if kinds and event.get("event") not in kinds:

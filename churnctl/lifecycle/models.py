@@ -39,6 +39,7 @@ def rejected_versions(registry: Registry) -> set[str]:
 
 
 def list_models(registry: Registry) -> list[ModelSummary]:
+    registry.require_exists()
     current = registry.current()
     history = registry.promotion_history()
     rejected = rejected_versions(registry)
@@ -116,6 +117,7 @@ HISTORY_EVENTS = ("model_trained", "model_promoted", "model_rolled_back", "retra
 
 def history(registry: Registry) -> list[dict[str, Any]]:
     """Registry events about model versions, oldest first, flattened for display."""
+    registry.require_exists()
     rows = []
     for event in registry.readable_events():
         kind = event.get("event")
@@ -144,6 +146,7 @@ def _text(value: object) -> str | None:
 def verify(registry: Registry) -> dict[str, str | None]:
     """Check every version's and dataset's signature, binding and files, and the current pointer;
     {artifact: problem or None}."""
+    registry.require_exists()
     return audit.verify_all(registry)
 
 
@@ -250,9 +253,17 @@ class Comparison(Result):
 
 
 def compare(
-    registry: Registry, settings: Settings, a: str, b: str, *, data: str | None = None, bootstrap: int | None = None
+    registry: Registry,
+    settings: Settings,
+    a: str,
+    b: str,
+    *,
+    data: str | None = None,
+    dataset: str | None = None,
+    bootstrap: int | None = None,
 ) -> Comparison:
-    """Score versions ``a`` and ``b`` on the same rows (default: the latest dataset's test split) and
+    """Score versions ``a`` and ``b`` on the same rows (default: the latest ingested dataset's test split;
+    ``dataset``: another dataset's, such as a retrain's holdout; ``data``: labelled rows of a file) and
     test B against A with the paired bootstrap that retrain uses."""
     resamples = settings.retrain.bootstrap if bootstrap is None else bootstrap
     if resamples < 0:  # before any model is loaded or row scored
@@ -265,7 +276,7 @@ def compare(
                 f"({first.schema.target}={first.schema.positive_label!r} vs "
                 f"{second.schema.target}={second.schema.positive_label!r}): their scores cannot be compared"
             )
-    dataset = registry.latest_dataset()
+    dataset = ids.dataset_argument(dataset, "--dataset") if dataset is not None else registry.latest_dataset()
     if data is None:
         stored = registry.dataset_manifest(dataset)
         if (stored.get("target"), canonical_label(str(stored.get("positive_label")))) != (

@@ -57,6 +57,8 @@ class CurrentPointer:
 
         def versions(self) -> list[str]: ...
 
+        def require_exists(self) -> None: ...
+
     # -- reading -------------------------------------------------------------------------------
 
     def _read_pointer(self) -> dict[str, Any]:
@@ -116,6 +118,7 @@ class CurrentPointer:
         """The current version, for readers: a pointer that the event log does not explain is used with
         a warning (``models verify`` fails on it, writers refuse it); a missing pointer of a registry
         whose log made a version current is an artifact problem."""
+        self.require_exists()
         pointer = self.pointer_state()
         version = pointer["current"]
         last = next((e for e in events_backwards(self.events_path) if _is_move(e)), None)

@@ -78,6 +78,15 @@ class Registry(CurrentPointer):
         self.identity_path = self.root / identity.FILE
         self._identity: str | None = None
 
+    def require_exists(self) -> None:
+        """For readers: a missing artifacts directory is named as such (a typo in --artifacts), not taken
+        for an empty registry."""
+        if not self.root.exists():
+            raise ArtifactError(
+                f"the artifacts directory {self.root} does not exist",
+                hint="check --artifacts (or $CHURNCTL_ARTIFACTS); 'churnctl ingest FILE' creates it",
+            )
+
     # -- locking and staging -----------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -262,9 +271,17 @@ class Registry(CurrentPointer):
         return self._read_manifest(self.dataset_dir(dataset_id), f"dataset {dataset_id}", "dataset_id", dataset_id)
 
     def latest_dataset(self) -> str:
+        """The latest dataset a user ingested: what ``train`` and ``models compare`` use by default. The
+        datasets a retrain makes (the champion's rows and new ones) never are, rejected or promoted:
+        the data a user works on changes only when they ingest."""
+        self.require_exists()
         found = self.dataset_ids()
         if not found:
             raise ArtifactError(f"no dataset in {self.root}", hint="run 'churnctl ingest FILE' first")
+        for dataset_id in reversed(found):
+            with contextlib.suppress(ArtifactError):  # damage is named when the dataset is read
+                if read_json(self.datasets_dir / dataset_id / "manifest.json").get("source") != "retrain":
+                    return dataset_id
         return found[-1]
 
     def dataset_bytes(self, dataset_id: str, name: str) -> bytes:

@@ -87,21 +87,24 @@ def test_changed_mechanism_is_retrained_and_promoted_then_rolled_back(cli, env):
     assert manifest["n_test"] == 900 and manifest["n_train"] == 3200 + 2100
 
     datasets = cli(*args(env), "datasets", "list", "--format", "json").json()["datasets"]
-    assert [d["latest"] for d in datasets] == [False, True] and datasets[1]["dataset_id"] == doc["dataset_id"]
+    # the latest dataset is the latest ingested one: a retrain's never is
+    assert [d["latest"] for d in datasets] == [True, False] and datasets[1]["dataset_id"] == doc["dataset_id"]
     assert datasets[0]["models"] == ["v0001"] and datasets[1]["models"] == ["v0002"]
     assert datasets[1]["source"].startswith(f"retrain: training rows of {datasets[0]['dataset_id']} + ")
     assert datasets[1]["source"].endswith("concept.csv") and datasets[1]["n_test"] == 900
-    shown = cli(*args(env), "datasets", "show", "--format", "json").json()
-    assert shown["dataset_id"] == doc["dataset_id"] and shown["latest"] and shown["schema"]["target"] == "Exited"
+    shown = cli(*args(env), "datasets", "show", doc["dataset_id"], "--format", "json").json()
+    assert shown["dataset_id"] == doc["dataset_id"] and not shown["latest"] and shown["schema"]["target"] == "Exited"
     assert cli(*args(env), "datasets", "show", datasets[0]["dataset_id"]).code == 0
     missing = cli(*args(env), "datasets", "show", "ds-000000000000")
     assert missing.code == 2 and "no dataset ds-000000000000" in missing.stderr
-    trained = cli(*args(env), "train", "--model", "logreg")
-    assert trained.code == 0 and "which a retrain made" in trained.stderr
-    assert f"dataset {doc['dataset_id']}: the latest dataset, retrain: " in trained.stdout
+    trained = cli(*args(env), "train", "--model", "logreg")  # on the ingested data, not the retrain's
+    assert trained.code == 0 and "which a retrain made" not in trained.stderr
+    assert f"dataset {datasets[0]['dataset_id']}: the latest dataset, " in trained.stdout
+    on_retrain = cli(*args(env), "train", "--model", "logreg", "--dataset", doc["dataset_id"])
+    assert on_retrain.code == 0 and f"dataset {doc['dataset_id']}: retrain: " in on_retrain.stdout
 
     history = cli(*args(env), "models", "history", "--format", "json").json()["history"]
-    assert [h["event"] for h in history][-3:] == ["retrain", "model_promoted", "model_trained"]
+    assert [h["event"] for h in history][-4:] == ["retrain", "model_promoted", "model_trained", "model_trained"]
     assert cli(*args(env), "models", "rollback").code == 0 and registry.current() == "v0001"
     history = cli(*args(env), "models", "history", "--format", "json").json()["history"]
     assert history[-1]["event"] == "model_rolled_back"
@@ -120,8 +123,11 @@ def test_forced_retrain_without_change_is_rejected(cli, env):
     assert [m["test_rows"] for m in models] == [800, 900]
     assert "not comparable" in cli(*args(env), "models", "list").stdout
 
-    # compared on the same rows (the latest dataset's test split = the retrain's holdout)
-    compared = cli(*args(env), "models", "compare", "v1", "v2", "--format", "json").json()
+    # compared on the retrain's holdout (the retrain dataset's test split); by default on the ingested data's
+    default = cli(*args(env), "models", "compare", "v1", "v2", "--bootstrap", "0", "--format", "json").json()
+    assert default["n_rows"] == 800 and not default["data"].endswith(doc["dataset_id"])
+    compared = cli(*args(env), "models", "compare", "v1", "v2", "--dataset", doc["dataset_id"], "--format", "json")
+    compared = compared.json()
     holdout = doc["metrics"]
     assert compared["n_rows"] == holdout["holdout_rows"] == 900 and compared["data"].endswith(doc["dataset_id"])
     assert compared["metrics"]["v0001"]["roc_auc"] == pytest.approx(holdout["champion"]["roc_auc"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
 SHORT = {"wasserstein_sd": "W1/sd", "jensen_shannon": "JS"}
 
 
+class Correction(StrEnum):
+    bh = "bh"
+    bonferroni = "bonferroni"
+
+
 def drift_check_command(
     ctx: typer.Context,
     current: Annotated[
@@ -37,7 +43,7 @@ def drift_check_command(
         Optional[float], typer.Option("--alpha", help="Significance level after correction [default: 0.05].")
     ] = None,
     correction: Annotated[
-        Optional[str],
+        Optional[Correction],
         typer.Option(
             "--correction", help="Multiple-testing correction: bh (Benjamini-Hochberg) or bonferroni [default: bh]."
         ),
@@ -74,7 +80,7 @@ def drift_check_command(
             current,
             version=model,
             alpha=alpha,
-            correction=correction,
+            correction=correction.value if correction else None,
             min_rows=min_rows,
             progress=progress,
             keep_distributions=report_file is not None,

@@ -159,7 +159,13 @@ def compare_command(
     b: Annotated[str, typer.Argument(help="The version tested against A.")],
     data: Annotated[
         Optional[Path],
-        typer.Option("--data", help="Labelled CSV/Parquet to score both on [default: latest dataset's test split]."),
+        typer.Option(
+            "--data", help="Labelled CSV/Parquet to score both on [default: the latest ingested dataset's test split]."
+        ),
+    ] = None,
+    dataset: Annotated[
+        Optional[str],
+        typer.Option("--dataset", help="Score both on this dataset's test split (e.g. a retrain's holdout)."),
     ] = None,
     bootstrap: Annotated[
         Optional[int], typer.Option("--bootstrap", help="Paired bootstrap resamples; 0 skips the test [default: 1000].")
@@ -173,7 +179,9 @@ def compare_command(
     from churnctl.lifecycle.models import compare
 
     st = state(ctx)
-    result = compare(st.registry, st.settings, a, b, data=str(data) if data else None, bootstrap=bootstrap)
+    result = compare(
+        st.registry, st.settings, a, b, data=str(data) if data else None, dataset=dataset, bootstrap=bootstrap
+    )
 
     def text(out: Console) -> None:
         names = ["roc_auc", "pr_auc", "brier", "log_loss", "f1", "precision", "recall", "threshold"]
@@ -247,7 +255,10 @@ def history_command(ctx: typer.Context, format: FormatOption = OutputFormat.text
 
 @app.command("verify")
 def verify_command(ctx: typer.Context, format: FormatOption = OutputFormat.text) -> None:
-    """Check every manifest's signature and every file's SHA-256; exit 4 if any fail.
+    """Check every signature, file and the current pointer; exit 4 if any fail.
+
+    Each manifest's signature and binding to this registry, each file's SHA-256 and mode, each
+    manifest against what the event log recorded, and the current pointer against the log.
 
     Example: churnctl models verify
     """
@@ -288,10 +299,15 @@ def adopt_command(
     wait: WaitOption = 0.0,
     format: FormatOption = OutputFormat.text,
 ) -> None:
-    """Sign, with your key and for this registry, manifests it did not sign: an artifacts directory
-    written before signing existed, or after a key change. Every file's SHA-256 is checked first, and
-    every field that differs from the event log is shown. Needs --yes; in a directory your key
-    already signs, only the versions you name."""
+    """Sign manifests your key did not sign for this registry, after checking their files.
+
+    For an artifacts directory written before signing existed, or after a key change. Every file's
+    SHA-256 is checked first, and every field that differs from what the event log recorded is shown
+    (sign such a manifest with --accept-changes NAME). Needs --yes; in a directory your key already
+    signs, only the versions you name.
+
+    Example: churnctl models adopt --yes
+    """
     from churnctl.lifecycle.models import adopt
 
     result = adopt(state(ctx).registry, names, confirm=yes, accept_changes=accept_changes, wait=wait)

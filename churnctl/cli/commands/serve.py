@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any, Optional
 
 import typer
 
 from churnctl.cli.context import state
+
+
+class Rotation(StrEnum):
+    hourly = "hourly"
+    daily = "daily"
 
 
 def serve_command(
@@ -27,7 +33,7 @@ def serve_command(
         ),
     ] = False,
     log_rotation: Annotated[
-        Optional[str],
+        Optional[Rotation],
         typer.Option("--log-rotation", help="New prediction log file every hour or day [default: daily]."),
     ] = None,
     log_keep_days: Annotated[
@@ -56,7 +62,7 @@ def serve_command(
         "host": host,
         "port": port,
         "workers": workers,
-        "log_rotation": log_rotation,
+        "log_rotation": log_rotation.value if log_rotation else None,
         "log_keep_days": log_keep_days,
     }
     cfg = replace(cfg, **{k: v for k, v in chosen.items() if v is not None})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,17 +13,23 @@ from churnctl.cli.options import FormatOption
 from churnctl.cli.render import OutputFormat, emit
 
 
+class ProfileName(StrEnum):  # churnctl.synthetic.PROFILES (tested)
+    bank = "bank"
+    telco = "telco"
+    usage = "usage"
+
+
 def simulate_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write: .csv, .parquet or .json.")],
     rows: Annotated[int, typer.Option("--rows", "-n", help="Number of customers.")] = 10_000,
     profile: Annotated[
-        str,
+        ProfileName,
         typer.Option(
             "--profile",
             help="Kind of churn file: bank (target Exited), telco (many Yes/No columns, target Churn) or "
             "usage (telecom usage with a 51-value State column, target Churn).",
         ),
-    ] = "bank",
+    ] = ProfileName.bank,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same file.")] = 0,
     shift: Annotated[
         Optional[list[str]],
@@ -60,8 +67,10 @@ def simulate_command(
     from churnctl.lifecycle.simulate import simulate
     from churnctl.synthetic import parse_drift
 
-    drift = parse_drift(shift or (), mix or (), new_category or (), missing or (), concept_drift, profile_name=profile)
-    result = simulate(rows, seed, str(output), drift, profile_name=profile)
+    drift = parse_drift(
+        shift or (), mix or (), new_category or (), missing or (), concept_drift, profile_name=profile.value
+    )
+    result = simulate(rows, seed, str(output), drift, profile_name=profile.value)
 
     def text(out: Console) -> None:
         out.print(

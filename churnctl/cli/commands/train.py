@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from enum import StrEnum
 from functools import partial
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -24,6 +25,14 @@ from churnctl.cli.render import (
 )
 from churnctl.errors import UsageError
 
+
+class ModelFamily(StrEnum):  # churnctl.model.estimators.MODEL_CHOICES (tested)
+    auto = "auto"
+    logreg = "logreg"
+    hgb = "hgb"
+    blend = "blend"
+
+
 if TYPE_CHECKING:
     from churnctl.lifecycle.train import TrainResult
 
@@ -32,7 +41,7 @@ def train_command(
     ctx: typer.Context,
     dataset: Annotated[Optional[str], typer.Option("--dataset", help="Dataset id (default: latest).")] = None,
     model: Annotated[
-        Optional[str],
+        Optional[ModelFamily],
         typer.Option(
             "--model",
             help="auto (pick by cross-validated ROC-AUC), logreg, hgb or blend (the best of each, averaged) "
@@ -67,7 +76,7 @@ def train_command(
             st.registry,
             settings,
             dataset_id=dataset,
-            model=model,
+            model=model.value if model else None,
             seed=seed,
             promote=promote,
             wait=wait,
