@@ -22,7 +22,10 @@ os.environ.pop("CHURNCTL_SIGNING_KEY", None)
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="churnctl-test-config-")
 
 ROOT = Path(__file__).resolve().parent.parent
-BANK_CSV = ROOT.parent / "shared" / "data" / "bank_churn" / "Churn_Modelling.csv"
+# The real bank-churn file: $CHURNCTL_BANK_CSV, else beside the project checkout.
+BANK_CSV = Path(
+    os.environ.get("CHURNCTL_BANK_CSV") or ROOT.parent / "shared" / "data" / "bank_churn" / "Churn_Modelling.csv"
+)
 EXAMPLE_ROW = {
     "CreditScore": 650,
     "Geography": "France",
@@ -74,7 +77,9 @@ def cli(capsys, monkeypatch):
 @pytest.fixture(scope="session")
 def bank_csv() -> Path:
     if not BANK_CSV.exists():
-        pytest.skip(f"real bank-churn data not found at {BANK_CSV} (only present beside the project checkout)")
+        pytest.skip(
+            f"real bank-churn data not found at {BANK_CSV} (beside the project checkout, or set CHURNCTL_BANK_CSV)"
+        )
     return BANK_CSV
 
 

@@ -300,7 +300,7 @@ def _wants_json_logs(args: list[str]) -> bool:
 def _fail(code: int, message: str, hint: str | None, json_errors: bool) -> NoReturn:
     """One message on stderr; with --format json also one JSON object on stdout; then exit."""
     if _json_logs:
-        sys.stderr.write(json_log_line("error", message, hint=hint, exit_code=code) + "\n")
+        sys.stderr.write(json_log_line("error", message, logger="churnctl", hint=hint, exit_code=code) + "\n")
     else:
         sys.stderr.write(f"churnctl: error: {message}\n" + (f"  hint: {hint}\n" if hint else ""))
     if json_errors:
@@ -312,7 +312,11 @@ def _fail(code: int, message: str, hint: str | None, json_errors: bool) -> NoRet
 
 def _say(message: str, exit_code: int) -> None:
     """A last word on stderr (interrupted, terminated), in the run's log format."""
-    line = json_log_line("error", message, exit_code=exit_code) if _json_logs else f"churnctl: {message}"
+    line = (
+        json_log_line("error", message, logger="churnctl", exit_code=exit_code)
+        if _json_logs
+        else f"churnctl: {message}"
+    )
     sys.stderr.write(line + "\n")
 
 

@@ -153,6 +153,7 @@ def _numeric_column(name: str, values: np.ndarray, n: int) -> ColumnSpec:
     else:
         spec.kind = "binary" if spec.n_unique == 2 else "numeric"
         spec.__dict__.update(_numeric_stats(values))
+        spec.integer = bool(np.all(present == np.round(present)))
     return spec
 
 

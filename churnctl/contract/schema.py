@@ -30,6 +30,7 @@ class ColumnSpec:
     reason: str | None = None  # why an identifier, ignored or leaked column is excluded
     alone_auc: float | None = None  # ROC-AUC of the column alone on the training split (the leak guard's)
     kept: bool = False  # kept as a feature by --keep-column, whatever the guards said
+    integer: bool = False  # a number column whose training values are all whole numbers (an age, a count)
 
 
 @dataclass

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from churnctl.errors import UsageError
+from churnctl.errors import UsageError, preview
 from churnctl.registry import Registry
+from churnctl.registry.events import EVENT_KINDS
 
 
 def list_events(
@@ -24,6 +25,9 @@ def list_events(
             ) from None
     if limit is not None and limit < 1:
         raise UsageError(f"--limit must be at least 1, found {limit}")
+    unknown = [k for k in kinds or () if k not in EVENT_KINDS]
+    if unknown:
+        raise UsageError(f"--kind {preview(unknown)}: no such kind of event", hint=f"kinds: {', '.join(EVENT_KINDS)}")
     registry.require_exists()
     chosen = []
     for event in registry.readable_events():

@@ -26,7 +26,7 @@ class ModelSummary(Result):
     test_roc_auc: float | None  # on the test split of its dataset: versions of different datasets
     test_rows: int | None  # were measured on different rows (see `models compare`)
     threshold: float
-    status: str  # current | previous_champion | rejected | not_promoted
+    status: str  # current | previous_champion | rolled_back | rejected | not_promoted
 
 
 def rejected_versions(registry: Registry) -> set[str]:
@@ -43,18 +43,23 @@ def list_models(registry: Registry) -> list[ModelSummary]:
     current = registry.current()
     history = registry.promotion_history()
     rejected = rejected_versions(registry)
+    rolled_back = {str(e.get("previous")) for e in registry.events() if e.get("event") == "model_rolled_back"} - {
+        current,
+        *history,
+    }
     summaries = []
     for version in registry.versions():
         manifest = registry.model_manifest(version)
-        status = (
-            "current"
-            if version == current
-            else "previous_champion"
-            if version in history
-            else "rejected"
-            if version in rejected
-            else "not_promoted"
-        )
+        if version == current:
+            status = "current"
+        elif version in history:
+            status = "previous_champion"
+        elif version in rolled_back:
+            status = "rolled_back"  # was current; a rollback left it
+        elif version in rejected:
+            status = "rejected"
+        else:
+            status = "not_promoted"
         test = manifest.get("test_metrics", {})
         summaries.append(
             ModelSummary(

@@ -6,7 +6,7 @@ fast (batches are :mod:`churnctl.lifecycle.predict_batch`)."""
 from __future__ import annotations
 
 from churnctl.config import Settings
-from churnctl.contract.rows import read_rows
+from churnctl.contract.rows import parse_json_rows, read_json_input
 from churnctl.model.scorer import PredictRowsResult, Scorer
 from churnctl.registry import Registry
 
@@ -30,6 +30,9 @@ def predict_json(
     registry: Registry, settings: Settings, source: str, *, version: str | None = None, explain: bool = False
 ) -> PredictRowsResult:
     """Score the rows of a JSON file, or of standard input for ``-``: one object, an array of objects,
-    or JSON Lines."""
-    rows, single, name = read_rows(source)
-    return predict_rows(registry, settings, rows, single, name, version=version, explain=explain)
+    or JSON Lines (the result says which, to answer in the same shape)."""
+    text, name = read_json_input(source)
+    rows, single = parse_json_rows(text, name)
+    result = predict_rows(registry, settings, rows, single, name, version=version, explain=explain)
+    result.lines = not single and text.lstrip("\ufeff \t\r\n").startswith("{")
+    return result

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from churnctl.data import outputs
+from churnctl.errors import UsageError
 from churnctl.lifecycle.results import Result
 from churnctl.synthetic import Drift, profile, simulate_customers
 
@@ -22,11 +23,19 @@ class SimulateResult(Result):
     target: str = "Exited"
 
 
+WRITTEN = (".csv", ".csv.gz", ".csv.bz2", ".parquet", ".json")
+
+
 def simulate(
     rows: int, seed: int, output: str, drift: Drift | None = None, profile_name: str = "bank"
 ) -> SimulateResult:
     drift = drift or Drift()
     chosen = profile(profile_name)
+    if not output.lower().endswith(WRITTEN):
+        raise UsageError(
+            f"--output {output}: cannot tell which format to write from its name",
+            hint=f"end it with {', '.join(WRITTEN)}",
+        )
     frame = simulate_customers(rows, seed=seed, drift=drift, profile_name=profile_name)
     path = Path(output)
     if path.suffix.lower() == ".json":

@@ -45,6 +45,7 @@ class PredictRowsResult:
     single: bool
     predictions: list[dict]
     warnings: list[str] = field(default_factory=list)
+    lines: bool = False  # the rows came as JSON Lines: answer one line per row
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -24,6 +24,20 @@ import churnctl
 from churnctl.errors import ArtifactError, os_hint
 from churnctl.registry.files import read_regular
 
+# Every kind of event churnctl writes (``churnctl events --kind`` takes these).
+EVENT_KINDS = (
+    "dataset_added",
+    "model_trained",
+    "model_promoted",
+    "model_rolled_back",
+    "models_pruned",
+    "retrain",
+    "drift_checked",
+    "manifests_adopted",
+    "registry_bound",
+    "pointer_signed",
+)
+
 
 def dataset_added_fields(manifest: dict[str, Any]) -> dict[str, Any]:
     """The fields of a ``dataset_added`` event, from the dataset's manifest."""

@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from churnctl.errors import ArtifactError
+from churnctl.errors import ArtifactError, UsageError
 from churnctl.registry import identity, ids
 from churnctl.registry.events import events_backwards
 from churnctl.registry.files import read_json
@@ -209,9 +209,11 @@ class CurrentPointer:
         """Return to the previous champion, and log it; returns (from_version, to_version)."""
         history = self.promotion_history()
         if len(history) < 2:
-            raise ArtifactError(
-                "there is no previous current model to roll back to",
-                hint="'churnctl models history' shows what has been current",
+            first = f"{history[0]} is the first model that was current" if history else "no model is current"
+            raise UsageError(
+                f"nothing to roll back to: {first} (earlier rollbacks have undone every later promotion)",
+                hint="'churnctl models history' shows what has been current; 'churnctl models promote VERSION' "
+                "makes any version current",
             )
         leaving, target = history[-1], history[-2]
         self.verify(target)  # never roll back onto a damaged or tampered version

@@ -223,6 +223,11 @@ def dask_engine(address: str | None) -> Iterator[DaskEngine]:
             client.close()
         return
     cores = os.cpu_count() or 1
+    log.info(
+        "starting a local Dask cluster of %d worker process(es) for this run (about a minute; --scheduler ADDRESS "
+        "uses a running one)",
+        cores,
+    )
     with (
         LocalCluster(
             n_workers=cores, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.CRITICAL

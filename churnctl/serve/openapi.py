@@ -42,6 +42,8 @@ def example_value(spec: ColumnSpec) -> Any:
             return 0
         if spec.kind == "binary":
             return int(spec.mean >= 0.5)
+        if spec.integer:  # an age or a count: a whole number, as the training rows hold
+            return round(spec.mean)
         return round(spec.mean, 2) if abs(spec.mean) < 1e6 else spec.mean
     counts = spec.categories or {}
     return max(counts, key=lambda c: counts[c]) if counts else "value"

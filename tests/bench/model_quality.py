@@ -12,6 +12,7 @@ through the library (no timing involved)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,10 @@ import numpy as np
 
 from tests.bench.measure import log
 
-BANK_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "bank_churn" / "Churn_Modelling.csv"
+BANK_CSV = Path(
+    os.environ.get("CHURNCTL_BANK_CSV")
+    or Path(__file__).resolve().parents[3] / "shared" / "data" / "bank_churn" / "Churn_Modelling.csv"
+)
 PROFILES = {"telco": 7_000, "usage": 5_000}  # simulated rows, about the size of the public files
 SEEDS = (1, 2, 3)
 

@@ -88,7 +88,8 @@ def test_ingest_train_evaluate_predict_lifecycle(cli, tmp_path, sim_csv, fast_co
     assert cli(*base, "models", "promote", "v0002").code == 0 and registry.current() == "v0002"
     assert cli(*base, "predict", "--json", row).json()["model_version"] == "v0002"
     assert cli(*base, "models", "rollback").code == 0 and registry.current() == "v0001"
-    assert cli(*base, "models", "rollback").code == 4
+    again = cli(*base, "models", "rollback")  # nothing left to roll back to: said so, not a damaged registry
+    assert again.code == 2 and "nothing to roll back to: v0001 is the first model that was current" in again.stderr
 
     events = [e["event"] for e in registry.events()]
     assert events == [
@@ -199,11 +200,23 @@ def test_predict_bad_json_and_wrong_usage(cli, artifacts, tmp_path):
 
 def test_nothing_trained_is_an_artifact_error(cli, tmp_path):
     a = ["--artifacts", tmp_path / "empty"]
-    for args in (["train"], ["evaluate"], ["predict", "--json", "-"], ["models", "show"], ["models", "rollback"]):
+    (tmp_path / "empty").mkdir()
+    for args in (["train"], ["evaluate"], ["predict", "--json", "-"], ["models", "show"]):
         run = cli(*a, *args, stdin="{}")
         assert run.code == 4, (args, run.stderr)
         assert "churnctl: error:" in run.stderr and "hint:" in run.stderr
+    run = cli(*a, "models", "rollback")
+    assert run.code == 2 and "nothing to roll back to: no model is current" in run.stderr
     assert cli(*a, "models", "list", "--format", "json").json()["models"] == []
+
+
+def test_a_missing_artifacts_folder_is_named_by_every_reader(cli, tmp_path, sim_csv):
+    a = ["--artifacts", tmp_path / "typo"]
+    for args in (["models", "list"], ["predict", "--json", "-"], ["evaluate"], ["events"], ["datasets", "list"]):
+        run = cli(*a, *args, stdin="{}")
+        assert run.code == 4 and "the artifacts directory" in run.stderr and "does not exist" in run.stderr, args
+    assert not (tmp_path / "typo").exists()
+    assert cli(*a, "ingest", sim_csv, "--target", "Exited").code == 0  # a writer creates it
 
 
 BAD_FILES = {

@@ -141,6 +141,7 @@ def test_json_numbers_beyond_any_float_are_data_errors(cli, artifacts, tmp_path)
 def test_effect_sizes_in_standard_deviations_may_exceed_one(cli, tmp_path):
     config = tmp_path / "c.toml"
     config.write_text("[drift]\nnumeric_effect = 1.5\nprediction_effect = 2\n")
+    (tmp_path / "a").mkdir()
     run = cli("--config", config, "--artifacts", tmp_path / "a", "models", "list")
     assert run.code == 0, run.stderr
 

@@ -23,6 +23,7 @@ def test_log_lines_are_json_objects(cli, artifacts, tmp_path, sim_csv):
 
 @pytest.mark.parametrize("how", ["option-before", "option-after", "environment"])
 def test_an_error_is_one_json_line_with_its_exit_code_and_hint(cli, tmp_path, monkeypatch, how):
+    (tmp_path / "empty").mkdir()
     args = ["--artifacts", tmp_path / "empty", "evaluate"]
     if how == "option-before":
         args = ["--log-format", "json", *args]
@@ -34,6 +35,7 @@ def test_an_error_is_one_json_line_with_its_exit_code_and_hint(cli, tmp_path, mo
     assert run.code == 4
     [error] = records(run.stderr)
     assert error["level"] == "error" and error["exit_code"] == 4 and error["hint"] and "model" in error["message"]
+    assert error["logger"] == "churnctl"
 
 
 def test_text_remains_the_default(cli, tmp_path):

@@ -66,7 +66,8 @@ def predict_command(
         Optional[PredictFormat],
         typer.Option(
             "--format",
-            help="json (default for --json), jsonl (one line per row) or text; with --input, the summary format.",
+            help="json, jsonl (one line per row) or text [default: the shape of the --json input: an object, an "
+            "array, or JSON Lines]; with --input, the summary format.",
         ),
     ] = None,
 ) -> None:
@@ -104,7 +105,7 @@ def _predict_json(
 
     st = state(ctx)
     rows = predict_json(st.registry, st.settings, json_rows, version=model, explain=explain)
-    if format is PredictFormat.jsonl:
+    if format is PredictFormat.jsonl or (format is None and rows.lines):  # the shape that came in
         for record in rows.predictions:
             sys.stdout.write(json.dumps(record) + "\n")
         sys.stdout.flush()

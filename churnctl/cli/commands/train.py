@@ -102,7 +102,7 @@ def render_text(result: TrainResult, out: Console) -> None:
     out.print(
         table(
             "Cross-validated candidates (training split)",
-            ["estimator", "params", "CV ROC-AUC", "±", "s"],
+            ["estimator", "params", "CV ROC-AUC", "±", "seconds"],
             [
                 [
                     c["estimator"],
