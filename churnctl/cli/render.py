@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
-import re
+import os
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -20,13 +21,18 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+# The width tables are laid out for: the console's (see console()).
+_width = [120]
+
+
 def console() -> Console:
     """The stdout console. Markup is off: column names, categories and paths come from users' files,
     and text such as ``[/bold]`` or ``:warning:`` in them must print as it is, never be parsed (styles are applied
-    with :func:`styled`)."""
-    return Console(
-        file=sys.stdout, width=None if sys.stdout.isatty() else 120, highlight=False, markup=False, emoji=False
-    )
+    with :func:`styled`). Its width is the terminal's, or ``$COLUMNS``, or 120 when stdout is a file."""
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else 120
+    out = Console(file=sys.stdout, width=width, highlight=False, markup=False, emoji=False)
+    _width[0] = out.width
+    return out
 
 
 def styled(*parts: str | tuple[str, str]) -> Text:
@@ -84,20 +90,76 @@ def fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
-_NUMBER = re.compile(r"[-+]?[\d.,]+(?:[eE][-+]?\d+)?%?|-")
+LONGEST_UNBROKEN = 40  # a word longer than this (a long path) may fold; ids, names and numbers never do
 
 
-def table(title: str | None, columns: list[str], rows: list[list[Any]], **kwargs: Any) -> Table:
-    """A table that fits the terminal: text folds at word boundaries (a word longer than its column
-    folds), and a column of numbers is never narrower than its longest number, so none is broken."""
-    out = Table(title=title, title_justify="left", **kwargs)
+def _longest_word(text: str) -> int:
+    return max((len(w) for w in text.split()), default=0)
+
+
+def table(
+    title: str | None,
+    columns: list[str],
+    rows: list[list[Any]],
+    *,
+    optional: tuple[str, ...] = (),
+    **kwargs: Any,
+) -> Table:
+    """A table that fits the terminal without splitting a word: every column is at least as wide as its
+    longest word (header included; up to :data:`LONGEST_UNBROKEN` characters), so ids, names, numbers
+    and times are never broken, and text folds between words. When that is wider than the terminal, the
+    ``optional`` columns are left out, in that order, until it fits (the caption says which; ``--format
+    json`` has them all)."""
     cells = [[fmt(v) for v in row] for row in rows]
-    for i, column in enumerate(columns):
-        values = [row[i] for row in cells if i < len(row)]
-        numeric = bool(values) and all(_NUMBER.fullmatch(v) for v in values)
-        out.add_column(column, overflow="fold", min_width=max(map(len, values)) if numeric else None)
+    widths = [
+        min(LONGEST_UNBROKEN, max([_longest_word(column), *(_longest_word(row[i]) for row in cells if i < len(row))]))
+        for i, column in enumerate(columns)
+    ]
+    shown, dropped = list(range(len(columns))), list[str]()
+    for name in optional:
+        if _fits(_build(title, columns, cells, widths, shown, dropped, kwargs), columns, cells, shown):
+            break
+        if name in columns:
+            shown.remove(columns.index(name))
+            dropped.append(name)
+    return _build(title, columns, cells, widths, shown, dropped, kwargs)
+
+
+def _fits(built: Table, columns: list[str], cells: list[list[str]], shown: list[int]) -> bool:
+    """Whether ``built`` renders within the width with every word of its headers and cells whole and its
+    right border drawn (drawn to find out: a console crops what does not fit)."""
+    trial = Console(width=_width[0], file=io.StringIO(), highlight=False, markup=False, emoji=False)
+    with trial.capture() as captured:
+        trial.print(built)
+    lines = captured.get().splitlines()
+    text = "\n".join(lines)
+    if not any(line.rstrip().endswith("┓") for line in lines):  # the top right corner: nothing cropped
+        return False
+    words = {w for i in shown for w in columns[i].split()}
+    words |= {w for row in cells for i in shown if i < len(row) for w in row[i].split() if len(w) <= LONGEST_UNBROKEN}
+    return all(w in text for w in words)
+
+
+def _build(
+    title: str | None,
+    columns: list[str],
+    cells: list[list[str]],
+    widths: list[int],
+    shown: list[int],
+    dropped: list[str],
+    kwargs: dict[str, Any],
+) -> Table:
+    options = dict(kwargs)
+    if dropped:
+        options.setdefault(
+            "caption", f"not shown on a terminal this narrow: {', '.join(dropped)} (--format json has every column)"
+        )
+        options.setdefault("caption_justify", "left")
+    out = Table(title=title, title_justify="left", **options)
+    for i in shown:
+        out.add_column(columns[i], overflow="fold", min_width=widths[i])
     for row in cells:
-        out.add_row(*row)
+        out.add_row(*(row[i] if i < len(row) else "" for i in shown))
     return out
 
 

@@ -11,6 +11,7 @@ from churnctl.errors import ArtifactError
 from churnctl.registry import ids
 from churnctl.registry.files import Staged, read_json, verify_files
 
+
 class DatasetStore:
     """The datasets' operations; the registry provides the paths and the manifest checks."""
 

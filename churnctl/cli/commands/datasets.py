@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Optional
 
 import typer
@@ -36,7 +37,7 @@ def list_command(ctx: typer.Context, format: FormatOption = OutputFormat.text) -
                     [
                         d.dataset_id,
                         when(d.created),
-                        d.source,
+                        _short_source(d.source),
                         d.n_rows,
                         f"{d.n_train} / {d.n_test}",
                         f"{d.churn_rate:.2%}",
@@ -45,6 +46,7 @@ def list_command(ctx: typer.Context, format: FormatOption = OutputFormat.text) -
                     ]
                     for d in datasets
                 ],
+                optional=("created", "churn rate", "train / test", "models"),
             )
         )
 
@@ -92,3 +94,8 @@ def show_command(
         )
 
     emit(shown, format, text)
+
+
+def _short_source(source: str) -> str:
+    """A dataset's source for a table: file names, not whole paths (``datasets show`` has them)."""
+    return re.sub(r"(?<![\w.-])/\S*/([^/\s]+)", r"\1", source)

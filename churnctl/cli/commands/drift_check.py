@@ -155,4 +155,5 @@ def _feature_table(report: DriftReport) -> Table:
         f"(model {report.model_version}, {report.correction}, alpha {report.alpha})",
         ["feature", "kind", "test", "statistic", "p-value", "adjusted", "effect size", "PSI", "drift", "notes"],
         rows,
+        optional=("statistic", "test", "p-value", "kind", "PSI"),
     )

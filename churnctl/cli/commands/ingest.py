@@ -105,6 +105,7 @@ def ingest_command(
                     [f["name"], f["kind"], f["n_unique"], f"{f['missing_rate']:.1%}", f["alone_auc"]]
                     for f in result.features
                 ],
+                optional=("distinct",),
             )
         )
         if result.excluded:

@@ -68,6 +68,7 @@ def list_command(ctx: typer.Context, format: FormatOption = OutputFormat.text) -
                     ]
                     for m in models
                 ],
+                optional=("created", "test rows", "estimator", "threshold", "CV ROC-AUC"),
             )
         )
         if len({m.dataset_id for m in models}) > 1:
@@ -247,6 +248,7 @@ def history_command(ctx: typer.Context, format: FormatOption = OutputFormat.text
                     ]
                     for r in rows
                 ],
+                optional=("outcome", "previous / champion"),
             )
         )
 
