@@ -15,18 +15,80 @@ REF, CUR = "#8a94a3", "#2f6db5"
 PANELS = 40  # features drawn; the rest are listed in the table
 
 
-def _bars(dist: Any) -> str:
+TESTS = {"ks": "Kolmogorov–Smirnov", "chi2": "chi-square"}
+EFFECTS = {
+    "wasserstein_sd": "shift in reference standard deviations (Wasserstein-1)",
+    "jensen_shannon": "Jensen–Shannon distance",
+}
+
+
+def _legend_above(ax: Any) -> None:
+    """The legend above the plot, outside the data."""
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, fontsize=8)
+
+
+def _number_axis(axis: Any) -> None:
+    """Plain, readable tick labels: 45,000 rather than 4.5e+04."""
+    from matplotlib.ticker import FuncFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 1000 else f"{v:g}"))
+
+
+def _picture(dist: Any, name: str) -> str:
+    """The distribution of one feature (or of the churn probabilities, ``name`` "")."""
     if dist is None or not dist.labels:
         return ""
-    n = len(dist.labels)
-    fig, ax = figure(4.8, 2.6 if n <= 14 else 3.2)
-    x = np.arange(n)
-    ax.bar(x - 0.2, dist.reference, width=0.4, color=REF, label="reference")
-    ax.bar(x + 0.2, dist.current, width=0.4, color=CUR, label="current")
-    ax.set_xticks(x, [label.replace("$", r"\$")[:18] for label in dist.labels], rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel("share of rows")
-    ax.legend(frameon=False, fontsize=8)
+    if dist.kind == "numeric" and dist.points and dist.current_cdf:
+        return _ecdf(dist, name)
+    if dist.kind == "categorical":
+        return _categories(dist)
+    return _values(dist, name)
+
+
+def _ecdf(dist: Any, name: str) -> str:
+    """Both cumulative distributions on the feature's own axis; the largest gap is the KS statistic."""
+    fig, ax = figure(4.8, 2.9)
+    ax.step(dist.points, dist.reference_cdf, where="post", color=REF, linewidth=1.6, label="reference (training)")
+    ax.step(dist.points, dist.current_cdf, where="post", color=CUR, linewidth=1.6, label="current")
+    gaps = np.abs(np.asarray(dist.reference_cdf) - np.asarray(dist.current_cdf))
+    at = int(np.argmax(gaps))
+    lo, hi = sorted((dist.reference_cdf[at], dist.current_cdf[at]))
+    ax.vlines(dist.points[at], lo, hi, color="#b42318", linewidth=1.2, label=f"largest gap {gaps[at]:.3f}")
+    ax.set(ylim=(-0.02, 1.02), xlabel=name or "churn probability", ylabel="share of rows at or below")
+    _number_axis(ax.xaxis)
+    _legend_above(ax)
     return svg(fig)
+
+
+def _values(dist: Any, name: str) -> str:
+    """One pair of bars per whole value (a few of them)."""
+    fig, ax = figure(4.8, 2.6)
+    x = np.arange(len(dist.labels))
+    ax.bar(x - 0.2, dist.reference, width=0.4, color=REF, label="reference (training)")
+    ax.bar(x + 0.2, dist.current, width=0.4, color=CUR, label="current")
+    ax.set_xticks(x, dist.labels)
+    ax.set(xlabel=name, ylabel="share of rows")
+    _legend_above(ax)
+    return svg(fig)
+
+
+def _categories(dist: Any) -> str:
+    """Horizontal bars, a category per line, most frequent at the top: names read without turning."""
+    n = len(dist.labels)
+    fig, ax = figure(4.8, 0.9 + 0.32 * n)
+    y = np.arange(n)[::-1]
+    ax.barh(y + 0.2, dist.reference, height=0.4, color=REF, label="reference (training)")
+    ax.barh(y - 0.2, dist.current, height=0.4, color=CUR, label="current")
+    ax.set_yticks(y, [label.replace("$", r"\$")[:28] for label in dist.labels])
+    ax.set_xlabel("share of rows")
+    _legend_above(ax)
+    return svg(fig)
+
+
+def _range_note(dist: Any) -> str:
+    if dist is None or dist.kind != "numeric" or not (dist.below or dist.above):
+        return ""
+    return f"; current rows outside the training range: {dist.below:.1%} below, {dist.above:.1%} above"
 
 
 def _estimate(e: Any) -> str:
@@ -73,15 +135,19 @@ def drift_report(report: Any) -> str:
     panels = []
     for name, f in ordered[:PANELS]:
         figures = [
-            ["test", f"{f.test}: statistic {_f(f.statistic)}, adjusted p {_f(f.p_value_adjusted)}"],
-            ["effect size", f"{f.effect_size:.4f} ({f.effect_metric}; threshold {f.effect_threshold})"],
-            ["PSI", _f(f.psi)],
-            ["missing", f"{f.missing_rate_reference:.1%} → {f.missing_rate_current:.1%}"],
+            ["test", f"{TESTS.get(f.test, f.test)}: statistic {_f(f.statistic)}, adjusted p {_f(f.p_value_adjusted)}"],
+            [
+                "effect size",
+                f"{f.effect_size:.4f}, {EFFECTS.get(f.effect_metric, f.effect_metric)} (drift from "
+                f"{f.effect_threshold})",
+            ],
+            ["population stability index", _f(f.psi)],
+            ["missing values", f"{f.missing_rate_reference:.1%} in training → {f.missing_rate_current:.1%} now"],
         ]
         if f.unseen_categories:
             figures.append(["unseen", ", ".join(f"{u['value']} ({u['rows']})" for u in f.unseen_categories[:5])])
-        caption = ("DRIFT: " + "; ".join(f.reasons)) if f.drift else "no drift"
-        body = _bars(dists.get(name)) + table_html(["", ""], figures)
+        caption = (("DRIFT: " + "; ".join(f.reasons)) if f.drift else "no drift") + _range_note(dists.get(name))
+        body = _picture(dists.get(name), name) + table_html(["", ""], figures, text=True)
         panels.append(plot(f"{name} ({f.kind})", body, caption))
     rest = ordered[PANELS:]
     listed = (
@@ -95,9 +161,10 @@ def drift_report(report: Any) -> str:
     p = report.prediction_drift
     prediction = plot(
         "Churn probability",
-        _bars(dists.get("")),
-        f"KS {_f(p.statistic)}, adjusted p {_f(p.p_value_adjusted)}, shift {p.effect_size:.3f} SD; mean "
-        f"{p.mean_probability_reference:.4f} → {_f(p.mean_probability_current)}" + (" — DRIFT" if p.drift else ""),
+        _picture(dists.get(""), ""),
+        f"Kolmogorov–Smirnov {_f(p.statistic)}, adjusted p {_f(p.p_value_adjusted)}, shift {p.effect_size:.3f} "
+        f"reference standard deviations; mean {p.mean_probability_reference:.4f} at training → "
+        f"{_f(p.mean_probability_current)} now" + (" — DRIFT" if p.drift else ""),
     )
     sections = [
         ("Verdict", head),

@@ -16,10 +16,11 @@ body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
        max-width: 1040px; margin: 2em auto; padding: 0 1.2em; }
 h1 { font-size: 1.6em; margin-bottom: .2em; } h2 { font-size: 1.2em; margin-top: 2em;
      border-bottom: 1px solid #d5dbe3; padding-bottom: .2em; }
-.meta { color: #5b6776; } .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr));
-        gap: 1em 2em; } figure { margin: 0; } figcaption { color: #5b6776; font-size: .9em; }
+.meta { color: #5b6776; } .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr));
+        gap: 1.5em 2.5em; } figure { margin: 0; } figcaption { color: #5b6776; font-size: .9em; }
 table { border-collapse: collapse; margin: .5em 0; } td, th { padding: .25em .8em; text-align: right;
         border-bottom: 1px solid #e6eaf0; } th:first-child, td:first-child { text-align: left; }
+table.text td { text-align: left; } table.text td:first-child { color: #5b6776; white-space: nowrap; }
 .verdict { font-size: 1.2em; font-weight: 600; } .bad { color: #b42318; } .good { color: #1a7f37; }
 svg { max-width: 100%; height: auto; }
 @media print { body { max-width: none; margin: 0; } h2 { break-after: avoid; } figure { break-inside: avoid; } }
@@ -57,10 +58,13 @@ def figure(width: float = 4.6, height: float = 3.4) -> tuple[Any, Any]:
     return _pyplot().subplots(figsize=(width, height))
 
 
-def table_html(header: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+def table_html(header: list[str], rows: list[list[Any]], *, text: bool = False) -> str:
+    """A table; ``text``: label/value lines read left to right (else numbers, right-aligned)."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in header) if any(header) else ""
     body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    css = ' class="text"' if text else ""
+    head_html = f"<thead><tr>{head}</tr></thead>" if head else ""
+    return f"<table{css}>{head_html}<tbody>{body}</tbody></table>"
 
 
 def plot(title: str, drawing: str, caption: str = "") -> str:
