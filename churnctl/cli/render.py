@@ -173,26 +173,19 @@ def key_values(title: str | None, pairs: list[tuple[str, object]]) -> Table:
 
 
 def metrics_table(metrics: dict[str, Any], title: str = "Metrics") -> Table:
-    keys = [
-        "roc_auc",
-        "pr_auc",
-        "accuracy",
-        "precision",
-        "recall",
-        "f1",
-        "brier",
-        "ece",
-        "log_loss",
-        "threshold",
-        "top_decile_lift",
-        "top_decile_capture",
-        "churn_rate",
-        "n_rows",
-    ]
-    pairs = [(k, metrics.get(k)) for k in keys if k in metrics]
+    """The metrics by name, as people read them, each beside the value a score without information
+    reaches on the same rows (``--format json`` keeps the keys and the raw numbers)."""
+    from churnctl.model.metrics import METRICS, no_skill
+
+    rate = metrics.get("churn_rate")
+    rows = []
+    for m in (m for m in METRICS if m.key in metrics):
+        reference = no_skill(m.key, rate) if rate is not None else None
+        rows.append([m.label, m.text(metrics[m.key]), "" if reference is None else m.text(reference)])
     (tn, fp), (fn, tp) = metrics["confusion_matrix"]
-    pairs.append(("confusion_matrix", f"TN {tn}  FP {fp}  FN {fn}  TP {tp}"))
-    return key_values(title, pairs)
+    rows.append(["confusion", f"TN {tn:,} FP {fp:,} FN {fn:,} TP {tp:,}", ""])
+    caption = "no skill: a constant score (the churn rate) or a random order on the same rows"
+    return table(title, ["metric", "value", "no skill"], rows, caption=caption, caption_justify="left")
 
 
 def when(stamp: object) -> str:

@@ -3,10 +3,64 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
+
+@dataclass(frozen=True)
+class Metric:
+    """How a metric is named and read: its key in every JSON output, a label for people, one line on
+    what it says, how its value is written (``score``, ``share``, ``lift``, ``count``) and whether
+    higher is better."""
+
+    key: str
+    label: str
+    meaning: str
+    kind: str = "score"
+    higher_is_better: bool = True
+
+    def text(self, value: float | int | None) -> str:
+        """The value as people read it: '0.8790', '65.5%', '3.70×', '1,000'; '–' when not defined."""
+        if value is None:
+            return "–"
+        return {"share": f"{value:.1%}", "lift": f"{value:.2f}×", "count": f"{value:,}"}.get(self.kind, f"{value:.4f}")
+
+
+METRICS = (
+    Metric("roc_auc", "ROC-AUC", "chance that a churner scores above a customer who stays"),
+    Metric("pr_auc", "average precision", "precision averaged over every recall level"),
+    Metric("precision", "precision", "of the customers flagged at the threshold, the share who churned", "share"),
+    Metric("recall", "recall", "of the churners, the share flagged at the threshold", "share"),
+    Metric("f1", "F1", "harmonic mean of precision and recall at the threshold"),
+    Metric("accuracy", "accuracy", "share of customers classified correctly at the threshold", "share"),
+    Metric("brier", "Brier score", "mean squared error of the probabilities", higher_is_better=False),
+    Metric("ece", "calibration error", "mean gap of predicted and observed churn (10 bins)", higher_is_better=False),
+    Metric("log_loss", "log loss", "mean negative log-likelihood of the outcomes", higher_is_better=False),
+    Metric("top_decile_lift", "top-decile lift", "churn rate of the 10% highest scores over the overall rate", "lift"),
+    Metric("top_decile_capture", "top-decile capture", "share of all churners among the 10% highest scores", "share"),
+    Metric("threshold", "threshold", "probability at or above which a customer is flagged as churning"),
+    Metric("churn_rate", "churn rate", "share of customers who churned", "share"),
+    Metric("n_rows", "rows", "labelled customers measured", "count"),
+)
+
+
+def no_skill(key: str, churn_rate: float) -> float | None:
+    """The value a score without information reaches on data with this churn rate: a constant equal to
+    the churn rate for the probability scores, 'everyone stays' for accuracy, a random order for the
+    ranking scores; None where no such reference applies."""
+    p = min(max(churn_rate, 1e-15), 1 - 1e-15)
+    return {
+        "roc_auc": 0.5,
+        "pr_auc": churn_rate,
+        "accuracy": max(churn_rate, 1 - churn_rate),
+        "brier": churn_rate * (1 - churn_rate),
+        "log_loss": -(p * math.log(p) + (1 - p) * math.log(1 - p)),
+        "top_decile_lift": 1.0,
+        "top_decile_capture": 0.1,
+    }.get(key)
 
 
 def top_decile(y: np.ndarray, proba: np.ndarray) -> tuple[float | None, float | None]:

@@ -119,6 +119,24 @@ def _f(value: Any) -> str:
     return "–" if value is None else f"{value:.4f}"
 
 
+def _panel(name: str, f: Any, distribution: dict | None) -> str:
+    """One feature: its distribution then and now, its test, effect size, PSI and missing values."""
+    figures = [
+        ["test", f"{TESTS.get(f.test, f.test)}: statistic {_f(f.statistic)}, adjusted p {_f(f.p_value_adjusted)}"],
+        [
+            "effect size",
+            f"{f.effect_size:.4f}, {EFFECTS.get(f.effect_metric, f.effect_metric)} (drift from {f.effect_threshold})",
+        ],
+        ["population stability index", _f(f.psi)],
+        ["missing values", f"{f.missing_rate_reference:.1%} in training → {f.missing_rate_current:.1%} now"],
+    ]
+    if f.unseen_categories:
+        figures.append(["unseen", ", ".join(f"{u['value']} ({u['rows']})" for u in f.unseen_categories[:5])])
+    caption = (("DRIFT: " + "; ".join(f.reasons)) if f.drift else "no drift") + _range_note(distribution)
+    body = _picture(distribution, name) + table_html(["", ""], figures, text=True)
+    return plot(f"{name} ({f.kind})", body, caption)
+
+
 def drift_report(report: Any) -> str:
     dists = report.distributions or {}
     status = {"drift": ("DRIFT DETECTED", "bad"), "no_drift": ("no drift", "good")}
@@ -132,23 +150,7 @@ def drift_report(report: Any) -> str:
         + "".join(f"<p>warning: {esc(w)}</p>" for w in report.warnings)
     )
     ordered = sorted(report.features.items(), key=lambda kv: kv[1].rank)
-    panels = []
-    for name, f in ordered[:PANELS]:
-        figures = [
-            ["test", f"{TESTS.get(f.test, f.test)}: statistic {_f(f.statistic)}, adjusted p {_f(f.p_value_adjusted)}"],
-            [
-                "effect size",
-                f"{f.effect_size:.4f}, {EFFECTS.get(f.effect_metric, f.effect_metric)} (drift from "
-                f"{f.effect_threshold})",
-            ],
-            ["population stability index", _f(f.psi)],
-            ["missing values", f"{f.missing_rate_reference:.1%} in training → {f.missing_rate_current:.1%} now"],
-        ]
-        if f.unseen_categories:
-            figures.append(["unseen", ", ".join(f"{u['value']} ({u['rows']})" for u in f.unseen_categories[:5])])
-        caption = (("DRIFT: " + "; ".join(f.reasons)) if f.drift else "no drift") + _range_note(dists.get(name))
-        body = _picture(dists.get(name), name) + table_html(["", ""], figures, text=True)
-        panels.append(plot(f"{name} ({f.kind})", body, caption))
+    panels = [_panel(name, f, dists.get(name)) for name, f in ordered[:PANELS]]
     rest = ordered[PANELS:]
     listed = (
         table_html(

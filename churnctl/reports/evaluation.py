@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from churnctl.reports.page import document, figure, plot, svg, table_html
+from churnctl.model.metrics import METRICS, no_skill
+from churnctl.reports.page import document, esc, figure, plot, svg, table_html
 
 BLUE, RED, GREY = "#2f6db5", "#c4422b", "#8a94a3"
-HEADLINE = ("roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "brier", "ece", "log_loss", "top_decile_lift")
+HEADLINE = ("roc_auc", "pr_auc", "top_decile_lift", "precision", "recall", "f1", "accuracy", "brier", "ece", "log_loss")
 
 
 def evaluation_report(result: Any) -> str:
@@ -30,7 +31,7 @@ def evaluation_report(result: Any) -> str:
         plots.append(_gains_plot(y, proba, metrics))
     plots.append(_scores_plot(y, proba, threshold))
     sections = [
-        ("Headline", table_html(["metric", "value"], [[k, _number(metrics.get(k))] for k in HEADLINE])),
+        ("Headline", _headline(metrics, threshold)),
         ("Plots", f'<div class="grid">{"".join(plots)}</div>'),
         ("Feature importance", _importance(importance)),
     ]
@@ -68,7 +69,7 @@ def _calibration_plot(bins: list[dict], metrics: dict) -> str:
     fig, ax = figure()
     ax.plot([0, 1], [0, 1], color=GREY, linestyle="--", label="perfectly calibrated")
     ax.plot([b["mean_predicted"] for b in bins], [b["observed_rate"] for b in bins], "o-", color=BLUE, label="model")
-    ax.set(xlabel="mean predicted probability", ylabel="observed churn rate", xlim=(0, 1), ylim=(0, 1))
+    ax.set(xlabel="mean predicted probability", ylabel="observed churn rate", xlim=(-0.02, 1.02), ylim=(-0.02, 1.02))
     ax.legend(loc="upper left", frameon=False)
     return plot("Calibration", svg(fig), f"expected calibration error {metrics['ece']:.4f} (10 bins)")
 
@@ -115,16 +116,44 @@ def _scores_plot(y: np.ndarray, proba: np.ndarray, threshold: float) -> str:
     return plot("Scores by class", svg(fig))
 
 
-def _number(value: Any) -> str:
-    return "–" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+def _headline(metrics: dict, threshold: float) -> str:
+    """The metrics by name, each with its value, what a score without information reaches on the same
+    rows, and what it says; a sentence on the decision at the threshold."""
+    by_key = {m.key: m for m in METRICS}
+    rate = float(metrics["churn_rate"])
+    rows = []
+    for key in HEADLINE:
+        metric, reference = by_key[key], no_skill(key, rate)
+        better = "higher" if metric.higher_is_better else "lower"
+        rows.append(
+            [
+                metric.label,
+                metric.text(metrics.get(key)),
+                "" if reference is None else metric.text(reference),
+                f"{metric.meaning}; {better} is better",
+            ]
+        )
+    (_, fp), (fn, tp) = metrics["confusion_matrix"]
+    flagged, churners = tp + fp, tp + fn
+    n = max(int(metrics["n_rows"]), 1)
+    decision = (
+        f"At the threshold {threshold:.4f} the model flags {flagged:,} of {n:,} customers ({flagged / n:.1%});"
+        f" {tp:,} of them churned ({tp / max(flagged, 1):.1%}), which is {tp / max(churners, 1):.1%} of the"
+        f" {churners:,} churners."
+    )
+    header = ["metric", "value", "no skill", "what it says"]
+    return f"<p>{esc(decision)}</p>" + table_html(header, rows).replace("<table>", '<table class="metrics">', 1)
 
 
 def _importance(importance: dict[str, float]) -> str:
     if not importance:
         return "<p>Not measured for this version (its training ran out of time budget).</p>"
+    from matplotlib.ticker import PercentFormatter
+
     ranked = sorted(importance.items(), key=lambda kv: kv[1])[-20:]
     fig, ax = figure(6.4, 0.3 * len(ranked) + 0.8)
     ax.barh([name.replace("$", r"\$") for name, _ in ranked], [share for _, share in ranked], color=BLUE)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlabel("share of the ROC-AUC lost when the feature is shuffled")
     caption = "permutation importance on the held-out test rows at training"
     return plot("Permutation importance", svg(fig), caption)

@@ -20,7 +20,8 @@ h1 { font-size: 1.6em; margin-bottom: .2em; } h2 { font-size: 1.2em; margin-top:
         gap: 1.5em 2.5em; } figure { margin: 0; } figcaption { color: #5b6776; font-size: .9em; }
 table { border-collapse: collapse; margin: .5em 0; } td, th { padding: .25em .8em; text-align: right;
         border-bottom: 1px solid #e6eaf0; } th:first-child, td:first-child { text-align: left; }
-table.text td { text-align: left; } table.text td:first-child { color: #5b6776; white-space: nowrap; }
+table.text td { text-align: left; } table.metrics td:last-child, table.metrics th:last-child { text-align: left;
+        color: #5b6776; } table.text td:first-child { color: #5b6776; white-space: nowrap; }
 .verdict { font-size: 1.2em; font-weight: 600; } .bad { color: #b42318; } .good { color: #1a7f37; }
 svg { max-width: 100%; height: auto; }
 @media print { body { max-width: none; margin: 0; } h2 { break-after: avoid; } figure { break-inside: avoid; } }

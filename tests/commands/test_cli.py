@@ -107,7 +107,7 @@ def test_text_outputs_render(cli, artifacts, tmp_path):
     for args in (["models", "list"], ["models", "show", "v0001"], ["evaluate"]):
         run = cli(*a, *args)
         assert run.code == 0 and run.stdout.strip(), (args, run.stderr)
-    assert "roc_auc" in cli(*a, "evaluate").stdout
+    assert "ROC-AUC" in cli(*a, "evaluate").stdout
 
 
 def test_predict_batch_to_stdout_and_files(cli, artifacts, sim_csv, tmp_path):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from churnctl.model.metrics import classification_metrics, top_decile
+from churnctl.model.metrics import METRICS, classification_metrics, no_skill, top_decile
 from churnctl.model.threshold import choose_threshold
 
 
@@ -117,3 +117,31 @@ def test_the_paired_bootstrap_counts_exactly_equal_roc_aucs_as_not_better():
             y, champion, challenger, 50, case
         )
     assert paired_bootstrap_pvalue(y, champion, champion * 2 + 1, 50, 1) == 1.0  # never better: p = 1
+
+
+@pytest.mark.parametrize("rate", [0.05, 0.2037, 0.5, 0.8])
+def test_no_skill_values_are_what_a_constant_or_random_score_reaches(rate):
+    from sklearn.metrics import accuracy_score, average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
+    n = 2000
+    y = (np.arange(n) < round(rate * n)).astype(int)
+    rate = y.mean()
+    constant = np.full(n, rate)
+    assert no_skill("roc_auc", rate) == roc_auc_score(y, constant)
+    assert no_skill("pr_auc", rate) == pytest.approx(average_precision_score(y, constant))
+    assert no_skill("brier", rate) == pytest.approx(brier_score_loss(y, constant))
+    assert no_skill("log_loss", rate) == pytest.approx(log_loss(y, constant))
+    majority = int(rate > 0.5)
+    assert no_skill("accuracy", rate) == pytest.approx(accuracy_score(y, np.full(n, majority)))
+    # a random order: lift and capture of the top decile average 1 and 10 %
+    rng = np.random.default_rng(3)
+    lifts = [top_decile(y, rng.random(n))[0] for _ in range(400)]
+    assert np.mean(lifts) == pytest.approx(no_skill("top_decile_lift", rate), abs=0.03)
+
+
+def test_every_metric_computed_has_a_name_and_is_written_as_people_read_it():
+    by_key = {m.key: m for m in METRICS}
+    computed = classification_metrics(np.array([0, 1, 1, 0]), np.array([0.1, 0.8, 0.4, 0.3]), 0.5)
+    assert set(computed) - {"reliability", "confusion_matrix"} <= set(by_key)
+    assert by_key["recall"].text(0.655) == "65.5%" and by_key["n_rows"].text(10000) == "10,000"
+    assert by_key["top_decile_lift"].text(3.7) == "3.70×" and by_key["roc_auc"].text(None) == "–"

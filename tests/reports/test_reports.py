@@ -54,7 +54,7 @@ def test_evaluate_report_has_every_plot_and_nothing_external(cli, artifacts, tmp
         "Scores by class",
         "Permutation importance",
     }
-    assert "Model v0001: evaluation" in text and "roc_auc" in text
+    assert "Model v0001: evaluation" in text and "ROC-AUC" in text
 
 
 def test_names_from_the_data_are_escaped(cli, tmp_path, fast_config):
