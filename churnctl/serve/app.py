@@ -18,13 +18,15 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from enum import Enum
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
+from fastapi_offline import FastAPIOffline
 
 import churnctl
 from churnctl.config import load_settings
@@ -48,6 +50,8 @@ INLINE_ROWS = 32  # up to this many rows are scored on the event loop by the com
 DETAIL_ROWS = 100  # rows listed per problem in a 422 (``n_rows`` gives them all)
 WARNINGS_HEADER_BYTES = 4096
 SCHEMA_VERSION = 1
+DOCS_ASSETS = "/docs/assets"  # Swagger UI's script, style sheet and icon, served by churnctl itself
+EXPLAIN = "true: each prediction carries the 3 features that moved its probability most, as `reasons`"
 DESCRIPTION = (
     "Churn predictions from the current model version of a churnctl artifacts directory. "
     "`POST /predict` takes one customer object or a list and answers as `churnctl predict --json`."
@@ -84,18 +88,30 @@ def create_app(options: ServeOptions) -> Guard:
         on_load=lambda old, new: _loaded(metrics, old, new),
         on_failure=lambda message: metrics.reloads.labels("failed").inc(),
     )
-    api = FastAPI(
-        title="churnctl", version=churnctl.__version__, description=DESCRIPTION, lifespan=_lifespan, redoc_url=None
+    api = FastAPIOffline(  # /docs from Swagger UI files shipped in the wheel: no CDN, works offline
+        title="churnctl",
+        version=churnctl.__version__,
+        description=DESCRIPTION,
+        lifespan=_lifespan,
+        redoc_url=None,
+        static_url=DOCS_ASSETS,
+        swagger_ui_parameters={"validatorUrl": None},  # no call to swagger.io's validator either
     )
     log_writer = _LogWriter(predictions, metrics) if predictions is not None else None
     api.state.service = Service(options, holder, metrics, predictions, log_writer, api_key() is not None)
     api.state.holder = holder
     api.openapi = partial(_openapi, api)  # type: ignore[method-assign]  # regenerated for each model version
-    api.add_api_route("/predict", predict, methods=["POST"], summary="Score one customer or a list of customers")
-    api.add_api_route("/health", health, methods=["GET"], summary="200 when a model is loaded, else 503")
+    scoring: list[str | Enum] = ["predictions"]
+    operations: list[str | Enum] = ["operations"]
+    summary = "Score one customer or a list of customers"
+    api.add_api_route("/predict", predict, methods=["POST"], summary=summary, tags=scoring, operation_id="predict")
+    summary = "200 when a model is loaded, else 503"
+    api.add_api_route("/health", health, methods=["GET"], summary=summary, tags=operations, operation_id="health")
     api.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)
-    api.add_api_route("/model", model, methods=["GET"], summary="The served model: version, metrics and schema")
-    api.add_api_route("/metrics", prometheus, methods=["GET"], summary="Prometheus metrics")
+    summary = "The served model: version, metrics and schema"
+    api.add_api_route("/model", model, methods=["GET"], summary=summary, tags=scoring, operation_id="model")
+    summary = "Prometheus metrics"
+    api.add_api_route("/metrics", prometheus, methods=["GET"], summary=summary, tags=operations, operation_id="metrics")
     api.add_exception_handler(Exception, internal)
     return Guard(api, metrics, options.max_body_bytes, api_key())
 
@@ -126,7 +142,7 @@ def _openapi(api: FastAPI) -> dict[str, Any]:
     return service.openapi[version]
 
 
-async def predict(request: Request, explain: bool = False) -> Response:
+async def predict(request: Request, explain: Annotated[bool, Query(description=EXPLAIN)] = False) -> Response:
     """One object gets one prediction, a list gets a list in the same order. With
     `?explain=true` each prediction carries its top 3 `reasons`."""
     service: Service = request.app.state.service

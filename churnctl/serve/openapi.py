@@ -4,6 +4,7 @@ its type, its training range or categories and an example value, and every ident
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -32,6 +33,46 @@ PREDICTION_FIELDS: dict[str, dict[str, Any]] = {
         },
     },
 }
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Error",
+    "required": ["detail"],
+    "properties": {
+        "detail": {"type": "string", "description": "What went wrong."},
+        "hint": {"type": "string", "description": "What to do about it."},
+    },
+}
+PROBLEMS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Problems",
+    "required": ["detail"],
+    "properties": {
+        "detail": {
+            "type": "array",
+            "description": "One entry per problem, each naming the field and the rows it was found in.",
+            "items": {
+                "type": "object",
+                "required": ["loc", "msg", "type"],
+                "properties": {
+                    "loc": {"type": "array", "items": {"type": "string"}, "example": ["body", "Age"]},
+                    "msg": {"type": "string", "example": "request: column 'Age' expects numbers, found 'x' in row 1"},
+                    "type": {"type": "string", "example": "not_a_number"},
+                    "rows": {"type": "array", "items": {"type": "integer"}, "description": "Rows (from 1), up to 100."},
+                    "n_rows": {"type": "integer", "description": "How many rows have the problem."},
+                },
+            },
+        },
+        "hint": {"type": "string", "description": "What to do about it."},
+    },
+}
+FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")  # FastAPI's own 422 body, which /predict never sends
+
+
+def _answer(description: str, schema: str) -> dict[str, Any]:
+    reference = {"$ref": f"#/components/schemas/{schema}"}
+    return {"description": description, "content": {"application/json": {"schema": reference}}}
 
 
 def example_value(spec: ColumnSpec) -> Any:
@@ -113,11 +154,16 @@ def add_model(document: dict[str, Any], schema: Schema | None, version: str | No
             "description": "One prediction for one object, a list for a list (in the same order).",
             "content": {"application/json": {"schema": {"oneOf": [many, {"type": "array", "items": many}]}}},
         },
-        "401": {"description": "The API key is missing or wrong."},
-        "413": {"description": "The body is larger than [serve] max_body_bytes."},
-        "422": {"description": "A field is missing or has the wrong type: each problem in `detail`."},
-        "503": {"description": "No model is loaded."},
+        "401": _answer("The API key is missing or wrong.", "Error"),
+        "413": _answer("The body is larger than [serve] max_body_bytes.", "Error"),
+        "422": _answer("The body is not JSON, or a field is missing or has the wrong type.", "Problems"),
+        "503": _answer("No model is loaded.", "Error"),
     }
+    components["Error"], components["Problems"] = ERROR_SCHEMA, PROBLEMS_SCHEMA
+    paths = json.dumps(document["paths"])
+    for name in FASTAPI_VALIDATION:
+        if f"#/components/schemas/{name}" not in paths:
+            components.pop(name, None)
     if version is not None:
         document["info"]["description"] += f"\n\nServing model **{version}**."
     if secured:

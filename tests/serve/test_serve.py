@@ -366,3 +366,36 @@ def test_an_internal_error_is_a_500_without_internals_logged_once_with_its_trace
     records = [r for r in caplog.records if "internal error answering" in r.getMessage()]
     assert len(records) == 1 and records[0].exc_info is not None
     assert client.head("/health").status_code == 200
+
+
+def test_docs_page_needs_nothing_from_the_internet(client):
+    """/docs loads Swagger UI from the service itself: every script, style sheet and icon it names is
+    a path of this server that answers, and the bundle reads OpenAPI 3.1 (what /openapi.json is)."""
+    import re
+
+    page = client.get("/docs").text
+    urls = re.findall(r'(?:src|href)="([^"]+)"', page) + re.findall(r"url: '([^']+)'", page)
+    assert urls and all(url.startswith("/") and not url.startswith("//") for url in urls), urls
+    assert "cdn" not in page.lower() and "https://" not in page
+    for url in urls:
+        answer = client.get(url)
+        assert answer.status_code == 200 and len(answer.content) > 100, url
+    bundle = next(url for url in urls if url.endswith("swagger-ui-bundle.js"))
+    assert client.get("/openapi.json").json()["openapi"].startswith("3.1")
+    assert "OpenAPI31" in client.get(bundle).text  # Swagger UI 5: earlier ones refuse a 3.1 document
+    assert '"validatorUrl": null' in page  # no call to swagger.io's validator
+
+
+def test_openapi_describes_the_error_bodies_predict_sends(client):
+    document = client.get("/openapi.json").json()
+    responses = document["paths"]["/predict"]["post"]["responses"]
+    schemas = document["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas  # FastAPI's 422 body, which /predict never sends
+    problems = client.post("/predict", json={"Age": "x"}).json()
+    assert responses["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/Problems")
+    assert set(problems) <= set(schemas["Problems"]["properties"])
+    item = schemas["Problems"]["properties"]["detail"]["items"]
+    for entry in problems["detail"]:
+        assert set(item["required"]) <= set(entry) <= set(item["properties"])
+    tags = {spec["tags"][0] for operations in document["paths"].values() for spec in operations.values()}
+    assert tags == {"predictions", "operations"}

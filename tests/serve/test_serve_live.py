@@ -169,3 +169,36 @@ def test_two_workers_share_the_port_the_metrics_and_the_reload(artifacts, two_ve
         assert time.monotonic() - promoted < 10
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) in (0, 143)
+
+
+@pytest.mark.slow
+def test_docs_render_in_a_browser_that_cannot_reach_the_internet(artifacts, tmp_path):
+    """Headless Chromium with every host but this one unresolvable: Swagger UI still draws the
+    operations and the model's request example."""
+    import shutil
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        pytest.skip("no Chromium or Chrome on this machine to open /docs with")
+    with server(artifacts) as (_, port):
+        page = subprocess.run(
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                f"--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE {HOST}",
+                "--virtual-time-budget=10000",
+                "--dump-dom",
+                f"http://{HOST}:{port}/docs#/predictions/predict",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
+    assert 'class="swagger-ui' in page and "opblock-summary-path" in page, page[:2000]
+    for path in ("/predict", "/health", "/model", "/metrics"):
+        assert f'data-path="{path}"' in page
+    assert "CreditScore" in page  # the served model's example customer, opened by the deep link
