@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from churnctl.reports.page import document, esc, figure, plot, svg, table_html
+from churnctl.reports.page import document, esc, figure, legend_above, number_axis, plot, svg, table_html
 
 REF, CUR = "#8a94a3", "#2f6db5"
 PANELS = 40  # features drawn; the rest are listed in the table
@@ -20,18 +20,6 @@ EFFECTS = {
     "wasserstein_sd": "shift in reference standard deviations (Wasserstein-1)",
     "jensen_shannon": "Jensen–Shannon distance",
 }
-
-
-def _legend_above(ax: Any) -> None:
-    """The legend above the plot, outside the data."""
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, fontsize=8)
-
-
-def _number_axis(axis: Any) -> None:
-    """Plain, readable tick labels: 45,000 rather than 4.5e+04."""
-    from matplotlib.ticker import FuncFormatter
-
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 1000 else f"{v:g}"))
 
 
 def _picture(dist: Any, name: str) -> str:
@@ -55,8 +43,8 @@ def _ecdf(dist: Any, name: str) -> str:
     lo, hi = sorted((dist.reference_cdf[at], dist.current_cdf[at]))
     ax.vlines(dist.points[at], lo, hi, color="#b42318", linewidth=1.2, label=f"largest gap {gaps[at]:.3f}")
     ax.set(ylim=(-0.02, 1.02), xlabel=name or "churn probability", ylabel="share of rows at or below")
-    _number_axis(ax.xaxis)
-    _legend_above(ax)
+    number_axis(ax.xaxis)
+    legend_above(ax)
     return svg(fig)
 
 
@@ -68,7 +56,7 @@ def _values(dist: Any, name: str) -> str:
     ax.bar(x + 0.2, dist.current, width=0.4, color=CUR, label="current")
     ax.set_xticks(x, dist.labels)
     ax.set(xlabel=name, ylabel="share of rows")
-    _legend_above(ax)
+    legend_above(ax)
     return svg(fig)
 
 
@@ -81,7 +69,7 @@ def _categories(dist: Any) -> str:
     ax.barh(y - 0.2, dist.current, height=0.4, color=CUR, label="current")
     ax.set_yticks(y, [label.replace("$", r"\$")[:28] for label in dist.labels])
     ax.set_xlabel("share of rows")
-    _legend_above(ax)
+    legend_above(ax)
     return svg(fig)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from churnctl.model.metrics import METRICS, no_skill
-from churnctl.reports.page import document, esc, figure, plot, svg, table_html
+from churnctl.reports.page import document, esc, figure, legend_above, plot, svg, table_html
 
 BLUE, RED, GREY = "#2f6db5", "#c4422b", "#8a94a3"
 HEADLINE = ("roc_auc", "pr_auc", "top_decile_lift", "precision", "recall", "f1", "accuracy", "brier", "ece", "log_loss")
@@ -53,14 +53,14 @@ def _ranking_plots(y: np.ndarray, proba: np.ndarray, metrics: dict) -> list[str]
     ax.plot(fpr, tpr, color=BLUE, label=f"model (AUC {metrics['roc_auc']:.3f})")
     ax.plot([0, 1], [0, 1], color=GREY, linestyle="--", label="chance")
     ax.set(xlabel="false positive rate", ylabel="true positive rate")
-    ax.legend(loc="lower right", frameon=False)
+    legend_above(ax)
     plots = [plot("ROC curve", svg(fig))]
     precision, recall, _ = precision_recall_curve(y, proba)
     fig, ax = figure()
     ax.plot(recall, precision, color=BLUE, label=f"model (AP {metrics['pr_auc']:.3f})")
     ax.axhline(y.mean(), color=GREY, linestyle="--", label=f"churn rate {y.mean():.1%}")
     ax.set(xlabel="recall", ylabel="precision", ylim=(0, 1.02))
-    ax.legend(loc="upper right", frameon=False)
+    legend_above(ax)
     plots.append(plot("Precision and recall", svg(fig)))
     return plots
 
@@ -70,7 +70,7 @@ def _calibration_plot(bins: list[dict], metrics: dict) -> str:
     ax.plot([0, 1], [0, 1], color=GREY, linestyle="--", label="perfectly calibrated")
     ax.plot([b["mean_predicted"] for b in bins], [b["observed_rate"] for b in bins], "o-", color=BLUE, label="model")
     ax.set(xlabel="mean predicted probability", ylabel="observed churn rate", xlim=(-0.02, 1.02), ylim=(-0.02, 1.02))
-    ax.legend(loc="upper left", frameon=False)
+    legend_above(ax)
     return plot("Calibration", svg(fig), f"expected calibration error {metrics['ece']:.4f} (10 bins)")
 
 
@@ -98,8 +98,7 @@ def _gains_plot(y: np.ndarray, proba: np.ndarray, metrics: dict) -> str:
     ax2.spines["right"].set_visible(True)
     ax2.plot(share, gains / share, color=RED, alpha=0.6, label="lift (right axis)")
     ax2.set_ylabel("lift", color=RED)
-    lines = ax.get_lines() + ax2.get_lines()
-    ax.legend(lines, [line.get_label() for line in lines], loc="center right", frameon=False)
+    legend_above(ax, ax.get_lines() + ax2.get_lines(), columns=3)
     caption = f"top decile: lift {metrics['top_decile_lift']:.2f}, {metrics['top_decile_capture']:.1%} of churners"
     return plot("Cumulative gains and lift", svg(fig), caption)
 
@@ -112,7 +111,7 @@ def _scores_plot(y: np.ndarray, proba: np.ndarray, threshold: float) -> str:
             ax.hist(proba[y == label], bins=edges, density=True, alpha=0.55, color=color, label=name)
     ax.axvline(threshold, color="black", linewidth=1, label="threshold")
     ax.set(xlabel="churn probability", ylabel="density")
-    ax.legend(frameon=False)
+    legend_above(ax, columns=3)
     return plot("Scores by class", svg(fig))
 
 

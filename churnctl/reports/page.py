@@ -59,6 +59,22 @@ def figure(width: float = 4.6, height: float = 3.4) -> tuple[Any, Any]:
     return _pyplot().subplots(figsize=(width, height))
 
 
+def legend_above(ax: Any, handles: list | None = None, columns: int = 2) -> None:
+    """The legend above the plot, outside the data (``handles``: lines from more than one axes)."""
+    options = {"loc": "lower center", "bbox_to_anchor": (0.5, 1.0), "ncol": columns, "frameon": False, "fontsize": 8}
+    if handles is None:
+        ax.legend(**options)
+    else:
+        ax.legend(handles, [h.get_label() for h in handles], **options)
+
+
+def number_axis(axis: Any) -> None:
+    """Plain, readable tick labels: 45,000 rather than 4.5e+04."""
+    from matplotlib.ticker import FuncFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 1000 else f"{v:g}"))
+
+
 def table_html(header: list[str], rows: list[list[Any]], *, text: bool = False) -> str:
     """A table; ``text``: label/value lines read left to right (else numbers, right-aligned)."""
     head = "".join(f"<th>{esc(h)}</th>" for h in header) if any(header) else ""
