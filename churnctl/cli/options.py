@@ -12,7 +12,7 @@ from churnctl.cli.render import OutputFormat
 
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="text (tables) or json (one document).")]
 WaitOption = Annotated[
-    float, typer.Option("--wait", help="Seconds to wait for the registry lock (default: fail at once).")
+    float, typer.Option("--wait", help="Seconds to wait for the registry lock; 0 fails at once if it is held.")
 ]
 MetricsFileOption = Annotated[
     Optional[Path],

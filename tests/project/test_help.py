@@ -74,3 +74,27 @@ def test_every_command_line_in_a_command_list_is_a_whole_sentence(cli, monkeypat
     for group in ([], ["models"], ["datasets"]):
         text = render(cli, monkeypatch, group, 80)
         assert "..." not in text.split("Commands")[-1]
+
+
+def test_no_option_states_its_default_twice():
+    """An option whose help says '(default: …)' does not also get Click's '[default: …]'."""
+    import click
+    import typer
+
+    from churnctl.cli.app import app
+
+    def walk(command):
+        yield command
+        for sub in getattr(command, "commands", {}).values():
+            yield from walk(sub)
+
+    twice = [
+        f"{command.name} {param.name}"
+        for command in walk(typer.main.get_command(app))
+        for param in command.params
+        if isinstance(param, click.Option)
+        and "(default" in (param.help or "")
+        and param.show_default not in (False, None)
+        and param.default is not None
+    ]
+    assert not twice, twice

@@ -40,9 +40,9 @@ def problems(figure) -> list[str]:
             small = [t.get_text() for t in axis.get_ticklabels() if t.get_text() and t.get_fontsize() < MIN_FONT_POINTS]
             if small:
                 found.append(f"{title}: tick labels smaller than {MIN_FONT_POINTS} pt: {small}")
-        if ax.get_visible() and (len(ax.get_xticks()) or len(ax.get_yticks())) and not numeric_axes:
-            if not ax.images:  # a confusion matrix has two labelled axes and its counts written in the cells
-                found.append(f"{title}: no axis with numbers")
+        ticked = len(ax.get_xticks()) or len(ax.get_yticks())
+        if ticked and not numeric_axes and not ax.images:  # a confusion matrix: its counts are in its cells
+            found.append(f"{title}: no axis with numbers")
         for legend in legends:
             box = legend.get_window_extent(renderer).shrunk(0.98, 0.98)
             for line in ax.get_lines():
