@@ -21,6 +21,11 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 os.environ.pop("CHURNCTL_SIGNING_KEY", None)
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="churnctl-test-config-")
 
+# Output goes to a captured stream, laid out as for a file (120 columns); pytest-xdist's workers set
+# COLUMNS=80, which churnctl would honour. Tests of other widths set COLUMNS themselves.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
+
 ROOT = Path(__file__).resolve().parent.parent
 # The real bank-churn file: $CHURNCTL_BANK_CSV, else beside the project checkout.
 BANK_CSV = Path(

@@ -6,12 +6,14 @@ import io
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 
@@ -21,18 +23,12 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
-# The width tables are laid out for: the console's (see console()).
-_width = [120]
-
-
 def console() -> Console:
     """The stdout console. Markup is off: column names, categories and paths come from users' files,
     and text such as ``[/bold]`` or ``:warning:`` in them must print as it is, never be parsed (styles are applied
     with :func:`styled`). Its width is the terminal's, or ``$COLUMNS``, or 120 when stdout is a file."""
     width = None if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else 120
-    out = Console(file=sys.stdout, width=width, highlight=False, markup=False, emoji=False)
-    _width[0] = out.width
-    return out
+    return Console(file=sys.stdout, width=width, highlight=False, markup=False, emoji=False)
 
 
 def styled(*parts: str | tuple[str, str]) -> Text:
@@ -97,6 +93,9 @@ def _longest_word(text: str) -> int:
     return max((len(w) for w in text.split()), default=0)
 
 
+NUMBER = re.compile(r"^[-+]?[\d,]*\.?\d+(e[-+]?\d+)?[%×]?$")
+
+
 def table(
     title: str | None,
     columns: list[str],
@@ -104,63 +103,83 @@ def table(
     *,
     optional: tuple[str, ...] = (),
     **kwargs: Any,
-) -> Table:
-    """A table that fits the terminal without splitting a word: every column is at least as wide as its
-    longest word (header included; up to :data:`LONGEST_UNBROKEN` characters), so ids, names, numbers
-    and times are never broken, and text folds between words. When that is wider than the terminal, the
-    ``optional`` columns are left out, in that order, until it fits (the caption says which; ``--format
-    json`` has them all)."""
-    cells = [[fmt(v) for v in row] for row in rows]
-    widths = [
-        min(LONGEST_UNBROKEN, max([_longest_word(column), *(_longest_word(row[i]) for row in cells if i < len(row))]))
-        for i, column in enumerate(columns)
-    ]
-    shown, dropped = list(range(len(columns))), list[str]()
-    for name in optional:
-        if _fits(_build(title, columns, cells, widths, shown, dropped, kwargs), columns, cells, shown):
-            break
-        if name in columns:
-            shown.remove(columns.index(name))
-            dropped.append(name)
-    return _build(title, columns, cells, widths, shown, dropped, kwargs)
+) -> FittedTable:
+    """A table that fits the width it is printed at without splitting a word: every column is at least
+    as wide as its longest word (header included; up to :data:`LONGEST_UNBROKEN` characters), so ids,
+    names, numbers and times are never broken, and text folds between words. When that is wider than
+    the terminal, the ``optional`` columns are left out, in that order, until it fits (the caption says
+    which; ``--format json`` has them all); on a terminal narrower still, names fold, numbers never."""
+    return FittedTable(title, columns, [[fmt(v) for v in row] for row in rows], optional, kwargs)
 
 
-def _fits(built: Table, columns: list[str], cells: list[list[str]], shown: list[int]) -> bool:
-    """Whether ``built`` renders within the width with every word of its headers and cells whole and its
-    right border drawn (drawn to find out: a console crops what does not fit)."""
-    trial = Console(width=_width[0], file=io.StringIO(), highlight=False, markup=False, emoji=False)
-    with trial.capture() as captured:
-        trial.print(built)
-    lines = captured.get().splitlines()
-    text = "\n".join(lines)
-    if not any(line.rstrip().endswith("┓") for line in lines):  # the top right corner: nothing cropped
-        return False
-    words = {w for i in shown for w in columns[i].split()}
-    words |= {w for row in cells for i in shown if i < len(row) for w in row[i].split() if len(w) <= LONGEST_UNBROKEN}
-    return all(w in text for w in words)
+@dataclass
+class FittedTable:
+    """A rich renderable laid out when printed, for the console's width then (see :func:`table`)."""
 
+    title: str | None
+    columns: list[str]
+    cells: list[list[str]]
+    optional: tuple[str, ...]
+    options: dict[str, Any]
 
-def _build(
-    title: str | None,
-    columns: list[str],
-    cells: list[list[str]],
-    widths: list[int],
-    shown: list[int],
-    dropped: list[str],
-    kwargs: dict[str, Any],
-) -> Table:
-    options = dict(kwargs)
-    if dropped:
-        options.setdefault(
-            "caption", f"not shown on a terminal this narrow: {', '.join(dropped)} (--format json has every column)"
-        )
-        options.setdefault("caption_justify", "left")
-    out = Table(title=title, title_justify="left", **options)
-    for i in shown:
-        out.add_column(columns[i], overflow="fold", min_width=widths[i])
-    for row in cells:
-        out.add_row(*(row[i] if i < len(row) else "" for i in shown))
-    return out
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.fitted(options.max_width)
+
+    def fitted(self, width: int) -> Table:
+        words = [
+            min(
+                LONGEST_UNBROKEN,
+                max([_longest_word(c), *(_longest_word(row[i]) for row in self.cells if i < len(row))]),
+            )
+            for i, c in enumerate(self.columns)
+        ]
+        shown, dropped = list(range(len(self.columns))), list[str]()
+        for name in self.optional:
+            if self._fits(self._build(words, shown, dropped), shown, width):
+                break
+            if name in self.columns:
+                shown.remove(self.columns.index(name))
+                dropped.append(name)
+        built = self._build(words, shown, dropped)
+        if self._fits(built, shown, width):
+            return built
+        # Narrower still: the text columns share what the numbers leave, folding inside words.
+        numeric = [all(NUMBER.match(r[i]) for r in self.cells if i < len(r) and r[i]) for i in range(len(words))]
+        text = [i for i in shown if not numeric[i]]
+        left = width - (3 * len(shown) + 1) - sum(words[i] for i in shown if numeric[i])
+        share = max(3, left // max(len(text), 1))
+        return self._build([w if numeric[i] else 1 for i, w in enumerate(words)], shown, dropped, share)
+
+    def _fits(self, built: Table, shown: list[int], width: int) -> bool:
+        """Whether ``built`` renders within ``width`` with every word of its headers and cells whole and its
+        right border drawn (drawn to find out: a console crops what does not fit)."""
+        trial = Console(width=width, file=io.StringIO(), highlight=False, markup=False, emoji=False)
+        with trial.capture() as captured:
+            trial.print(built)
+        lines = captured.get().splitlines()
+        text = "\n".join(lines)
+        if not any(line.rstrip().endswith("┓") for line in lines):  # the top right corner: nothing cropped
+            return False
+        words = {w for i in shown for w in self.columns[i].split()}
+        words |= {
+            w for row in self.cells for i in shown if i < len(row) for w in row[i].split() if len(w) <= LONGEST_UNBROKEN
+        }
+        return all(w in text for w in words)
+
+    def _build(self, widths: list[int], shown: list[int], dropped: list[str], text_width: int | None = None) -> Table:
+        options = dict(self.options)
+        if dropped:
+            options.setdefault(
+                "caption", f"not shown on a terminal this narrow: {', '.join(dropped)} (--format json has every column)"
+            )
+            options.setdefault("caption_justify", "left")
+        out = Table(title=self.title, title_justify="left", **options)
+        for i in shown:
+            most = text_width if text_width is not None and widths[i] == 1 else None
+            out.add_column(self.columns[i], overflow="fold", min_width=widths[i], max_width=most)
+        for row in self.cells:
+            out.add_row(*(row[i] if i < len(row) else "" for i in shown))
+        return out
 
 
 def key_values(title: str | None, pairs: list[tuple[str, object]]) -> Table:
@@ -172,7 +191,7 @@ def key_values(title: str | None, pairs: list[tuple[str, object]]) -> Table:
     return out
 
 
-def metrics_table(metrics: dict[str, Any], title: str = "Metrics") -> Table:
+def metrics_table(metrics: dict[str, Any], title: str = "Metrics") -> FittedTable:
     """The metrics by name, as people read them, each beside the value a score without information
     reaches on the same rows (``--format json`` keeps the keys and the raw numbers)."""
     from churnctl.model.metrics import METRICS, no_skill
@@ -200,7 +219,9 @@ def model_params(params: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in params.items())
 
 
-def importance_table(shares: dict[str, float], spreads: dict[str, float] | None = None, top: int = 15) -> Table | str:
+def importance_table(
+    shares: dict[str, float], spreads: dict[str, float] | None = None, top: int = 15
+) -> FittedTable | str:
     """Permutation importance ranked: share of the ROC-AUC the model loses when a feature is shuffled,
     with its spread over the repeats (± one standard deviation); the ``top`` largest."""
     if not shares:

@@ -433,6 +433,7 @@ def test_tables_never_break_a_number_in_a_narrow_terminal():
     narrow.print(table("t", ["feature", "statistic", "notes"], rows))
     text = narrow.export_text()
     assert "12345.6789" in text  # on one line, whole
+    assert text.splitlines()[1].endswith("┓") and "a b c" in text  # nothing cropped: the names fold instead
 
 
 def test_feature_importance_is_ranked_in_the_text_outputs(cli, artifacts):

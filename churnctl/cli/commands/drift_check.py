@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from churnctl.cli.context import metrics_writer, report_writer, state
 from churnctl.cli.options import Engine, EngineOption, FormatOption, MetricsFileOption, ModelOption, SchedulerOption
 from churnctl.cli.progress import progress_bars
-from churnctl.cli.render import OutputFormat, emit, fmt, styled, table
+from churnctl.cli.render import FittedTable, OutputFormat, emit, fmt, styled, table
 from churnctl.errors import EXIT_DRIFT
 
 if TYPE_CHECKING:
@@ -126,7 +125,7 @@ def render_text(report: DriftReport, out: Console) -> None:
         out.print(styled(("no drift", "bold green")))
 
 
-def _feature_table(report: DriftReport) -> Table:
+def _feature_table(report: DriftReport) -> FittedTable:
     """One row per feature, the most drifted first."""
     ordered = sorted(report.features.items(), key=lambda kv: kv[1].rank)
     rows = []
