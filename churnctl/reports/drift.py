@@ -22,6 +22,9 @@ EFFECTS = {
 }
 
 
+CORRECTIONS = {"bh": "Benjamini–Hochberg", "bonferroni": "Bonferroni"}
+
+
 def _picture(dist: Any, name: str) -> str:
     """The distribution of one feature (or of the churn probabilities, ``name`` "")."""
     if dist is None or not dist.labels:
@@ -133,7 +136,8 @@ def drift_report(report: Any) -> str:
     head = (
         f'<p class="verdict {css}">{esc(verdict)}</p><ul>{rule}</ul>'
         f"<p>{report.n_current:,} current rows against {report.n_reference:,} reference rows of model "
-        f"{esc(report.model_version)}; {esc(report.correction)} correction, alpha {report.alpha}; "
+        f"{esc(report.model_version)}; {esc(CORRECTIONS.get(report.correction, report.correction))} correction"
+        f" across the tests, alpha {report.alpha}; "
         f"{report.share_drifted:.0%} of features drifted.</p>"
         + "".join(f"<p>warning: {esc(w)}</p>" for w in report.warnings)
     )
@@ -166,7 +170,7 @@ def drift_report(report: Any) -> str:
         q = report.performance
         rows = [
             ["ROC-AUC", _f(q.roc_auc), _f(q.roc_auc_reference)],
-            ["PR-AUC", _f(q.pr_auc), _f(q.pr_auc_reference)],
+            ["average precision", _f(q.pr_auc), _f(q.pr_auc_reference)],
             ["churn rate", _f(q.churn_rate), _f(q.churn_rate_reference)],
         ]
         note = f"<p>{q.n_labelled:,} labelled rows{' — DRIFT' if q.drift else ''}.</p>"
