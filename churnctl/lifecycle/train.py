@@ -13,7 +13,7 @@ import pandas as pd
 import sklearn
 
 import churnctl
-from churnctl.config import Settings, TrainSettings
+from churnctl.config import Settings, TrainSettings, parse_policy
 from churnctl.contract.frames import prepare_features
 from churnctl.contract.leaks import LEAK_AUC, feature_powers
 from churnctl.contract.schema import Schema
@@ -28,12 +28,13 @@ from churnctl.model.loading import joblib_bytes
 from churnctl.model.metrics import classification_metrics
 from churnctl.model.predictions import calibrate
 from churnctl.model.search import Selection, select_and_fit
-from churnctl.model.threshold import choose_threshold
 from churnctl.registry import Registry, ids
 from churnctl.registry.events import model_trained_fields
 from churnctl.registry.files import Staged
 from churnctl.registry.store import now
 from churnctl.runtime.progress import Progress, no_progress
+from churnctl.value.campaign import Campaign
+from churnctl.value.policy import choose
 
 log = logging.getLogger("churnctl")
 
@@ -60,6 +61,7 @@ class TrainResult(Result):
     feature_importance_std: dict = field(default_factory=dict)  # their spread over the repeats
     split: dict = field(default_factory=dict)  # how the dataset's rows were split (kind, time ranges)
     cv_kind: str = "stratified"  # the kind of cross-validation folds: stratified, grouped, forward in time
+    threshold_policy: dict = field(default_factory=dict)  # what the threshold policy chose, out of fold
 
 
 def train(
@@ -120,6 +122,7 @@ class Fit:
     calibration: dict[str, Any]
     calibration_brier: dict[str, Any]
     threshold: float
+    threshold_policy: dict[str, Any]  # the policy, what it flags and, with [value] settings, is worth
     test_proba: np.ndarray
     test_metrics: dict
     importance: dict
@@ -143,7 +146,7 @@ def train_locked(
     started = time.monotonic()
     registry.check_pointer_agrees()  # before any work: a pointer naming a lost version, or one the log does not explain
     data = read_training_data(registry, dataset_id)
-    fit = fit_model(data, cfg, model, seed, started, progress)
+    fit = fit_model(data, cfg, model, seed, started, progress, Campaign.from_settings(settings.value))
     version = registry.next_version()
     staged = stage_files(registry, data, fit, cfg, seed)
     manifest = build_manifest(version, data, fit, cfg, model, seed, staged)
@@ -161,7 +164,7 @@ def train_locked(
         cv_roc_auc=chosen.mean_auc,
         cv_roc_auc_std=manifest["cv_roc_auc_std"],
         threshold=fit.threshold,
-        threshold_strategy=str(cfg.threshold),
+        threshold_strategy=fit.threshold_policy["policy"],
         test_metrics=fit.test_metrics,
         candidates=manifest["candidates"],
         current=registry.current(),
@@ -174,6 +177,7 @@ def train_locked(
         feature_importance_std=fit.importance_spread,
         split=manifest["split"],
         cv_kind=manifest["cv_kind"],
+        threshold_policy=fit.threshold_policy,
     )
 
 
@@ -193,9 +197,19 @@ def read_training_data(registry: Registry, dataset_id: str | None) -> TrainingDa
     return TrainingData(dataset_id, manifest, latest, schema, train_frame, test_frame)
 
 
-def fit_model(data: TrainingData, cfg: TrainSettings, model: str, seed: int, started: float, progress: Progress) -> Fit:
-    """Select and fit the pipeline; calibration and threshold from the out-of-fold predictions (never
-    from the test split); test metrics and permutation importance on the test split."""
+def fit_model(
+    data: TrainingData,
+    cfg: TrainSettings,
+    model: str,
+    seed: int,
+    started: float,
+    progress: Progress,
+    campaign: Campaign | None = None,
+) -> Fit:
+    """Select and fit the pipeline; calibration and threshold (by the ``[train] threshold`` policy, with
+    ``campaign`` for the value-based ones) from the out-of-fold predictions, never from the test split;
+    test metrics and permutation importance on the test split."""
+    policy = parse_policy(cfg.threshold)
     schema = data.schema
     X, _ = prepare_features(data.train, schema, source="training split")
     y = data.train[schema.target].to_numpy().astype(int)
@@ -223,7 +237,17 @@ def fit_model(data: TrainingData, cfg: TrainSettings, model: str, seed: int, sta
         times=data.train[schema.time_column] if schema.time_column in data.train.columns else None,
     )
     calibration, calibration_brier = choose_calibration(selection.oof_y, selection.oof_proba, seed)
-    threshold = choose_threshold(selection.oof_y, calibrate(selection.oof_proba, calibration), cfg.threshold)
+    chosen = choose(
+        policy,
+        selection.oof_y,
+        calibrate(selection.oof_proba, calibration),
+        campaign=campaign,
+        values=campaign.values(data.train.iloc[selection.oof_rows], "training split") if campaign else None,
+        base_rows=len(data.train) + len(data.test),
+    )
+    for warning in chosen.warnings:
+        log.warning("%s", warning)
+    threshold = chosen.threshold
     X_test, _ = prepare_features(data.test, schema, source="test split")
     y_test = data.test[schema.target].to_numpy().astype(int)
     test_proba = calibrate(selection.pipeline.predict_proba(X_test)[:, 1], calibration)
@@ -241,7 +265,18 @@ def fit_model(data: TrainingData, cfg: TrainSettings, model: str, seed: int, sta
             selection.chosen.mean_auc,
             f" (the most important feature is {top!r})" if top else "",
         )
-    return Fit(selection, X, calibration, calibration_brier, threshold, test_proba, test_metrics, importance, spread)
+    return Fit(
+        selection,
+        X,
+        calibration,
+        calibration_brier,
+        threshold,
+        chosen.figures,
+        test_proba,
+        test_metrics,
+        importance,
+        spread,
+    )
 
 
 @dataclass
@@ -292,7 +327,8 @@ def build_manifest(
         "selection_rows": selection.selection_rows,
         "n_iter": selection.n_iter,
         "threshold": fit.threshold,
-        "threshold_strategy": str(cfg.threshold),
+        "threshold_strategy": fit.threshold_policy["policy"],
+        "threshold_policy": fit.threshold_policy,
         "calibration": fit.calibration,
         "calibration_brier": fit.calibration_brier,
         "test_metrics": fit.test_metrics,

@@ -74,7 +74,8 @@ class Selection:
     chosen: CandidateScore
     candidates: list[CandidateScore]
     oof_proba: np.ndarray  # out-of-fold probabilities of the chosen candidate ...
-    oof_y: np.ndarray  # ... and the labels of those rows (the selection sample)
+    oof_y: np.ndarray  # ... and the labels of those rows (the selection sample) ...
+    oof_rows: np.ndarray  # ... and their positions in the training split
     selection_rows: int  # rows the search ran on
     n_iter: int | None = None  # trees of the final gradient-boosting fit
     skipped: list[dict] = field(default_factory=list)  # candidates the time budget cut
@@ -177,6 +178,7 @@ def select_and_fit(
         candidates=[s for s, _, _ in scored],
         oof_proba=oof[mask],
         oof_y=search.y[mask],
+        oof_rows=search.rows[mask],
         selection_rows=len(search.y),
         n_iter=_trees_grown(pipeline),
         skipped=skipped,
@@ -192,6 +194,7 @@ class SearchRows:
     y: np.ndarray
     folds: Folds
     sampled: bool  # a stratified sample of a large training split (the final fit uses every row)
+    rows: np.ndarray  # the positions of these rows in the training split
 
 
 def _search_rows(
@@ -221,7 +224,7 @@ def _search_rows(
         groups=groups[keep] if groups is not None else None,
         times=times.iloc[keep] if times is not None else None,
     )
-    return SearchRows(X.iloc[keep] if large else X, y_sel, made, large)
+    return SearchRows(X.iloc[keep] if large else X, y_sel, made, large, keep)
 
 
 Scored = tuple[CandidateScore, np.ndarray, np.ndarray]  # a candidate, its out-of-fold probabilities, their mask

@@ -64,11 +64,24 @@ def test_no_import_cycles():
 # modules (errors, config, logs, the package itself) are below everything.
 BASE = {"churnctl", "churnctl.errors", "churnctl.config", "churnctl.logs"}
 LAYERS = {
-    "cli": {"serve", "lifecycle", "drift", "reports", "model", "data", "contract", "registry", "runtime", "synthetic"},
+    "cli": {
+        "serve",
+        "lifecycle",
+        "drift",
+        "reports",
+        "value",
+        "model",
+        "data",
+        "contract",
+        "registry",
+        "runtime",
+        "synthetic",
+    },
     "serve": {"model", "data", "contract", "registry", "runtime"},
-    "lifecycle": {"drift", "reports", "model", "data", "contract", "registry", "runtime", "synthetic"},
-    "reports": {"drift", "model", "data", "contract", "runtime"},
-    "drift": {"model", "data", "contract", "runtime"},  # never the registry: callers load what it needs
+    "lifecycle": {"drift", "reports", "value", "model", "data", "contract", "registry", "runtime", "synthetic"},
+    "reports": {"drift", "value", "model", "data", "contract", "runtime"},
+    "drift": {"value", "model", "data", "contract", "runtime"},  # never the registry: callers load what it needs
+    "value": {"model", "data", "contract", "runtime"},  # the money of a campaign: never the registry
     "model": {"data", "contract", "registry", "runtime"},
     "data": {"contract", "registry", "runtime"},
     "contract": {"runtime"},
