@@ -23,6 +23,15 @@ MetricsFileOption = Annotated[
         "textfile collector).",
     ),
 ]
+ValueOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--value",
+        metavar="KEY=VALUE",
+        help="A [value] setting for this run (repeat for more): customer_value, customer_value_column, "
+        "value_horizon, contact_cost, incentive_cost, acceptance_rate (a share, or beta:A,B).",
+    ),
+]
 ModelOption = Annotated[Optional[str], typer.Option("--model", help="Model version, e.g. v0003 (default: current).")]
 
 

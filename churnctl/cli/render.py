@@ -234,3 +234,69 @@ def importance_table(
     more = f" (top {top} of {len(ranked)})" if len(ranked) > top else ""
     title = f"Feature importance: share of the ROC-AUC lost when shuffled{more}"
     return table(title, ["#", "feature", "share", "spread"], rows)
+
+
+def deciles_table(rows: list[dict[str, Any]]) -> FittedTable:
+    """Lift and cumulative gains by decile of churn probability."""
+    return table(
+        "Lift by decile (highest churn probability first)",
+        ["decile", "rows", "churners", "churn rate", "lift", "churners found", "cumulative lift"],
+        [
+            [
+                r["decile"],
+                f"{r['rows']:,}",
+                f"{r['churners']:,}",
+                "–" if r["churn_rate"] is None else f"{r['churn_rate']:.1%}",
+                "–" if r["lift"] is None else f"{r['lift']:.2f}×",
+                f"{r['cumulative_gain']:.1%}",
+                "–" if r["cumulative_lift"] is None else f"{r['cumulative_lift']:.2f}×",
+            ]
+            for r in rows
+        ],
+        optional=("cumulative lift", "rows"),
+    )
+
+
+def money(amount: float) -> str:
+    return f"{amount:,.0f}" if abs(amount) >= 100 else f"{amount:,.2f}"
+
+
+def value_table(value: dict[str, Any]) -> FittedTable:
+    """The campaign's profit: at the model's threshold, at the best one, the references, and the EMP."""
+    n = max(int(value["n_rows"]), 1)
+
+    def line(name: str, threshold: float | None, contacted: int, profit: float) -> list[str]:
+        return [
+            name,
+            "–" if threshold is None else f"{threshold:.4f}",
+            f"{contacted:,} ({contacted / n:.1%})",
+            money(profit),
+            money(profit / n),
+        ]
+
+    at, best = value["at_threshold"], value["best"]
+    rows = [
+        line("model's threshold", at["threshold"], at["contacted"], at["profit"]),
+        line("most profitable", best["threshold"], best["contacted"], best["profit"]),
+        line("contact everyone", 0.0, n, value["contact_everyone_profit"]),
+        line("a perfect model", None, 0, value["perfect_model_profit"]),
+    ]
+    rows[-1][2] = "the churners"
+    emp = value.get("emp")
+    caption = describe_campaign(value["campaign"])
+    if emp:
+        caption += f"; EMP {money(emp['emp_per_customer'])} per customer at {emp['share']:.1%} contacted"
+    return table(
+        f"Campaign profit on {n:,} customers",
+        ["contacting", "threshold", "customers", "profit", "per customer"],
+        rows,
+        optional=("threshold",),
+        caption=caption,
+        caption_justify="left",
+    )
+
+
+def describe_campaign(campaign: dict[str, Any]) -> str:
+    from churnctl.value.campaign import Campaign
+
+    return Campaign.from_dict(campaign).describe()

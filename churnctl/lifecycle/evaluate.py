@@ -18,6 +18,8 @@ from churnctl.model.metrics import classification_metrics
 from churnctl.model.scorer import Scorer
 from churnctl.registry import Registry
 from churnctl.runtime.engine import Engine, LocalEngine
+from churnctl.value.campaign import Campaign
+from churnctl.value.profit import deciles, value_report
 
 
 @dataclass
@@ -30,6 +32,8 @@ class EvaluateResult(Result):
     feature_importance_std: dict = field(default_factory=dict)
     split: dict | None = None  # the test split: how it was drawn (None for --data)
     twins_in_training: int | None = None  # test rows with an identical twin among the training rows
+    deciles: list[dict] = field(default_factory=list)  # lift and cumulative gains by decile of probability
+    value: dict | None = None  # with [value] settings: the profit at the threshold, the best, the curve, EMP
     labels: Any = field(default=None, repr=False)  # the rows' 0/1 labels and churn probabilities,
     probabilities: Any = field(default=None, repr=False)  # for reports (not part of the JSON document)
 
@@ -44,6 +48,8 @@ class EvaluateResult(Result):
             "feature_importance_std": self.feature_importance_std,
             "split": self.split,
             "twins_in_training": self.twins_in_training,
+            "deciles": self.deciles,
+            "value": self.value,
         }
 
 
@@ -56,26 +62,41 @@ class EvaluatePartial:
     proba: np.ndarray
     unseen: dict[str, dict[str, int]]
     unlabelled: int
+    values: np.ndarray | None = None  # each labelled row's customer value, with a campaign
 
 
-def evaluate_part(part: Part, offset: int, job: Scorer) -> EvaluatePartial:
-    """Score one part of labelled data with the version ``job``, in batches; rows without a label are
+@dataclass
+class EvaluateJob:
+    """What every part is scored with: the version, and the campaign whose customer values to read."""
+
+    scorer: Scorer
+    campaign: Campaign | None = None
+
+
+def evaluate_part(part: Part, offset: int, job: EvaluateJob) -> EvaluatePartial:
+    """Score one part of labelled data with the version of ``job``, in batches; rows without a label are
     counted and left out (their features are checked all the same, and rows are numbered as in the file)."""
     del offset
-    ys, probas, n_rows, unlabelled = [], [], 0, 0
+    scorer, campaign = job.scorer, job.campaign
+    ys, probas, values, n_rows, unlabelled = [], [], [], 0, 0
     unseen: dict[str, dict[str, int]] = {}
     with part.fetched() as local:
-        for batch in iter_labelled(local, job.schema):
-            X, batch_unseen = prepare_features(batch.frame, job.schema, source=part.name, row_offset=batch.row_offset)
+        for batch in iter_labelled(local, scorer.schema, extra=campaign.columns if campaign else ()):
+            X, batch_unseen = prepare_features(
+                batch.frame, scorer.schema, source=part.name, row_offset=batch.row_offset
+            )
             X = X.loc[batch.labelled]
             merge_unseen(unseen, batch_unseen)
             ys.append(batch.y[batch.labelled].astype(int))
-            probas.append(job.predict_proba(X) if len(X) else np.empty(0))
+            probas.append(scorer.predict_proba(X) if len(X) else np.empty(0))
+            if campaign is not None:
+                values.append(campaign.values(batch.frame.loc[batch.labelled], part.name))
             n_rows += len(batch.frame)
             unlabelled += int((~batch.labelled).sum())
     y_all = np.concatenate(ys) if ys else np.empty(0, dtype=int)
     proba = np.concatenate(probas) if probas else np.empty(0)
-    return EvaluatePartial(n_rows, y_all, proba, unseen, unlabelled)
+    kept = np.concatenate(values) if values else (np.empty(0) if campaign is not None else None)
+    return EvaluatePartial(n_rows, y_all, proba, unseen, unlabelled, kept)
 
 
 def evaluate(
@@ -89,17 +110,21 @@ def evaluate(
     """A version's metrics on its dataset's test split, or on the labelled rows of ``data`` (a file,
     folder, glob or URL of parts, scored on ``engine``; default: this process)."""
     model = Scorer.load(registry, settings, version, eager=True)
+    campaign = Campaign.from_settings(settings.value)
     if data is None:
         rows = test_split(registry, model.manifest["dataset_id"], model.schema)
         X, unseen = prepare_features(rows.frame, model.schema, source=rows.described)
         y, proba, described, warnings = rows.y, model.predict_proba(X), rows.described, rows.warnings
         split, twins = rows.split, rows.twins
+        values = campaign.values(rows.frame, rows.described) if campaign else None
     else:
-        parts = (engine or LocalEngine()).map_parts(evaluate_part, resolve(data).parts, model)
+        job = EvaluateJob(model, campaign)
+        parts = (engine or LocalEngine()).map_parts(evaluate_part, resolve(data).parts, job)
         if sum(p.n_rows for p in parts) == 0:
             raise DataError(f"{data} has a header but no data rows")
         y = np.concatenate([p.y for p in parts])
         proba = np.concatenate([p.proba for p in parts])
+        values = np.concatenate([p.values for p in parts if p.values is not None]) if campaign else None
         unseen = {}
         for part in parts:
             merge_unseen(unseen, part.unseen)
@@ -113,6 +138,9 @@ def evaluate(
     metrics = classification_metrics(y, proba, model.threshold)
     if metrics["roc_auc"] is None:
         warnings.append("the data hold only one class: ROC-AUC and PR-AUC are undefined")
+    money = None
+    if campaign is not None and values is not None:
+        money = value_report(y, proba, values, campaign, model.threshold).to_dict()
     return EvaluateResult(
         model_version=model.version,
         data=described,
@@ -122,6 +150,8 @@ def evaluate(
         feature_importance_std=model.manifest.get("feature_importance_std") or {},
         split=split,
         twins_in_training=twins,
+        deciles=deciles(y, proba),
+        value=money,
         labels=y,
         probabilities=proba,
     )

@@ -13,7 +13,7 @@ import pandas as pd
 import sklearn
 
 import churnctl
-from churnctl.config import Settings, TrainSettings, parse_policy
+from churnctl.config import Policy, Settings, TrainSettings, parse_policy
 from churnctl.contract.frames import prepare_features
 from churnctl.contract.leaks import LEAK_AUC, feature_powers
 from churnctl.contract.schema import Schema
@@ -34,7 +34,7 @@ from churnctl.registry.files import Staged
 from churnctl.registry.store import now
 from churnctl.runtime.progress import Progress, no_progress
 from churnctl.value.campaign import Campaign
-from churnctl.value.policy import choose
+from churnctl.value.policy import Chosen, choose
 
 log = logging.getLogger("churnctl")
 
@@ -237,16 +237,7 @@ def fit_model(
         times=data.train[schema.time_column] if schema.time_column in data.train.columns else None,
     )
     calibration, calibration_brier = choose_calibration(selection.oof_y, selection.oof_proba, seed)
-    chosen = choose(
-        policy,
-        selection.oof_y,
-        calibrate(selection.oof_proba, calibration),
-        campaign=campaign,
-        values=campaign.values(data.train.iloc[selection.oof_rows], "training split") if campaign else None,
-        base_rows=len(data.train) + len(data.test),
-    )
-    for warning in chosen.warnings:
-        log.warning("%s", warning)
+    chosen = _threshold(policy, selection, calibration, data, campaign)
     threshold = chosen.threshold
     X_test, _ = prepare_features(data.test, schema, source="test split")
     y_test = data.test[schema.target].to_numpy().astype(int)
@@ -277,6 +268,24 @@ def fit_model(
         importance,
         spread,
     )
+
+
+def _threshold(
+    policy: Policy, selection: Selection, calibration: dict[str, Any], data: TrainingData, campaign: Campaign | None
+) -> Chosen:
+    """The threshold of ``policy`` on the calibrated out-of-fold predictions (with the customers' values
+    for a campaign; a budget is spent on a customer base as large as the dataset)."""
+    chosen = choose(
+        policy,
+        selection.oof_y,
+        calibrate(selection.oof_proba, calibration),
+        campaign=campaign,
+        values=campaign.values(data.train.iloc[selection.oof_rows], "training split") if campaign else None,
+        base_rows=len(data.train) + len(data.test),
+    )
+    for warning in chosen.warnings:
+        log.warning("%s", warning)
+    return chosen
 
 
 @dataclass

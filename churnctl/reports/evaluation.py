@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from matplotlib.ticker import PercentFormatter
 
 from churnctl.model.metrics import METRICS, no_skill
-from churnctl.reports.page import document, esc, figure, legend_above, plot, svg, table_html
+from churnctl.reports.page import document, esc, figure, legend_above, number_axis, plot, svg, table_html
 
 BLUE, RED, GREY = "#2f6db5", "#c4422b", "#8a94a3"
 HEADLINE = ("roc_auc", "pr_auc", "top_decile_lift", "precision", "recall", "f1", "accuracy", "brier", "ece", "log_loss")
@@ -33,8 +34,12 @@ def evaluation_report(result: Any) -> str:
     sections = [
         ("Headline", _headline(metrics, threshold)),
         ("Plots", f'<div class="grid">{"".join(plots)}</div>'),
+        ("Lift by decile", _deciles(getattr(result, "deciles", None) or [])),
         ("Feature importance", _importance(importance)),
     ]
+    value = getattr(result, "value", None)
+    if value:
+        sections.insert(1, ("Campaign profit", _campaign(value)))
     subtitle = f"model {version} on {data}: {len(y):,} labelled rows, churn rate {y.mean():.1%}"
     split = getattr(result, "split", None)
     if split:
@@ -147,8 +152,6 @@ def _headline(metrics: dict, threshold: float) -> str:
 def _importance(importance: dict[str, float]) -> str:
     if not importance:
         return "<p>Not measured for this version (its training ran out of time budget).</p>"
-    from matplotlib.ticker import PercentFormatter
-
     ranked = sorted(importance.items(), key=lambda kv: kv[1])[-20:]
     fig, ax = figure(6.4, 0.3 * len(ranked) + 0.8)
     ax.barh([name.replace("$", r"\$") for name, _ in ranked], [share for _, share in ranked], color=BLUE)
@@ -156,3 +159,90 @@ def _importance(importance: dict[str, float]) -> str:
     ax.set_xlabel("share of the ROC-AUC lost when the feature is shuffled")
     caption = "permutation importance on the held-out test rows at training"
     return plot("Permutation importance", svg(fig), caption)
+
+
+def _deciles(rows: list[dict]) -> str:
+    header = ["decile", "rows", "churners", "churn rate", "lift", "churners found", "cumulative lift"]
+    body = [
+        [
+            r["decile"],
+            f"{r['rows']:,}",
+            f"{r['churners']:,}",
+            "–" if r["churn_rate"] is None else f"{r['churn_rate']:.1%}",
+            "–" if r["lift"] is None else f"{r['lift']:.2f}×",
+            f"{r['cumulative_gain']:.1%}",
+            "–" if r["cumulative_lift"] is None else f"{r['cumulative_lift']:.2f}×",
+        ]
+        for r in rows
+    ]
+    note = "<p>Customers in tenths by churn probability, highest first; lift is a tenth's churn rate over all.</p>"
+    return note + table_html(header, body)
+
+
+def _money(amount: float) -> str:
+    return f"{amount:,.0f}" if abs(amount) >= 100 else f"{amount:,.2f}"
+
+
+def _campaign(value: dict) -> str:
+    """The campaign's profit at the model's threshold and at the best one, the references, and the
+    profit curve over the share contacted."""
+    from churnctl.value.campaign import Campaign
+
+    n = max(int(value["n_rows"]), 1)
+    at, best, emp = value["at_threshold"], value["best"], value.get("emp")
+    rows = [
+        [
+            "at the model's threshold",
+            f"{at['threshold']:.4f}",
+            f"{at['contacted']:,} ({at['share']:.1%})",
+            _money(at["profit"]),
+            _money(at["profit_per_customer"]),
+        ],
+        [
+            "most profitable",
+            "–" if best["threshold"] is None else f"{best['threshold']:.4f}",
+            f"{best['contacted']:,} ({best['share']:.1%})",
+            _money(best["profit"]),
+            _money(best["profit_per_customer"]),
+        ],
+        [
+            "contact everyone",
+            "0",
+            f"{n:,} (100%)",
+            _money(value["contact_everyone_profit"]),
+            _money(value["contact_everyone_profit"] / n),
+        ],
+        [
+            "a perfect model",
+            "–",
+            "the churners",
+            _money(value["perfect_model_profit"]),
+            _money(value["perfect_model_profit"] / n),
+        ],
+    ]
+    text = f"<p>{esc(Campaign.from_dict(value['campaign']).describe())}.</p>"
+    if emp:
+        text += (
+            "<p>Expected maximum profit (EMP, over the acceptance rate's distribution): "
+            f"{_money(emp['emp_per_customer'])} per customer, contacting {emp['share']:.1%}.</p>"
+        )
+    table = table_html(["contacting", "threshold", "customers", "profit", "per customer"], rows)
+    return text + table + f'<div class="grid">{_profit_plot(value)}</div>'
+
+
+def _profit_plot(value: dict) -> str:
+    curve = value["curve"]
+    fig, ax = figure(6.4, 3.4)
+    ax.plot([p["share"] for p in curve], [p["profit_per_customer"] for p in curve], color=BLUE, label="profit")
+    ax.axhline(0, color=GREY, linewidth=0.8)
+    at, best = value["at_threshold"], value["best"]
+    ax.axvline(at["share"], color="black", linewidth=1, label=f"model's threshold ({at['share']:.0%})")
+    if best["threshold"] is not None:
+        ax.axvline(
+            best["share"], color=RED, linestyle="--", linewidth=1, label=f"most profitable ({best['share']:.0%})"
+        )
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set(xlabel="share of customers contacted (highest churn probability first)", ylabel="profit per customer")
+    number_axis(ax.yaxis)
+    legend_above(ax, columns=3)
+    return plot("Profit over the share contacted", svg(fig), "expected over acceptance, on the labelled rows")

@@ -27,6 +27,15 @@ METRICS = {  # name: (help, labels), the whole vocabulary of the files churnctl 
     "churnctl_model_brier": ("Brier score of a model version on the rows just evaluated.", ("version",)),
     "churnctl_model_ece": ("Expected calibration error of a model version on the rows just evaluated.", ("version",)),
     "churnctl_evaluated_rows": ("Labelled rows the last evaluation used.", ("version",)),
+    "churnctl_model_profit_per_customer": (
+        "Campaign profit per customer on the rows just evaluated ([value] settings), at the model's threshold "
+        "or at the most profitable one.",
+        ("version", "at"),
+    ),
+    "churnctl_model_emp_per_customer": (
+        "Expected maximum profit (EMP) per customer on the rows just evaluated.",
+        ("version",),
+    ),
     "churnctl_drift_detected": ("1 when the last drift check detected drift, else 0.", ()),
     "churnctl_drift_insufficient_data": ("1 when the last drift check had too few rows for a verdict.", ()),
     "churnctl_share_features_drifted": ("Share of features that drifted in the last drift check.", ()),
@@ -72,6 +81,16 @@ def values(command: str, result: Any, current: str | None) -> dict[str, list[tup
         for key in ("pr_auc", "brier", "ece"):
             put(f"churnctl_model_{key}", m.get(key), version=version)
         put("churnctl_evaluated_rows", m.get("n_rows"), version=version)
+        if result.value:
+            for at in ("at_threshold", "best"):
+                put(
+                    "churnctl_model_profit_per_customer",
+                    result.value[at]["profit_per_customer"],
+                    version=version,
+                    at=at,
+                )
+            if result.value.get("emp"):
+                put("churnctl_model_emp_per_customer", result.value["emp"]["emp_per_customer"], version=version)
     elif command == "drift-check":
         put("churnctl_drift_detected", float(result.drift_detected))
         put("churnctl_drift_insufficient_data", float(result.status == "insufficient_data"))

@@ -79,6 +79,11 @@ class Campaign:
             "acceptance_beta": list(self.acceptance_beta) if self.acceptance_beta else None,
         }
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns of the data the customer values come from (none for one value)."""
+        return (self.value_column,) if self.value_column else ()
+
     def describe(self) -> str:
         value = (
             f"{self.customer_value:,.2f} per customer retained"

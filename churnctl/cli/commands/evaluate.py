@@ -9,8 +9,26 @@ import typer
 from rich.console import Console
 
 from churnctl.cli.context import metrics_writer, report_writer, state
-from churnctl.cli.options import Engine, EngineOption, FormatOption, MetricsFileOption, ModelOption, SchedulerOption
-from churnctl.cli.render import OutputFormat, emit, fmt, importance_table, metrics_table, table
+from churnctl.cli.options import (
+    Engine,
+    EngineOption,
+    FormatOption,
+    MetricsFileOption,
+    ModelOption,
+    SchedulerOption,
+    ValueOption,
+)
+from churnctl.cli.render import (
+    OutputFormat,
+    deciles_table,
+    emit,
+    fmt,
+    importance_table,
+    metrics_table,
+    table,
+    value_table,
+)
+from churnctl.config import value_options
 from churnctl.errors import UsageError
 
 
@@ -32,10 +50,15 @@ def evaluate_command(
         Optional[Path],
         typer.Option("--report", metavar="FILE.html", help="Also write a self-contained HTML report with plots."),
     ] = None,
+    value: ValueOption = None,
 ) -> None:
     """Evaluate a model version on its test split or on a labelled file.
 
+    With [value] settings (or --value), also the campaign's profit: at the model's threshold, at the
+    best one, as a curve over the share contacted, and the expected maximum profit (EMP).
+
     Examples: churnctl evaluate --model v0002 --data labelled-march.csv;
+    churnctl evaluate --value customer_value=1200 --value contact_cost=5 --value incentive_cost=50;
     churnctl evaluate --data 's3://bucket/labelled/2026-11/*.parquet' --engine dask --scheduler tcp://host:8786
     """
     from churnctl.lifecycle.evaluate import evaluate
@@ -46,7 +69,8 @@ def evaluate_command(
     if engine != "local" and data is None:
         raise UsageError("--engine dask goes with --data", hint="the test split is scored in this process")
     with open_engine(engine.value, scheduler) as runner:
-        result = evaluate(st.registry, st.settings, version=model, data=data, engine=runner)
+        settings = value_options(st.settings, value)
+        result = evaluate(st.registry, settings, version=model, data=data, engine=runner)
     write_metrics("evaluate", result, st.registry.current)
     write_report(result)
 
@@ -57,6 +81,9 @@ def evaluate_command(
                 f"split: {result.split.get('kind', 'stratified random')}; test rows with an identical twin in "
                 f"training: {result.twins_in_training}"
             )
+        out.print(deciles_table(result.deciles))
+        if result.value is not None:
+            out.print(value_table(result.value))
         out.print(importance_table(result.feature_importance, result.feature_importance_std))
         bins = result.metrics.get("reliability") or []
         if bins:
