@@ -13,12 +13,13 @@ import typer
 from rich.console import Console
 
 from churnctl.cli.context import state
-from churnctl.cli.options import Engine, EngineOption, ModelOption, SchedulerOption
+from churnctl.cli.options import Engine, EngineOption, ModelOption, SchedulerOption, ValueOption
 from churnctl.cli.progress import progress_bars
-from churnctl.cli.render import OutputFormat, emit, key_values, table
+from churnctl.cli.render import OutputFormat, emit, key_values, money, table
 from churnctl.errors import UsageError
 
 if TYPE_CHECKING:
+    from churnctl.config import Settings
     from churnctl.lifecycle.predict_batch import PredictFileResult
     from churnctl.model.scorer import PredictRowsResult
 
@@ -70,11 +71,34 @@ def predict_command(
             "array, or JSON Lines]; with --input, the summary format.",
         ),
     ] = None,
+    rank: Annotated[
+        bool,
+        typer.Option(
+            "--rank",
+            help="With --input: the campaign list instead, customers ranked by the expected net value of "
+            "contacting them ([value] settings), with the cumulative cost and expected saving.",
+        ),
+    ] = False,
+    top: Annotated[
+        Optional[int],
+        typer.Option("--top", metavar="K", min=1, help="With --input: only the K customers most worth contacting."),
+    ] = None,
+    budget: Annotated[
+        Optional[float],
+        typer.Option(
+            "--budget",
+            metavar="AMOUNT",
+            help="With --input: only the customers this budget pays for, in expected cost (contact, plus "
+            "the incentive when taken), best first, while contacting still gains.",
+        ),
+    ] = None,
+    value: ValueOption = None,
 ) -> None:
     """Score customers: JSON rows (--json) or a CSV/Parquet batch (--input).
 
     Examples: churnctl predict --json row.json; cat rows.jsonl | churnctl predict --json - --format jsonl;
-    churnctl predict --input batch.csv --output scored.parquet; churnctl predict --input - < batch.csv
+    churnctl predict --input batch.csv --output scored.parquet; churnctl predict --input - < batch.csv;
+    churnctl predict --input customers.csv --top 500 --output call-list.csv
     """
     if output is not None and str(output) == "-":
         output = None  # stdout
@@ -89,13 +113,18 @@ def predict_command(
         raise UsageError(
             "--explain goes with --json", hint="explain a few rows: churnctl predict --json rows.json --explain"
         )
+    ranked = rank or top is not None or budget is not None
+    if ranked and json_rows is not None:
+        raise UsageError("--rank, --top and --budget go with --input", hint="rank a file of customers")
+    if budget is not None and not budget > 0:
+        raise UsageError(f"--budget {budget} is out of range: expected a positive amount")
     if json_rows is not None:
         if output is not None:
             raise UsageError("--output goes with --input; --json writes its predictions to stdout")
         _predict_json(ctx, json_rows, model, explain, format)
     else:
         assert input is not None
-        _predict_input(ctx, input, output, model, engine, scheduler, format)
+        _predict_input(ctx, input, output, model, engine, scheduler, format, (top, budget, value) if ranked else None)
 
 
 def _predict_json(
@@ -132,10 +161,11 @@ def _predict_input(
     engine: Engine,
     scheduler: str | None,
     format: PredictFormat | None,
+    ranked: tuple[int | None, float | None, list[str] | None] | None = None,
 ) -> None:
     if format is PredictFormat.jsonl:
         raise UsageError("--format jsonl goes with --json; --input writes CSV or Parquet rows")
-    if output is None and format is PredictFormat.json:
+    if output is None and format is PredictFormat.json and ranked is None:
         raise UsageError(
             "without --output the scored rows go to stdout as CSV, so there is no room for a JSON summary",
             hint="add --output FILE to get a JSON summary",
@@ -144,7 +174,7 @@ def _predict_input(
     from churnctl.lifecycle.predict_batch import predict_file
     from churnctl.runtime.engine import open_engine
 
-    if engine != "local":
+    if engine != "local" and ranked is None:
         if input == "-" or output is None:
             raise UsageError(
                 "--engine dask reads files and writes a folder",
@@ -154,22 +184,64 @@ def _predict_input(
 
         check_output_folder(output)  # before a cluster starts
     st = state(ctx)
+    settings, ranking = st.settings, None
+    if ranked is not None:
+        settings, ranking = _ranking(st.settings, *ranked)
     with progress_bars(ctx) as progress, spooled_stdin(input) as source, open_engine(engine.value, scheduler) as runner:
         result = predict_file(
             st.registry,
-            st.settings,
+            settings,
             source,
             output=str(output) if output else None,
             version=model,
             progress=progress,
             engine=runner,
             label="stdin" if input == "-" else None,
+            ranking=ranking,
+            return_list=format is PredictFormat.json,
         )
-    if output is not None:  # else the scored rows went to stdout
+    if output is not None or result.customers is not None:  # else the rows went to stdout
         emit(result, OutputFormat(format or "text"), partial(_summary_text, result))
 
 
+def _ranking(settings: Settings, top: int | None, budget: float | None, value: list[str] | None) -> tuple:
+    """The settings with --value applied, and the ranking of --rank, --top and --budget."""
+    from churnctl.config import value_options
+    from churnctl.lifecycle.predict_batch import Ranking
+    from churnctl.value.campaign import Campaign
+
+    settings = value_options(settings, value)
+    campaign = Campaign.from_settings(settings.value)
+    if campaign is None:
+        raise UsageError(
+            "--rank, --top and --budget rank customers by the money a contact is worth, and no customer value is set",
+            hint="set [value] customer_value (or customer_value_column), contact_cost and incentive_cost, or "
+            "pass --value customer_value=... --value contact_cost=...",
+        )
+    return settings, Ranking(campaign, top, budget)
+
+
 def _summary_text(result: PredictFileResult, out: Console) -> None:
+    if result.contact is not None:
+        c = result.contact
+        out.print(
+            key_values(
+                f"Campaign list from {result.n_rows:,} customers scored by model {result.model_version}",
+                [
+                    ("output", result.output or "(in the JSON document)"),
+                    ("customers to contact", f"{c['customers']:,}"),
+                    ("expected cost", money(c["expected_cost"])),
+                    ("expected saving", money(c["expected_saving"])),
+                    (
+                        "ends",
+                        {"budget": "at the budget", "no gain": "where contacting stops paying"}.get(
+                            c["stopped"] or "", "at --top" if c["top"] else "with every customer"
+                        ),
+                    ),
+                ],
+            )
+        )
+        return
     out.print(
         key_values(
             f"Scored {result.n_rows} rows with model {result.model_version}",
