@@ -76,6 +76,10 @@ class RetrainSettings:
     max_p_value: float = 0.05  # one-sided bootstrap p-value that the challenger is not better
     min_roc_auc: float = 0.0  # absolute floors the challenger must pass
     min_pr_auc: float = 0.0
+    # What the challenger must beat the champion on: "roc_auc", or "expected_profit" (the campaign's profit
+    # at each model's own threshold, [value] settings) by min_profit_gain per customer.
+    metric: str = "roc_auc"
+    min_profit_gain: float = 0.0
     keep_versions: int = 20  # model versions kept; the current and previous champion never pruned
     seed: int = 42
 

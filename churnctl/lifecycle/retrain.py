@@ -45,7 +45,7 @@ from churnctl.data.labelled import iter_labelled
 from churnctl.data.sources import Part, is_url, resolve
 from churnctl.data.split import row_groups, split_rows
 from churnctl.drift.monitor import DriftReport
-from churnctl.errors import DataError
+from churnctl.errors import DataError, UsageError
 from churnctl.lifecycle.drift_check import drift_monitor
 from churnctl.lifecycle.results import Result
 from churnctl.lifecycle.train import train_locked
@@ -53,6 +53,8 @@ from churnctl.model.compare import compare
 from churnctl.model.scorer import Scorer
 from churnctl.registry import Registry
 from churnctl.registry.ids import stored_version
+from churnctl.value.campaign import Campaign
+from churnctl.value.profit import paired_profit_pvalue
 
 log = logging.getLogger("churnctl")
 MIN_HOLDOUT_CLASS = 10  # churners and non-churners each in the holdout, for a comparison that means anything
@@ -110,13 +112,14 @@ def processed_hashes(registry: Registry) -> set[str]:
     return done
 
 
-def read_new_rows(parts: list[Part], schema: Schema) -> pd.DataFrame:
+def read_new_rows(parts: list[Part], schema: Schema, values: tuple[str, ...] = ()) -> pd.DataFrame:
     """The labelled rows of the new parts, typed by the champion's schema: features, the identifier
-    columns present, and the 0/1 target (rows without a label are left out)."""
+    columns present, the columns of customer ``values`` (numbers), and the 0/1 target (rows without a
+    label are left out)."""
     frames = []
     for part in parts:
         with part.fetched() as local:
-            extra = tuple(c for c in (schema.group_column, schema.time_column) if c is not None)
+            extra = tuple(c for c in (schema.group_column, schema.time_column, *values) if c is not None)
             for batch in iter_labelled(
                 local, schema, purpose="retrain", hint=RETRAIN_HINT, identifiers=True, extra=extra
             ):
@@ -128,6 +131,9 @@ def read_new_rows(parts: list[Part], schema: Schema) -> pd.DataFrame:
                         typed[name] = to_text(frame[name]).to_numpy()
                 if schema.time_column is not None and schema.time_column in frame.columns:
                     typed[schema.time_column] = time_column(schema.time_column, frame[schema.time_column])[1]
+                for name in values:
+                    if name not in typed.columns and name in frame.columns:
+                        typed[name] = pd.to_numeric(frame[name], errors="coerce").to_numpy()
                 typed[schema.target] = batch.y[batch.labelled].astype("int8")
                 frames.append(typed)
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -259,36 +265,90 @@ class Decision:
     metrics: dict
 
 
-def decide(champion: Scorer, challenger: Scorer, holdout: pd.DataFrame, cfg: RetrainSettings) -> Decision:
-    """Both models on the same holdout: promote only if the challenger's ROC-AUC beats the champion's by
-    ``min_improvement``, the paired bootstrap says the gain is not chance, and it passes the floors."""
+def decide(
+    champion: Scorer, challenger: Scorer, holdout: pd.DataFrame, cfg: RetrainSettings, campaign: Campaign | None = None
+) -> Decision:
+    """Both models on the same holdout: promote only if the challenger beats the champion on
+    ``[retrain] metric`` — ROC-AUC by ``min_improvement``, or the campaign's expected profit at each
+    model's own threshold by ``min_profit_gain`` per customer — the paired bootstrap says the gain is not
+    chance, and it passes the floors."""
     y = holdout[champion.schema.target].to_numpy().astype(int)
-    paired = compare(champion, challenger, holdout, y, "holdout", bootstrap=cfg.bootstrap, seed=cfg.seed)
+    by_profit = cfg.metric == "expected_profit"
+    paired = compare(
+        champion, challenger, holdout, y, "holdout", bootstrap=0 if by_profit else cfg.bootstrap, seed=cfg.seed
+    )
     champion_metrics, challenger_metrics = paired.metrics[champion.version], paired.metrics[challenger.version]
     gain = challenger_metrics["roc_auc"] - champion_metrics["roc_auc"]
-    p_value = paired.p_value
     metrics = {
         "holdout_rows": len(y),
+        "metric": cfg.metric,
         "champion": champion_metrics,
         "challenger": challenger_metrics,
         "roc_auc_gain": gain,
-        "bootstrap_p_value": p_value,
+        "bootstrap_p_value": paired.p_value,
     }
+    if by_profit:
+        if campaign is None:
+            raise UsageError("[retrain] metric = expected_profit needs [value] settings")
+        failures, won = _profit_gate(
+            champion, challenger, paired.scores, y, campaign.values(holdout, "holdout"), campaign, cfg, metrics
+        )
+    else:
+        failures, won = (
+            _roc_auc_gate(gain, paired.p_value, cfg),
+            (
+                f"challenger ROC-AUC {challenger_metrics['roc_auc']:.4f} beats the champion's "
+                f"{champion_metrics['roc_auc']:.4f} by {gain:+.4f}"
+                + (f" (bootstrap p = {paired.p_value:.3f})" if paired.p_value is not None else "")
+            ),
+        )
+    if challenger_metrics["roc_auc"] < cfg.min_roc_auc:
+        failures.append(f"ROC-AUC {challenger_metrics['roc_auc']:.4f} below the floor {cfg.min_roc_auc}")
+    if challenger_metrics["pr_auc"] < cfg.min_pr_auc:
+        failures.append(f"PR-AUC {challenger_metrics['pr_auc']:.4f} below the floor {cfg.min_pr_auc}")
+    return Decision("rejected" if failures else "promoted", "; ".join(failures) or won, metrics)
+
+
+def _roc_auc_gate(gain: float, p_value: float | None, cfg: RetrainSettings) -> list[str]:
     failures = []
     if gain < cfg.min_improvement:
         failures.append(f"ROC-AUC gain {gain:+.4f} is below the required {cfg.min_improvement:.4f}")
     if p_value is not None and p_value > cfg.max_p_value:
         failures.append(f"paired bootstrap p-value {p_value:.3f} > {cfg.max_p_value}")
-    if challenger_metrics["roc_auc"] < cfg.min_roc_auc:
-        failures.append(f"ROC-AUC {challenger_metrics['roc_auc']:.4f} below the floor {cfg.min_roc_auc}")
-    if challenger_metrics["pr_auc"] < cfg.min_pr_auc:
-        failures.append(f"PR-AUC {challenger_metrics['pr_auc']:.4f} below the floor {cfg.min_pr_auc}")
-    reason = "; ".join(failures) or (
-        f"challenger ROC-AUC {challenger_metrics['roc_auc']:.4f} beats the champion's "
-        f"{champion_metrics['roc_auc']:.4f} by {gain:+.4f}"
+    return failures
+
+
+def _profit_gate(
+    champion: Scorer,
+    challenger: Scorer,
+    scores: dict[str, np.ndarray],
+    y: np.ndarray,
+    values: np.ndarray,
+    campaign: Campaign,
+    cfg: RetrainSettings,
+    metrics: dict,
+) -> tuple[list[str], str]:
+    """The expected profit of contacting the customers each model flags at its own threshold, per
+    customer of the holdout, and the paired bootstrap of the difference (rows resampled together)."""
+    outcome = campaign.outcome(y, values)
+    rows = {m.version: np.where(scores[m.version] >= m.threshold, outcome, 0.0) for m in (champion, challenger)}
+    profit = {role: float(rows[m.version].mean()) for role, m in (("champion", champion), ("challenger", challenger))}
+    gain = profit["challenger"] - profit["champion"]
+    p_value = paired_profit_pvalue(y, rows[champion.version], rows[challenger.version], cfg.bootstrap, cfg.seed)
+    metrics.update(profit_per_customer=profit, profit_gain=gain, bootstrap_p_value=p_value, campaign=campaign.to_dict())
+    failures = []
+    if gain < cfg.min_profit_gain or gain <= 0:
+        failures.append(
+            f"expected profit gain {gain:+,.2f} per customer is not above the required {cfg.min_profit_gain:,.2f}"
+        )
+    if p_value is not None and p_value > cfg.max_p_value:
+        failures.append(f"paired bootstrap p-value {p_value:.3f} > {cfg.max_p_value}")
+    won = (
+        f"challenger's expected profit {profit['challenger']:,.2f} per customer beats the champion's "
+        f"{profit['champion']:,.2f} by {gain:+,.2f}"
         + (f" (bootstrap p = {p_value:.3f})" if p_value is not None else "")
     )
-    return Decision("rejected" if failures else "promoted", reason, metrics)
+    return failures, won
 
 
 def complete_interrupted_promotion(registry: Registry) -> str | None:
@@ -327,7 +387,8 @@ def retrain(
         if not new:
             reason = "already processed: every input file was used by an earlier retrain"
             return finish(RetrainResult("skipped", reason, champion.version, None, None, None))
-        rows = read_new_rows(new, champion.schema)
+        campaign = Campaign.from_settings(settings.value)
+        rows = read_new_rows(new, champion.schema, campaign.columns if campaign else ())
         log.debug("%d new labelled row(s) from %d new file(s)", len(rows), len(new))
         drift = check_drift(registry, settings, champion, rows, force)
         if drift.skip is not None:
@@ -337,7 +398,7 @@ def retrain(
         dataset = store_retrain_dataset(registry, champion, rows, cfg, listed)
         trained = train_locked(registry, settings, dataset_id=dataset.dataset_id, promote=False)
         challenger = Scorer.load(registry, settings, trained.version, eager=True)
-        decision = decide(champion, challenger, dataset.holdout, cfg)
+        decision = decide(champion, challenger, dataset.holdout, cfg, campaign)
         # The event goes first: it marks the files processed and names the version to promote, so
         # a run killed before the pointer moves is completed by the next one (see above).
         result = finish(

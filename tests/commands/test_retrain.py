@@ -423,3 +423,42 @@ def test_retrain_writes_its_outcome_and_holdout_scores_to_a_metrics_file(cli, en
     challenger = found[("churnctl_retrain_holdout_roc_auc", (("role", "challenger"), ("version", doc["challenger"])))]
     assert challenger == pytest.approx(doc["metrics"]["challenger"]["roc_auc"])
     assert found[("churnctl_current_model_info", (("command", "retrain"), ("version", doc["current"])))] == 1.0
+
+
+PROFIT_CONFIG = (
+    CONFIG
+    + """metric = "expected_profit"
+[value]
+customer_value = 1000
+contact_cost = 10
+incentive_cost = 50
+"""
+)
+
+
+@pytest.mark.parametrize("changed", [True, False], ids=["changed-mechanism", "same-data"])
+def test_the_profit_gate_promotes_a_better_challenger_and_rejects_an_equal_one(cli, env, changed):
+    """As the ROC-AUC gate: a challenger that makes more money on the holdout (the churn mechanism
+    changed) is promoted; one retrained on more of the same data is not."""
+    (env / "churnctl.toml").write_text(PROFIT_CONFIG)
+    drift = Drift(concept=1.0) if changed else None
+    data = batch(env, "profit.csv", seed=20 if changed else 21, drift=drift)
+    run = cli(*args(env), "retrain", "--data", data, "--force", "--format", "json")
+    assert run.code == 0, run.stderr
+    doc = run.json()
+    m = doc["metrics"]
+    assert m["metric"] == "expected_profit" and m["campaign"]["customer_value"] == 1000
+    gain = m["profit_per_customer"]["challenger"] - m["profit_per_customer"]["champion"]
+    assert m["profit_gain"] == pytest.approx(gain)
+    if changed:
+        assert doc["outcome"] == "promoted", doc["reason"]
+        assert gain > 0 and m["bootstrap_p_value"] <= 0.05 and "expected profit" in doc["reason"]
+    else:
+        assert doc["outcome"] == "rejected", doc["reason"]
+        assert doc["current"] == "v0001"
+
+
+def test_the_profit_gate_needs_value_settings(cli, env):
+    (env / "churnctl.toml").write_text(CONFIG + 'metric = "expected_profit"\n')
+    run = cli(*args(env), "retrain", "--data", batch(env, "x.csv", seed=22))
+    assert run.code == 2 and "expected_profit with [value] customer_value" in run.stderr

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from churnctl.cli.context import metrics_writer, state
 from churnctl.cli.options import FormatOption, MetricsFileOption, WaitOption
-from churnctl.cli.render import OutputFormat, emit, styled, table
+from churnctl.cli.render import OutputFormat, emit, money, styled, table
 
 
 def retrain_command(
@@ -36,13 +36,21 @@ def retrain_command(
         out.print(styled((result.outcome, "bold"), f": {result.reason}"))
         if result.metrics:
             m = result.metrics
+            profit = m.get("profit_per_customer")
             out.print(
                 table(
                     f"Champion {result.champion} vs challenger {result.challenger} on {m['holdout_rows']} "
                     "held-out new rows",
-                    ["model", "ROC-AUC", "PR-AUC", "F1", "Brier"],
+                    ["model", "ROC-AUC", "PR-AUC", "F1", "Brier", *(["profit per customer"] if profit else [])],
                     [
-                        [f"{role} {version}", m[role]["roc_auc"], m[role]["pr_auc"], m[role]["f1"], m[role]["brier"]]
+                        [
+                            f"{role} {version}",
+                            m[role]["roc_auc"],
+                            m[role]["pr_auc"],
+                            m[role]["f1"],
+                            m[role]["brier"],
+                            *([money(profit[role])] if profit else []),
+                        ]
                         for role, version in (("champion", result.champion), ("challenger", result.challenger))
                     ],
                 )
