@@ -232,13 +232,14 @@ def simulated_monitors(folder: Path, model: str, profile: str = "bank"):
     loaded = Scorer.load(registry, settings, eager=True)
     reference = reference_profile(registry, loaded)
 
-    def monitor(settings: DriftSettings | None = None, expected_rows: int | None = None) -> DriftMonitor:
+    def monitor(settings: DriftSettings | None = None, expected_rows: int | None = None, campaign=None) -> DriftMonitor:
         return LabelledMonitor(
             loaded,
             reference,
             settings or DriftSettings(),
             importance=loaded.manifest["feature_importance"],
             expected_rows=expected_rows,
+            campaign=campaign,
         )
 
     return monitor

@@ -55,6 +55,8 @@ from churnctl.drift.result import (
 )
 from churnctl.drift.univariate import categorical_test, numeric_test
 from churnctl.model.scorer import Scorer
+from churnctl.value.campaign import Campaign
+from churnctl.value.estimate import estimate_scored
 
 DISTRIBUTION, MISSING, PREDICTION, PERFORMANCE = "distribution", "missing", "prediction", "performance"
 
@@ -70,11 +72,14 @@ class DriftMonitor:
         importance: dict[str, float] | None = None,
         expected_rows: int | None = None,
         sample_offset: int = 0,
+        campaign: Campaign | None = None,
     ):
         """Prediction and performance drift score a uniform sample of ``[drift] score_rows`` of the
         ``expected_rows`` (known or estimated rows of the current data; None: score every row).
         ``sample_offset``: the rows of the input before the part this monitor sees (see
-        :mod:`churnctl.drift.partial`)."""
+        :mod:`churnctl.drift.partial`). With a ``campaign``, the scored rows' customer values are kept
+        too, for the profit estimated without labels."""
+        self.campaign = campaign
         self.model = model
         self.schema = model.schema
         self.profile = profile
@@ -96,6 +101,7 @@ class DriftMonitor:
         # The scored sample, batch by batch: churn probabilities, and labels (-1: none) where known.
         self._scored: list[np.ndarray] = []
         self._labels: list[np.ndarray] = []
+        self._values: list[np.ndarray] = []
         self.n_rows = 0
         self.n_scored = 0
         self.sample = RowSample(settings.score_rows, expected_rows, settings.seed, skip=sample_offset)
@@ -125,6 +131,8 @@ class DriftMonitor:
             mask = np.ones(len(frame), dtype=bool) if labelled is None else labelled
             known[mask] = np.asarray(labels, dtype=np.int8)[mask]
         self._labels.append(known if take is None else known[take])
+        if self.campaign is not None:
+            self._values.append(self.campaign.values(frame if take is None else frame[take], source))
         self.n_rows += len(frame)
 
     # -- partial states: a part summarised elsewhere (another process, a worker) -------------------
@@ -140,6 +148,7 @@ class DriftMonitor:
             unseen=self.unseen,
             scored=self._scored,
             labels=self._labels,
+            values=self._values,
         )
 
     def merge(self, state: MonitorState) -> None:
@@ -150,6 +159,7 @@ class DriftMonitor:
         merge_unseen(self.unseen, state.unseen)
         self._scored += state.scored
         self._labels += state.labels
+        self._values += state.values
         self.n_rows += state.n_rows
         self.n_scored += state.n_scored
 
@@ -325,6 +335,9 @@ class DriftMonitor:
             estimated_performance=estimated,
             reasons=reasons,
             warnings=self._warnings(features, insufficient, performance),
+            estimated_profit=estimate_scored(
+                self.campaign, self._scored, self._values, self._labels, self.model.threshold
+            ),
         )
 
     def _reasons(

@@ -24,6 +24,7 @@ from churnctl.drift.monitor import DriftMonitor, MonitorState
 from churnctl.drift.profile import ReferenceProfile
 from churnctl.model.scorer import Scorer
 from churnctl.runtime.progress import Progress
+from churnctl.value.campaign import Campaign
 
 
 @dataclass
@@ -36,6 +37,7 @@ class DriftJob:
     expected_rows: int | None
     batch_rows: int = 100_000
     digest: bool = True  # also the part's SHA-256, for the event log
+    campaign: Campaign | None = None  # [value] settings: the scored rows' customer values are kept
     progress: Progress | None = None  # rows done so far, batch by batch (this process only: not shipped)
 
 
@@ -61,6 +63,7 @@ def monitor_for(job: DriftJob, offset: int = 0) -> DriftMonitor:
         importance=job.model.manifest.get("feature_importance"),
         expected_rows=job.expected_rows,
         sample_offset=offset,
+        campaign=job.campaign,
     )
 
 
@@ -68,7 +71,10 @@ def drift_part(part: Part, offset: int, job: DriftJob) -> DriftPartial:
     """Summarise one part whose first row is row ``offset`` of the whole input."""
     with part.fetched() as local:
         monitor = monitor_for(job, offset)
-        for batch in iter_labelled(local, job.model.schema, batch_rows=job.batch_rows, require_target=False):
+        extra = job.campaign.columns if job.campaign else ()
+        for batch in iter_labelled(
+            local, job.model.schema, batch_rows=job.batch_rows, require_target=False, extra=extra
+        ):
             if len(batch.frame):
                 monitor.update(batch.frame, source=part.name, labels=batch.y, labelled=batch.labelled)
             if job.progress is not None:

@@ -191,3 +191,4 @@ class MonitorState:
     unseen: dict[str, dict[str, int]]
     scored: list[np.ndarray] = field(default_factory=list)
     labels: list[np.ndarray] = field(default_factory=list)
+    values: list[np.ndarray] = field(default_factory=list)  # customer values of the scored rows, with a campaign

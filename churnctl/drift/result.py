@@ -99,6 +99,7 @@ class DriftReport:
     estimated_performance: Any  # churnctl.drift.performance.EstimatedPerformance
     reasons: list[str]
     warnings: list[str] = field(default_factory=list)
+    estimated_profit: Any = None  # churnctl.value.estimate.ProfitEstimate, with [value] settings
     # Per feature (and "" for the churn probabilities), what a report draws; not part of the JSON.
     distributions: dict[str, Any] | None = field(default=None, repr=False)
 

@@ -21,6 +21,7 @@ from churnctl.model.scorer import Scorer
 from churnctl.registry import Registry
 from churnctl.runtime.engine import Engine, LocalEngine
 from churnctl.runtime.progress import Progress, no_progress
+from churnctl.value.campaign import Campaign
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ def drift_check(
     started = time.monotonic()
     logged = is_prediction_log(current)
     source = log_source(current, model.schema, set(registry.versions())) if logged else resolve(current)
-    monitor, digest, reading = _summarise(model, registry, cfg, source, batch_rows, progress, engine)
+    campaign = Campaign.from_settings(settings.value)
+    monitor, digest, reading = _summarise(model, registry, cfg, source, batch_rows, progress, engine, campaign)
     warnings = []
     if logged:
         reading.check(str(current))
@@ -93,6 +95,7 @@ def drift_check(
         performance_drift=bool(report.performance and report.performance.drift),
         estimated_roc_auc=report.estimated_performance.roc_auc,
         estimated_drop=report.estimated_performance.drop_detected,
+        estimated_profit_per_customer=report.estimated_profit.profit_per_customer if report.estimated_profit else None,
         reasons=report.reasons,
         engine=engine.name,
     )
@@ -131,12 +134,13 @@ def _summarise(
     batch_rows: int,
     progress: Progress,
     engine: Engine,
+    campaign: Campaign | None = None,
 ) -> tuple[DriftMonitor, str, LogReading]:
     """Every part summarised on ``engine`` and merged in input order; the digest of what was read and
     what reading found (a prediction log's skipped records)."""
     check_header(source.read_header(), model.schema, source.parts[0].name)  # fail early, before the work
     expected = source.estimate_rows()
-    job = DriftJob(model, reference_profile(registry, model), cfg, expected, batch_rows)
+    job = DriftJob(model, reference_profile(registry, model), cfg, expected, batch_rows, campaign=campaign)
     job.progress = progress if engine.in_process else None  # a cluster reports progress part by part
     monitor = monitor_for(job)
     log.debug(

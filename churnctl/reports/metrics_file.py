@@ -49,6 +49,12 @@ METRICS = {  # name: (help, labels), the whole vocabulary of the files churnctl 
     "churnctl_estimated_roc_auc": ("ROC-AUC estimated without labels (CBPE) on the last batch.", ()),
     "churnctl_estimated_roc_auc_reference": ("CBPE ROC-AUC on the model's held-out test rows.", ()),
     "churnctl_estimated_drop_detected": ("1 when CBPE detected a performance drop on the last batch.", ()),
+    "churnctl_estimated_profit_per_customer": (
+        "Campaign profit per customer on the last batch, estimated without labels ([value] settings), with its "
+        "95% band.",
+        ("bound",),
+    ),
+    "churnctl_realised_profit_per_customer": ("Campaign profit per customer on the last batch's labelled rows.", ()),
     "churnctl_retrain_outcome": (
         "1 for the outcome of the last retrain (promoted, rejected, skipped), else 0.",
         ("outcome",),
@@ -107,6 +113,11 @@ def values(command: str, result: Any, current: str | None) -> dict[str, list[tup
             put("churnctl_estimated_drop_detected", float(estimate.drop_detected))
         if result.performance is not None:
             put("churnctl_model_roc_auc", result.performance.roc_auc, version=result.model_version, command=command)
+        money = result.estimated_profit
+        if money is not None:
+            for bound, amount in (("estimate", money.profit_per_customer), ("low", money.low), ("high", money.high)):
+                put("churnctl_estimated_profit_per_customer", amount, bound=bound)
+            put("churnctl_realised_profit_per_customer", money.realised_per_customer)
     elif command == "retrain":
         for outcome in RETRAIN_OUTCOMES:
             put("churnctl_retrain_outcome", float(result.outcome == outcome), outcome=outcome)

@@ -158,8 +158,8 @@ def test_lifecycle_modules_do_not_import_each_other_except_what_retrain_runs():
             siblings = {t for t in imports_of(name) if t.startswith("churnctl.lifecycle.")} - {
                 "churnctl.lifecycle.results"
             }
-            # retrain runs a drift check and a training
-            retrain = {"churnctl.lifecycle.train", "churnctl.lifecycle.drift_check"}
+            # retrain runs a drift check and a training, and decides between champion and challenger
+            retrain = {"churnctl.lifecycle.train", "churnctl.lifecycle.drift_check", "churnctl.lifecycle.champion"}
             allowed = retrain if name == "churnctl.lifecycle.retrain" else set()
             assert siblings <= allowed, f"{name} imports {siblings - allowed}"
 

@@ -76,6 +76,7 @@ def test_names_with_quotes_backslashes_and_newlines_survive_and_the_old_file_sta
         features={weird: feature},
         prediction_drift=SimpleNamespace(effect_size=0.0),
         estimated_performance=None,
+        estimated_profit=None,
         performance=None,
         model_version="v0001",
     )

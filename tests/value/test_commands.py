@@ -141,3 +141,28 @@ def test_policies_that_need_money_say_so(cli, artifacts, tmp_path):
     run = cli("--config", config, "--artifacts", artifacts, "train", "--model", "logreg")
     assert run.code == 2 and "needs the value of a customer" in run.stderr
     assert len(Registry(artifacts).versions()) == 1  # nothing stored
+
+
+def test_drift_check_estimates_the_campaigns_profit_and_exports_it(cli, artifacts, sim_csv, tmp_path):
+    prom = tmp_path / "drift.prom"
+    run = cli(
+        "--artifacts",
+        artifacts,
+        "drift-check",
+        "--current",
+        sim_csv,
+        *VALUE,
+        "--metrics-file",
+        prom,
+        "--format",
+        "json",
+    )
+    assert run.code in (0, 1), run.stderr
+    estimate = run.json()["estimated_profit"]
+    assert estimate["low"] <= estimate["profit_per_customer"] <= estimate["high"]
+    assert estimate["n_labelled"] == estimate["n_rows"] and estimate["realised_per_customer"] is not None
+    text = prom.read_text()
+    assert 'churnctl_estimated_profit_per_customer{bound="estimate"}' in text
+    assert "churnctl_realised_profit_per_customer " in text
+    plain = cli("--artifacts", artifacts, "drift-check", "--current", sim_csv, "--format", "json").json()
+    assert plain["estimated_profit"] is None

@@ -11,9 +11,18 @@ import typer
 from rich.console import Console
 
 from churnctl.cli.context import metrics_writer, report_writer, state
-from churnctl.cli.options import Engine, EngineOption, FormatOption, MetricsFileOption, ModelOption, SchedulerOption
+from churnctl.cli.options import (
+    Engine,
+    EngineOption,
+    FormatOption,
+    MetricsFileOption,
+    ModelOption,
+    SchedulerOption,
+    ValueOption,
+)
 from churnctl.cli.progress import progress_bars
-from churnctl.cli.render import FittedTable, OutputFormat, emit, fmt, styled, table
+from churnctl.cli.render import FittedTable, OutputFormat, emit, fmt, money, styled, table
+from churnctl.config import value_options
 from churnctl.errors import EXIT_DRIFT
 
 if TYPE_CHECKING:
@@ -61,11 +70,13 @@ def drift_check_command(
             "--report", metavar="FILE.html", help="Also write a self-contained HTML report with a panel per feature."
         ),
     ] = None,
+    value: ValueOption = None,
 ) -> None:
     """Check a batch for data, prediction and performance drift; exit 1 when drift is detected.
 
     Examples: churnctl drift-check --current new.csv --format json > drift.json;
-    churnctl drift-check --current 'history/2026-11-*.parquet' --engine dask --scheduler tcp://host:8786
+    churnctl drift-check --current 'history/2026-11-*.parquet' --engine dask --scheduler tcp://host:8786;
+    with [value] settings (or --value) also the campaign's profit on the batch, estimated without labels
     """
     from churnctl.lifecycle.drift_check import drift_check
     from churnctl.runtime.engine import open_engine
@@ -75,7 +86,7 @@ def drift_check_command(
     with progress_bars(ctx) as progress, open_engine(engine.value, scheduler) as runner:
         report = drift_check(
             st.registry,
-            st.settings,
+            value_options(st.settings, value),
             current,
             version=model,
             alpha=alpha,
@@ -109,6 +120,14 @@ def render_text(report: DriftReport, out: Console) -> None:
             f"estimated performance without labels (CBPE, {e.n_scored} scored rows): ROC-AUC {fmt(e.roc_auc)} "
             f"[{fmt(e.roc_auc_lower)}, {fmt(e.roc_auc_upper)}] vs {fmt(e.reference_roc_auc)} at training, "
             f"precision {fmt(e.precision)}, recall {fmt(e.recall)}" + (" DROP" if e.drop_detected else "")
+        )
+    m = report.estimated_profit
+    if m is not None:
+        realised = "" if m.realised_per_customer is None else f"; realised {money(m.realised_per_customer)}"
+        out.print(
+            f"campaign profit estimated without labels ({m.n_rows} scored rows, {m.contacted} at or above the "
+            f"threshold): {money(m.profit_per_customer)} per customer [{money(m.low)}, {money(m.high)}]{realised}"
+            + (" OUTSIDE THE BAND" if m.realised_outside_band else "")
         )
     if report.performance:
         q = report.performance
