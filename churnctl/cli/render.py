@@ -300,3 +300,13 @@ def describe_campaign(campaign: dict[str, Any]) -> str:
     from churnctl.value.campaign import Campaign
 
     return Campaign.from_dict(campaign).describe()
+
+
+def threshold_text(threshold: float, strategy: str, policy: dict[str, Any] | None) -> str:
+    """'0.1547 (profit: flags 40.8% out of fold, 32.47 per customer)'."""
+    text = f"{threshold:.4f} ({strategy}"
+    if policy:
+        text += f": flags {policy['share_flagged']:.1%} out of fold"
+        if policy.get("profit_per_customer") is not None:
+            text += f", {money(policy['profit_per_customer'])} per customer"
+    return text + ")"

@@ -19,6 +19,7 @@ from churnctl.cli.render import (
     metrics_table,
     model_params,
     table,
+    threshold_text,
     when,
 )
 from churnctl.errors import EXIT_ARTIFACT
@@ -105,7 +106,12 @@ def show_command(
                     ("estimator", manifest["estimator"]),
                     ("params", model_params(manifest["params"])),
                     ("CV ROC-AUC", f"{manifest['cv_roc_auc']:.4f} ± {manifest['cv_roc_auc_std']:.4f}"),
-                    ("threshold", f"{manifest['threshold']:.4f} ({manifest['threshold_strategy']})"),
+                    (
+                        "threshold",
+                        threshold_text(
+                            manifest["threshold"], manifest["threshold_strategy"], manifest.get("threshold_policy")
+                        ),
+                    ),
                     ("calibration", (manifest.get("calibration") or {}).get("method", "none")),
                     ("training rows", manifest["n_train"]),
                     ("seed", manifest["seed"]),

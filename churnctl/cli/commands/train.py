@@ -22,6 +22,7 @@ from churnctl.cli.render import (
     model_params,
     styled,
     table,
+    threshold_text,
 )
 from churnctl.errors import UsageError
 
@@ -121,7 +122,7 @@ def render_text(result: TrainResult, out: Console) -> None:
             [
                 ("chosen", result.estimator),
                 ("CV ROC-AUC", result.cv_roc_auc),
-                ("threshold", f"{result.threshold:.4f} ({result.threshold_strategy})"),
+                ("threshold", threshold_text(result.threshold, result.threshold_strategy, result.threshold_policy)),
                 ("calibration", result.calibration),
             ],
         )
