@@ -76,12 +76,6 @@ def validate_ranges(settings: Settings) -> None:
             settings.retrain.metric in ("roc_auc", "expected_profit"),
             "roc_auc or expected_profit",
         ),
-        (
-            "[retrain] metric",
-            settings.retrain.metric,
-            settings.retrain.metric != "expected_profit" or settings.value.enabled,
-            "roc_auc, or expected_profit with [value] customer_value (or customer_value_column) set",
-        ),
         ("[retrain] max_p_value", settings.retrain.max_p_value, 0.0 < settings.retrain.max_p_value <= 1.0, "in (0, 1]"),
         (
             "[retrain] keep_versions",

@@ -45,7 +45,7 @@ from churnctl.data.labelled import iter_labelled
 from churnctl.data.sources import Part, is_url, resolve
 from churnctl.data.split import row_groups, split_rows
 from churnctl.drift.monitor import DriftReport
-from churnctl.errors import DataError
+from churnctl.errors import DataError, UsageError
 from churnctl.lifecycle.champion import decide
 from churnctl.lifecycle.drift_check import drift_monitor
 from churnctl.lifecycle.results import Result
@@ -281,6 +281,13 @@ def retrain(
 ) -> RetrainResult:
     """One champion/challenger run on the labelled rows of ``data`` (see the module's docstring)."""
     cfg = settings.retrain
+    campaign = Campaign.from_settings(settings.value)
+    if cfg.metric == "expected_profit" and campaign is None:
+        raise UsageError(
+            "[retrain] metric = expected_profit needs the value of a customer and the cost of a contact",
+            hint="set [value] customer_value (or customer_value_column), contact_cost and incentive_cost, "
+            "or pass --value",
+        )
     inputs = list_inputs(data)
     with registry.lock(wait):
         registry.check_pointer_agrees()  # the champion is the current model: never one the log does not explain
@@ -293,7 +300,6 @@ def retrain(
         if not new:
             reason = "already processed: every input file was used by an earlier retrain"
             return finish(RetrainResult("skipped", reason, champion.version, None, None, None))
-        campaign = Campaign.from_settings(settings.value)
         rows = read_new_rows(new, champion.schema, campaign.columns if campaign else ())
         log.debug("%d new labelled row(s) from %d new file(s)", len(rows), len(new))
         drift = check_drift(registry, settings, champion, rows, force)

@@ -461,4 +461,8 @@ def test_the_profit_gate_promotes_a_better_challenger_and_rejects_an_equal_one(c
 def test_the_profit_gate_needs_value_settings(cli, env):
     (env / "churnctl.toml").write_text(CONFIG + 'metric = "expected_profit"\n')
     run = cli(*args(env), "retrain", "--data", batch(env, "x.csv", seed=22))
-    assert run.code == 2 and "expected_profit with [value] customer_value" in run.stderr
+    assert run.code == 2 and "expected_profit needs the value of a customer" in run.stderr
+    assert len(Registry(env / "artifacts").versions()) == 1  # nothing trained
+    values = ["--value", "customer_value=1000", "--value", "contact_cost=10", "--value", "incentive_cost=50"]
+    given = cli(*args(env), "retrain", "--data", batch(env, "y.csv", seed=23), "--force", *values, "--format", "json")
+    assert given.code == 0 and given.json()["metrics"]["metric"] == "expected_profit", given.stderr

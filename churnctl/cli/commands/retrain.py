@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from churnctl.cli.context import metrics_writer, state
-from churnctl.cli.options import FormatOption, MetricsFileOption, WaitOption
+from churnctl.cli.options import FormatOption, MetricsFileOption, ValueOption, WaitOption
 from churnctl.cli.render import OutputFormat, emit, money, styled, table
 
 
@@ -20,6 +20,7 @@ def retrain_command(
     wait: WaitOption = 0.0,
     format: FormatOption = OutputFormat.text,
     metrics_file: MetricsFileOption = None,
+    value: ValueOption = None,
 ) -> None:
     """Retrain on newly labelled data; promote the challenger only if it beats the champion.
 
@@ -29,7 +30,9 @@ def retrain_command(
 
     st = state(ctx)
     write_metrics = metrics_writer(metrics_file)
-    result = retrain(st.registry, st.settings, str(data), force=force, wait=wait)
+    from churnctl.config import value_options
+
+    result = retrain(st.registry, value_options(st.settings, value), str(data), force=force, wait=wait)
     write_metrics("retrain", result, lambda: result.current)
 
     def text(out: Console) -> None:

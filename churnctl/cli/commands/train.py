@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from churnctl.cli.context import state
-from churnctl.cli.options import FormatOption, WaitOption
+from churnctl.cli.options import FormatOption, ValueOption, WaitOption
 from churnctl.cli.progress import progress_bars
 from churnctl.cli.render import (
     OutputFormat,
@@ -59,15 +59,17 @@ def train_command(
     ] = None,
     wait: WaitOption = 0.0,
     format: FormatOption = OutputFormat.text,
+    value: ValueOption = None,
 ) -> None:
     """Train a model version on a dataset; the first version becomes current.
 
     Example: churnctl train --model hgb --seed 3 --promote
     """
+    from churnctl.config import value_options
     from churnctl.lifecycle.train import train
 
     st = state(ctx)
-    settings = st.settings
+    settings = value_options(st.settings, value)
     if time_budget is not None:
         if not time_budget > 0:
             raise UsageError(f"--time-budget must be a positive number of seconds, found {time_budget:g}")
