@@ -108,3 +108,12 @@ def test_the_check_catches_what_it_looks_for():
     fig, ax = page.figure()
     ax.plot([1e6, 1e6 + 10], [0, 1])
     assert any("offset multiplier" in p or "scientific" in p for p in problems(fig))
+
+
+def test_the_profit_curve_reads_plainly(cli, artifacts, tmp_path, figure_problems):
+    found, checked = figure_problems
+    value = ["--value", "customer_value=1000", "--value", "contact_cost=10", "--value", "incentive_cost=50"]
+    run = cli("--artifacts", artifacts, "evaluate", *value, "--report", tmp_path / "evaluation.html")
+    assert run.code == 0, run.stderr
+    assert checked[0] == 8 and not found, found
+    assert "Profit over the share contacted" in (tmp_path / "evaluation.html").read_text()
