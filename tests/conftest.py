@@ -202,6 +202,13 @@ def fast_config(tmp_path) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def bank_hgb_monitors(tmp_path_factory):
+    """Drift monitors against a gradient-boosting model of 10,000 simulated bank customers, trained once
+    for the session (the CBPE and profit-estimate simulations share it)."""
+    return simulated_monitors(tmp_path_factory.mktemp("bank-hgb"), "hgb")
+
+
 def simulated_monitors(folder: Path, model: str, profile: str = "bank"):
     """Train ``model`` on 10,000 simulated customers of ``profile`` (seed 100, 3-fold search) in
     ``folder``; returns a function making drift monitors against that version's reference

@@ -41,8 +41,8 @@ def test_expected_roc_auc_hand_computed_and_by_simulation():
 
 
 @pytest.fixture(scope="module")
-def run_batch(tmp_path_factory):
-    monitors = simulated_monitors(tmp_path_factory.mktemp("cbpe"), "hgb")
+def run_batch(bank_hgb_monitors):
+    monitors = bank_hgb_monitors
 
     def check(drift: Drift, seed: int):
         frame = simulate_customers(5_000, seed=seed, drift=drift)

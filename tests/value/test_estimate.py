@@ -11,7 +11,6 @@ from churnctl.config import ValueSettings
 from churnctl.synthetic import Drift, simulate_customers
 from churnctl.value.campaign import Campaign
 from churnctl.value.estimate import Z95, estimate_profit
-from tests.conftest import simulated_monitors
 
 CAMPAIGN = Campaign.from_settings(
     ValueSettings(customer_value=1000.0, contact_cost=10.0, incentive_cost=50.0, acceptance_rate=0.3)
@@ -42,8 +41,8 @@ def test_the_band_covers_outcomes_drawn_from_the_probabilities():
 
 
 @pytest.fixture(scope="module")
-def run_batch(tmp_path_factory):
-    monitors = simulated_monitors(tmp_path_factory.mktemp("profit"), "hgb")
+def run_batch(bank_hgb_monitors):
+    monitors = bank_hgb_monitors
 
     def check(drift: Drift, seed: int):
         monitor = monitors(campaign=CAMPAIGN)
