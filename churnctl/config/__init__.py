@@ -66,7 +66,7 @@ def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif key == "key_file":
         ok = isinstance(value, str) and value != ""
-    elif key in ("target", "positive", "group_column", "time_column", "test_from"):  # text, even if numeric
+    elif key in ("target", "positive", "group_column", "time_column", "test_from", "chunk"):  # text, even if numeric
         ok = isinstance(value, (str, int, float)) and not isinstance(value, bool)
         value = str(value) if ok else value
     else:  # str, or a field that takes a string or a number (threshold)

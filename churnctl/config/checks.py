@@ -135,4 +135,18 @@ def validate_drift(drift: DriftSettings) -> DriftSettings:
         raise UsageError("[drift] min_rows and min_drifted_features must be at least 1")
     if drift.score_rows != 0 and drift.score_rows < 1000:
         raise UsageError(f"[drift] score_rows must be 0 (every row) or at least 1000, found {drift.score_rows}")
+    chunk = drift.chunk
+    if chunk is not None and chunk not in ("day", "week", "month") and not (chunk.isdigit() and int(chunk) >= 10):
+        raise UsageError(
+            f"[drift] chunk must be day, week, month or a number of rows (at least 10), found {chunk!r}",
+            hint="e.g. --chunk week (with a time column) or --chunk 5000",
+        )
+    if drift.reference_chunks != 0 and drift.reference_chunks < 5:
+        raise UsageError(
+            f"[drift] reference_chunks must be 0 (no bounds) or at least 5, found {drift.reference_chunks}"
+        )
+    if drift.multivariate_rows != 0 and drift.multivariate_rows < 100:
+        raise UsageError(f"[drift] multivariate_rows must be 0 (off) or at least 100, found {drift.multivariate_rows}")
+    if drift.history_keep_days < 0:
+        raise UsageError(f"[drift] history_keep_days must be 0 (keep all) or more, found {drift.history_keep_days}")
     return drift

@@ -65,6 +65,15 @@ class DriftSettings:
     # estimate's band excluding the test value, counts as a performance drop.
     estimated_auc_margin: float = 0.03
     seed: int = 42  # of that sample: the same file gives the same report
+    # Chunks: "day", "week", "month" (of time_column) or a number of rows; none: the batch as one.
+    chunk: str | None = None
+    time_column: str | None = None  # default: the dataset's time column (ingest --time-column), if any
+    # Alert bounds from the reference period: the reference split into this many chunks of the current
+    # chunks' size; each metric's mean ± 3 SD over them (0: no bounds).
+    reference_chunks: int = 50
+    # The domain classifier (reference vs current) on samples of this many rows a side (0: off).
+    multivariate_rows: int = 2000
+    history_keep_days: int = 0  # stored drift-check results kept (days; 0: all)
 
 
 @dataclass(frozen=True)

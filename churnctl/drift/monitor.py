@@ -34,7 +34,9 @@ import pandas as pd
 from churnctl.config import DriftSettings
 from churnctl.contract.frames import merge_unseen, prepare_features
 from churnctl.drift import stats
-from churnctl.drift.performance import EstimatedPerformance, estimate_performance, realised_performance
+from churnctl.drift.bounds import Bounds
+from churnctl.drift.multivariate import JointSample, MultivariateReference, multivariate_drift
+from churnctl.drift.performance import estimate_performance, realised_performance
 from churnctl.drift.profile import (
     CategoricalAccumulator,
     MonitorState,
@@ -54,6 +56,7 @@ from churnctl.drift.result import (
     TestRun,
 )
 from churnctl.drift.univariate import categorical_test, numeric_test
+from churnctl.drift.wording import drift_reasons
 from churnctl.model.scorer import Scorer
 from churnctl.value.campaign import Campaign
 from churnctl.value.estimate import estimate_scored
@@ -73,13 +76,17 @@ class DriftMonitor:
         expected_rows: int | None = None,
         sample_offset: int = 0,
         campaign: Campaign | None = None,
+        bounds: Bounds | None = None,
+        multivariate: MultivariateReference | None = None,
     ):
         """Prediction and performance drift score a uniform sample of ``[drift] score_rows`` of the
         ``expected_rows`` (known or estimated rows of the current data; None: score every row).
         ``sample_offset``: the rows of the input before the part this monitor sees (see
         :mod:`churnctl.drift.partial`). With a ``campaign``, the scored rows' customer values are kept
-        too, for the profit estimated without labels."""
-        self.campaign = campaign
+        too, for the profit estimated without labels. ``bounds`` (from the reference period) tighten
+        the effect minimums; with ``multivariate`` a sample of rows is kept for the domain classifier."""
+        self.campaign, self.bounds, self.multivariate, self.offset = campaign, bounds, multivariate, sample_offset
+        self.joint = JointSample(settings.multivariate_rows, settings.seed) if multivariate is not None else None
         self.model = model
         self.schema = model.schema
         self.profile = profile
@@ -113,10 +120,14 @@ class DriftMonitor:
         source: str = "current data",
         labels: np.ndarray | None = None,
         labelled: np.ndarray | None = None,
+        rows: np.ndarray | None = None,
     ) -> None:
         """Add a batch, with its 0/1 ``labels`` where known (``labelled``: which rows carry one; default:
-        every row when labels are given), as :func:`churnctl.data.labelled.iter_labelled` reads them."""
+        every row when labels are given), as :func:`churnctl.data.labelled.iter_labelled` reads them;
+        ``rows``: the rows' positions in the whole input (default: after the rows seen so far)."""
         X, unseen = prepare_features(frame, self.schema, source=source, row_offset=self.n_rows)
+        if self.joint is not None:
+            self.joint.update(X, rows if rows is not None else self.offset + self.n_rows + np.arange(len(X)))
         merge_unseen(self.unseen, unseen)
         for name, accumulator in self.accumulators.items():
             accumulator.update(X[name].to_numpy())
@@ -149,6 +160,7 @@ class DriftMonitor:
             scored=self._scored,
             labels=self._labels,
             values=self._values,
+            joint=self.joint,
         )
 
     def merge(self, state: MonitorState) -> None:
@@ -160,6 +172,8 @@ class DriftMonitor:
         self._scored += state.scored
         self._labels += state.labels
         self._values += state.values
+        if self.joint is not None and state.joint is not None:
+            self.joint.merge(state.joint)
         self.n_rows += state.n_rows
         self.n_scored += state.n_scored
 
@@ -224,7 +238,9 @@ class DriftMonitor:
     ) -> FeatureDrift:
         cfg = self.settings
         result = tests.distribution
+        bound = self.bounds.upper(name) if self.bounds else None
         threshold = cfg.categorical_effect if tests.categorical else cfg.numeric_effect
+        threshold = max(threshold, bound) if bound is not None else threshold
         p_adj = adjusted.get((DISTRIBUTION, name), 1.0)
         missing_adj = adjusted.get((MISSING, name))
         reasons = []
@@ -261,11 +277,14 @@ class DriftMonitor:
             importance=self.importance[name],
             drift=bool(reasons) and not insufficient,
             reasons=reasons,
+            alert_bound=bound,
         )
 
     def _prediction_drift(self, result: TestResult, adjusted: dict[PKey, float], insufficient: bool) -> PredictionDrift:
         cfg = self.settings
         p_adj = adjusted.get((PREDICTION, ""), 1.0)
+        bound = self.bounds.upper(None) if self.bounds else None
+        threshold = max(cfg.prediction_effect, bound) if bound is not None else cfg.prediction_effect
         scores = self.scores
         reference = self.profile.scores
         return PredictionDrift(
@@ -275,7 +294,7 @@ class DriftMonitor:
             p_value_adjusted=p_adj,
             effect_size=result.effect_size,
             effect_metric="wasserstein_sd",
-            effect_threshold=cfg.prediction_effect,
+            effect_threshold=threshold,
             psi=result.psi,
             n_scored=self.n_scored,
             sample_rate=self.sample.rate,
@@ -285,7 +304,8 @@ class DriftMonitor:
                 if scores.n_present
                 else None
             ),
-            drift=bool(not insufficient and p_adj < cfg.alpha and result.effect_size >= cfg.prediction_effect),
+            drift=bool(not insufficient and p_adj < cfg.alpha and result.effect_size >= threshold),
+            alert_bound=bound,
         )
 
     def _decide(self, run: TestRun, adjusted: dict[PKey, float]) -> DriftReport:
@@ -316,7 +336,10 @@ class DriftMonitor:
         drifted = [n for n, f in features.items() if f.drift]
         share = len(drifted) / len(features) if features else 0.0
         importance = float(sum(self.importance[n] for n in drifted))
-        reasons = self._reasons(drifted, share, importance, prediction, performance, estimated)
+        joint = None
+        if self.multivariate is not None and self.joint is not None:
+            joint = multivariate_drift(self.multivariate, self.joint, self.schema, cfg.seed)
+        reasons = drift_reasons(cfg, drifted, share, importance, prediction, performance, estimated, joint)
         detected = bool(reasons) and not insufficient
         return DriftReport(
             drift_detected=detected,
@@ -338,36 +361,9 @@ class DriftMonitor:
             estimated_profit=estimate_scored(
                 self.campaign, self._scored, self._values, self._labels, self.model.threshold
             ),
+            multivariate=joint,
+            bounds=self.bounds,
         )
-
-    def _reasons(
-        self,
-        drifted: list[str],
-        share: float,
-        importance: float,
-        prediction: PredictionDrift,
-        performance: PerformanceDrift | None,
-        estimated: EstimatedPerformance,
-    ) -> list[str]:
-        """Why the batch drifted, as a whole: enough drifting features, shifted predictions, a realised
-        or an estimated drop of ROC-AUC."""
-        cfg = self.settings
-        reasons = []
-        if (
-            drifted
-            and len(drifted) >= cfg.min_drifted_features
-            and share >= cfg.min_drifted_share
-            and importance >= cfg.min_drifted_importance
-        ):
-            reasons.append(f"{len(drifted)} drifting feature(s): {', '.join(drifted)}")
-        if prediction.drift:
-            reasons.append("the churn-probability distribution shifted")
-        if performance is not None and performance.drift:
-            reasons.append(f"ROC-AUC fell by {performance.roc_auc_drop:.3f}")
-        if estimated.drop_detected and estimated.roc_auc is not None and estimated.reference_roc_auc is not None:
-            fell = estimated.reference_roc_auc - estimated.roc_auc
-            reasons.append(f"the ROC-AUC estimated without labels (CBPE) fell by {fell:.3f}")
-        return reasons
 
     def _warnings(
         self, features: dict[str, FeatureDrift], insufficient: bool, performance: PerformanceDrift | None

@@ -14,13 +14,15 @@ part's draws start where the previous parts' rows end (``offset``, see
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from churnctl.config import DriftSettings
 from churnctl.data.labelled import iter_labelled
 from churnctl.data.sources import Part
-from churnctl.drift.monitor import DriftMonitor, MonitorState
+from churnctl.drift.chunks import Chunked, ChunkedState, Chunking
+from churnctl.drift.monitor import DriftMonitor
+from churnctl.drift.multivariate import MultivariateReference
 from churnctl.drift.profile import ReferenceProfile
 from churnctl.model.scorer import Scorer
 from churnctl.runtime.progress import Progress
@@ -38,6 +40,14 @@ class DriftJob:
     batch_rows: int = 100_000
     digest: bool = True  # also the part's SHA-256, for the event log
     campaign: Campaign | None = None  # [value] settings: the scored rows' customer values are kept
+    chunking: Chunking = field(default_factory=lambda: Chunking(None))  # chunks of time or rows (or none)
+    multivariate: MultivariateReference | None = None  # the domain classifier's reference sample
+    reference: Any = None  # the reference rows (this process only: bounds are computed here)
+
+    def __getstate__(self) -> dict:
+        """Sent to workers without what only this process uses (the reference rows, the progress display)."""
+        return {**self.__dict__, "reference": None, "progress": None}
+
     progress: Progress | None = None  # rows done so far, batch by batch (this process only: not shipped)
 
 
@@ -46,7 +56,7 @@ class DriftPartial:
     """A part's summary: its monitor's state, its SHA-256, and what reading it found (None for files
     that are read whole or refused; a prediction log's counts of skipped records)."""
 
-    state: MonitorState
+    state: ChunkedState
     sha256: str | None = None
     reading: Any = None
 
@@ -56,22 +66,32 @@ class DriftPartial:
 
 
 def monitor_for(job: DriftJob, offset: int = 0) -> DriftMonitor:
+    """A monitor for the batch (scoring its sample from ``offset``), or for one chunk (scoring every row)."""
+    chunked = job.chunking.chunked
     return DriftMonitor(
         job.model,
         job.profile,
         job.settings,
         importance=job.model.manifest.get("feature_importance"),
-        expected_rows=job.expected_rows,
-        sample_offset=offset,
+        expected_rows=None if chunked else job.expected_rows,
+        sample_offset=0 if chunked else offset,
         campaign=job.campaign,
+        multivariate=job.multivariate,
     )
+
+
+def chunked_for(job: DriftJob, offset: int = 0) -> Chunked:
+    return Chunked(lambda: monitor_for(job, offset), job.chunking, offset)
 
 
 def drift_part(part: Part, offset: int, job: DriftJob) -> DriftPartial:
     """Summarise one part whose first row is row ``offset`` of the whole input."""
     with part.fetched() as local:
-        monitor = monitor_for(job, offset)
-        extra = job.campaign.columns if job.campaign else ()
+        monitor = chunked_for(job, offset)
+        extra = (
+            *(job.campaign.columns if job.campaign else ()),
+            *([job.chunking.column] if job.chunking.column else []),
+        )
         for batch in iter_labelled(
             local, job.model.schema, batch_rows=job.batch_rows, require_target=False, extra=extra
         ):

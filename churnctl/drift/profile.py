@@ -10,6 +10,7 @@ memory that does not grow with the number of rows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -192,3 +193,4 @@ class MonitorState:
     scored: list[np.ndarray] = field(default_factory=list)
     labels: list[np.ndarray] = field(default_factory=list)
     values: list[np.ndarray] = field(default_factory=list)  # customer values of the scored rows, with a campaign
+    joint: Any = None  # the rows kept for the domain classifier (churnctl.drift.multivariate.JointSample)

@@ -30,6 +30,7 @@ class FeatureDrift:
     importance: float
     drift: bool
     reasons: list[str] = field(default_factory=list)
+    alert_bound: float | None = None  # the effect's upper bound from the reference period, if any
 
     @property
     def rank(self) -> tuple[bool, float]:
@@ -60,6 +61,7 @@ class PredictionDrift:
     mean_probability_reference: float
     mean_probability_current: float | None
     drift: bool
+    alert_bound: float | None = None  # the effect's upper bound from the reference period, if any
 
 
 @dataclass
@@ -100,6 +102,11 @@ class DriftReport:
     reasons: list[str]
     warnings: list[str] = field(default_factory=list)
     estimated_profit: Any = None  # churnctl.value.estimate.ProfitEstimate, with [value] settings
+    multivariate: Any = None  # churnctl.drift.multivariate.MultivariateDrift, when the test ran
+    bounds: Any = None  # churnctl.drift.bounds.Bounds: the alert bounds from the reference period, if any
+    time_range: dict[str, str] | None = None  # the batch's first and last time, with a time column
+    chunking: dict[str, Any] | None = None  # how the batch was cut into chunks, if it was
+    chunks: list[dict[str, Any]] | None = None  # each chunk's summary (churnctl.drift.chunks), in time order
     # Per feature (and "" for the churn probabilities), what a report draws; not part of the JSON.
     distributions: dict[str, Any] | None = field(default=None, repr=False)
 

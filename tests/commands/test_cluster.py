@@ -171,13 +171,19 @@ def test_the_workers_never_write_into_the_artifacts_directory(cli, artifacts, cu
     parts = write_parts(current, tmp_path / "parts", 4)
 
     def snapshot() -> dict[str, float]:
-        return {str(p): p.stat().st_mtime for p in artifacts.rglob("*") if p.name != "events.jsonl"}
+        """Everything but what the client itself adds: the event log and the drift history."""
+        return {
+            str(p): p.stat().st_mtime
+            for p in artifacts.rglob("*")
+            if p.name != "events.jsonl" and "history" not in p.relative_to(artifacts).parts
+        }
 
     before = snapshot()
     dask = ["--engine", "dask", "--scheduler", cluster.scheduler_address]
     assert cli("--artifacts", artifacts, "drift-check", "--current", parts, *dask).code == 1
     assert cli("--artifacts", artifacts, "evaluate", "--data", parts, *dask).code == 0
     assert snapshot() == before
+    assert len(list((artifacts / "history").rglob("*.json"))) == 1  # the client kept the check's result
 
 
 def test_an_unreachable_scheduler_is_exit_2_naming_it(cli, artifacts, sim_csv, monkeypatch):

@@ -60,6 +60,23 @@ def drift_check_command(
         Optional[int],
         typer.Option("--min-rows", help="Fewer rows than this give status insufficient_data [default: 100]."),
     ] = None,
+    chunk: Annotated[
+        Optional[str],
+        typer.Option(
+            "--chunk",
+            metavar="day|week|month|N",
+            help="Also check the batch in chunks: days, weeks or months of --time-column, or N rows each; the "
+            "exit code then follows the latest chunk.",
+        ),
+    ] = None,
+    time_column: Annotated[
+        Optional[str],
+        typer.Option(
+            "--time-column",
+            metavar="COLUMN",
+            help="The batch's time column (default: the dataset's, from ingest --time-column).",
+        ),
+    ] = None,
     engine: EngineOption = Engine.local,
     scheduler: SchedulerOption = None,
     format: FormatOption = OutputFormat.text,
@@ -92,6 +109,8 @@ def drift_check_command(
             alpha=alpha,
             correction=correction.value if correction else None,
             min_rows=min_rows,
+            chunk=chunk,
+            time_column=time_column,
             progress=progress,
             keep_distributions=report_file is not None,
             engine=runner,
@@ -100,12 +119,18 @@ def drift_check_command(
     write_metrics("drift-check", report, st.registry.current)
 
     emit(report, format, partial(render_text, report))
-    if report.drift_detected:
+    if report.chunks:  # the latest chunk decides: has the drift lasted until now?
+        if report.chunks[-1]["drift_detected"]:
+            raise typer.Exit(EXIT_DRIFT)
+    elif report.drift_detected:
         raise typer.Exit(EXIT_DRIFT)
 
 
 def render_text(report: DriftReport, out: Console) -> None:
-    """The text view of a drift report: the feature table, then prediction, performance and the verdict."""
+    """The text view of a drift report: the chunks (if any), the feature table, then prediction,
+    performance and the verdict."""
+    if report.chunks:
+        out.print(_chunk_table(report))
     out.print(_feature_table(report))
     p = report.prediction_drift
     scored = f" ({p.n_scored} rows scored, a uniform sample)" if p.n_scored < report.n_current else ""
@@ -136,6 +161,17 @@ def render_text(report: DriftReport, out: Console) -> None:
             f"{fmt(q.roc_auc_reference)} at training, "
             f"churn rate {fmt(q.churn_rate)} vs {fmt(q.churn_rate_reference)}" + (" DRIFT" if q.drift else "")
         )
+    j = report.multivariate
+    if j is not None and j.roc_auc is not None:
+        out.print(
+            f"multivariate drift (domain classifier on {j.n_reference} + {j.n_current} rows): ROC-AUC "
+            f"{fmt(j.roc_auc)} against a bound of {fmt(j.bound)}"
+            + (" DRIFT: most separating " + ", ".join(c["column"] for c in j.top_columns) if j.drift else "")
+        )
+    if report.chunks:
+        latest = report.chunks[-1]
+        verdict = "drift" if latest["drift_detected"] else latest["status"].replace("_", " ")
+        out.print(f"latest chunk {latest['chunk']}: {verdict} (the exit code follows it)")
     if report.status == "insufficient_data":
         out.print(styled(("insufficient data", "bold"), f": {report.n_current} rows, no verdict"))
     elif report.drift_detected:
@@ -174,4 +210,31 @@ def _feature_table(report: DriftReport) -> FittedTable:
         ["feature", "kind", "test", "statistic", "p-value", "adjusted", "effect size", "PSI", "drift", "notes"],
         rows,
         optional=("statistic", "test", "p-value", "kind", "PSI"),
+    )
+
+
+def _chunk_table(report: DriftReport) -> FittedTable:
+    """One row per chunk, in time order: its size, its verdict and what alerted."""
+    chunks = report.chunks or []
+    rows = []
+    for c in chunks:
+        drifted = [n for n, f in c["features"].items() if f["drift"]]
+        e, m = c["estimated_performance"], c["multivariate"]
+        rows.append(
+            [
+                c["chunk"],
+                f"{c['n_rows']:,}",
+                "DRIFT" if c["drift_detected"] else c["status"].replace("_", " "),
+                ", ".join(drifted) or "–",
+                fmt(c["prediction"]["effect_size"], 3),
+                fmt(e["roc_auc"], 3),
+                "–" if not m or m["roc_auc"] is None else fmt(m["roc_auc"], 3),
+            ]
+        )
+    by = (report.chunking or {}).get("by", "")
+    return table(
+        f"Chunks ({by}), oldest first",
+        ["chunk", "rows", "verdict", "drifting features", "prediction shift", "estimated ROC-AUC", "joint"],
+        rows,
+        optional=("joint", "estimated ROC-AUC", "prediction shift"),
     )
