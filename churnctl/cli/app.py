@@ -23,6 +23,7 @@ from churnctl.cli.commands import (
     evaluate,
     events,
     ingest,
+    labels,
     models,
     predict,
     retrain,
@@ -134,6 +135,7 @@ app.command("serve")(serve.serve_command)
 app.command("events")(events.events_command)
 app.add_typer(models.app, name="models")
 app.add_typer(datasets.app, name="datasets")
+app.add_typer(labels.app, name="labels")
 
 
 # How help names an option's value when its declaration does not (Click would say TEXT or INTEGER).

@@ -289,3 +289,43 @@ def _record(line: bytes) -> dict[str, Any] | None:
     if isinstance(record, dict) and isinstance(record.get("input"), dict):
         return record
     return None
+
+
+@dataclass
+class LoggedPredictions:
+    """What a prediction log answered, one row per scored row that carried the id field."""
+
+    frame: pd.DataFrame  # id (text), predicted_at (UTC), model_version, churn_probability, churn_label, source
+    without_id: int  # records that did not carry the id field
+
+
+def logged_predictions(path: str | os.PathLike, id_field: str) -> LoggedPredictions:
+    """Every answer of the log at ``path`` (a file or a folder of them) with the ``id_field`` its
+    request sent, for joining labels that arrive later; records without it are counted."""
+    rows: list[tuple[Any, ...]] = []
+    without = 0
+    for part in log_source(path).parts:
+        assert isinstance(part, LogFile)
+        for record, _ in part._records(probe=True):
+            output = record.get("output")
+            value = record["input"].get(id_field)
+            if value is None or not isinstance(output, dict):
+                without += 1
+                continue
+            rows.append(
+                (
+                    value,
+                    record.get("time"),
+                    str(record.get("model_version")),
+                    output.get("churn_probability"),
+                    output.get("churn_label"),
+                    part.name,
+                )
+            )
+    columns = ["id", "predicted_at", "model_version", "churn_probability", "churn_label", "source"]
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    frame["predicted_at"] = pd.to_datetime(frame["predicted_at"], utc=True, errors="coerce", format="ISO8601")
+    frame["churn_probability"] = pd.to_numeric(frame["churn_probability"], errors="coerce")
+    frame["churn_label"] = pd.to_numeric(frame["churn_label"], errors="coerce")
+    bad = frame[["predicted_at", "churn_probability", "churn_label"]].isna().any(axis=1)
+    return LoggedPredictions(frame[~bad].reset_index(drop=True), without + int(bad.sum()))

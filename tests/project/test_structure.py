@@ -68,6 +68,7 @@ LAYERS = {
     "cli": {
         "serve",
         "lifecycle",
+        "monitoring",
         "drift",
         "reports",
         "value",
@@ -79,8 +80,20 @@ LAYERS = {
         "synthetic",
     },
     "serve": {"model", "data", "contract", "registry", "runtime"},
-    "lifecycle": {"drift", "reports", "value", "model", "data", "contract", "registry", "runtime", "synthetic"},
-    "reports": {"drift", "value", "model", "data", "contract", "runtime"},
+    "lifecycle": {
+        "monitoring",
+        "drift",
+        "reports",
+        "value",
+        "model",
+        "data",
+        "contract",
+        "registry",
+        "runtime",
+        "synthetic",
+    },
+    "reports": {"monitoring", "drift", "value", "model", "data", "contract", "runtime"},
+    "monitoring": {"drift", "value", "model", "data", "contract", "runtime"},  # over time; never the registry
     "drift": {"value", "model", "data", "contract", "runtime"},  # never the registry: callers load what it needs
     "value": {"model", "data", "contract", "runtime"},  # the money of a campaign: never the registry
     "model": {"data", "contract", "registry", "runtime"},
