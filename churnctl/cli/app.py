@@ -25,6 +25,7 @@ from churnctl.cli.commands import (
     ingest,
     labels,
     models,
+    monitor,
     predict,
     retrain,
     serve,
@@ -133,6 +134,7 @@ app.command("drift-check")(drift_check.drift_check_command)
 app.command("retrain")(retrain.retrain_command)
 app.command("serve")(serve.serve_command)
 app.command("events")(events.events_command)
+app.command("monitor")(monitor.monitor_command)
 app.add_typer(models.app, name="models")
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(labels.app, name="labels")
