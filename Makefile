@@ -59,7 +59,9 @@ demo: $(VENV)/.installed
 	@echo "drift-check on the drifted batch exits 1 (drift detected):"
 	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) drift-check --current data/new_batch.csv --report $(DEMO_ARTIFACTS)/drift.html || test $$? -eq 1
 	@echo "reports: $(DEMO_ARTIFACTS)/evaluation.html and $(DEMO_ARTIFACTS)/drift.html (open them in a browser)"
+	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) labels add data/new_batch.csv --id-column CustomerId --predictions $(DEMO_ARTIFACTS)/new_batch_scored.csv
 	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) retrain --data data/new_batch.csv
+	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) monitor --report $(DEMO_ARTIFACTS)/history.html
 	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) models history
 	$(CHURNCTL) --artifacts $(DEMO_ARTIFACTS) models list
 	@echo "the demo's registry is $(DEMO_ARTIFACTS): source .venv/bin/activate; export CHURNCTL_ARTIFACTS=$(DEMO_ARTIFACTS); churnctl models list"

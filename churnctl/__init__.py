@@ -5,8 +5,9 @@ in ``tests/test_structure.py``, and each package's docstring says what it owns):
 
 * entry points: :mod:`churnctl.cli` (parses and renders) and :mod:`churnctl.serve` (HTTP);
 * :mod:`churnctl.lifecycle`: one module per command, each a function returning a result object;
-* :mod:`churnctl.drift` (monitoring statistics and the decision) and :mod:`churnctl.reports` (HTML
-  pages, metrics files);
+* :mod:`churnctl.reports` (HTML pages, metrics files) over :mod:`churnctl.monitoring` (over time: late
+  labels, the drift history as a timeline) over :mod:`churnctl.drift` (monitoring statistics and the
+  decision) over :mod:`churnctl.value` (the money of a campaign);
 * :mod:`churnctl.model`: estimators, the search, calibration, metrics, the one scorer;
 * :mod:`churnctl.data` (files, parts, outputs, the prediction log) over :mod:`churnctl.contract` (the
   schema, inferring and enforcing it);

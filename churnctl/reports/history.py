@@ -34,8 +34,12 @@ def _time_axis(ax: Any, marks: list[dict[str, Any]], times: pd.DatetimeIndex) ->
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     if len(times) == 0:
         return
-    span = (times.max() - times.min()) or pd.Timedelta(days=1)
-    lo, hi = times.min() - span * 0.03, times.max() + span * 0.03
+    span = times.max() - times.min()
+    if span < pd.Timedelta(days=2):  # checks minutes apart: a day either side, not a clock of seconds
+        middle = times.min() + span / 2
+        lo, hi = middle - pd.Timedelta(days=1), middle + pd.Timedelta(days=1)
+    else:
+        lo, hi = times.min() - span * 0.03, times.max() + span * 0.03
     ax.set_xlim(lo, hi)
     for mark in marks:
         when = _times([mark["time"]])[0]
