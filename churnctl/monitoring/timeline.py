@@ -24,7 +24,7 @@ def _point(result: dict[str, Any], chunk: dict[str, Any] | None, checked_at: str
     joint = source.get("multivariate") or {}
     profit = source.get("estimated_profit") or {}
     time_range = result.get("time_range") or {}
-    if whole:
+    if chunk is None:
         time, end = time_range.get("first") or checked_at, time_range.get("last")
     else:
         time, end = chunk["start"], chunk["end"]
