@@ -17,6 +17,7 @@ from churnctl.config.checks import validate_drift, validate_ranges, validate_ser
 from churnctl.config.settings import (
     DataSettings,
     DriftSettings,
+    MlflowSettings,
     PredictSettings,
     RetrainSettings,
     SecuritySettings,
@@ -32,6 +33,7 @@ __all__ = [
     "POLICIES",
     "DataSettings",
     "DriftSettings",
+    "MlflowSettings",
     "Policy",
     "PredictSettings",
     "RetrainSettings",
@@ -103,6 +105,7 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
         "serve": ServeSettings,
         "security": SecuritySettings,
         "value": ValueSettings,
+        "mlflow": MlflowSettings,
     }
     built: dict[str, Any] = {}
     for name, value in raw.items():

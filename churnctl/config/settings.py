@@ -135,6 +135,17 @@ class SecuritySettings:
 
 
 @dataclass(frozen=True)
+class MlflowSettings:
+    """A mirror of runs and models in MLflow (the ``mlflow`` extra); off unless a tracking URI is set
+    here or in ``MLFLOW_TRACKING_URI``."""
+
+    tracking_uri: str | None = None
+    experiment: str = "churnctl"
+    registered_model: str = "churn"
+    timeout: float = 10.0  # seconds per request to the server before the mirror gives up for this run
+
+
+@dataclass(frozen=True)
 class Settings:
     data: DataSettings = field(default_factory=DataSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
@@ -144,4 +155,5 @@ class Settings:
     serve: ServeSettings = field(default_factory=ServeSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     value: ValueSettings = field(default_factory=ValueSettings)
+    mlflow: MlflowSettings = field(default_factory=MlflowSettings)
     source: Path | None = None

@@ -10,6 +10,7 @@ from churnctl.config import Settings
 from churnctl.contract.schema import canonical_label
 from churnctl.data.labelled import read_labelled, test_split
 from churnctl.errors import UsageError, preview
+from churnctl.lifecycle.mirror import mirror
 from churnctl.lifecycle.results import Result, warn
 from churnctl.model.compare import compare as compare_scores
 from churnctl.model.scorer import Scorer
@@ -93,9 +94,16 @@ class PointerResult(Result):
 
 
 def promote(
-    registry: Registry, version: str, *, wait: float = 0.0, reason: str = "manual promote", force: bool = False
+    registry: Registry,
+    version: str,
+    *,
+    wait: float = 0.0,
+    reason: str = "manual promote",
+    force: bool = False,
+    settings: Settings | None = None,
 ) -> PointerResult:
-    """Make ``version`` current; a challenger that a retrain rejected needs ``force``."""
+    """Make ``version`` current; a challenger that a retrain rejected needs ``force``. With ``settings``,
+    the MLflow mirror (if configured) follows."""
     version = ids.version_argument(version)
     with registry.lock(wait):
         registry.verify(version)
@@ -107,13 +115,17 @@ def promote(
                 "then promote with --force if you still want it",
             )
         previous = registry.set_current(version, reason=reason, repair=True)
+    if settings is not None:
+        mirror(registry, settings)
     return PointerResult(action="promote", current=version, previous=previous)
 
 
-def rollback(registry: Registry, *, wait: float = 0.0) -> PointerResult:
+def rollback(registry: Registry, *, wait: float = 0.0, settings: Settings | None = None) -> PointerResult:
     with registry.lock(wait):
         registry.check_pointer_agrees()
         leaving, target = registry.rollback()
+    if settings is not None:
+        mirror(registry, settings)
     return PointerResult(action="rollback", current=target, previous=leaving)
 
 

@@ -48,6 +48,7 @@ from churnctl.drift.monitor import DriftReport
 from churnctl.errors import DataError, UsageError
 from churnctl.lifecycle.champion import decide
 from churnctl.lifecycle.drift_check import drift_monitor
+from churnctl.lifecycle.mirror import mirror
 from churnctl.lifecycle.results import Result
 from churnctl.lifecycle.train import train_locked
 from churnctl.model.scorer import Scorer
@@ -289,6 +290,16 @@ def retrain(
             "or pass --value",
         )
     inputs = list_inputs(data)
+    result = _retrain_locked(registry, settings, inputs, force, wait, campaign)
+    if result.challenger is not None:
+        mirror(registry, settings)  # after the lock, as train does
+    return result
+
+
+def _retrain_locked(
+    registry: Registry, settings: Settings, inputs: list[Input], force: bool, wait: float, campaign: Campaign | None
+) -> RetrainResult:
+    cfg = settings.retrain
     with registry.lock(wait):
         registry.check_pointer_agrees()  # the champion is the current model: never one the log does not explain
         complete_interrupted_promotion(registry)

@@ -19,6 +19,7 @@ from churnctl.contract.leaks import LEAK_AUC, feature_powers
 from churnctl.contract.schema import Schema
 from churnctl.data.datasets import describe_source, load_dataset, parquet_bytes
 from churnctl.data.split import row_groups
+from churnctl.lifecycle.mirror import mirror, open_run
 from churnctl.lifecycle.results import Result
 from churnctl.model.calibration import choose_calibration
 from churnctl.model.compiled.export import compiled_model_bytes
@@ -77,9 +78,11 @@ def train(
 ) -> TrainResult:
     """Train a model version on a dataset (default: the latest); the first version becomes current."""
     with registry.lock(wait):
-        return train_locked(
+        result = train_locked(
             registry, settings, dataset_id=dataset_id, model=model, seed=seed, promote=promote, progress=progress
         )
+    mirror(registry, settings)  # after the lock: a slow or absent server never holds other writers
+    return result
 
 
 @dataclass
@@ -150,6 +153,9 @@ def train_locked(
     version = registry.next_version()
     staged = stage_files(registry, data, fit, cfg, seed)
     manifest = build_manifest(version, data, fit, cfg, model, seed, staged)
+    run_id = open_run(registry, settings, version, data.dataset_id)
+    if run_id is not None:  # the MLflow run that mirrors this version (only with a mirror configured)
+        manifest["mlflow_run_id"] = run_id
     signed = registry.publish_model(staged.staged, version, manifest)
     promoted = registry.current() is None or promote
     registry.record("model_trained", **model_trained_fields(signed))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -148,7 +149,8 @@ def promote_command(
     """
     from churnctl.lifecycle.models import promote
 
-    result = promote(state(ctx).registry, version, wait=wait, force=force)
+    st = state(ctx)
+    result = promote(st.registry, version, wait=wait, force=force, settings=st.settings)
 
     def text(out: Console) -> None:
         if result.previous == result.current:
@@ -219,7 +221,8 @@ def rollback_command(ctx: typer.Context, wait: WaitOption = 0.0, format: FormatO
     """
     from churnctl.lifecycle.models import rollback
 
-    result = rollback(state(ctx).registry, wait=wait)
+    st = state(ctx)
+    result = rollback(st.registry, wait=wait, settings=st.settings)
     emit(
         result, format, lambda out: out.print(f"rolled back: current model is {result.current} (was {result.previous})")
     )
@@ -330,3 +333,48 @@ def adopt_command(
             out.print("every manifest is already signed with this key")
 
     emit(result, format, text)
+
+
+@app.command("sync")
+def sync_command(ctx: typer.Context, format: FormatOption = OutputFormat.text) -> None:
+    """Mirror to MLflow what it lacks (runs, registered versions) and move the champion alias; twice is
+    once.
+
+    Example: churnctl models sync
+    """
+    from churnctl.lifecycle.mirror import mirror
+
+    st = state(ctx)
+    result = mirror(st.registry, st.settings, strict=True)
+    assert result is not None  # strict: no tracking URI is a usage error
+
+    def text(out: Console) -> None:
+        logged = ", ".join(result.logged) or "nothing new"
+        out.print(f"MLflow at {result.tracking_uri}: logged {logged}; {len(result.already)} version(s) already there")
+        out.print(f"alias champion -> {result.champion or '(no current model)'} of {result.registered_model!r}")
+
+    emit(result, format, text)
+
+
+class ExportFormat(StrEnum):
+    mlflow = "mlflow"
+
+
+@app.command("export")
+def export_command(
+    ctx: typer.Context,
+    version: Annotated[str, typer.Argument(help="Version to export, e.g. v0003.")],
+    folder: Annotated[Path, typer.Argument(help="Folder to create (it must not exist).")],
+    export_format: Annotated[
+        ExportFormat, typer.Option("--format", help="mlflow: an MLflow model directory (needs the mlflow extra).")
+    ] = ExportFormat.mlflow,
+) -> None:
+    """Write a version as an MLflow model directory, for 'mlflow models serve' or an image built from it.
+
+    Example: churnctl models export v0003 --format mlflow exported/v0003
+    """
+    from churnctl.lifecycle.mirror import export_model
+
+    st = state(ctx)
+    result = export_model(st.registry, st.settings, version, folder)
+    typer.echo(f"{result['version']} written as an MLflow model to {result['path']}")
