@@ -30,8 +30,9 @@ def parquet_bytes(frame: pd.DataFrame) -> bytes:
 def dataset_id(
     checksum: str, target: str, positive: str, test_size: float, seed: int, options: dict[str, Any] | None = None
 ) -> str:
-    """Content address of an ingested file: the same file with the same options gets the same id
-    (``options``: the ingest options beyond these, only when they differ from their defaults)."""
+    """Content address of ingested rows: the same rows (``checksum``: their :func:`content_digest`) with
+    the same options get the same id (``options``: the ingest options beyond these, only when they differ
+    from their defaults)."""
     key = json.dumps(
         {
             "source": checksum,
@@ -46,6 +47,27 @@ def dataset_id(
         sort_keys=True,
     )
     return ids.DATASET_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def content_digest(frame: pd.DataFrame) -> str:
+    """SHA-256 of a typed table's content, column by column in name order (numbers as little-endian
+    doubles, times as nanoseconds, text as UTF-8, missing values marked): the same rows give the same
+    digest whether they came from one CSV file, a folder of Parquet parts or a URL, however the files
+    spelled their numbers."""
+    digest = hashlib.sha256(f"rows {len(frame)}\n".encode())
+    for name in sorted(frame.columns, key=str):
+        column = frame[name]
+        digest.update(f"column {name}\n".encode())
+        if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+            values = column.to_numpy(dtype="float64", na_value=np.nan)
+            values = np.where(np.isnan(values), np.nan, values).astype("<f8")  # one NaN, whatever its bits
+            digest.update(values.tobytes())
+        elif pd.api.types.is_datetime64_any_dtype(column):
+            digest.update(column.to_numpy(dtype="datetime64[ns]").astype("<i8").tobytes())
+        else:
+            text = ["\x01" if v is None or v is pd.NA or (isinstance(v, float) and v != v) else str(v) for v in column]
+            digest.update("\x00".join(text).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
 
 
 def derived_dataset_id(fields: dict[str, Any]) -> str:

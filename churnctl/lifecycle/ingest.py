@@ -12,7 +12,6 @@ import json
 import logging
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,9 +22,10 @@ from churnctl.contract.inference import infer_schema
 from churnctl.contract.leaks import LEAK_AUC, leak_guard
 from churnctl.contract.schema import Schema
 from churnctl.data import tables
-from churnctl.data.datasets import dataset_id, store_dataset
+from churnctl.data.datasets import content_digest, dataset_id, store_dataset
+from churnctl.data.sources import Source, is_url, resolve
 from churnctl.data.split import row_groups, split_rows
-from churnctl.errors import DataError, UsageError
+from churnctl.errors import DataError, UsageError, preview
 from churnctl.lifecycle.results import Result, warn
 from churnctl.registry import Registry
 from churnctl.runtime.files import sha256_file
@@ -148,11 +148,10 @@ def ingest(
         leak_auc=cfg.leak_auc,
     )
     options.check()
-    source = Path(path)
-    raw = tables.read_table(source)
-    checksum = sha256_file(source)
+    source = resolve(path)
+    raw, checksum = read_source(source)
     if len(raw) == 0:
-        raise DataError(f"{source} has a header but no data rows", hint="expected at least one customer row")
+        raise DataError(f"{path} has a header but no data rows", hint="expected at least one customer row")
     inferred = infer_schema(
         raw, options.target, options.positive, keep=options.keep, group=options.group, time=options.time
     )
@@ -163,7 +162,7 @@ def ingest(
         )
     _check_size(inferred.frame[inferred.schema.target].to_numpy(), options.test_size, inferred.schema.target)
     new_id = dataset_id(
-        checksum,
+        content_digest(inferred.frame),
         inferred.schema.target,
         inferred.schema.positive_label,
         options.test_size,
@@ -176,7 +175,7 @@ def ingest(
             log.info("dataset %s already holds this file with these options; nothing written", new_id)
             schema = Schema.from_dict(json.loads(registry.dataset_bytes(new_id, "schema.json")))
             return _result(manifest, schema, created=False, warnings=warn(warnings))
-        prepared = prepare_dataset(inferred.schema, inferred.frame, options, str(source))
+        prepared = prepare_dataset(inferred.schema, inferred.frame, options, source.spec)
         manifest = store_dataset(
             registry,
             new_id,
@@ -184,7 +183,7 @@ def ingest(
             prepared.train,
             prepared.test,
             {
-                "source": str(source.resolve()),
+                "source": source.where,
                 "source_sha256": checksum,
                 "test_size": options.test_size,
                 "seed": options.seed,
@@ -193,6 +192,32 @@ def ingest(
             },
         )
     return _result(manifest, prepared.schema, created=True, warnings=warn(warnings + prepared.warnings))
+
+
+def read_source(source: Source) -> tuple[pd.DataFrame, str]:
+    """Every row of a file, or of a folder, glob or URL of parts (the same columns in each, read in
+    name order), and the SHA-256 of what was read (of each part's, for several)."""
+    if source.single and not is_url(source.parts[0].location):
+        location = source.parts[0].location
+        return tables.read_table(location), sha256_file(location)
+    frames, digests, first = [], [], None
+    for part in source.parts:
+        with part.local() as local:
+            frame = tables.read_table(local)
+            digests.append(sha256_file(local))
+        if first is None:
+            first = list(frame.columns)
+        elif list(frame.columns) != first:
+            raise DataError(
+                f"{part.name} has other columns than the first part ({preview(first, 6)})",
+                hint="give every part the same columns in the same order",
+            )
+        frames.append(frame)
+    if len(frames) == 1:
+        return frames[0], digests[0]
+    if len({tuple(str(t) for t in f.dtypes) for f in frames}) > 1:  # CSV text beside Parquet types
+        frames = [f.astype(object) for f in frames]
+    return pd.concat(frames, ignore_index=True), source.sha256(digests)
 
 
 def _check_size(y: np.ndarray, test_size: float, target: str) -> None:

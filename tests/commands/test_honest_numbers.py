@@ -215,10 +215,13 @@ def test_clean_files_keep_their_features_and_ids(cli, tmp_path, config, sim_csv)
     assert [e["name"] for e in doc["excluded"]] == ["CustomerId"] and doc["duplicates"] == 0
     assert doc["split"] == {"kind": "stratified random"}
     assert max(f["alone_auc"] for f in doc["features"]) < 0.8  # far below the leak threshold
-    from churnctl.data.datasets import dataset_id
-    from churnctl.runtime.files import sha256_file
+    import pandas as pd
 
-    assert doc["dataset_id"] == dataset_id(sha256_file(sim_csv), "Exited", "1", 0.2, 42)  # the id it always had
+    from churnctl.contract.inference import infer_schema
+    from churnctl.data.datasets import content_digest, dataset_id
+
+    typed = infer_schema(pd.read_csv(sim_csv, dtype=str), "Exited", None).frame
+    assert doc["dataset_id"] == dataset_id(content_digest(typed), "Exited", "1", 0.2, 42)  # from the rows' content
 
 
 def test_the_real_bank_file_keeps_every_feature(bank_model):

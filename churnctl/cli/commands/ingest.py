@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -15,7 +14,13 @@ from churnctl.cli.render import OutputFormat, emit, key_values, styled, table
 
 def ingest_command(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="CSV or Parquet file with one row per customer.")],
+    file: Annotated[
+        str,
+        typer.Argument(
+            metavar="DATA",
+            help="CSV or Parquet file with one row per customer, or a folder, glob or URL of such parts.",
+        ),
+    ],
     target: Annotated[Optional[str], typer.Option("--target", help="Target column (churn label).")] = None,
     positive: Annotated[
         Optional[str],

@@ -1,0 +1,73 @@
+"""ingest of parts: a folder, a glob, Parquet or CSV or both — the same rows give the same dataset id,
+schema, split and model as one file; parts that disagree are refused."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churnctl.registry import Registry
+from churnctl.synthetic import simulate_customers
+
+
+@pytest.fixture(scope="module")
+def cut(tmp_path_factory):
+    """3,000 simulated customers as one CSV file and cut into four parts, as CSV, as Parquet and mixed."""
+    folder = tmp_path_factory.mktemp("parts")
+    frame = simulate_customers(3000, seed=17)
+    frame.to_csv(folder / "whole.csv", index=False)
+    for kind in ("csv", "parquet", "mixed"):
+        (folder / kind).mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(len(frame)), 4)):
+        part = frame.iloc[rows]
+        part.to_csv(folder / "csv" / f"part-{i}.csv", index=False)
+        part.to_parquet(folder / "parquet" / f"part-{i}.parquet", index=False)
+        if i % 2:
+            part.to_csv(folder / "mixed" / f"part-{i}.csv", index=False)
+        else:
+            part.to_parquet(folder / "mixed" / f"part-{i}.parquet", index=False)
+    return folder
+
+
+def test_the_same_rows_give_the_same_dataset_schema_split_and_model(cli, cut, tmp_path, fast_config):
+    results = {}
+    for name, source in {
+        "file": cut / "whole.csv",
+        "csv parts": cut / "csv",
+        "parquet parts": cut / "parquet",
+        "glob": str(cut / "csv" / "part-*.csv"),
+        "mixed": cut / "mixed",
+    }.items():
+        artifacts = tmp_path / name.replace(" ", "-")
+        a = ["--artifacts", artifacts, "--config", fast_config]
+        ingested = cli(*a, "ingest", source, "--target", "Exited", "--format", "json")
+        assert ingested.code == 0, (name, ingested.stderr)
+        registry = Registry(artifacts)
+        doc = ingested.json()
+        results[name] = {
+            "id": doc["dataset_id"],
+            "features": doc["features"],
+            "train": pd.read_parquet(registry.dataset_dir(doc["dataset_id"]) / "train.parquet"),
+        }
+        if name in ("file", "mixed"):  # and the model (the split and the schema decide it)
+            trained = cli(*a, "train", "--model", "logreg", "--format", "json")
+            assert trained.code == 0, (name, trained.stderr)
+            results[name]["model"] = (trained.json()["cv_roc_auc"], trained.json()["test_metrics"])
+    first = results["file"]
+    for name, got in results.items():
+        assert got["id"] == first["id"], name
+        assert got["features"] == first["features"], name
+        pd.testing.assert_frame_equal(got["train"], first["train"], obj=name)
+    assert results["mixed"]["model"] == first["model"]
+
+
+def test_parts_that_disagree_are_refused_and_nothing_is_stored(cli, cut, tmp_path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    frame = pd.read_csv(cut / "csv" / "part-0.csv")
+    frame.to_csv(folder / "a.csv", index=False)
+    frame.drop(columns=["Balance"]).to_csv(folder / "b.csv", index=False)
+    run = cli("--artifacts", tmp_path / "artifacts", "ingest", folder, "--target", "Exited")
+    assert run.code == 3 and "other columns than the first part" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "artifacts" / "datasets").exists()
+    empty = cli("--artifacts", tmp_path / "artifacts", "ingest", tmp_path / "nothing-*.csv")
+    assert empty.code == 3 and "no CSV or Parquet file matches" in empty.stderr
