@@ -25,6 +25,12 @@ def validate_ranges(settings: Settings) -> None:
             "at least 1000",
         ),
         (
+            "[train] max_rows",
+            settings.train.max_rows,
+            settings.train.max_rows == 0 or settings.train.max_rows >= settings.train.selection_rows,
+            "0 (every row) or at least [train] selection_rows",
+        ),
+        (
             "[train] model",
             settings.train.model,
             settings.train.model in ("auto", "logreg", "hgb", "blend"),

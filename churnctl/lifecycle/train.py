@@ -28,7 +28,7 @@ from churnctl.model.importance import feature_importance
 from churnctl.model.loading import joblib_bytes
 from churnctl.model.metrics import classification_metrics
 from churnctl.model.predictions import calibrate
-from churnctl.model.search import Selection, select_and_fit
+from churnctl.model.search import Selection, sample_rows, select_and_fit
 from churnctl.registry import Registry, ids
 from churnctl.registry.events import model_trained_fields
 from churnctl.registry.files import Staged
@@ -95,6 +95,7 @@ class TrainingData:
     schema: Schema
     train: pd.DataFrame
     test: pd.DataFrame
+    seen: int = 0  # training rows in the dataset (``train`` may be a sample of them, see cap_rows)
 
 
 TOO_GOOD_AUC = 0.995  # a cross-validated ROC-AUC this high on churn data means a leak, not a model
@@ -148,7 +149,7 @@ def train_locked(
     seed = cfg.seed if seed is None else seed
     started = time.monotonic()
     registry.check_pointer_agrees()  # before any work: a pointer naming a lost version, or one the log does not explain
-    data = read_training_data(registry, dataset_id)
+    data = cap_rows(read_training_data(registry, dataset_id), cfg.max_rows, seed)
     fit = fit_model(data, cfg, model, seed, started, progress, Campaign.from_settings(settings.value))
     version = registry.next_version()
     staged = stage_files(registry, data, fit, cfg, seed)
@@ -185,6 +186,21 @@ def train_locked(
         cv_kind=manifest["cv_kind"],
         threshold_policy=fit.threshold_policy,
     )
+
+
+def cap_rows(data: TrainingData, max_rows: int, seed: int) -> TrainingData:
+    """The training split, or beyond ``max_rows`` a seeded stratified sample of it (whole groups when
+    rows of a group must stay together); ``seen`` keeps how many there were."""
+    data.seen = len(data.train)
+    if not max_rows or len(data.train) <= max_rows:
+        return data
+    y = data.train[data.schema.target].to_numpy().astype(int)
+    group = data.schema.group_column
+    groups = data.train[group].to_numpy() if group in data.train.columns else None
+    keep = sample_rows(y, max_rows, seed, groups)
+    log.info("fitting on a sample of %d of the %d training rows ([train] max_rows)", len(keep), len(y))
+    data.train = data.train.iloc[keep].reset_index(drop=True)
+    return data
 
 
 def read_training_data(registry: Registry, dataset_id: str | None) -> TrainingData:
@@ -350,6 +366,7 @@ def build_manifest(
         "feature_importance": fit.importance,
         "feature_importance_std": fit.importance_spread,
         "n_train": len(data.train),
+        "n_train_seen": data.seen or len(data.train),
         "n_reference": staged.n_reference,
         "schema": data.schema.to_dict(),
         "versions": {

@@ -214,7 +214,7 @@ def _search_rows(
         )
     # Sample only when the sample keeps enough of the rarer class for every fold (whole groups).
     large = len(y) > selection_rows and minority * selection_rows / len(y) >= 10 * folds
-    keep = _sample(y, selection_rows, seed, groups) if large else np.arange(len(y))
+    keep = sample_rows(y, selection_rows, seed, groups) if large else np.arange(len(y))
     y_sel = y[keep]
     minority = int(min(y_sel.sum(), len(y_sel) - y_sel.sum()))
     made = make_folds(
@@ -318,11 +318,11 @@ def _final_rows(X: pd.DataFrame, y: np.ndarray, family: str, seed: int) -> tuple
 
 def _stratified(X: pd.DataFrame, y: np.ndarray, rows: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     """A seeded stratified sample of ``rows`` rows, in their original order."""
-    keep = _sample(y, rows, seed, None)
+    keep = sample_rows(y, rows, seed, None)
     return X.iloc[keep], y[keep]
 
 
-def _sample(y: np.ndarray, rows: int, seed: int, groups: np.ndarray | None) -> np.ndarray:
+def sample_rows(y: np.ndarray, rows: int, seed: int, groups: np.ndarray | None) -> np.ndarray:
     """Positions of a seeded sample of about ``rows`` rows, in order: stratified rows, or whole groups
     (in a seeded order) when rows of one group must stay together."""
     if groups is None or len(np.unique(groups)) == len(groups):

@@ -71,3 +71,21 @@ def test_parts_that_disagree_are_refused_and_nothing_is_stored(cli, cut, tmp_pat
     assert not (tmp_path / "artifacts" / "datasets").exists()
     empty = cli("--artifacts", tmp_path / "artifacts", "ingest", tmp_path / "nothing-*.csv")
     assert empty.code == 3 and "no CSV or Parquet file matches" in empty.stderr
+
+
+def test_train_fits_a_stratified_sample_beyond_max_rows(cli, cut, tmp_path):
+    config = tmp_path / "small.toml"
+    config.write_text('[train]\ncv_folds = 3\nselection_rows = 1000\nmax_rows = 1500\nmodel = "logreg"\n')
+    a = ["--artifacts", tmp_path / "artifacts", "--config", config]
+    assert cli(*a, "ingest", cut / "whole.csv", "--target", "Exited").code == 0
+    run = cli(*a, "train", "--format", "json")
+    assert run.code == 0, run.stderr
+    assert "fitting on a sample of 1500 of the 2400 training rows" in run.stderr
+    manifest = Registry(tmp_path / "artifacts").model_manifest("v0001")
+    assert (manifest["n_train"], manifest["n_train_seen"]) == (1500, 2400)
+    whole = pd.read_csv(cut / "whole.csv")["Exited"].mean()
+    assert abs(run.json()["test_metrics"]["churn_rate"] - whole) < 0.03  # the test split is never sampled
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train]\nmax_rows = 10\n")
+    refused = cli("--artifacts", tmp_path / "artifacts", "--config", bad, "train")
+    assert refused.code == 2 and "[train] max_rows" in refused.stderr
