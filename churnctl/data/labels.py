@@ -31,6 +31,7 @@ COLUMNS = {
     "predicted_at": "datetime64[ns, UTC]",
     "model_version": "string",
     "source": "string",
+    "origin": "string",
     "churn_probability": "float64",
     "churn_label": "int8",
     "label": "int8",
@@ -59,6 +60,7 @@ def scored_predictions(spec: str, id_column: str, scored_at: pd.Timestamp | None
             if is_url(part.location):
                 raise DataError(f"{part.name} is a URL: when it was scored is unknown", hint="pass --scored-at DATE")
             when = pd.Timestamp(os.path.getmtime(part.location), unit="s", tz="UTC")
+        origin = f"scored file {part.sha256()}"
         for batch in part.batches([id_column, *SCORED], 200_000):
             frame = pd.DataFrame(
                 {
@@ -68,11 +70,14 @@ def scored_predictions(spec: str, id_column: str, scored_at: pd.Timestamp | None
                     "churn_probability": pd.to_numeric(batch["churn_probability"], errors="coerce"),
                     "churn_label": pd.to_numeric(batch["churn_label"], errors="coerce"),
                     "source": part.name,
+                    "origin": origin,
                 }
             )
             bad = frame[["id", "churn_probability", "churn_label"]].isna().any(axis=1)
             without += int(bad.sum())
             frames.append(frame[~bad])
+    if not frames:
+        raise DataError(f"{spec} holds no scored rows", hint="give files written by 'churnctl predict --output'")
     return pd.concat(frames, ignore_index=True), without
 
 

@@ -295,7 +295,7 @@ def _record(line: bytes) -> dict[str, Any] | None:
 class LoggedPredictions:
     """What a prediction log answered, one row per scored row that carried the id field."""
 
-    frame: pd.DataFrame  # id (text), predicted_at (UTC), model_version, churn_probability, churn_label, source
+    frame: pd.DataFrame  # id (text), predicted_at (UTC), model_version, churn_probability, churn_label, source, origin
     without_id: int  # records that did not carry the id field
 
 
@@ -320,9 +320,10 @@ def logged_predictions(path: str | os.PathLike, id_field: str) -> LoggedPredicti
                     output.get("churn_probability"),
                     output.get("churn_label"),
                     part.name,
+                    f"log {record.get('time')} {record.get('request')}",
                 )
             )
-    columns = ["id", "predicted_at", "model_version", "churn_probability", "churn_label", "source"]
+    columns = ["id", "predicted_at", "model_version", "churn_probability", "churn_label", "source", "origin"]
     frame = pd.DataFrame.from_records(rows, columns=columns)
     frame["predicted_at"] = pd.to_datetime(frame["predicted_at"], utc=True, errors="coerce", format="ISO8601")
     frame["churn_probability"] = pd.to_numeric(frame["churn_probability"], errors="coerce")

@@ -94,16 +94,18 @@ def add_labels(
         known = store.joined()
         joined = join(frame, found, known, sha256)
         stored = pd.concat([known, joined.new], ignore_index=True) if len(joined.new) else known
-        entry = {
-            "sha256": sha256,
-            "file": str(path),
-            "added_at": now(),
-            "labels": joined.labels,
-            "matched": joined.matched,
-            "added": len(joined.new),
-        }
-        store.save(stored if len(joined.new) else None, entry)
-        registry.record("labels_added", **{k: v for k, v in entry.items() if k != "added_at"})
+        performance = realised(stored, period)  # before anything is written: a failure here changes nothing
+        if len(joined.new):  # a file that added nothing is not recorded: it may be added again once its
+            entry = {  # predictions are there (the keys keep a second add of the same rows from counting)
+                "sha256": sha256,
+                "file": str(path),
+                "added_at": now(),
+                "labels": joined.labels,
+                "matched": joined.matched,
+                "added": len(joined.new),
+            }
+            store.save(stored, entry)
+            registry.record("labels_added", **{k: v for k, v in entry.items() if k != "added_at"})
     warnings = _warnings(joined.unmatched, joined.labels, joined.conflicting, sources, id_column)
     return LabelsResult(
         file=str(path),
@@ -120,7 +122,7 @@ def add_labels(
         conflicting=joined.conflicting,
         sources=sources,
         period=period,
-        performance=realised(stored, period),
+        performance=performance,
         warnings=warn(warnings),
     )
 

@@ -3,8 +3,9 @@ target) are joined to the predictions already made — the prediction log of ``c
 files of ``churnctl predict --output`` — and the model's realised performance is measured per period
 of the predictions' time and per model version.
 
-A labelled prediction is keyed by (id, time, model version, where it was found): adding the same labels
-again, or labels that overlap, adds nothing twice, and a prediction keeps the first label it was given.
+A labelled prediction is keyed by (id, model version, origin: the log record's time and request, or
+the content of the scored file that holds it): adding the same labels again, or labels that overlap,
+or a copy of a scored file, adds nothing twice, and a prediction keeps the first label it was given.
 Within one period and version a customer counts once, with their latest prediction there (a customer
 scored every day for a month is one customer of that month, not thirty).
 """
@@ -20,9 +21,11 @@ import pandas as pd
 from churnctl.drift.chunks import PERIODS
 from churnctl.errors import DataError, preview
 
-KEY = ["id", "predicted_at", "model_version", "source"]
-JOINED = [*KEY, "churn_probability", "churn_label", "label", "labels_sha256"]
-PREDICTION = ["id", "predicted_at", "model_version", "churn_probability", "churn_label", "source"]
+# A prediction is known by its id, version and origin: a log record's time and request, or the SHA-256
+# of the scored file that holds it (not its path or modification time: a copy is the same prediction).
+KEY = ["id", "model_version", "origin"]
+PREDICTION = ["id", "predicted_at", "model_version", "churn_probability", "churn_label", "source", "origin"]
+JOINED = [*PREDICTION, "label", "labels_sha256"]
 
 
 def normalise_ids(values: pd.Series) -> pd.Series:
@@ -68,6 +71,7 @@ class Joined:
 def join(labels: pd.DataFrame, predictions: pd.DataFrame, known: pd.DataFrame, sha256: str) -> Joined:
     """Join ``labels`` (id, label) to every prediction of those ids; drop what ``known`` (the labelled
     predictions stored so far) already holds."""
+    predictions = predictions.assign(predicted_at=utc(predictions["predicted_at"]))
     merged = predictions.merge(labels, on="id", how="inner")
     matched = set(merged["id"])
     unmatched = [i for i in labels["id"] if i not in matched]
@@ -84,6 +88,11 @@ def join(labels: pd.DataFrame, predictions: pd.DataFrame, known: pd.DataFrame, s
     return Joined(new, len(labels), len(matched), unmatched, already, conflicting)
 
 
+def utc(times: pd.Series) -> pd.Series:
+    """Times as one type, ``datetime64[ns, UTC]``, whatever resolution and time zone object they came in."""
+    return pd.to_datetime(times, utc=True).astype("datetime64[ns, UTC]")
+
+
 def period_start(times: pd.Series, period: str) -> pd.Series:
     """The first day (ISO date) of each time's day, week (from Monday) or month, in UTC."""
     naive = times.dt.tz_convert("UTC").dt.tz_localize(None) if times.dt.tz is not None else times
@@ -97,7 +106,7 @@ def realised(joined: pd.DataFrame, period: str = "month", version: str | None = 
         joined = joined[joined["model_version"] == version]
     if joined.empty:
         return []
-    frame = joined.assign(period=period_start(joined["predicted_at"], period))
+    frame = joined.assign(period=period_start(utc(joined["predicted_at"]), period))
     frame = frame.sort_values("predicted_at").drop_duplicates(["period", "model_version", "id"], keep="last")
     out = []
     for (start, model_version), group in frame.groupby(["period", "model_version"], sort=True):

@@ -129,3 +129,41 @@ def test_ids_match_however_the_files_typed_them():
     values = pd.Series([15000379, "15000379.0", " 15000379 ", np.nan, "AB-7"], dtype=object)
     assert normalise_ids(values).tolist()[:3] == ["15000379"] * 3
     assert pd.isna(normalise_ids(values)[3]) and normalise_ids(values)[4] == "AB-7"
+
+
+def test_a_second_file_a_retry_after_no_match_and_a_copied_scored_file(cli, artifacts, tmp_path, monkeypatch):
+    """Labels arrive in two files against the serve log; a file added before its predictions existed is
+    taken when they do; a scored file copied and touched is the same predictions, not new ones."""
+    first, second = simulate_customers(300, seed=51), simulate_customers(300, seed=52)
+    second["CustomerId"] += 20_000_000
+    serve_log(artifacts, monkeypatch, {"2026-10-07T10:00:00": first, "2026-10-21T10:00:00": second})
+    a = ["--artifacts", artifacts, "labels", "add"]
+    labels_of(first, tmp_path / "a.csv")
+    labels_of(second, tmp_path / "b.csv")
+    assert cli(*a, tmp_path / "a.csv", "--id-column", "CustomerId").code == 0
+    run = cli(*a, tmp_path / "b.csv", "--id-column", "CustomerId", "--format", "json")
+    assert run.code == 0, run.stderr
+    [october] = run.json()["performance"]
+    assert october["n_rows"] == 600
+
+    batch = simulate_customers(200, seed=53)
+    batch["CustomerId"] += 40_000_000
+    batch.to_csv(tmp_path / "batch.csv", index=False)
+    labels_of(batch, tmp_path / "c.csv")
+    missing = ["--predictions", tmp_path / "nothing.csv"]
+    early = cli(*a, tmp_path / "c.csv", "--id-column", "CustomerId", *missing)
+    assert early.code == 3  # no such scored file yet
+    assert cli("--artifacts", artifacts, "predict", "--input", tmp_path / "batch.csv", "--output",
+               tmp_path / "scored.csv").code == 0  # fmt: skip
+    unmatched = cli(*a, tmp_path / "c.csv", "--id-column", "CustomerId", "--format", "json").json()
+    assert unmatched["added"] == 0 and unmatched["unmatched"] == 200  # the serve log does not have them
+    taken = cli(*a, tmp_path / "c.csv", "--id-column", "CustomerId", "--predictions", tmp_path / "scored.csv",
+                "--scored-at", "2026-11-03", "--format", "json").json()  # fmt: skip
+    assert not taken["already_added"] and taken["added"] == 200
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "scored.csv").write_bytes((tmp_path / "scored.csv").read_bytes())
+    labels_of(batch.iloc[::-1], tmp_path / "c2.csv")  # the same labels, another file
+    again = cli(*a, tmp_path / "c2.csv", "--id-column", "CustomerId", "--predictions", tmp_path / "copy" / "scored.csv",
+                "--format", "json").json()  # fmt: skip
+    assert (again["added"], again["already_labelled"]) == (0, 200)
+    assert sum(p["n_rows"] for p in again["performance"]) == 800
