@@ -91,6 +91,14 @@ class Chunking:
             return (int(key.split()[1].split("-")[0]),)
         return (key,)
 
+    def label(self, key: str, n_rows: int) -> str:
+        """How a chunk is named: its period's first day, or its rows (the last block of rows as far as
+        the batch goes)."""
+        if self.rows is None:
+            return key
+        start = self.order(key)[0]
+        return f"rows {start}-{start + n_rows - 1}"
+
     def end(self, key: str) -> str | None:
         """The last day of a period chunk (None for row chunks)."""
         if self.period is None:

@@ -32,6 +32,7 @@ from churnctl.contract.schema import Schema
 FOLDS = 3
 REFERENCE_REPEATS = 5
 TOP_COLUMNS = 3
+MAX_CATEGORIES = 254  # the classifier takes at most 255 categories: the most frequent, and one for the rest
 
 
 def row_keys(rows: np.ndarray, seed: int) -> np.ndarray:
@@ -77,8 +78,10 @@ class MultivariateDrift:
     drift: bool
 
 
-def _encoded(frame: pd.DataFrame, schema: Schema) -> tuple[np.ndarray, list[bool]]:
-    """Numbers as they are, categories as codes of the categories both samples share."""
+def _encoded(frame: pd.DataFrame, schema: Schema, n_reference: int) -> tuple[np.ndarray, list[bool]]:
+    """Numbers as they are; categories as codes: the reference sample's 253 most frequent, one code for
+    its other categories and one for categories it never had (the classifier takes at most 255), so a
+    flood of new values is seen even among thousands."""
     columns, categorical = [], []
     for spec in schema.features:
         values = frame[spec.name]
@@ -86,8 +89,16 @@ def _encoded(frame: pd.DataFrame, schema: Schema) -> tuple[np.ndarray, list[bool
             columns.append(pd.to_numeric(values, errors="coerce").to_numpy(dtype=float))
             categorical.append(False)
         else:
-            codes = pd.Categorical(values.astype("string")).codes.astype(float)
-            columns.append(np.where(codes < 0, np.nan, codes))
+            text = values.astype("string")
+            seen = text.iloc[:n_reference]
+            frequent = seen.value_counts().index[: MAX_CATEGORIES - 1]  # the reference's most frequent
+            codes = pd.Index(frequent).get_indexer(text).astype(float)
+            present = text.notna().to_numpy()
+            rest = present & (codes < 0)
+            unseen = rest & ~text.isin(set(seen.dropna())).to_numpy()
+            codes = np.where(rest, MAX_CATEGORIES - 1, codes)  # other categories of the reference
+            codes = np.where(unseen, MAX_CATEGORIES, codes)  # categories the reference never had
+            columns.append(np.where(present, codes, np.nan))
             categorical.append(True)
     return np.column_stack(columns), categorical
 
@@ -102,7 +113,7 @@ def domain_auc(
     from sklearn.model_selection import StratifiedKFold
 
     both = pd.concat([reference, current], ignore_index=True)
-    X, categorical = _encoded(both, schema)
+    X, categorical = _encoded(both, schema, len(reference))
     y = np.r_[np.zeros(len(reference), dtype=int), np.ones(len(current), dtype=int)]
     oof = np.zeros(len(y))
     loss = np.zeros(X.shape[1])

@@ -146,7 +146,8 @@ def _reports(job: DriftJob, chunked: Chunked, progress: Progress) -> DriftReport
             monitor = chunked.monitors[key]
             monitor.bounds = bounds
             first, last = chunked.times.get(key, (None, None))
-            report.chunks.append(chunk_summary(key, job.chunking.end(key), monitor.report(), first, last))
+            shown = job.chunking.label(key, monitor.n_rows)
+            report.chunks.append(chunk_summary(shown, job.chunking.end(key), monitor.report(), first, last))
         report.bounds = bounds
     return report
 

@@ -82,7 +82,13 @@ def test_chunks_by_rows_and_the_exit_code_follows_the_latest_chunk(cli, artifact
     assert document["chunks"][0]["drift_detected"] and not document["chunks"][1]["drift_detected"]
     assert document["drift_detected"]  # the batch as a whole did drift
     text = cli(*a).stdout
-    assert "latest chunk rows 1501-3000: no drift (the exit code follows it)" in text
+    assert "latest chunk with a verdict, rows 1501-3000: no drift (the exit code follows it)" in text
+    # a last chunk too small for a verdict does not decide: the drift of the one before does
+    tail = simulate_customers(40, seed=5)
+    pd.concat([late, early, tail], ignore_index=True).to_csv(tmp_path / "tail.csv", index=False)
+    run = cli("--artifacts", artifacts, "drift-check", "--current", tmp_path / "tail.csv", "--chunk", "1500")
+    assert run.code == 1 and "latest chunk with a verdict, rows 1501-3000: drift" in run.stdout, run.stdout
+    assert "rows 3001-3040" in run.stdout  # the last block named by the rows it has
     missing = cli("--artifacts", artifacts, "drift-check", "--current", path, "--chunk", "week")
     assert missing.code == 2 and "needs a time column" in missing.stderr
 

@@ -105,3 +105,13 @@ def test_the_current_sample_merges_exactly_across_parts():
         whole.frame.sort_values("usage_minutes").reset_index(drop=True),
     )
     assert sorted(merged.keys) == sorted(whole.keys)
+
+
+def test_a_column_of_many_categories_is_coded_within_the_classifiers_limit():
+    rng = np.random.default_rng(3)
+    a = customers(600, seed=1).assign(city=[f"city {i}" for i in rng.integers(0, 400, 600)])
+    b = customers(600, seed=2).assign(city=[f"town {i}" for i in rng.integers(0, 400, 600)])  # all new
+    schema = infer_schema(a, "churned", "yes", keep=("city",)).schema
+    assert "city" in schema.feature_names
+    auc, _ = domain_auc(a, b, schema, seed=1)
+    assert auc > 0.9  # every current row is in a city the reference never had

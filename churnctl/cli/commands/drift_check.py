@@ -66,7 +66,7 @@ def drift_check_command(
             "--chunk",
             metavar="day|week|month|N",
             help="Also check the batch in chunks: days, weeks or months of --time-column, or N rows each; the "
-            "exit code then follows the latest chunk.",
+            "exit code then follows the latest chunk with enough rows for a verdict.",
         ),
     ] = None,
     time_column: Annotated[
@@ -119,11 +119,19 @@ def drift_check_command(
     write_metrics("drift-check", report, st.registry.current)
 
     emit(report, format, partial(render_text, report))
-    if report.chunks:  # the latest chunk decides: has the drift lasted until now?
-        if report.chunks[-1]["drift_detected"]:
+    latest = _deciding_chunk(report)
+    if latest is not None:  # the latest chunk with a verdict decides: has the drift lasted until now?
+        if latest["drift_detected"]:
             raise typer.Exit(EXIT_DRIFT)
     elif report.drift_detected:
         raise typer.Exit(EXIT_DRIFT)
+
+
+def _deciding_chunk(report: DriftReport) -> dict | None:
+    """The latest chunk with a verdict (one too small for a verdict, such as a partial last week, does not
+    decide); None without chunks, or when no chunk has a verdict (then the whole batch decides)."""
+    decided = [c for c in report.chunks or [] if c["status"] != "insufficient_data"]
+    return decided[-1] if decided else None
 
 
 def render_text(report: DriftReport, out: Console) -> None:
@@ -168,10 +176,12 @@ def render_text(report: DriftReport, out: Console) -> None:
             f"{fmt(j.roc_auc)} against a bound of {fmt(j.bound)}"
             + (" DRIFT: most separating " + ", ".join(c["column"] for c in j.top_columns) if j.drift else "")
         )
-    if report.chunks:
-        latest = report.chunks[-1]
+    latest = _deciding_chunk(report)
+    if latest is not None:
         verdict = "drift" if latest["drift_detected"] else latest["status"].replace("_", " ")
-        out.print(f"latest chunk {latest['chunk']}: {verdict} (the exit code follows it)")
+        out.print(f"latest chunk with a verdict, {latest['chunk']}: {verdict} (the exit code follows it)")
+    elif report.chunks:
+        out.print("no chunk has enough rows for a verdict: the exit code follows the whole batch")
     if report.status == "insufficient_data":
         out.print(styled(("insufficient data", "bold"), f": {report.n_current} rows, no verdict"))
     elif report.drift_detected:
