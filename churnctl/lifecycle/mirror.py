@@ -121,6 +121,10 @@ def _sync(registry: Registry, settings: Settings, uri: str, result: MirrorResult
             continue
         manifest = registry.model_manifest(version)
         run_id = have.runs.get(version) or have.open_runs.get(version) or manifest.get("mlflow_run_id")
+        if version in have.models and run_id is not None:  # registered, then cut short: never register twice
+            tracking.finish(run_id)
+            result.already.append(version)
+            continue
         tracking.log_version(_payload(registry, settings, version, manifest, events), run_id)
         result.logged.append(version)
     if result.logged:

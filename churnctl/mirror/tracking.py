@@ -188,8 +188,7 @@ class Tracking:
             for path in files:
                 self._call(f"uploading {path.name}", self.client.log_artifact, run_id, str(path), "churnctl")
             self._log_model(run_id, payload, folder / "model")
-        self._call("finishing the run", self.client.set_tag, run_id, "churnctl_mirrored", "true")
-        self._call("finishing the run", self.client.set_terminated, run_id)
+        self.finish(run_id)
         return run_id
 
     def _log_dataset(self, run_id: str, dataset: dict[str, Any]) -> None:
@@ -234,6 +233,17 @@ class Tracking:
         if latest:
             self._call("moving the challenger alias", self.client.set_registered_model_alias, self.model_name,
                        CHALLENGER, models[latest[-1]])  # fmt: skip
+        elif models:
+            try:  # no challenger now: the alias must not name a champion or a retired version
+                self.client.delete_registered_model_alias(self.model_name, CHALLENGER)
+            except Exception as exc:  # an alias that was never set is what we want
+                if "RESOURCE_DOES_NOT_EXIST" not in str(exc) and "not found" not in str(exc).lower():
+                    raise MirrorError(f"removing the challenger alias: {_reason(exc)}") from None
+
+    def finish(self, run_id: str) -> None:
+        """Mark a run complete (its model was registered before a failure cut the run short)."""
+        self._call("finishing the run", self.client.set_tag, run_id, "churnctl_mirrored", "true")
+        self._call("finishing the run", self.client.set_terminated, run_id)
 
 
 def _reason(exc: Exception) -> str:

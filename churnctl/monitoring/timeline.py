@@ -3,7 +3,9 @@ model changes of the event log as marks, and the realised performance of late la
 
 A point's time is its chunk's first day, or for a whole batch the first time of its time column, else
 when it was checked. Chunks of rows have no time of their own: a check chunked by rows gives one point,
-its whole batch. When checks cover the same chunk again (a year re-checked), the latest check stands.
+its whole batch. When a check covers the same chunk of the same batch with the same model again (a
+year re-checked), the latest stands; another batch, or another model (a challenger checked beside
+the champion), is a point of its own.
 """
 
 from __future__ import annotations
@@ -76,7 +78,13 @@ def points(documents: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], i
         chunks = result.get("chunks") if chunking.get("by") not in (None, "rows") else None
         for chunk in chunks or [None]:
             point = _point(result, chunk, checked_at, document.get("current", ""))
-            key = (point["time"], point["end"], chunking.get("by"))
+            key = (
+                point["time"],
+                point["end"],
+                chunking.get("by"),
+                point["model_version"],
+                document.get("current_sha256"),
+            )
             if key not in found or found[key]["checked_at"] <= checked_at:
                 found[key] = point
     return sorted(found.values(), key=lambda p: (p["time"], p["checked_at"])), checks

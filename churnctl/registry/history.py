@@ -14,6 +14,7 @@ check plus about 1 KB per chunk.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -56,6 +57,8 @@ class History:
                 os.fsync(handle.fileno())
             os.replace(tmp, day / name)
         except (OSError, ValueError) as exc:
+            with contextlib.suppress(OSError, UnboundLocalError):
+                tmp.unlink(missing_ok=True)
             reason = os_reason(exc) if isinstance(exc, OSError) else str(exc)
             return f"this check was not added to the history in {self.folder}: {reason}"
         self.prune(stamp)

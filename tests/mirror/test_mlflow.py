@@ -122,6 +122,8 @@ def test_runs_models_and_the_champion_alias_follow_churnctl(cli, tmp_path, monke
         assert champion_version(uri) == "v0001"
         assert cli(*args(tmp_path), "models", "promote", "v0002").code == 0
         assert champion_version(uri) == "v0002"
+        with pytest.raises(mlflow.exceptions.MlflowException):  # no challenger left: no stale alias
+            client(uri).get_model_version_by_alias("churn-test", "challenger")
 
         # the champion and an exported directory answer as churnctl predict does
         batch = simulate_customers(500, seed=3)

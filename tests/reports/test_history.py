@@ -159,3 +159,27 @@ def test_500_kept_checks_make_one_page(cli, artifacts, tmp_path):
     t = run.json()
     assert t["checks"] == 501 and len(t["points"]) == 501 and len(t["alerts"]) >= 10
     assert out.stat().st_size < 5_000_000 and out.read_text().count("<svg") == 14
+
+
+def test_checks_of_other_models_or_batches_for_the_same_chunk_are_points_of_their_own():
+    from churnctl.monitoring.timeline import points
+
+    def document(version, sha, when, drift):
+        chunk = {"chunk": "2026-03-02", "start": "2026-03-02", "end": "2026-03-08", "n_rows": 500,
+                 "status": "drift" if drift else "no_drift", "drift_detected": drift, "reasons": [], "features": {},
+                 "prediction": {}, "estimated_performance": {}, "performance": None, "multivariate": None}  # fmt: skip
+        result = {"model_version": version, "chunking": {"by": "week"}, "chunks": [chunk], "time_range": None}
+        return {"checked_at": when, "current": "batch.csv", "current_sha256": sha, "result": result}
+
+    found, checks = points(
+        [
+            document("v0001", "a", "2026-03-09T01:00:00", True),
+            document("v0002", "a", "2026-03-09T02:00:00", False),  # a challenger checked on the same batch
+            document("v0001", "b", "2026-03-09T03:00:00", False),  # another batch of the same week
+            document("v0001", "a", "2026-03-10T01:00:00", True),  # the first check again: replaces it
+        ]
+    )
+    assert checks == 4 and len(found) == 3
+    assert sorted((p["model_version"], p["checked_at"][:10]) for p in found) == [
+        ("v0001", "2026-03-09"), ("v0001", "2026-03-10"), ("v0002", "2026-03-09"),
+    ]  # fmt: skip

@@ -100,7 +100,10 @@ def show_command(
 
     def text(out: Console) -> None:
         if not result.performance:
-            out.print("no labels yet: run 'churnctl labels add FILE --id-column COLUMN'")
+            if result.labelled_predictions and result.model_version:
+                out.print(f"no labelled predictions of {result.model_version} (other versions have some)")
+            else:
+                out.print("no labels yet: run 'churnctl labels add FILE --id-column COLUMN'")
             return
         _performance(out, result.performance, result.period)
 
