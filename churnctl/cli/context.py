@@ -7,13 +7,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from churnctl.config import Settings, load_settings
-from churnctl.registry import Registry
-from churnctl.registry.signing import KeySource
+
+if TYPE_CHECKING:
+    from churnctl.registry import Registry
 
 
 @dataclass
@@ -32,6 +33,9 @@ class State:
 
     @property
     def registry(self) -> Registry:
+        from churnctl.registry import Registry  # not for --help: the registry's imports cost a start-up
+        from churnctl.registry.signing import KeySource
+
         return Registry(self.artifacts, KeySource(self.settings.security.key_file, artifacts=self.artifacts))
 
 
