@@ -35,6 +35,7 @@ from churnctl.errors import DataError, preview, shown
 
 log = logging.getLogger(__name__)
 
+LOGGED_AT = "logged_at"  # a log's own column: when each record was answered (what its chunks of time follow)
 MAX_BAD_SHARE = 0.05  # lines that are not records the model can take, beyond which a log is refused
 _HINT = "prediction logs are written by 'churnctl serve --log-predictions'; one JSON object per line"
 
@@ -134,9 +135,10 @@ class LogFile(Part):
         first: list[str] | None = None
         features = self.schema.feature_names if self.schema is not None else []
         for record, _ in self._records(probe=True):
+            fields = [*record["input"], *([LOGGED_AT] if LOGGED_AT not in record["input"] else [])]
             if all(name in record["input"] for name in features):
-                return list(record["input"])
-            first = first or list(record["input"])
+                return fields
+            first = first or fields
         if first is None:
             raise DataError(f"{self.name} holds no complete prediction log line", hint=_HINT)
         return first
@@ -159,6 +161,7 @@ class LogFile(Part):
         batch: list[dict] = []
         meta: list[tuple[str, str]] = []  # (model version, where) of each row of the batch
         features = self.schema.feature_names if self.schema is not None else []
+        timed = LOGGED_AT in columns
         for record, number in self._records():
             self.found.records += 1
             version = record.get("model_version")
@@ -170,7 +173,10 @@ class LogFile(Part):
             if absent:
                 self._invalid(1, f"{self.name} line {number}: lacks the feature(s) {preview(absent, 3)}")
                 continue
-            batch.append(record["input"])
+            row = record["input"]
+            if timed and LOGGED_AT not in row:
+                row = {**row, LOGGED_AT: record.get("time")}
+            batch.append(row)
             meta.append((version, f"{self.name} line {number}"))
             if len(batch) >= batch_rows:
                 yield self._frame(batch, meta, columns)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from churnctl.config import DriftSettings, Settings, validate_drift
 from churnctl.contract.frames import check_header, prepare_features
-from churnctl.data.predlog_reader import LogReading, is_prediction_log, log_source
+from churnctl.data.predlog_reader import LOGGED_AT, LogReading, LogSource, is_prediction_log, log_source
 from churnctl.data.sources import Source, resolve
 from churnctl.drift.bounds import reference_bounds
 from churnctl.drift.chunks import Chunked, Chunking, chunk_summary
@@ -97,7 +97,9 @@ def _job(
     """What every part is summarised with: the reference, the chunks, the domain classifier's sample."""
     check_header(source.read_header(), model.schema, source.parts[0].name)  # fail early, before the work
     reference, profile = reference_data(registry, model)
-    chunking = Chunking.parse(cfg.chunk, cfg.time_column or model.schema.time_column)
+    # a prediction log is timed by its answers unless a time column of the inputs is named
+    default_time = LOGGED_AT if isinstance(source, LogSource) else model.schema.time_column
+    chunking = Chunking.parse(cfg.chunk, cfg.time_column or default_time)
     joint = None
     if cfg.multivariate_rows:
         joint = MultivariateReference.build(reference, model.schema, cfg.multivariate_rows, cfg.seed)

@@ -123,3 +123,19 @@ def same(a, b, path: str = "") -> bool:
         return True
     assert a == b, path
     return True
+
+
+def test_a_prediction_log_is_cut_into_days_by_when_it_was_answered(cli, artifacts, monkeypatch):
+    from tests.commands.test_labels import serve_log
+
+    days = {f"2026-11-0{d}T12:00:00": simulate_customers(300, seed=60 + d) for d in (2, 3, 4)}
+    days["2026-11-04T12:00:00"] = simulate_customers(300, seed=70, drift=Drift(shift={"Age": 10}))
+    serve_log(artifacts, monkeypatch, days)
+    run = cli("--artifacts", artifacts, "drift-check", "--current", artifacts / "predictions", "--chunk", "day",
+              "--format", "json")  # fmt: skip
+    assert run.code == 1, run.stderr  # the latest day drifted
+    chunks = run.json()["chunks"]
+    assert [c["chunk"] for c in chunks] == ["2026-11-02", "2026-11-03", "2026-11-04"]
+    assert [c["n_rows"] for c in chunks] == [300, 300, 300]
+    assert [c["drift_detected"] for c in chunks] == [False, False, True]
+    assert run.json()["time_range"]["column"] == "logged_at"
