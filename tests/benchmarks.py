@@ -103,12 +103,12 @@ def run(config: dict, base: Path) -> str:
     peer = None
     if "drift-check" in operations and config["peer"]:
         peer = ensure_peer(config["peer_venv"], config["peer_packages"], config["timeout"])
-    ctx = Context(ws, config["repeats"], peer, operations)
+    ctx = Context(ws, config["repeats"], peer, operations, sizes=config["sizes"])
     rows = []
     log(f"benchmark in {base}: sizes {config['sizes']}, {config['repeats']} round(s), {sorted(operations)}")
     if operations & {"help", "predict-json"}:
         rows += startup(ctx, ws.reference(config["sizes"][0]))
-    if operations & {"drift-check", "predict-input", "train"}:
+    if operations & {"drift-check", "predict-input", "train", "ingest", "monitor"}:
         for size in config["sizes"]:
             rows += at_size(ctx, size)
     if "train-wide" in operations:

@@ -7,6 +7,7 @@ churnctl's does)::
     floors.py drift  SPEC REFERENCE.csv CURRENT.csv     # pyarrow read of both + SciPy tests
     floors.py fit    SPEC TRAIN.csv [MODEL.pkl]          # pyarrow read + default HGB fit
     floors.py predict SPEC MODEL.pkl INPUT.csv OUTPUT.csv  # pyarrow read + predict_proba + write
+    floors.py split  SPEC INPUT.csv FOLDER               # pyarrow read + stratified split + 2 Parquet files
 
 SPEC is a JSON file: ``{"target", "numeric": [...], "categorical": [...], "categories": {column:
 [values]}, "identifiers": [...]}``, taken from the schema that ``churnctl ingest`` inferred (binary
@@ -80,11 +81,26 @@ def predict(spec: dict, model_path: str, input_path: str, output_path: str) -> N
     pacsv.write_csv(scored, output_path)
 
 
+def split(spec: dict, input_path: str, folder: str) -> None:
+    """What ingest must do at least: read the file, split it stratified 80/20, write both sides."""
+    import os
+
+    import pyarrow.parquet as pq
+    from sklearn.model_selection import train_test_split
+
+    table = pacsv.read_csv(input_path)
+    y = table[spec["target"]].to_numpy(zero_copy_only=False)
+    train, test = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=42)
+    os.makedirs(folder, exist_ok=True)
+    pq.write_table(table.take(np.sort(train)), os.path.join(folder, "train.parquet"))
+    pq.write_table(table.take(np.sort(test)), os.path.join(folder, "test.parquet"))
+
+
 def main(argv: list[str]) -> None:
     job, spec_path, *paths = argv
     with open(spec_path) as handle:
         spec = json.load(handle)
-    {"drift": drift, "fit": fit, "predict": predict}[job](spec, *paths)
+    {"drift": drift, "fit": fit, "predict": predict, "split": split}[job](spec, *paths)
 
 
 if __name__ == "__main__":

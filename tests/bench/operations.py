@@ -7,16 +7,20 @@ take turns within each round.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.bench.measure import Command, Series, alternate, succeeded
 from tests.bench.report import MIB_PER_GB, Row, Target
-from tests.bench.workspace import FLOORS, PEER_SCRIPT, Artifacts, Peer, Workspace
+from tests.bench.workspace import FLOORS, PEER_SCRIPT, Artifacts, BenchError, Peer, Workspace
 
-OPERATIONS = ("help", "predict-json", "drift-check", "predict-input", "train", "train-wide", "serve", "dask")
-HELP_OP, JSON_OP, DRIFT_OP, PREDICT_OP, TRAIN_OP, WIDE_OP, SERVE_OP, DASK_OP = OPERATIONS
+OPERATIONS = (
+    "help", "predict-json", "drift-check", "predict-input", "train", "train-wide", "serve", "dask", "ingest", "monitor",
+)  # fmt: skip
+HELP_OP, JSON_OP, DRIFT_OP, PREDICT_OP, TRAIN_OP, WIDE_OP, SERVE_OP, DASK_OP, INGEST_OP, MONITOR_OP = OPERATIONS
 HELP, DRIFT_DEFAULT, DRIFT_LOGREG = "churnctl --help", "drift-check, default model", "drift-check, logreg"
 PREDICT_INPUT, TRAIN = "predict --input, default model", "train (auto)"
 FLAT_MEMORY = {PREDICT_INPUT}  # operations whose peak RSS must not grow with the rows
@@ -29,6 +33,7 @@ class Context:
     peer: Peer | None
     operations: set[str]
     notes: list[str] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)
 
     def measure(self, commands: dict[str, Command], label: str) -> dict[str, Series]:
         return alternate(commands, self.repeats, self.ws.env, self.ws.work, label)
@@ -100,6 +105,8 @@ def at_size(ctx: Context, rows: int) -> list[Row]:
     """drift-check, predict --input and train on ``rows`` rows (reference and current files)."""
     ws, ops, out = ctx.ws, ctx.operations, []
     reference = ws.reference(rows)
+    if INGEST_OP in ops:
+        out.append(ingest(ctx, reference, rows))
     artifacts = ws.ingest(f"artifacts-{rows}", reference)
     if TRAIN_OP in ops:
         out.append(train(ctx, artifacts, rows))
@@ -110,7 +117,51 @@ def at_size(ctx: Context, rows: int) -> list[Row]:
         out += drift_check(ctx, artifacts, rows, reference)
     if PREDICT_OP in ops:
         out.append(predict_input(ctx, artifacts, rows))
+    if MONITOR_OP in ops and rows == min(ctx.sizes or [rows]):
+        out.append(monitor(ctx, artifacts, rows))
     return out
+
+
+def ingest(ctx: Context, reference: Path, rows: int) -> Row:
+    """``churnctl ingest`` into a new artifacts directory each round (the contract, the guards, the split,
+    the stored dataset) against pyarrow read + a stratified split + two Parquet files."""
+    ws = ctx.ws
+    spec = ws.ingest(f"ingest-spec-{rows}", reference).spec  # untimed: the floor's column roles
+    target = ws.work / f"ingest-{rows}"
+    script = f"rm -rf {target} && exec {' '.join(ws.cli(target, 'ingest', str(reference), '--target', 'Exited'))}"
+    commands = {"ours": Command(["sh", "-c", script]), "floor": floor("split", spec, reference, ws.work / "split")}
+    results = ctx.measure(commands, f"ingest {rows:,}")
+    ours = results["ours"]
+    return Row("ingest", rows, ours, results["floor"], targets=[rss_target(ours, 2)])
+
+
+def monitor(ctx: Context, artifacts: Artifacts, rows: int) -> Row:
+    """``churnctl monitor --report`` over 500 kept drift-checks (copies of one real check of the current
+    file, a week apart), against drawing nothing: ``churnctl --help``."""
+    ws = ctx.ws
+    checked = subprocess.run(ws.cli(artifacts.root, "drift-check", "--current", str(ws.current(rows))),
+                             capture_output=True, text=True, env=ws.env, cwd=ws.work, check=False)  # fmt: skip
+    if checked.returncode not in (0, 1):
+        raise BenchError(f"drift-check for the monitor failed (exit {checked.returncode}): {checked.stderr[-2000:]}")
+    folder = artifacts.root / "history" / "drift"
+    kept = sorted(folder.rglob("*.json"))[-1]
+    document = json.loads(kept.read_text())
+    start = datetime(2017, 1, 2, tzinfo=UTC)
+    for week in range(499):
+        when = start + timedelta(weeks=week)
+        document["checked_at"] = when.isoformat()
+        day = folder / when.strftime("%Y-%m-%d")
+        day.mkdir(parents=True, exist_ok=True)
+        (day / f"000000.000000-bench-{week:08x}.json").write_text(json.dumps(document, separators=(",", ":")))
+    commands = {
+        "ours": Command(ws.cli(artifacts.root, "monitor", "--report", str(ws.work / "history.html"))),
+        "floor": Command([*ws.churnctl, "--help"]),
+    }
+    results = ctx.measure(commands, "monitor, 500 checks")
+    ours = results["ours"]
+    ctx.notes.append(f"`monitor`: 500 kept checks, one kept check is {kept.stat().st_size:,} bytes.")
+    return Row("monitor --report, 500 checks", 500, ours, results["floor"], scales=False,
+               targets=[Target("≤ 10 s", ours.median, 10)])  # fmt: skip
 
 
 def train(ctx: Context, artifacts: Artifacts, rows: int) -> Row:
