@@ -188,6 +188,8 @@ def history_page(t: dict[str, Any]) -> str:
             sections.append(("Joint distribution", plot("Domain classifier", _joint(points, times, marks))))
         sections.append(("Features, closest to their threshold first", _features(t, times)))
         sections.append(("Alerts", _alert_table(t["alerts"])))
+    if t["realised"]:
+        sections.append((f"Realised performance per {t['period']} (late labels)", _realised_table(t["realised"])))
     sections.append(("Model changes", _marks_table(marks)))
     span = f"{t['first'][:10]} to {str(t['last'])[:10]}" if points else "no checks yet"
     return document("Drift history", f"{t['checks']:,} drift checks, {span} (UTC)", sections)
@@ -223,3 +225,16 @@ def _marks_table(marks: list[dict[str, Any]]) -> str:
     rows = [[m["time"][:19].replace("T", " "), names[m["event"]], m["version"], m["previous"] or "", m["reason"] or ""]
             for m in marks]  # fmt: skip
     return table_html(["time (UTC)", "change", "version", "previous", "why"], rows, text=True)
+
+
+def _realised_table(rows: list[dict[str, Any]]) -> str:
+    def number(value: float | None) -> str:
+        return "–" if value is None else f"{value:.3f}"
+
+    body = [
+        [r["period"], r["model_version"], f"{r['n_rows']:,}", f"{r['churn_rate']:.1%}", f"{r['mean_probability']:.1%}",
+         number(r["roc_auc"]), number(r["precision"]), number(r["recall"])]
+        for r in rows
+    ]  # fmt: skip
+    header = ["period", "model", "customers", "churn rate", "mean probability", "ROC-AUC", "precision", "recall"]
+    return table_html(header, body)

@@ -100,6 +100,8 @@ def test_labels_joined_to_a_scored_file_per_version_with_unmatched_ids_counted(c
     flagged = written["churn_label"].to_numpy() == 1
     y = known["Exited"].to_numpy()
     assert week["precision"] == pytest.approx((flagged & (y == 1)).sum() / flagged.sum())
+    monitored = cli("--artifacts", artifacts, "monitor", "--period", "week")  # no drift check kept yet
+    assert monitored.code == 0 and "realised ROC-AUC per week (late labels): 2026-09-14 v0001" in monitored.stdout
 
 
 def test_duplicate_ids_and_missing_columns_are_refused_and_nothing_is_stored(cli, artifacts, tmp_path):

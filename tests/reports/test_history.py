@@ -103,6 +103,7 @@ def test_the_page_draws_every_chart_over_time(cli, monitored, tmp_path, dated_fi
     assert not found, found
     assert len(drawn) == charts and all(2025 <= a <= b <= 2027 for a, b in drawn), drawn
     assert "v0002" in text and "realised (late labels, per month)" in text
+    assert "Realised performance per month (late labels)" in text  # the table beside the chart
     assert "<script" not in text and "http://" not in text.replace("http://www.w3.org", "")
 
 

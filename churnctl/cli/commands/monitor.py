@@ -45,6 +45,11 @@ def monitor_command(
         points = t["points"]
         if not points:
             out.print("no drift checks kept yet: run 'churnctl drift-check --current FILE'")
+            if t["realised"]:
+                late = ", ".join(
+                    f"{r['period']} {r['model_version']}: {_auc(r['roc_auc'])}" for r in t["realised"][-6:]
+                )
+                out.print(f"realised ROC-AUC per {t['period']} (late labels): {late}")
             return
         shown = points[-15:]
         out.print(
