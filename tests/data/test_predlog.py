@@ -104,7 +104,7 @@ def test_the_reader_skips_the_line_being_written_and_counts_versions(tmp_path):
     with open(next(tmp_path.rglob("*.jsonl")), "ab") as handle:
         handle.write(b'{"time": "2026-03-02T12:00:00Z", "input": {"Age": 1')
     source, frames, reading = read(tmp_path, ["Age", "Geography"], batch_rows=100)
-    assert source.read_header() == ["Age", "Geography"]
+    assert source.read_header() == ["Age", "Geography", "logged_at"]  # and when each was answered
     assert list(frames[0]["Age"]) == [30, 31, 32, 33, 30, 31] and reading.cut == 1
     assert reading.versions == {"v0001": 4, "v0002": 2}
     assert "several model versions" in reading.warnings()[0]
@@ -128,7 +128,7 @@ def test_leftovers_do_not_stop_the_reader(tmp_path):
     (tmp_path / "c.jsonl").write_text('not json\n{"input": {"Age": 1}}\n{"input": {"Age": 2}}\n')
     (tmp_path / "d.jsonl").write_text("")
     source, frames, reading = read(tmp_path, ["Age"])
-    assert source.read_header() == ["Age"]
+    assert source.read_header() == ["Age", "logged_at"]
     assert list(frames[0]["Age"]) == [1, 2]
     assert reading.skipped == [f"{tmp_path / 'c.jsonl'} line 1"] and reading.cut == 1
     assert reading.warnings()[0].startswith("1 line(s) are not prediction log records")
