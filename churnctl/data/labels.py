@@ -98,7 +98,16 @@ class LabelStore:
                 f"cannot read the label store {self.joined_path}: {exc}",
                 hint="restore it from a backup, or move it aside and add the labels files again",
             ) from None
-        return frame.astype(COLUMNS)
+        if "origin" not in frame.columns and {"source", "predicted_at"} <= set(frame.columns):
+            # a store written before predictions were keyed by origin: each kept its place and time
+            frame["origin"] = frame["source"].astype(str) + " " + frame["predicted_at"].astype(str)
+        absent = [name for name in COLUMNS if name not in frame.columns]
+        if absent:
+            raise ArtifactError(
+                f"the label store {self.joined_path} lacks the column(s) {preview(absent)}",
+                hint="move it aside and add the labels files again",
+            )
+        return frame[list(COLUMNS)].astype(COLUMNS)
 
     def added(self) -> list[dict[str, Any]]:
         """The labels files added so far, oldest first (damaged lines skipped)."""

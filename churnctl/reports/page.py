@@ -22,6 +22,7 @@ table { border-collapse: collapse; margin: .5em 0; } td, th { padding: .25em .8e
         border-bottom: 1px solid #e6eaf0; } th:first-child, td:first-child { text-align: left; }
 table.text td { text-align: left; } table.metrics td:last-child, table.metrics th:last-child { text-align: left;
         color: #5b6776; } table.text td:first-child { color: #5b6776; white-space: nowrap; }
+table.text th { text-align: left; } table.text td:not(:last-child) { white-space: nowrap; }
 .verdict { font-size: 1.2em; font-weight: 600; } .bad { color: #b42318; } .good { color: #1a7f37; }
 svg { max-width: 100%; height: auto; }
 @media print { body { max-width: none; margin: 0; } h2 { break-after: avoid; } figure { break-inside: avoid; } }
