@@ -169,3 +169,24 @@ def test_a_second_file_a_retry_after_no_match_and_a_copied_scored_file(cli, arti
                 "--format", "json").json()  # fmt: skip
     assert (again["added"], again["already_labelled"]) == (0, 200)
     assert sum(p["n_rows"] for p in again["performance"]) == 800
+
+
+def test_a_store_written_before_origins_is_read(tmp_path):
+    from churnctl.data.labels import LabelStore
+
+    store = LabelStore(tmp_path)
+    store.folder.mkdir()
+    pd.DataFrame(
+        {
+            "id": ["1", "2"],
+            "predicted_at": pd.to_datetime(["2026-10-01T10:00:00Z"] * 2, utc=True),
+            "model_version": ["v0001"] * 2,
+            "source": ["scored.csv"] * 2,
+            "churn_probability": [0.2, 0.7],
+            "churn_label": [0, 1],
+            "label": [0, 1],
+            "labels_sha256": ["x"] * 2,
+        }
+    ).to_parquet(store.joined_path)
+    joined = store.joined()
+    assert list(joined["origin"]) == ["scored.csv 2026-10-01 10:00:00+00:00"] * 2 and len(joined) == 2
