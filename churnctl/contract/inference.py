@@ -296,18 +296,21 @@ def _repeating_identifier(schema: Schema, typed: dict[str, pd.Series], warnings:
 
 
 def time_column(name: str, series: pd.Series) -> tuple[ColumnSpec, pd.Series]:
-    """The time column, as times (dates, date-times) or numbers (a period index); every row needs one."""
-    values, bad = to_number(series)
-    if not bad.any() and not np.isnan(values).any():
-        times: pd.Series = pd.Series(values, index=series.index, name=name)
+    """The time column, as times (dates, date-times; UTC, whatever offsets they carry) or numbers (a
+    period index); every row needs one. A Parquet timestamp column is times, as the same dates in a CSV are."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        times: pd.Series = pd.to_datetime(series, utc=True).dt.tz_localize(None).astype("datetime64[ns]")
     else:
-        import warnings as python_warnings
+        values, bad = to_number(series)
+        if not bad.any() and not np.isnan(values).any():
+            times = pd.Series(values, index=series.index, name=name)
+        else:
+            import warnings as python_warnings
 
-        with python_warnings.catch_warnings():
-            python_warnings.simplefilter("ignore")
-            times = pd.to_datetime(to_text(series), errors="coerce", format="mixed")
-        if getattr(times.dt, "tz", None) is not None:
-            times = times.dt.tz_convert("UTC").dt.tz_localize(None)
+            with python_warnings.catch_warnings():
+                python_warnings.simplefilter("ignore")
+                times = pd.to_datetime(to_text(series), errors="coerce", format="mixed", utc=True)
+            times = times.dt.tz_localize(None).astype("datetime64[ns]")
     missing = np.flatnonzero(times.isna().to_numpy())
     if len(missing):
         raise DataError(

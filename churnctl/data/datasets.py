@@ -49,18 +49,21 @@ def dataset_id(
     return ids.DATASET_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def content_digest(frame: pd.DataFrame) -> str:
+def content_digest(frame: pd.DataFrame, header: list[str] | None = None) -> str:
     """SHA-256 of a typed table's content, column by column in name order (numbers as little-endian
     doubles, times as nanoseconds, text as UTF-8, missing values marked): the same rows give the same
     digest whether they came from one CSV file, a folder of Parquet parts or a URL, however the files
-    spelled their numbers."""
+    spelled their numbers. ``header``: the input's columns, so that a column left out of the typed rows
+    (all missing, free text) still tells two inputs apart."""
     digest = hashlib.sha256(f"rows {len(frame)}\n".encode())
+    if header is not None:  # every column of the input, those left out of the rows included
+        digest.update(("header " + json.dumps([str(h) for h in header]) + "\n").encode())
     for name in sorted(frame.columns, key=str):
         column = frame[name]
         digest.update(f"column {name}\n".encode())
         if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
             values = column.to_numpy(dtype="float64", na_value=np.nan)
-            values = np.where(np.isnan(values), np.nan, values).astype("<f8")  # one NaN, whatever its bits
+            values = np.where(np.isnan(values), np.nan, values + 0.0).astype("<f8")  # one NaN, one zero
             digest.update(values.tobytes())
         elif pd.api.types.is_datetime64_any_dtype(column):
             digest.update(column.to_numpy(dtype="datetime64[ns]").astype("<i8").tobytes())

@@ -98,9 +98,6 @@ class LabelStore:
                 f"cannot read the label store {self.joined_path}: {exc}",
                 hint="restore it from a backup, or move it aside and add the labels files again",
             ) from None
-        if "origin" not in frame.columns and {"source", "predicted_at"} <= set(frame.columns):
-            # a store written before predictions were keyed by origin: each kept its place and time
-            frame["origin"] = frame["source"].astype(str) + " " + frame["predicted_at"].astype(str)
         absent = [name for name in COLUMNS if name not in frame.columns]
         if absent:
             raise ArtifactError(

@@ -174,7 +174,7 @@ class LogFile(Part):
                 self._invalid(1, f"{self.name} line {number}: lacks the feature(s) {preview(absent, 3)}")
                 continue
             row = record["input"]
-            if timed and LOGGED_AT not in row:
+            if timed and LOGGED_AT not in features:  # serve's answer time, whatever a client sent under the name
                 row = {**row, LOGGED_AT: record.get("time")}
             batch.append(row)
             meta.append((version, f"{self.name} line {number}"))

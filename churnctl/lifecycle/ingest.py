@@ -162,7 +162,7 @@ def ingest(
         )
     _check_size(inferred.frame[inferred.schema.target].to_numpy(), options.test_size, inferred.schema.target)
     new_id = dataset_id(
-        content_digest(inferred.frame),
+        content_digest(inferred.frame, list(raw.columns)),
         inferred.schema.target,
         inferred.schema.positive_label,
         options.test_size,

@@ -196,7 +196,9 @@ def cap_rows(data: TrainingData, max_rows: int, seed: int) -> TrainingData:
         return data
     y = data.train[data.schema.target].to_numpy().astype(int)
     group = data.schema.group_column
-    groups = data.train[group].to_numpy() if group in data.train.columns else None
+    groups = None
+    if group is not None and group in data.train.columns:  # a missing group is a group of its own, as at ingest
+        groups = data.train[group].astype("string").fillna("\x00missing").to_numpy(dtype=object)
     keep = sample_rows(y, max_rows, seed, groups)
     log.info("fitting on a sample of %d of the %d training rows ([train] max_rows)", len(keep), len(y))
     data.train = data.train.iloc[keep].reset_index(drop=True)

@@ -3,9 +3,9 @@ model changes of the event log as marks, and the realised performance of late la
 
 A point's time is its chunk's first day, or for a whole batch the first time of its time column, else
 when it was checked. Chunks of rows have no time of their own: a check chunked by rows gives one point,
-its whole batch. When a check covers the same chunk of the same batch with the same model again (a
-year re-checked), the latest stands; another batch, or another model (a challenger checked beside
-the champion), is a point of its own.
+its whole batch. When a check covers the same chunk of the same input with the same model again (a
+year re-checked, a prediction log that has grown), the latest stands; another input, or another model
+(a challenger checked beside the champion), is a point of its own.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def points(documents: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], i
                 point["end"],
                 chunking.get("by"),
                 point["model_version"],
-                document.get("current_sha256"),
+                document.get("current"),
             )
             if key not in found or found[key]["checked_at"] <= checked_at:
                 found[key] = point

@@ -220,8 +220,10 @@ def test_clean_files_keep_their_features_and_ids(cli, tmp_path, config, sim_csv)
     from churnctl.contract.inference import infer_schema
     from churnctl.data.datasets import content_digest, dataset_id
 
-    typed = infer_schema(pd.read_csv(sim_csv, dtype=str), "Exited", None).frame
-    assert doc["dataset_id"] == dataset_id(content_digest(typed), "Exited", "1", 0.2, 42)  # from the rows' content
+    raw = pd.read_csv(sim_csv, dtype=str)
+    typed = infer_schema(raw, "Exited", None).frame
+    digest = content_digest(typed, list(raw.columns))
+    assert doc["dataset_id"] == dataset_id(digest, "Exited", "1", 0.2, 42)  # from the rows' content
 
 
 def test_the_real_bank_file_keeps_every_feature(bank_model):

@@ -85,7 +85,33 @@ def test_train_fits_a_stratified_sample_beyond_max_rows(cli, cut, tmp_path):
     assert (manifest["n_train"], manifest["n_train_seen"]) == (1500, 2400)
     whole = pd.read_csv(cut / "whole.csv")["Exited"].mean()
     assert abs(run.json()["test_metrics"]["churn_rate"] - whole) < 0.03  # the test split is never sampled
+    # a group column with blanks: whole groups are sampled, the blank ones as one group
+    grouped = pd.read_csv(cut / "whole.csv")
+    grouped["household"] = (grouped.index // 3).astype(str)
+    grouped.loc[grouped.index % 10 == 0, "household"] = None
+    grouped.to_csv(tmp_path / "grouped.csv", index=False)
+    g = ["--artifacts", tmp_path / "grouped", "--config", config]
+    assert cli(*g, "ingest", tmp_path / "grouped.csv", "--target", "Exited", "--group-column", "household").code == 0
+    run = cli(*g, "train")
+    assert run.code == 0 and "fitting on a sample of" in run.stderr, run.stderr
     bad = tmp_path / "bad.toml"
     bad.write_text("[train]\nmax_rows = 10\n")
     refused = cli("--artifacts", tmp_path / "artifacts", "--config", bad, "train")
     assert refused.code == 2 and "[train] max_rows" in refused.stderr
+
+
+def test_times_from_parquet_and_csv_with_offsets_are_the_same_dataset(cli, tmp_path):
+    frame = simulate_customers(1200, seed=8)
+    days = pd.Timestamp("2026-01-01", tz="Europe/Paris") + pd.to_timedelta(frame.index % 300, unit="D")
+    csv = frame.assign(signup=days.map(lambda t: t.isoformat()))  # +01:00 in winter, +02:00 in summer
+    csv.to_csv(tmp_path / "t.csv", index=False)
+    frame.assign(signup=days.tz_convert("UTC").tz_localize(None).astype("datetime64[us]")).to_parquet(
+        tmp_path / "t.parquet"
+    )
+    ids = []
+    for name in ("t.csv", "t.parquet"):
+        run = cli("--artifacts", tmp_path / f"a-{name}", "ingest", tmp_path / name, "--target", "Exited", "--time-column",
+                  "signup", "--format", "json")  # fmt: skip
+        assert run.code == 0, run.stderr
+        ids.append((run.json()["dataset_id"], run.json()["split"]["test_from"]))
+    assert ids[0] == ids[1]

@@ -171,22 +171,12 @@ def test_a_second_file_a_retry_after_no_match_and_a_copied_scored_file(cli, arti
     assert sum(p["n_rows"] for p in again["performance"]) == 800
 
 
-def test_a_store_written_before_origins_is_read(tmp_path):
+def test_a_label_store_without_its_columns_is_an_artifact_problem(tmp_path):
     from churnctl.data.labels import LabelStore
+    from churnctl.errors import ArtifactError
 
     store = LabelStore(tmp_path)
     store.folder.mkdir()
-    pd.DataFrame(
-        {
-            "id": ["1", "2"],
-            "predicted_at": pd.to_datetime(["2026-10-01T10:00:00Z"] * 2, utc=True),
-            "model_version": ["v0001"] * 2,
-            "source": ["scored.csv"] * 2,
-            "churn_probability": [0.2, 0.7],
-            "churn_label": [0, 1],
-            "label": [0, 1],
-            "labels_sha256": ["x"] * 2,
-        }
-    ).to_parquet(store.joined_path)
-    joined = store.joined()
-    assert list(joined["origin"]) == ["scored.csv 2026-10-01 10:00:00+00:00"] * 2 and len(joined) == 2
+    pd.DataFrame({"id": ["1"], "label": [1]}).to_parquet(store.joined_path)
+    with pytest.raises(ArtifactError, match="lacks the column"):
+        store.joined()

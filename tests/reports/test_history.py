@@ -165,19 +165,19 @@ def test_500_kept_checks_make_one_page(cli, artifacts, tmp_path):
 def test_checks_of_other_models_or_batches_for_the_same_chunk_are_points_of_their_own():
     from churnctl.monitoring.timeline import points
 
-    def document(version, sha, when, drift):
+    def document(version, current, when, drift):
         chunk = {"chunk": "2026-03-02", "start": "2026-03-02", "end": "2026-03-08", "n_rows": 500,
                  "status": "drift" if drift else "no_drift", "drift_detected": drift, "reasons": [], "features": {},
                  "prediction": {}, "estimated_performance": {}, "performance": None, "multivariate": None}  # fmt: skip
         result = {"model_version": version, "chunking": {"by": "week"}, "chunks": [chunk], "time_range": None}
-        return {"checked_at": when, "current": "batch.csv", "current_sha256": sha, "result": result}
+        return {"checked_at": when, "current": current, "current_sha256": when, "result": result}
 
     found, checks = points(
         [
-            document("v0001", "a", "2026-03-09T01:00:00", True),
-            document("v0002", "a", "2026-03-09T02:00:00", False),  # a challenger checked on the same batch
-            document("v0001", "b", "2026-03-09T03:00:00", False),  # another batch of the same week
-            document("v0001", "a", "2026-03-10T01:00:00", True),  # the first check again: replaces it
+            document("v0001", "log/", "2026-03-09T01:00:00", True),
+            document("v0002", "log/", "2026-03-09T02:00:00", False),  # a challenger checked on the same input
+            document("v0001", "other.csv", "2026-03-09T03:00:00", False),  # another input for the same week
+            document("v0001", "log/", "2026-03-10T01:00:00", True),  # the log again, grown: replaces the first
         ]
     )
     assert checks == 4 and len(found) == 3
