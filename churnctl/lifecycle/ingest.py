@@ -155,6 +155,8 @@ def ingest(
     inferred = infer_schema(
         raw, options.target, options.positive, keep=options.keep, group=options.group, time=options.time
     )
+    header = list(raw.columns)
+    del raw  # the text of every cell: the typed rows are all that is needed from here on
     warnings = list(inferred.warnings)
     if inferred.n_unlabelled:
         warnings.append(
@@ -162,7 +164,7 @@ def ingest(
         )
     _check_size(inferred.frame[inferred.schema.target].to_numpy(), options.test_size, inferred.schema.target)
     new_id = dataset_id(
-        content_digest(inferred.frame, list(raw.columns)),
+        content_digest(inferred.frame, header),
         inferred.schema.target,
         inferred.schema.positive_label,
         options.test_size,
