@@ -110,8 +110,8 @@ def test_times_from_parquet_and_csv_with_offsets_are_the_same_dataset(cli, tmp_p
     )
     ids = []
     for name in ("t.csv", "t.parquet"):
-        run = cli("--artifacts", tmp_path / f"a-{name}", "ingest", tmp_path / name, "--target", "Exited", "--time-column",
-                  "signup", "--format", "json")  # fmt: skip
+        a = ["--artifacts", tmp_path / f"a-{name}"]
+        run = cli(*a, "ingest", tmp_path / name, "--target", "Exited", "--time-column", "signup", "--format", "json")
         assert run.code == 0, run.stderr
         ids.append((run.json()["dataset_id"], run.json()["split"]["test_from"]))
     assert ids[0] == ids[1]
