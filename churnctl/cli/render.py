@@ -17,6 +17,8 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 
+from churnctl.reports.cells import DECILE_COLUMNS, decile_cells, money
+
 
 class OutputFormat(StrEnum):
     text = "text"
@@ -240,25 +242,10 @@ def deciles_table(rows: list[dict[str, Any]]) -> FittedTable:
     """Lift and cumulative gains by decile of churn probability."""
     return table(
         "Lift by decile (highest churn probability first)",
-        ["decile", "rows", "churners", "churn rate", "lift", "churners found", "cumulative lift"],
-        [
-            [
-                r["decile"],
-                f"{r['rows']:,}",
-                f"{r['churners']:,}",
-                "–" if r["churn_rate"] is None else f"{r['churn_rate']:.1%}",
-                "–" if r["lift"] is None else f"{r['lift']:.2f}×",
-                f"{r['cumulative_gain']:.1%}",
-                "–" if r["cumulative_lift"] is None else f"{r['cumulative_lift']:.2f}×",
-            ]
-            for r in rows
-        ],
+        DECILE_COLUMNS,
+        decile_cells(rows),
         optional=("cumulative lift", "rows"),
     )
-
-
-def money(amount: float) -> str:
-    return f"{amount:,.0f}" if abs(amount) >= 100 else f"{amount:,.2f}"
 
 
 def value_table(value: dict[str, Any]) -> FittedTable:

@@ -18,13 +18,19 @@ from churnctl.data.sources import resolve
 from churnctl.data.tables import read_table
 from churnctl.errors import DataError, UsageError, preview
 from churnctl.lifecycle.results import Result, warn
-from churnctl.monitoring.labels import PREDICTION, join, label_frame, normalise_ids, realised
+from churnctl.monitoring.labels import (
+    PREDICTION,
+    check_period,
+    join,
+    label_frame,
+    normalise_ids,
+    realised,
+    utc_time,
+)
 from churnctl.registry import Registry
 from churnctl.registry.ids import version_argument
 from churnctl.registry.store import now
 from churnctl.runtime.files import sha256_file
-
-PERIODS = ("day", "week", "month")
 
 
 @dataclass
@@ -78,8 +84,8 @@ def add_labels(
     """Join the labels of ``path`` (``id_column`` and the model's target column, or ``target``) to the
     predictions of ``predictions`` (prediction logs and scored files; default: this registry's
     prediction log) and store the new labelled predictions."""
-    _check_period(period)
-    when = _timestamp(scored_at) if scored_at is not None else None
+    check_period(period)
+    when = utc_time(scored_at, "--scored-at") if scored_at is not None else None
     schema = _schema(registry)
     file = Path(path)
     if not file.is_file():
@@ -129,27 +135,12 @@ def add_labels(
 
 def labels_performance(registry: Registry, *, period: str = "month", version: str | None = None) -> PerformanceResult:
     """Realised performance per period and model version from every label added so far."""
-    _check_period(period)
+    check_period(period)
     registry.require_exists()
     version = version_argument(version, "--model") if version is not None else None
     store = LabelStore(registry.root)
     joined = store.joined()
     return PerformanceResult(period, version, len(joined), len(store.added()), realised(joined, period, version))
-
-
-def _check_period(period: str) -> None:
-    if period not in PERIODS:
-        raise UsageError(f"unknown period {period!r}", hint=f"choose one of {', '.join(PERIODS)}")
-
-
-def _timestamp(text: str) -> pd.Timestamp:
-    try:
-        stamp = pd.Timestamp(text)
-    except ValueError:
-        stamp = None
-    if stamp is None or pd.isna(stamp):
-        raise UsageError(f"--scored-at {text!r} is not a date or time", hint="give a date such as 2026-11-30")
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _schema(registry: Registry) -> Schema:

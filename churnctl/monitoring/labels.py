@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from churnctl.drift.chunks import PERIODS
-from churnctl.errors import DataError, preview
+from churnctl.errors import DataError, UsageError, preview
 
 # A prediction is known by its id, version and origin: a log record's time and request, or the SHA-256
 # of the scored file that holds it (not its path or modification time: a copy is the same prediction).
@@ -86,6 +86,23 @@ def join(labels: pd.DataFrame, predictions: pd.DataFrame, known: pd.DataFrame, s
         merged = merged[~seen].drop(columns="known_label")
     new = merged.drop_duplicates(KEY)[JOINED].reset_index(drop=True)
     return Joined(new, len(labels), len(matched), unmatched, already, conflicting)
+
+
+def check_period(period: str) -> None:
+    """A period monitoring groups by: day, week (from Monday) or month."""
+    if period not in PERIODS:
+        raise UsageError(f"unknown period {period!r}", hint=f"choose one of {', '.join(PERIODS)}")
+
+
+def utc_time(text: str, option: str) -> pd.Timestamp:
+    """A date or time typed for ``option``, in UTC (a time without a zone is UTC)."""
+    try:
+        stamp = pd.Timestamp(text)
+    except ValueError:
+        stamp = None
+    if stamp is None or pd.isna(stamp):
+        raise UsageError(f"{option} {text!r} is not a date or time", hint="give a date such as 2026-11-30")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def utc(times: pd.Series) -> pd.Series:

@@ -14,9 +14,7 @@ check plus about 1 KB per chunk.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from churnctl.errors import ArtifactError, os_reason
+from churnctl.runtime.files import write_json_atomic
 
 FORMAT = 1
 DAY = "%Y-%m-%d"
@@ -49,16 +48,8 @@ class History:
         day = self.folder / stamp.strftime(DAY)
         name = f"{stamp.strftime('%H%M%S.%f')}-{result.get('model_version', 'model')}-{uuid.uuid4().hex[:8]}.json"
         try:
-            day.mkdir(parents=True, exist_ok=True)
-            tmp = day / f".{name}.tmp"
-            with open(tmp, "w", encoding="utf-8") as handle:
-                json.dump(document, handle, separators=(",", ":"), allow_nan=False, default=str)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, day / name)
+            write_json_atomic(day / name, document, compact=True)
         except (OSError, ValueError) as exc:
-            with contextlib.suppress(OSError, UnboundLocalError):
-                tmp.unlink(missing_ok=True)
             reason = os_reason(exc) if isinstance(exc, OSError) else str(exc)
             return f"this check was not added to the history in {self.folder}: {reason}"
         self.prune(stamp)

@@ -10,6 +10,7 @@ import numpy as np
 from matplotlib.ticker import PercentFormatter
 
 from churnctl.model.metrics import METRICS, no_skill
+from churnctl.reports.cells import DECILE_COLUMNS, decile_cells, money
 from churnctl.reports.page import document, esc, figure, legend_above, number_axis, plot, svg, table_html
 
 BLUE, RED, GREY = "#2f6db5", "#c4422b", "#8a94a3"
@@ -162,25 +163,9 @@ def _importance(importance: dict[str, float]) -> str:
 
 
 def _deciles(rows: list[dict]) -> str:
-    header = ["decile", "rows", "churners", "churn rate", "lift", "churners found", "cumulative lift"]
-    body = [
-        [
-            r["decile"],
-            f"{r['rows']:,}",
-            f"{r['churners']:,}",
-            "–" if r["churn_rate"] is None else f"{r['churn_rate']:.1%}",
-            "–" if r["lift"] is None else f"{r['lift']:.2f}×",
-            f"{r['cumulative_gain']:.1%}",
-            "–" if r["cumulative_lift"] is None else f"{r['cumulative_lift']:.2f}×",
-        ]
-        for r in rows
-    ]
+    header, body = DECILE_COLUMNS, decile_cells(rows)
     note = "<p>Customers in tenths by churn probability, highest first; lift is a tenth's churn rate over all.</p>"
     return note + table_html(header, body)
-
-
-def _money(amount: float) -> str:
-    return f"{amount:,.0f}" if abs(amount) >= 100 else f"{amount:,.2f}"
 
 
 def _campaign(value: dict) -> str:
@@ -195,36 +180,36 @@ def _campaign(value: dict) -> str:
             "at the model's threshold",
             f"{at['threshold']:.4f}",
             f"{at['contacted']:,} ({at['share']:.1%})",
-            _money(at["profit"]),
-            _money(at["profit_per_customer"]),
+            money(at["profit"]),
+            money(at["profit_per_customer"]),
         ],
         [
             "most profitable",
             "–" if best["threshold"] is None else f"{best['threshold']:.4f}",
             f"{best['contacted']:,} ({best['share']:.1%})",
-            _money(best["profit"]),
-            _money(best["profit_per_customer"]),
+            money(best["profit"]),
+            money(best["profit_per_customer"]),
         ],
         [
             "contact everyone",
             "0",
             f"{n:,} (100%)",
-            _money(value["contact_everyone_profit"]),
-            _money(value["contact_everyone_profit"] / n),
+            money(value["contact_everyone_profit"]),
+            money(value["contact_everyone_profit"] / n),
         ],
         [
             "a perfect model",
             "–",
             "the churners",
-            _money(value["perfect_model_profit"]),
-            _money(value["perfect_model_profit"] / n),
+            money(value["perfect_model_profit"]),
+            money(value["perfect_model_profit"] / n),
         ],
     ]
     text = f"<p>{esc(Campaign.from_dict(value['campaign']).describe())}.</p>"
     if emp:
         text += (
             "<p>Expected maximum profit (EMP, over the acceptance rate's distribution): "
-            f"{_money(emp['emp_per_customer'])} per customer, contacting {emp['share']:.1%}.</p>"
+            f"{money(emp['emp_per_customer'])} per customer, contacting {emp['share']:.1%}.</p>"
         )
     table = table_html(["contacting", "threshold", "customers", "profit", "per customer"], rows)
     return text + table + f'<div class="grid">{_profit_plot(value)}</div>'

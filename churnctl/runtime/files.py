@@ -81,14 +81,18 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_json_atomic(path: Path, payload: Any) -> None:
-    """Replace ``path`` with ``payload`` so that readers see the old or the new file, never half."""
+def write_json_atomic(path: Path, payload: Any, *, compact: bool = False) -> None:
+    """Replace ``path`` with ``payload`` so that readers see the old or the new file, never half
+    (``compact``: no indentation and no NaN, for files kept by the thousand)."""
     make_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, file_mode())  # mkstemp creates 0600, which would lock out other readers
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=False, default=str)
+            if compact:
+                json.dump(payload, handle, separators=(",", ":"), allow_nan=False, default=str)
+            else:
+                json.dump(payload, handle, indent=2, sort_keys=False, default=str)
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())

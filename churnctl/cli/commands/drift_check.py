@@ -21,9 +21,10 @@ from churnctl.cli.options import (
     ValueOption,
 )
 from churnctl.cli.progress import progress_bars
-from churnctl.cli.render import FittedTable, OutputFormat, emit, fmt, money, styled, table
+from churnctl.cli.render import FittedTable, OutputFormat, emit, fmt, styled, table
 from churnctl.config import value_options
 from churnctl.errors import EXIT_DRIFT
+from churnctl.reports.cells import money
 
 if TYPE_CHECKING:
     from churnctl.drift.result import DriftReport

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from churnctl.cli.context import state
 from churnctl.cli.options import FormatOption, ModelOption, WaitOption
-from churnctl.cli.render import OutputFormat, emit, table
+from churnctl.cli.render import OutputFormat, emit, fmt, table
 
 app = typer.Typer(
     help="Labels that arrive after the predictions: join them, and see the model's realised performance.",
@@ -134,17 +134,13 @@ def _performance(out: Console, rows: list[dict[str, Any]], period: str) -> None:
                     r["n_rows"],
                     f"{r['churn_rate']:.1%}",
                     f"{r['mean_probability']:.1%}",
-                    _metric(r["roc_auc"]),
-                    _metric(r["pr_auc"]),
-                    _metric(r["precision"]),
-                    _metric(r["recall"]),
+                    fmt(r["roc_auc"], 3),
+                    fmt(r["pr_auc"], 3),
+                    fmt(r["precision"], 3),
+                    fmt(r["recall"], 3),
                 ]
                 for r in rows
             ],
             optional=("PR-AUC", "mean probability"),
         )
     )
-
-
-def _metric(value: float | None) -> str:
-    return "–" if value is None else f"{value:.3f}"

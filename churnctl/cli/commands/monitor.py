@@ -10,7 +10,7 @@ from rich.console import Console
 
 from churnctl.cli.context import report_writer, state
 from churnctl.cli.options import FormatOption
-from churnctl.cli.render import OutputFormat, emit, table
+from churnctl.cli.render import OutputFormat, emit, fmt, table
 
 
 def monitor_command(
@@ -47,7 +47,7 @@ def monitor_command(
             out.print("no drift checks kept yet: run 'churnctl drift-check --current FILE'")
             if t["realised"]:
                 late = ", ".join(
-                    f"{r['period']} {r['model_version']}: {_auc(r['roc_auc'])}" for r in t["realised"][-6:]
+                    f"{r['period']} {r['model_version']}: {fmt(r['roc_auc'], 3)}" for r in t["realised"][-6:]
                 )
                 out.print(f"realised ROC-AUC per {t['period']} (late labels): {late}")
             return
@@ -65,8 +65,8 @@ def monitor_command(
                         p["n_rows"],
                         "DRIFT" if p["drift_detected"] else str(p["status"]).replace("_", " "),
                         ", ".join(n for n, f in p["features"].items() if f.get("drift")) or "–",
-                        _auc(p["estimated_roc_auc"]["value"] if p["estimated_roc_auc"] else None),
-                        _auc(p["realised_roc_auc"]),
+                        fmt(p["estimated_roc_auc"]["value"] if p["estimated_roc_auc"] else None, 3),
+                        fmt(p["realised_roc_auc"], 3),
                     ]
                     for p in shown
                 ],
@@ -76,7 +76,3 @@ def monitor_command(
         out.print(f"{len(t['alerts'])} of {len(points)} points alerted; {len(t['marks'])} model change(s)")
 
     emit(result, format, text)
-
-
-def _auc(value: float | None) -> str:
-    return "–" if value is None else f"{value:.3f}"

@@ -15,8 +15,9 @@ from rich.console import Console
 from churnctl.cli.context import state
 from churnctl.cli.options import Engine, EngineOption, ModelOption, SchedulerOption, ValueOption
 from churnctl.cli.progress import progress_bars
-from churnctl.cli.render import OutputFormat, emit, key_values, money, table
+from churnctl.cli.render import OutputFormat, emit, key_values, table
 from churnctl.errors import UsageError
+from churnctl.reports.cells import money
 
 if TYPE_CHECKING:
     from churnctl.config import Settings

@@ -10,7 +10,8 @@ from rich.console import Console
 
 from churnctl.cli.context import metrics_writer, state
 from churnctl.cli.options import FormatOption, MetricsFileOption, ValueOption, WaitOption
-from churnctl.cli.render import OutputFormat, emit, money, styled, table
+from churnctl.cli.render import OutputFormat, emit, styled, table
+from churnctl.reports.cells import money
 
 
 def retrain_command(
