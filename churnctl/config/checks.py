@@ -15,6 +15,7 @@ def validate_ranges(settings: Settings) -> None:
     checks = [
         ("[data] test_size", settings.data.test_size, 0.0 < settings.data.test_size <= 0.5, "a fraction in (0, 0.5]"),
         ("[data] leak_auc", settings.data.leak_auc, 0.5 < settings.data.leak_auc <= 1.0, "a ROC-AUC in (0.5, 1]"),
+        ("[data] memory_rows", settings.data.memory_rows, settings.data.memory_rows >= 0, "0 or a number of rows"),
         ("[train] cv_folds", settings.train.cv_folds, settings.train.cv_folds >= 2, "at least 2"),
         ("[train] reference_rows", settings.train.reference_rows, settings.train.reference_rows >= 100, "at least 100"),
         ("[train] time_budget", settings.train.time_budget, settings.train.time_budget > 0, "positive"),

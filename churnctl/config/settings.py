@@ -18,6 +18,9 @@ class DataSettings:
     group_column: str | None = None  # rows of one value stay on one side of the split and in one fold
     time_column: str | None = None  # the test split is the newest rows; folds go forward in time
     test_from: str | None = None  # with time_column: the test split starts at this date (or number)
+    # Inputs of more rows than this are ingested in passes over their parts, never whole in memory
+    # (0: always whole); about 1 GB of memory per million rows of a dozen columns when whole.
+    memory_rows: int = 1_000_000
 
 
 @dataclass(frozen=True)

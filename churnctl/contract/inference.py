@@ -3,7 +3,6 @@ column's role (feature, identifier, ignored) and kind, with what training saw.""
 
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass, field
 
@@ -14,6 +13,7 @@ from churnctl.contract.frames import reject_too_large
 from churnctl.contract.labels import resolve_positive, resolve_target_name
 from churnctl.contract.problems import row_list
 from churnctl.contract.schema import ColumnSpec, Schema
+from churnctl.contract.tally import SchemaTally
 from churnctl.contract.values import infinite_cells, to_label, to_number, to_text
 from churnctl.errors import DataError, UsageError, preview
 
@@ -326,18 +326,53 @@ def refresh_statistics(schema: Schema, frame: pd.DataFrame) -> Schema:
     """The same contract (roles, kinds, labels) with what training saw recomputed on ``frame``
     (typed model input): categories and counts, ranges, missing rates. Used when new labelled data
     join the training rows, so that the challenger knows the categories they bring."""
+    tally = SchemaTally.of(schema)
+    tally.update(frame)
+    return tally.apply(schema)
 
-    updated = copy.deepcopy(schema)
-    for spec in updated.features:
-        series = frame[spec.name]
-        spec.missing_rate = float(series.isna().mean()) if len(series) else 0.0
-        if spec.dtype == "string":
-            counts = series.value_counts(dropna=True)
-            spec.categories = {str(k): int(v) for k, v in counts.items()}
-            spec.n_unique = len(spec.categories)
+
+@dataclass
+class TypedBatch:
+    """Rows of one batch of a table too large for memory, typed by a contract inferred on a sample."""
+
+    frame: pd.DataFrame  # the columns infer_schema types (suspected leaks included), labelled rows only
+    n_unlabelled: int
+    not_numbers: dict[str, int]  # cells of numeric features that are not numbers (read as missing)
+
+
+TYPED_ROLES = ("feature", "leak", "time", "identifier", "group", "target")
+
+
+def type_rows(raw: pd.DataFrame, schema: Schema) -> TypedBatch:
+    """Type a batch of raw rows as :func:`infer_schema` typed the rows it saw: features as numbers or
+    category text, identifiers and the group as text, the time as times, the target as 0/1 (rows
+    without a label left out; a third label is an error). A numeric feature's cells that are not
+    numbers are read as missing and counted."""
+    labels = to_label(raw[schema.target])
+    labelled = labels.notna().to_numpy()
+    other = sorted(set(labels[labelled]) - {schema.positive_label, schema.negative_label})
+    if other:
+        raise DataError(
+            f"target {schema.target!r} holds {preview(other)} beside the labels {schema.positive_label!r} "
+            f"and {schema.negative_label!r} found in the sample the contract was inferred on",
+            hint="a churn target has two values: clean the others, or drop those rows",
+        )
+    rows = raw.loc[labelled].reset_index(drop=True) if not labelled.all() else raw.reset_index(drop=True)
+    typed: dict[str, pd.Series] = {}
+    not_numbers: dict[str, int] = {}
+    for spec in schema.columns:
+        if spec.role not in TYPED_ROLES or spec.name not in rows.columns:
+            continue
+        series = rows[spec.name]
+        if spec.role == "target":
+            typed[spec.name] = (labels[labelled].reset_index(drop=True) == schema.positive_label).astype("int8")
+        elif spec.role == "time":
+            typed[spec.name] = time_column(spec.name, series)[1]
+        elif spec.role in ("identifier", "group") or spec.dtype == "string":
+            typed[spec.name] = to_text(series)
         else:
-            values = series.to_numpy(dtype=float)
-            if (~np.isnan(values)).any():
-                spec.__dict__.update(_numeric_stats(values))
-                spec.n_unique = len(np.unique(values[~np.isnan(values)]))
-    return updated
+            values, bad = to_number(series)
+            if bad.any():
+                not_numbers[spec.name] = int(bad.sum())
+            typed[spec.name] = pd.Series(values, name=spec.name)
+    return TypedBatch(pd.DataFrame(typed), int((~labelled).sum()), not_numbers)

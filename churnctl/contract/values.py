@@ -40,7 +40,9 @@ def label_text(value: object) -> str | None:
 
 def to_text(series: pd.Series) -> pd.Series:
     """Object series of canonical category text, NaN where missing."""
-    if is_string_dtype(series.dtype) and series.dtype != object:
+    if (is_string_dtype(series.dtype) and series.dtype != object) or (
+        series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) == "string"
+    ):  # text only (as CSV cells and Parquet strings are): pandas' string methods, not a call per cell
         out = series.str.strip()
         out = out.mask(out == "")
         return out.astype(object).where(out.notna(), np.nan)

@@ -121,28 +121,84 @@ def _grouped(y: np.ndarray, groups: np.ndarray, test_size: float, seed: int) -> 
 
 def _out_of_time(times: pd.Series, test_size: float, test_from: str | None, source: str) -> Split:
     values = times.to_numpy()
-    if test_from is not None:
-        cutoff = _cutoff(test_from, times)
-    else:
-        periods, counts = np.unique(values, return_counts=True)
-        from_end = np.cumsum(counts[::-1])
-        index = int(np.searchsorted(from_end, test_size * len(values), side="left"))
-        cutoff = periods[::-1][min(index, len(periods) - 1)]
-        if cutoff == periods[0]:
-            raise DataError(
-                f"{source} has {len(periods)} distinct time(s): too few to hold the newest out for testing",
-                hint="give --test-from DATE, or more periods of data",
-            )
+    periods, counts = np.unique(values, return_counts=True)
+    cutoff = time_cutoff(periods, counts, test_size, test_from, times, source)
     test = np.flatnonzero(values >= cutoff)
     train = np.flatnonzero(values < cutoff)
-    details = {
-        "time_column": str(times.name),
-        "train_from": _text(values[train].min()) if len(train) else None,
-        "train_to": _text(values[train].max()) if len(train) else None,
-        "test_from": _text(values[test].min()) if len(test) else None,
-        "test_to": _text(values[test].max()) if len(test) else None,
+    return Split(train, test, "out of time", time_details(str(times.name), periods, counts, cutoff))
+
+
+def time_cutoff(
+    periods: np.ndarray, counts: np.ndarray, test_size: float, test_from: str | None, times: pd.Series, source: str
+) -> Any:
+    """The first time of the test rows: ``test_from``, or the newest periods (distinct ``periods`` in
+    order, with their row ``counts``) that make up ``test_size`` of the rows. ``times``: a few of the
+    values, for their type."""
+    if test_from is not None:
+        return _cutoff(test_from, times)
+    from_end = np.cumsum(counts[::-1])
+    index = int(np.searchsorted(from_end, test_size * counts.sum(), side="left"))
+    cutoff = periods[::-1][min(index, len(periods) - 1)]
+    if cutoff == periods[0]:
+        raise DataError(
+            f"{source} has {len(periods)} distinct time(s): too few to hold the newest out for testing",
+            hint="give --test-from DATE, or more periods of data",
+        )
+    return cutoff
+
+
+def time_details(column: str, periods: np.ndarray, counts: np.ndarray, cutoff: Any) -> dict[str, Any]:
+    """The time ranges of the training and test rows, for the manifest."""
+    train, test = periods[(periods < cutoff) & (counts > 0)], periods[(periods >= cutoff) & (counts > 0)]
+    return {
+        "time_column": column,
+        "train_from": _text(train.min()) if len(train) else None,
+        "train_to": _text(train.max()) if len(train) else None,
+        "test_from": _text(test.min()) if len(test) else None,
+        "test_to": _text(test.max()) if len(test) else None,
     }
-    return Split(train, test, "out of time", details)
+
+
+def merge_counts(
+    left: tuple[np.ndarray, np.ndarray], right: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values with their counts, of two sets of rows (mergeable time counts of parts)."""
+    values = np.concatenate([left[0], right[0]])
+    counts = np.concatenate([left[1], right[1]])
+    if not len(values):
+        return values, counts
+    periods, inverse = np.unique(values, return_inverse=True)
+    return periods, np.bincount(inverse, weights=counts, minlength=len(periods)).astype(np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-row sides, for tables split part by part
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def hash_unit(keys: np.ndarray, seed: int) -> np.ndarray:
+    """A uniform number in [0, 1) per 64-bit key, fixed by the key and the seed (SplitMix64's mixer):
+    equal keys, equal numbers, whatever part of the table a row is in."""
+    with np.errstate(over="ignore"):
+        z = keys.astype(np.uint64) + _GOLDEN * np.uint64((seed + 1) & 0xFFFFFFFFFFFFFFFF)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def text_keys(series: pd.Series) -> np.ndarray:
+    """A 64-bit hash per value of a text column (a missing value is a value of its own, as in
+    :func:`row_groups`)."""
+    return pd.util.hash_array(series.fillna("\x00missing").astype(str).to_numpy(dtype=object))
+
+
+def hashed_test_rows(keys: np.ndarray, seed: int, test_size: float) -> np.ndarray:
+    """Mask of the test rows of a table split part by part: a row is a test row when its key's
+    :func:`hash_unit` is below ``test_size`` — about ``test_size`` of the rows of each class, and
+    every row of one key (a group, or identical twins) on one side."""
+    return hash_unit(keys, seed) < test_size
 
 
 def _cutoff(text: str, times: pd.Series) -> Any:

@@ -8,9 +8,9 @@ is excluded before any model sees it (:mod:`churnctl.contract.leaks`, :mod:`chur
 
 from __future__ import annotations
 
-import json
 import logging
 import math
+import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,15 +19,33 @@ import pandas as pd
 
 from churnctl.config import Settings
 from churnctl.contract.inference import infer_schema
+from churnctl.contract.labels import resolve_target_name
 from churnctl.contract.leaks import LEAK_AUC, leak_guard
 from churnctl.contract.schema import Schema
 from churnctl.data import tables
-from churnctl.data.datasets import content_digest, dataset_id, store_dataset
+from churnctl.data.datasets import content_digest, dataset_id, load_schema, publish_dataset, store_dataset
 from churnctl.data.sources import Source, is_url, resolve
-from churnctl.data.split import row_groups, split_rows
+from churnctl.data.split import duplicate_keys, row_groups, split_rows, time_cutoff, time_details
+from churnctl.data.streamed import (
+    IdentifierJob,
+    Merged,
+    SplitRule,
+    SurveyJob,
+    WriteJob,
+    check_sides,
+    identifier_part,
+    merge_surveys,
+    merge_written,
+    repeating_identifiers,
+    sample_rate,
+    survey_part,
+    write_part,
+)
 from churnctl.errors import DataError, UsageError, preview
 from churnctl.lifecycle.results import Result, warn
 from churnctl.registry import Registry
+from churnctl.runtime.cluster import count_rows
+from churnctl.runtime.engine import Engine, LocalEngine
 from churnctl.runtime.files import sha256_file
 
 log = logging.getLogger("churnctl")
@@ -133,6 +151,7 @@ def ingest(
     time: str | None = None,
     test_from: str | None = None,
     wait: float = 0.0,
+    engine: Engine | None = None,
 ) -> IngestResult:
     """Store ``path`` as a dataset version (or find it stored): its contract, its split, its guards."""
     cfg = settings.data
@@ -149,6 +168,10 @@ def ingest(
     )
     options.check()
     source = resolve(path)
+    engine = engine or LocalEngine()
+    n_rows = sum(engine.map_parts(count_rows, source.parts, None))
+    if cfg.memory_rows and n_rows > cfg.memory_rows:
+        return _ingest_streamed(registry, source, options, n_rows, engine, wait)
     raw, checksum = read_source(source)
     if len(raw) == 0:
         raise DataError(f"{path} has a header but no data rows", hint="expected at least one customer row")
@@ -173,10 +196,7 @@ def ingest(
     )
     with registry.lock(wait):
         if registry.has_dataset(new_id):
-            manifest = registry.dataset_manifest(new_id)
-            log.info("dataset %s already holds this file with these options; nothing written", new_id)
-            schema = Schema.from_dict(json.loads(registry.dataset_bytes(new_id, "schema.json")))
-            return _result(manifest, schema, created=False, warnings=warn(warnings))
+            return _found(registry, new_id, warnings)
         prepared = prepare_dataset(inferred.schema, inferred.frame, options, source.spec)
         manifest = store_dataset(
             registry,
@@ -194,6 +214,148 @@ def ingest(
             },
         )
     return _result(manifest, prepared.schema, created=True, warnings=warn(warnings + prepared.warnings))
+
+
+def _found(registry: Registry, dataset: str, warnings: list[str]) -> IngestResult:
+    log.info("dataset %s already holds this file with these options; nothing written", dataset)
+    schema = load_schema(registry, dataset)
+    return _result(registry.dataset_manifest(dataset), schema, created=False, warnings=warn(warnings))
+
+
+def _ingest_streamed(
+    registry: Registry, source: Source, options: IngestOptions, n_rows: int, engine: Engine, wait: float
+) -> IngestResult:
+    """An input of more rows than ``[data] memory_rows``, in passes over its parts that each hold one
+    batch of rows (:mod:`churnctl.data.streamed`): the contract's roles and kinds inferred on a seeded
+    sample, its statistics, the duplicates and the split's counts exact over every row."""
+    header = source.read_header()
+    target = resolve_target_name(header, options.target)
+    surveys = engine.map_parts(
+        survey_part, source.parts, SurveyJob(header, target, options.time, sample_rate(n_rows), options.seed)
+    )
+    checksum = source.sha256([s.sha256 for s in surveys])
+    sample, times = merge_surveys(surveys, header)
+    del surveys
+    if not len(sample):
+        raise DataError(f"{source.spec} has a header but no data rows", hint="expected at least one customer row")
+    inferred = infer_schema(
+        sample, options.target, options.positive, keep=options.keep, group=options.group, time=options.time
+    )
+    schema = inferred.schema
+    warnings = [f"in the {len(sample):,}-row sample the contract was inferred on: {w}" for w in inferred.warnings]
+    identifiers = schema.identifier_names
+    if schema.group_column is None and identifiers:  # a customer id repeating on rows the sample missed
+        found = engine.map_parts(identifier_part, source.parts, IdentifierJob(header, target, identifiers))
+        repeating = repeating_identifiers(found, identifiers)
+        if repeating:
+            schema.group_column = repeating[0]
+            warnings.append(
+                f"rows repeat per {repeating[0]!r} ({schema.column(repeating[0]).reason}): it is used as the group, "
+                "so every row of one value stays on one side of the split and in one cross-validation fold "
+                "(--group-column to choose another)"
+            )
+    rule = SplitRule(
+        options.seed,
+        options.test_size,
+        group=schema.group_column,
+        time=schema.time_column,
+        columns=[*schema.feature_names, schema.target],
+    )
+    details: dict[str, Any] = {
+        "rule": "a seeded hash of each row's " + ("group" if rule.group else "features and label")
+    }
+    if rule.time is not None and times is not None:
+        periods, counts = times
+        rule.cutoff = time_cutoff(
+            periods, counts, options.test_size, options.test_from, pd.Series(periods[:1], name=rule.time), source.spec
+        )
+        details = time_details(rule.time, periods, counts, rule.cutoff)
+    typed_sample = inferred.frame
+    in_test = rule.test_rows(typed_sample, duplicate_keys(typed_sample, rule.columns))
+    sample_train = typed_sample.loc[~in_test]
+    schema, exclusions, guard_warnings = leak_guard(
+        schema,
+        sample_train,
+        sample_train[schema.target].to_numpy(),
+        leak_auc=options.leak_auc,
+        keep=options.keep,
+        seed=options.seed,
+    )
+    if not schema.features:
+        raise DataError(
+            "every feature column is a suspected leak or excluded",
+            hint="if a column is known before churn happens, keep it with --keep-column COL",
+        )
+    leaked = [e.name for e in exclusions]
+    with registry.lock(wait):
+        staged = registry.stage()
+        job = WriteJob(header, schema, rule, staged, dropped=leaked)
+        merged = merge_written(engine.map_parts(write_part, source.parts, job), schema, header)
+        staged.files.update(merged.files)
+        kind = rule.describe()
+        check_sides(merged.counts, kind, source.spec)
+        new_id = dataset_id(
+            merged.digest,
+            schema.target,
+            schema.positive_label,
+            options.test_size,
+            options.seed,
+            {**options.id_fields(), "streamed": True},
+        )
+        if registry.has_dataset(new_id):
+            shutil.rmtree(staged.path, ignore_errors=True)
+            return _found(registry, new_id, warnings)
+        schema = merged.tally.apply(schema)
+        spec = schema.column(schema.target)
+        totals = merged.counts["train"] + merged.counts["test"]
+        spec.categories = {schema.positive_label: int(totals[1]), schema.negative_label: int(totals[0])}
+        if rule.time is not None and times is not None:
+            schema.column(rule.time).n_unique = len(times[0])
+        n = merged.n_labelled
+        warnings += guard_warnings + _streamed_warnings(merged, n, schema.target)
+        manifest = publish_dataset(
+            registry,
+            staged,
+            new_id,
+            schema,
+            {
+                "n_rows": n,
+                "n_train": int(merged.counts["train"].sum()),
+                "n_test": int(merged.counts["test"].sum()),
+                "churn_rate": float(totals[1] / n),
+                "source": source.where,
+                "source_sha256": checksum,
+                "test_size": options.test_size,
+                "seed": options.seed,
+                "n_unlabelled": merged.n_unlabelled,
+                "split": {"kind": kind, **details},
+                "duplicates": merged.duplicates,
+                "duplicate_share": merged.duplicates / n,
+                "group_column": schema.group_column,
+                "time_column": schema.time_column,
+                "leak_auc": options.leak_auc,
+                "keep_columns": sorted(options.keep),
+                "leaks": [{"name": e.name, "alone_auc": e.auc, "why": e.why} for e in exclusions],
+                "parts": {"train": merged.train_parts, "test": merged.test_parts},
+                "streamed": {"rows_read": n_rows, "sample_rows": len(sample), "engine": engine.name},
+            },
+        )
+    return _result(manifest, schema, created=True, warnings=warn(warnings))
+
+
+def _streamed_warnings(merged: Merged, n: int, target: str) -> list[str]:
+    warnings = [
+        f"column {name!r} is numeric but {count} cell(s) are not numbers and were read as missing"
+        for name, count in merged.not_numbers.items()
+    ]
+    if merged.n_unlabelled:
+        warnings.append(f"{merged.n_unlabelled} row(s) without a value in target {target!r} were left out")
+    if merged.duplicates:
+        warnings.append(
+            f"{merged.duplicates} row(s) ({merged.duplicates / n:.1%}) repeat another row exactly (identifiers "
+            "ignored): each set of twins stays on one side of the split"
+        )
+    return warnings
 
 
 def read_source(source: Source) -> tuple[pd.DataFrame, str]:

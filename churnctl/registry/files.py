@@ -10,14 +10,17 @@ from __future__ import annotations
 import errno
 import fcntl
 import hashlib
+import io
 import json
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from churnctl.errors import ArtifactError
-from churnctl.runtime.files import write_new_file
+from churnctl.runtime.files import file_mode, write_new_file
 
 
 def read_regular(path: Path, keep: bool = True, digest: bool = True) -> tuple[bytes | None, str, os.stat_result]:
@@ -117,3 +120,48 @@ class Staged:
 
     def write(self, name: str, data: bytes) -> None:
         self.files[name] = write_new_file(self.path / name, data)
+
+    @contextmanager
+    def open(self, name: str) -> Iterator[HashingFile]:
+        """A new file to write as a stream (a Parquet part too large to hold as bytes), hashed as it is
+        written; recorded when the ``with`` block ends without an error."""
+        fd = os.open(self.path / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, file_mode())
+        handle = HashingFile(os.fdopen(fd, "wb"))
+        try:
+            yield handle
+            handle.flush()
+            os.fsync(fd)
+        finally:
+            handle.close()
+        self.files[name] = handle.sha256.hexdigest()
+
+
+class HashingFile(io.RawIOBase):
+    """A binary file being written that hashes the bytes written through it."""
+
+    def __init__(self, raw: BinaryIO):
+        self.raw = raw
+        self.sha256 = hashlib.sha256()
+        self.written = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[no-untyped-def,override]  # bytes-like
+        view = memoryview(data).cast("B")
+        self.sha256.update(view)
+        self.raw.write(view)
+        self.written += len(view)
+        return len(view)
+
+    def tell(self) -> int:
+        return self.written
+
+    def flush(self) -> None:
+        if not self.raw.closed:
+            self.raw.flush()
+
+    def close(self) -> None:
+        if not self.raw.closed:
+            self.raw.close()
+        super().close()
