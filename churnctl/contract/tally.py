@@ -1,8 +1,8 @@
 """What training saw, one batch at a time: mergeable statistics of typed columns.
 
 A :class:`ColumnTally` counts one typed column (numbers or category text) batch by batch — rows,
-missing cells, the numbers' count, mean and sum of squared deviations (merged by Chan's formula, so
-any cut of the rows gives the same figures up to rounding), range, whether all are whole, their
+missing cells, the numbers' count, exact sum and sum of squares (integers, :func:`exact_sums`: any
+order or cut of the rows gives the same mean and spread to the last bit), range, whether all are whole, their
 distinct values (exact up to :data:`MAX_DISTINCT`, beyond which only "more than" is known), and the
 categories with their counts. Tallies of parts merge (:meth:`ColumnTally.merge`), so statistics of a
 table too large for memory, or spread over the workers of a cluster, are exact. :class:`SchemaTally`
@@ -12,7 +12,9 @@ holds one per feature and writes them into a :class:`~churnctl.contract.schema.S
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -21,7 +23,37 @@ from churnctl.contract.schema import Schema
 
 # Distinct numbers kept per column to count them exactly (8 bytes each); a column with more is
 # recorded as having this many (a continuous measurement: the figure is only shown, never used).
-MAX_DISTINCT = 1_000_000
+MAX_DISTINCT = 100_000
+
+
+_SCALE1, _SCALE2 = 1200, 2400  # sums of numbers and of their squares, as integers in units of 2**-SCALE
+_LIMB = 1 << 20  # rows summed at a time in int64 (every partial sum stays far below 2**63)
+
+
+def exact_sums(values: np.ndarray) -> tuple[int, int]:
+    """(sum of ``values``, sum of their squares), exactly, as integers in units of 2**-1200 and
+    2**-2400: each finite double is an integer mantissa times a power of two, and mantissas are added
+    in int64 pieces per exponent. Exact sums make the mean and the spread the same to the last bit
+    whatever order or cut the rows come in (a floating sum is not)."""
+    s1 = s2 = 0
+    for start in range(0, len(values), _LIMB):
+        mantissa, exponent = np.frexp(values[start : start + _LIMB])
+        m = (mantissa * 2.0**53).astype(np.int64)  # exact: |m| < 2**53
+        order = np.argsort(exponent.astype(np.int16), kind="stable")  # a radix sort
+        m, exponent = m[order], exponent[order]
+        starts = np.flatnonzero(np.r_[True, exponent[1:] != exponent[:-1]])
+        hi, lo = m >> 26, m & ((1 << 26) - 1)  # m = hi * 2**26 + lo
+        a = np.abs(m)
+        limbs = (a >> 36, (a >> 18) & 0x3FFFF, a & 0x3FFFF)  # |m| = x * 2**36 + y * 2**18 + z
+        x, y, z = limbs
+        square_terms = ((x * x, 72), (2 * x * y, 54), (y * y + 2 * x * z, 36), (2 * y * z, 18), (z * z, 0))
+        sums_hi, sums_lo = np.add.reduceat(hi, starts), np.add.reduceat(lo, starts)
+        sums_sq = [(np.add.reduceat(t, starts), shift) for t, shift in square_terms]
+        for g, e in enumerate(exponent[starts].tolist()):
+            s1 += ((int(sums_hi[g]) << 26) + int(sums_lo[g])) << (e - 53 + _SCALE1)
+            squares = sum(int(t[g]) << shift for t, shift in sums_sq)
+            s2 += squares << (2 * e - 106 + _SCALE2)
+    return s1, s2
 
 
 @dataclass
@@ -32,8 +64,8 @@ class ColumnTally:
     rows: int = 0
     missing: int = 0
     count: int = 0  # present numbers
-    mean: float = 0.0
-    m2: float = 0.0  # sum of squared deviations from the mean
+    s1: int = 0  # their exact sum (see exact_sums)
+    s2: int = 0  # the exact sum of their squares
     minimum: float = np.inf
     maximum: float = -np.inf
     integer: bool = True
@@ -54,12 +86,12 @@ class ColumnTally:
         self.missing += len(values) - len(present)
         if not len(present):
             return
-        mean = float(present.mean())
+        s1, s2 = exact_sums(present)
         other = ColumnTally(
             text=False,
             count=len(present),
-            mean=mean,
-            m2=float(((present - mean) ** 2).sum()),
+            s1=s1,
+            s2=s2,
             minimum=float(present.min()),
             maximum=float(present.max()),
             integer=bool(np.all(present == np.round(present))),
@@ -78,11 +110,9 @@ class ColumnTally:
             self._merge_numbers(other)
 
     def _merge_numbers(self, other: ColumnTally) -> None:
-        total = self.count + other.count
-        delta = other.mean - self.mean
-        self.m2 += other.m2 + delta * delta * self.count * other.count / total
-        self.mean += delta * other.count / total
-        self.count = total
+        self.count += other.count
+        self.s1 += other.s1
+        self.s2 += other.s2
         self.minimum = min(self.minimum, other.minimum)
         self.maximum = max(self.maximum, other.maximum)
         self.integer = self.integer and other.integer
@@ -91,6 +121,18 @@ class ColumnTally:
             self.distinct = union if len(union) <= MAX_DISTINCT else None
         else:
             self.distinct = None
+
+    @property
+    def mean(self) -> float:
+        return float(Fraction(self.s1, (1 << _SCALE1) * self.count)) if self.count else float("nan")
+
+    @property
+    def std(self) -> float:
+        """The sample standard deviation (n - 1), from the exact sums: rounded once."""
+        n = self.count
+        if n < 2:
+            return 0.0
+        return math.sqrt(float(Fraction(self.s2 * n - self.s1 * self.s1, (1 << _SCALE2) * n * (n - 1))))
 
     @property
     def n_unique(self) -> int:
@@ -105,8 +147,7 @@ class ColumnTally:
         if self.text:
             spec.categories = dict(sorted(self.categories.items(), key=lambda kv: (-kv[1], kv[0])))
         elif self.count:
-            spec.minimum, spec.maximum, spec.mean = self.minimum, self.maximum, self.mean
-            spec.std = float(np.sqrt(self.m2 / (self.count - 1))) if self.count > 1 else 0.0
+            spec.minimum, spec.maximum, spec.mean, spec.std = self.minimum, self.maximum, self.mean, self.std
             spec.integer = self.integer
 
 

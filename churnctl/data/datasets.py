@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 import churnctl
 from churnctl.contract.schema import SCHEMA_FORMAT, Schema
+from churnctl.data.split import duplicate_keys, hash_unit, text_keys
 from churnctl.errors import ArtifactError
 from churnctl.registry import ids
 from churnctl.registry.events import dataset_added_fields
@@ -169,7 +170,35 @@ def iter_split(
             yield pa.Table.from_batches([batch]).to_pandas()
 
 
-def _read_split(registry: Registry, dataset: str, manifest: dict[str, Any], split: str) -> pd.DataFrame:
+def sample_split(
+    registry: Registry, dataset: str, split: str, rows: int, seed: int, group: str | None = None
+) -> pd.DataFrame:
+    """A seeded sample of ``rows`` rows of a dataset's split, read part by part (never the whole
+    split in memory), in stored order: the rows whose seeded hash — of their group, so that a group is
+    kept or left whole, else of their content — is among the ``rows`` smallest. Each class keeps about
+    its share (the hash knows no label)."""
+    total = int(registry.dataset_manifest(dataset).get(f"n_{split}", 0)) or rows
+    rate = min(1.0, rows / total * 1.05 + 1000 / total)  # enough candidates to keep exactly ``rows``
+    frames, units = [], []
+    for batch in iter_split(registry, dataset, split):
+        if group is not None and group in batch.columns:
+            keys = text_keys(batch[group])
+        else:
+            keys = duplicate_keys(batch, list(batch.columns))
+        unit = hash_unit(keys, seed)
+        chosen = unit < rate
+        frames.append(batch.loc[chosen])
+        units.append(unit[chosen])
+    found = np.concatenate(units)
+    frame = pd.concat(frames, ignore_index=True)
+    if len(found) > rows:
+        frame = frame.loc[found <= np.partition(found, rows - 1)[rows - 1]].reset_index(drop=True)
+    return frame
+
+
+def read_split(registry: Registry, dataset: str, split: str, manifest: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Every row of a dataset's split (its parts, verified, joined)."""
+    manifest = manifest or registry.dataset_manifest(dataset)
     frames = [pd.read_parquet(io.BytesIO(registry.dataset_bytes(dataset, n))) for n in split_files(manifest, split)]
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
@@ -179,8 +208,8 @@ def load_dataset(registry: Registry, dataset: str) -> tuple[Schema, pd.DataFrame
     manifest = registry.dataset_manifest(dataset)
     return (
         load_schema(registry, dataset),
-        _read_split(registry, dataset, manifest, "train"),
-        _read_split(registry, dataset, manifest, "test"),
+        read_split(registry, dataset, "train", manifest),
+        read_split(registry, dataset, "test", manifest),
     )
 
 

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from churnctl.contract.inference import time_column, type_rows
 from churnctl.contract.schema import Schema
@@ -101,7 +102,7 @@ def survey_part(part: Part, offset: int, job: SurveyJob) -> Survey:
             while block := handle.read(1 << 22):
                 digest.update(block)
         rows, samples, keys = 0, [], []
-        times: tuple[np.ndarray, np.ndarray] | None = (np.empty(0), np.empty(0, dtype=np.int64)) if job.time else None
+        times: tuple[np.ndarray, np.ndarray] | None = None
         for batch in _batches(part, path, job.header):
             rows += len(batch)
             unit = sample_keys(batch, job.seed)
@@ -109,10 +110,11 @@ def survey_part(part: Part, offset: int, job: SurveyJob) -> Survey:
             if chosen.any():
                 samples.append(batch.loc[chosen])
                 keys.append(unit[chosen])
-            if job.time and times is not None:
+            if job.time:
                 labelled = to_label(batch[job.target]).notna().to_numpy()
                 values = time_column(job.time, batch.loc[labelled, job.time])[1].to_numpy()
-                times = merge_counts(times, np.unique(values, return_counts=True))
+                counted = np.unique(values, return_counts=True)
+                times = counted if times is None else merge_counts(times, counted)
     sample = pd.concat(samples, ignore_index=True) if samples else pd.DataFrame(columns=job.header)
     return Survey(digest.hexdigest(), rows, sample, np.concatenate(keys) if keys else np.empty(0), times)
 
@@ -231,6 +233,11 @@ class Written:
     not_numbers: dict[str, int]
 
 
+def content_keys(typed: pd.DataFrame) -> np.ndarray:
+    """A 64-bit hash per typed row, of every column (in name order)."""
+    return pd.util.hash_pandas_object(typed[sorted(typed.columns)], index=False, hash_key=_CONTENT_KEY).to_numpy()
+
+
 def _prefix(part: Part) -> str:
     return hashlib.sha256(part.name.encode()).hexdigest()[:10]
 
@@ -252,8 +259,7 @@ def write_part(part: Part, offset: int, job: WriteJob) -> Written:
                 for name, n in typed.not_numbers.items():
                     not_numbers[name] = not_numbers.get(name, 0) + n
                 frame = typed.frame
-                ordered = frame[sorted(frame.columns)]
-                content.append(pd.util.hash_pandas_object(ordered, index=False, hash_key=_CONTENT_KEY).to_numpy())
+                content.append(content_keys(frame))
                 keys = duplicate_keys(frame, job.rule.columns)
                 twins.append(keys)
                 test = job.rule.test_rows(frame, keys)
@@ -265,6 +271,7 @@ def write_part(part: Part, offset: int, job: WriteJob) -> Written:
                     if rows_mask.any():
                         writers[side].write(stored.loc[rows_mask].reset_index(drop=True))
         names = {side: writer.close() for side, writer in writers.items()}
+        pa.default_memory_pool().release_unused()  # Arrow keeps freed buffers for reuse otherwise
     except BaseException:
         for writer in writers.values():
             writer.abort()
@@ -315,9 +322,15 @@ def merge_written(written: list[Written], schema: Schema, header: list[str]) -> 
         for name, n in part.not_numbers.items():
             not_numbers[name] = not_numbers.get(name, 0) + n
     twins = np.concatenate([w.twins for w in written])
-    duplicates = len(twins) - len(np.unique(twins))
+    for part in written:  # the parts' own copies are not needed any more
+        part.twins = np.empty(0, dtype=np.uint64)
+    twins.sort()
+    duplicates = int((twins[1:] == twins[:-1]).sum())
     del twins
-    content = np.sort(np.concatenate([w.content for w in written]))
+    content = np.concatenate([w.content for w in written])
+    for part in written:
+        part.content = np.empty(0, dtype=np.uint64)
+    content.sort()
     digest = hashlib.sha256(f"rows {len(content)}\n".encode())
     digest.update(("header " + json.dumps(header) + "\n").encode())
     digest.update(content.astype("<u8").tobytes())

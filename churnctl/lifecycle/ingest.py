@@ -33,6 +33,7 @@ from churnctl.data.streamed import (
     SurveyJob,
     WriteJob,
     check_sides,
+    content_keys,
     identifier_part,
     merge_surveys,
     merge_written,
@@ -247,6 +248,7 @@ def _ingest_streamed(
     if schema.group_column is None and identifiers:  # a customer id repeating on rows the sample missed
         found = engine.map_parts(identifier_part, source.parts, IdentifierJob(header, target, identifiers))
         repeating = repeating_identifiers(found, identifiers)
+        del found
         if repeating:
             schema.group_column = repeating[0]
             warnings.append(
@@ -270,7 +272,8 @@ def _ingest_streamed(
             periods, counts, options.test_size, options.test_from, pd.Series(periods[:1], name=rule.time), source.spec
         )
         details = time_details(rule.time, periods, counts, rule.cutoff)
-    typed_sample = inferred.frame
+    typed_sample = inferred.frame  # in the order of its typed content (as a CSV or a Parquet file spells it)
+    typed_sample = typed_sample.iloc[np.argsort(content_keys(typed_sample), kind="stable")].reset_index(drop=True)
     in_test = rule.test_rows(typed_sample, duplicate_keys(typed_sample, rule.columns))
     sample_train = typed_sample.loc[~in_test]
     schema, exclusions, guard_warnings = leak_guard(

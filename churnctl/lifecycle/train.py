@@ -17,7 +17,7 @@ from churnctl.config import Policy, Settings, TrainSettings, parse_policy
 from churnctl.contract.frames import prepare_features
 from churnctl.contract.leaks import LEAK_AUC, feature_powers
 from churnctl.contract.schema import Schema
-from churnctl.data.datasets import describe_source, load_dataset, parquet_bytes
+from churnctl.data.datasets import describe_source, load_dataset, load_schema, parquet_bytes, read_split, sample_split
 from churnctl.data.split import row_groups
 from churnctl.lifecycle.mirror import mirror, open_run
 from churnctl.lifecycle.results import Result
@@ -28,7 +28,7 @@ from churnctl.model.importance import feature_importance
 from churnctl.model.loading import joblib_bytes
 from churnctl.model.metrics import classification_metrics
 from churnctl.model.predictions import calibrate
-from churnctl.model.search import Selection, sample_rows, select_and_fit
+from churnctl.model.search import Selection, select_and_fit
 from churnctl.registry import Registry, ids
 from churnctl.registry.events import model_trained_fields
 from churnctl.registry.files import Staged
@@ -95,7 +95,7 @@ class TrainingData:
     schema: Schema
     train: pd.DataFrame
     test: pd.DataFrame
-    seen: int = 0  # training rows in the dataset (``train`` may be a sample of them, see cap_rows)
+    seen: int = 0  # training rows in the dataset (``train`` may be a sample of them, see read_training_data)
 
 
 TOO_GOOD_AUC = 0.995  # a cross-validated ROC-AUC this high on churn data means a leak, not a model
@@ -149,7 +149,7 @@ def train_locked(
     seed = cfg.seed if seed is None else seed
     started = time.monotonic()
     registry.check_pointer_agrees()  # before any work: a pointer naming a lost version, or one the log does not explain
-    data = cap_rows(read_training_data(registry, dataset_id), cfg.max_rows, seed)
+    data = read_training_data(registry, dataset_id, cfg.max_rows, seed)
     fit = fit_model(data, cfg, model, seed, started, progress, Campaign.from_settings(settings.value))
     version = registry.next_version()
     staged = stage_files(registry, data, fit, cfg, seed)
@@ -188,25 +188,10 @@ def train_locked(
     )
 
 
-def cap_rows(data: TrainingData, max_rows: int, seed: int) -> TrainingData:
-    """The training split, or beyond ``max_rows`` a seeded stratified sample of it (whole groups when
-    rows of a group must stay together); ``seen`` keeps how many there were."""
-    data.seen = len(data.train)
-    if not max_rows or len(data.train) <= max_rows:
-        return data
-    y = data.train[data.schema.target].to_numpy().astype(int)
-    group = data.schema.group_column
-    groups = None
-    if group is not None and group in data.train.columns:  # a missing group is a group of its own, as at ingest
-        groups = data.train[group].astype("string").fillna("\x00missing").to_numpy(dtype=object)
-    keep = sample_rows(y, max_rows, seed, groups)
-    log.info("fitting on a sample of %d of the %d training rows ([train] max_rows)", len(keep), len(y))
-    data.train = data.train.iloc[keep].reset_index(drop=True)
-    return data
-
-
-def read_training_data(registry: Registry, dataset_id: str | None) -> TrainingData:
-    """The dataset (default: the latest), its manifest verified once."""
+def read_training_data(registry: Registry, dataset_id: str | None, max_rows: int = 0, seed: int = 0) -> TrainingData:
+    """The dataset (default: the latest), its manifest verified once; beyond ``max_rows`` training
+    rows, a seeded sample of them read part by part (whole groups when rows of a group must stay
+    together; ``seen`` keeps how many there were). The test split is never sampled."""
     latest = dataset_id is None
     dataset_id = ids.dataset_argument(dataset_id, "--dataset") if dataset_id is not None else registry.latest_dataset()
     manifest = registry.dataset_manifest(dataset_id)
@@ -217,8 +202,15 @@ def read_training_data(registry: Registry, dataset_id: str | None) -> TrainingDa
             dataset_id,
             describe_source(manifest),
         )
-    schema, train_frame, test_frame = load_dataset(registry, dataset_id)
-    return TrainingData(dataset_id, manifest, latest, schema, train_frame, test_frame)
+    seen = int(manifest.get("n_train", 0))
+    if max_rows and seen > max_rows:
+        schema = load_schema(registry, dataset_id)
+        train = sample_split(registry, dataset_id, "train", max_rows, seed, schema.group_column)
+        test = read_split(registry, dataset_id, "test")
+        log.info("fitting on a sample of %d of the %d training rows ([train] max_rows)", len(train), seen)
+    else:
+        schema, train, test = load_dataset(registry, dataset_id)
+    return TrainingData(dataset_id, manifest, latest, schema, train, test, seen=seen or len(train))
 
 
 def fit_model(

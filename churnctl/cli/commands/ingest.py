@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from churnctl.cli.context import state
-from churnctl.cli.options import FormatOption, WaitOption
+from churnctl.cli.options import Engine, EngineOption, FormatOption, SchedulerOption, WaitOption
 from churnctl.cli.render import OutputFormat, emit, key_values, styled, table
 
 
@@ -62,29 +62,38 @@ def ingest_command(
         typer.Option("--test-from", metavar="DATE", help="With --time-column: the test split starts at DATE."),
     ] = None,
     wait: WaitOption = 0.0,
+    engine: EngineOption = Engine.local,
+    scheduler: SchedulerOption = None,
     format: FormatOption = OutputFormat.text,
 ) -> None:
-    """Infer the data contract of FILE and store it as a dataset version with a train/test split.
+    """Infer the data contract of DATA and store it as a dataset version with a train/test split.
 
-    Example: churnctl ingest telco.csv --target Churn --positive Yes
+    Inputs of more rows than [data] memory_rows (1,000,000) are read part by part in bounded memory, on
+    this machine or (--engine dask) on the workers of a Dask cluster.
+
+    Examples: churnctl ingest telco.csv --target Churn --positive Yes;
+    churnctl ingest 's3://bucket/snapshot-2026-11/' --target Churn --engine dask --scheduler tcp://host:8786
     """
     from churnctl.lifecycle.ingest import ingest
+    from churnctl.runtime.engine import open_engine
 
     st = state(ctx)
-    result = ingest(
-        st.registry,
-        str(file),
-        st.settings,
-        target=target,
-        positive=positive,
-        test_size=test_size,
-        seed=seed,
-        keep=keep_column,
-        group=group_column,
-        time=time_column,
-        test_from=test_from,
-        wait=wait,
-    )
+    with open_engine(engine.value, scheduler) as runner:
+        result = ingest(
+            st.registry,
+            str(file),
+            st.settings,
+            target=target,
+            positive=positive,
+            test_size=test_size,
+            seed=seed,
+            keep=keep_column,
+            group=group_column,
+            time=time_column,
+            test_from=test_from,
+            wait=wait,
+            engine=runner,
+        )
 
     def text(out: Console) -> None:
         verb = "stored as" if result.created else "already stored as"
@@ -131,6 +140,8 @@ def _split_text(split: dict) -> str:
     if kind == "out of time":
         train, test = f"{split['train_from']} to {split['train_to']}", f"{split['test_from']} to {split['test_to']}"
         return f"out of time by {split['time_column']}: train {train}, test {test}"
-    if kind == "grouped":
+    if kind == "grouped" and "n_groups" in split:
         return f"grouped: {split.get('n_groups')} groups, {split.get('n_test_groups')} in the test split"
+    if "rule" in split:  # decided row by row, as a streamed ingest does
+        return f"{kind}: {split['rule']}"
     return kind
