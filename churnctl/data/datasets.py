@@ -203,6 +203,21 @@ def read_split(registry: Registry, dataset: str, split: str, manifest: dict[str,
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
+def tail_split(registry: Registry, dataset: str, split: str, rows: int) -> pd.DataFrame:
+    """The last ``rows`` rows of a dataset's split, reading its parts from the last one back only until
+    there are enough."""
+    manifest = registry.dataset_manifest(dataset)
+    frames: list[pd.DataFrame] = []
+    held = 0
+    for name in reversed(split_files(manifest, split)):
+        if held >= rows and frames:
+            break
+        frames.insert(0, pd.read_parquet(io.BytesIO(registry.dataset_bytes(dataset, name))))
+        held += len(frames[0])
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return frame.tail(rows).reset_index(drop=True)
+
+
 def load_dataset(registry: Registry, dataset: str) -> tuple[Schema, pd.DataFrame, pd.DataFrame]:
     """Schema, training rows and test rows of a dataset version (signature and checksums checked)."""
     manifest = registry.dataset_manifest(dataset)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from churnctl.contract.frames import check_header, encode_target
 from churnctl.contract.schema import Schema
-from churnctl.data.datasets import load_dataset
+from churnctl.data.datasets import iter_split, read_split
 from churnctl.data.sources import Part, resolve
 from churnctl.data.split import twins
 from churnctl.errors import DataError
@@ -114,8 +114,10 @@ def test_split(registry: Registry, dataset_id: str, schema: Schema) -> LabelledR
     """The held-out test split of a stored dataset (every row labelled), with how it was drawn and how
     many of its rows have an identical twin among the training rows (0 since duplicates are kept on
     one side)."""
-    _, train, frame = load_dataset(registry, dataset_id)
-    split = registry.dataset_manifest(dataset_id).get("split") or {"kind": "stratified random"}
+    manifest = registry.dataset_manifest(dataset_id)
+    frame = read_split(registry, dataset_id, "test", manifest)
+    train = iter_split(registry, dataset_id, "train")  # batch by batch: the training rows may be many
+    split = manifest.get("split") or {"kind": "stratified random"}
     return LabelledRows(
         frame,
         frame[schema.target].to_numpy().astype(int),

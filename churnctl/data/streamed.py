@@ -1,359 +1,171 @@
-"""Ingest of tables larger than memory: the per-part passes, on any engine.
+"""Ingest of tables larger than memory: the passes of :mod:`churnctl.data.part_tasks` put together.
 
-An input of more rows than ``[data] memory_rows`` is never held whole. Each pass is a task on one
-part (a file of the input) whose result is small and merges with the other parts' in part order, so
-the local engine (one part after the other, in this process) and a Dask cluster (parts on the
-workers) give the same dataset:
-
-1. :func:`survey_part`: the part's SHA-256, its rows whose seeded content hash falls below the
-   sampling rate (a uniform sample of about :data:`SAMPLE_ROWS` rows over the whole input, fixed by
-   the rows themselves, not by how they are cut into files), and with a time column, the labelled
-   rows per distinct time. The contract's roles and kinds are inferred on the sample; the split's
-   cut-off in time comes from the exact counts.
-2. :func:`identifier_part` (only when an identifier might repeat): the distinct values of the
-   identifier columns, to tell a customer id that repeats (monthly snapshots: the group) from one
-   that does not.
-3. :func:`write_part`: the part typed by the contract, each row's side of the split decided by the row
-   alone (out of time: its time against the cut-off; otherwise a seeded hash of its group, or of its
-   content, so that identical twins and a customer's rows stay together), written as Parquet parts
-   into the staged dataset; what comes back is the exact statistics of its features (mergeable
-   :class:`~churnctl.contract.tally.SchemaTally`), its class counts per side, and per row a 64-bit
-   hash of its content and one of its features and label (duplicates are counted exactly from
-   these, and the dataset id is the SHA-256 of the sorted content hashes: the same rows give the
-   same id in any order, from any cut into parts).
-
-Workers write into the staging folder of the registry, which must therefore be on storage they share
-with the client (a local cluster always does); the client alone merges, checks and publishes.
+:func:`plan_stream` runs the passes that decide (the survey, and whether an identifier repeats), infers
+the contract on the sample and runs the leak guard on the sample's training rows; :func:`write_stream`
+runs the pass that writes; :func:`exact_schema`, :func:`stream_fields` and :func:`stream_warnings`
+turn the merged results into the schema, the manifest's fields and what to say. The caller (``ingest``)
+holds the registry's lock around the writing pass, names the dataset and publishes it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
-from churnctl.contract.inference import time_column, type_rows
+from churnctl.contract.inference import infer_schema
+from churnctl.contract.labels import resolve_target_name
+from churnctl.contract.leaks import Exclusion, leak_guard
 from churnctl.contract.schema import Schema
-from churnctl.contract.tally import SchemaTally
-from churnctl.contract.values import to_label, to_text
-from churnctl.data import tables
-from churnctl.data.datasets import SplitWriter
-from churnctl.data.sources import Part
-from churnctl.data.split import duplicate_keys, hash_unit, hashed_test_rows, merge_counts, text_keys
-from churnctl.errors import DataError, preview
+from churnctl.data.part_tasks import (
+    IdentifierJob,
+    Merged,
+    SplitRule,
+    SurveyJob,
+    WriteJob,
+    check_sides,
+    content_keys,
+    identifier_part,
+    merge_surveys,
+    merge_written,
+    repeating_identifiers,
+    sample_rate,
+    survey_part,
+    write_part,
+)
+from churnctl.data.sources import Source
+from churnctl.data.split import duplicate_keys, time_cutoff, time_details
+from churnctl.errors import DataError
 from churnctl.registry.files import Staged
-
-SAMPLE_ROWS = 200_000  # rows the contract is inferred on and the leak guard measured on
-BATCH_ROWS = 200_000  # rows typed at a time
-_CONTENT_KEY = "churnctl-rows-01"  # hash key (16 characters) of the rows' content hashes
-
-
-def _part_header(part: Part, path: str, expected: list[str]) -> None:
-    header = tables.read_header(path)
-    if header != expected:
-        raise DataError(
-            f"{part.name} has other columns than the first part ({preview(expected, 6)})",
-            hint="give every part the same columns in the same order",
-        )
-
-
-def _batches(part: Part, path: str, header: list[str], columns: list[str] | None = None) -> Any:
-    _part_header(part, path, header)
-    return tables.iter_table(path, columns=columns, batch_rows=BATCH_ROWS)
-
-
-def sample_keys(frame: pd.DataFrame, seed: int) -> np.ndarray:
-    """A uniform number in [0, 1) per raw row, fixed by its cells and the seed."""
-    return hash_unit(pd.util.hash_pandas_object(frame, index=False).to_numpy(), seed)
-
-
-# ---------------------------------------------------------------------------------------------
-# Pass 1: checksums, the sample, the times
+from churnctl.runtime.engine import Engine
 
 
 @dataclass
-class SurveyJob:
+class StreamPlan:
+    """What passes 1 and 2 decided: the contract (after the leak guard), the split rule, and what to say."""
+
     header: list[str]
-    target: str
-    time: str | None
-    rate: float  # the share of rows sampled
-    seed: int
-
-
-@dataclass
-class Survey:
-    sha256: str
-    n_rows: int
-    sample: pd.DataFrame
-    sample_keys: np.ndarray
-    times: tuple[np.ndarray, np.ndarray] | None  # distinct times of the labelled rows, rows per time
-
-
-def survey_part(part: Part, offset: int, job: SurveyJob) -> Survey:
-    del offset
-    with part.local() as path:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            while block := handle.read(1 << 22):
-                digest.update(block)
-        rows, samples, keys = 0, [], []
-        times: tuple[np.ndarray, np.ndarray] | None = None
-        for batch in _batches(part, path, job.header):
-            rows += len(batch)
-            unit = sample_keys(batch, job.seed)
-            chosen = unit < job.rate
-            if chosen.any():
-                samples.append(batch.loc[chosen])
-                keys.append(unit[chosen])
-            if job.time:
-                labelled = to_label(batch[job.target]).notna().to_numpy()
-                values = time_column(job.time, batch.loc[labelled, job.time])[1].to_numpy()
-                counted = np.unique(values, return_counts=True)
-                times = counted if times is None else merge_counts(times, counted)
-    sample = pd.concat(samples, ignore_index=True) if samples else pd.DataFrame(columns=job.header)
-    return Survey(digest.hexdigest(), rows, sample, np.concatenate(keys) if keys else np.empty(0), times)
-
-
-def merge_surveys(
-    surveys: list[Survey], header: list[str]
-) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray] | None]:
-    """The sample of every part (in the order of its rows' hashes: the same whatever the cut into
-    parts) and the merged time counts."""
-    frames = [s.sample for s in surveys if len(s.sample)]
-    sample = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=header)
-    if len({tuple(str(t) for t in f.dtypes) for f in frames}) > 1:  # CSV text beside Parquet types
-        sample = pd.concat([f.astype(object) for f in frames], ignore_index=True)
-    keys = np.concatenate([s.sample_keys for s in surveys])
-    sample = sample.iloc[np.argsort(keys, kind="stable")].reset_index(drop=True)
-    times = None
-    for survey in surveys:
-        if survey.times is not None:
-            times = survey.times if times is None else merge_counts(times, survey.times)
-    return sample, times
-
-
-def sample_rate(n_rows: int) -> float:
-    return min(1.0, SAMPLE_ROWS / max(n_rows, 1))
-
-
-# ---------------------------------------------------------------------------------------------
-# Pass 2: do identifiers repeat?
-
-
-@dataclass
-class IdentifierJob:
-    header: list[str]
-    target: str
-    columns: list[str]
-
-
-@dataclass
-class IdentifierValues:
-    distinct: dict[str, np.ndarray]  # per column: the distinct hashes of its values
-    present: dict[str, int]  # per column: labelled rows with a value
-
-
-def identifier_part(part: Part, offset: int, job: IdentifierJob) -> IdentifierValues:
-    del offset
-    distinct = {c: np.empty(0, dtype=np.uint64) for c in job.columns}
-    present = dict.fromkeys(job.columns, 0)
-    with part.local() as path:
-        for batch in _batches(part, path, job.header, [job.target, *job.columns]):
-            labelled = to_label(batch[job.target]).notna().to_numpy()
-            for name in job.columns:
-                text = to_text(batch.loc[labelled, name]).dropna()
-                present[name] += len(text)
-                distinct[name] = np.union1d(distinct[name], text_keys(text))
-    return IdentifierValues(distinct, present)
-
-
-def repeating_identifiers(found: list[IdentifierValues], columns: list[str]) -> list[str]:
-    """The identifier columns one of whose values is on more than one labelled row."""
-    repeating = []
-    for name in columns:
-        present = sum(f.present[name] for f in found)
-        distinct = len(np.unique(np.concatenate([f.distinct[name] for f in found])))
-        if distinct < present:
-            repeating.append(name)
-    return repeating
-
-
-# ---------------------------------------------------------------------------------------------
-# Pass 3: type, split and write
-
-
-@dataclass
-class SplitRule:
-    """Which side of the split a typed row is on, decided by the row alone."""
-
-    seed: int
-    test_size: float
-    group: str | None = None  # rows of one value together (hash of the value)
-    time: str | None = None  # rows at or after the cut-off are test rows
-    cutoff: Any = None
-    columns: list[str] = field(default_factory=list)  # a row's content: its features and label
-
-    def test_rows(self, typed: pd.DataFrame, twins: np.ndarray) -> np.ndarray:
-        if self.time is not None:
-            return (typed[self.time].to_numpy() >= self.cutoff).astype(bool)
-        keys = text_keys(typed[self.group]) if self.group is not None else twins
-        return hashed_test_rows(keys, self.seed, self.test_size)
-
-    def describe(self) -> str:
-        if self.time is not None:
-            return "out of time"
-        return "grouped" if self.group is not None else "hashed random"
-
-
-@dataclass
-class WriteJob:
-    header: list[str]
-    schema: Schema  # roles after the leak guard; suspected leaks are typed (for the content) but not stored
+    schema: Schema
     rule: SplitRule
-    staged: Staged
-    dropped: list[str]  # suspected leaks: not stored
+    details: dict[str, Any]  # the split, for the manifest
+    exclusions: list[Exclusion]
+    warnings: list[str]
+    checksum: str
+    sample_rows: int
+    times: tuple[np.ndarray, np.ndarray] | None
 
 
-@dataclass
-class Written:
-    files: dict[str, str]  # name -> SHA-256
-    train_parts: list[str]
-    test_parts: list[str]
-    n_rows: int
-    n_unlabelled: int
-    counts: dict[str, np.ndarray]  # "train"/"test": rows per class (0, 1)
-    tally: SchemaTally
-    content: np.ndarray  # a 64-bit hash per row of every typed column
-    twins: np.ndarray  # a 64-bit hash per row of its features and label
-    not_numbers: dict[str, int]
+def plan_stream(source: Source, engine: Engine, n_rows: int, **options: Any) -> StreamPlan:
+    """Passes 1 and 2, the contract inferred on the sample and the leak guard on its training rows.
+    ``options``: target, positive, keep, group, time, test_size, test_from, seed, leak_auc."""
+    o = options
+    header = source.read_header()
+    target = resolve_target_name(header, o["target"])
+    job = SurveyJob(header, target, o["time"], sample_rate(n_rows), o["seed"])
+    surveys = engine.map_parts(survey_part, source.parts, job)
+    checksum = source.sha256([s.sha256 for s in surveys])
+    sample, times = merge_surveys(surveys, header)
+    del surveys
+    if not len(sample):
+        raise DataError(f"{source.spec} has a header but no data rows", hint="expected at least one customer row")
+    inferred = infer_schema(sample, o["target"], o["positive"], keep=o["keep"], group=o["group"], time=o["time"])
+    schema = inferred.schema
+    warnings = [f"in the {len(sample):,}-row sample the contract was inferred on: {w}" for w in inferred.warnings]
+    if schema.group_column is None and schema.identifier_names:  # a customer id repeating beyond the sample
+        warnings += _group_by_repeating_identifier(source, engine, header, schema)
+    rule = SplitRule(o["seed"], o["test_size"], schema.group_column, schema.time_column)
+    rule.columns = [*schema.feature_names, schema.target]
+    details: dict[str, Any] = {
+        "rule": "a seeded hash of each row's " + ("group" if rule.group else "features and label")
+    }
+    if rule.time is not None and times is not None:
+        periods, counts = times
+        example = pd.Series(periods[:1], name=rule.time)
+        rule.cutoff = time_cutoff(periods, counts, o["test_size"], o["test_from"], example, source.spec)
+        details = time_details(rule.time, periods, counts, rule.cutoff)
+    typed = inferred.frame  # in the order of its typed content (however a CSV or a Parquet file spells it)
+    typed = typed.iloc[np.argsort(content_keys(typed), kind="stable")].reset_index(drop=True)
+    train = typed.loc[~rule.test_rows(typed, duplicate_keys(typed, rule.columns))]
+    y = train[schema.target].to_numpy()
+    schema, exclusions, guard = leak_guard(schema, train, y, leak_auc=o["leak_auc"], keep=o["keep"], seed=o["seed"])
+    if not schema.features:
+        raise DataError(
+            "every feature column is a suspected leak or excluded",
+            hint="if a column is known before churn happens, keep it with --keep-column COL",
+        )
+    return StreamPlan(header, schema, rule, details, exclusions, warnings + guard, checksum, len(sample), times)
 
 
-def content_keys(typed: pd.DataFrame) -> np.ndarray:
-    """A 64-bit hash per typed row, of every column (in name order)."""
-    return pd.util.hash_pandas_object(typed[sorted(typed.columns)], index=False, hash_key=_CONTENT_KEY).to_numpy()
+def _group_by_repeating_identifier(source: Source, engine: Engine, header: list[str], schema: Schema) -> list[str]:
+    identifiers = schema.identifier_names
+    found = engine.map_parts(identifier_part, source.parts, IdentifierJob(header, schema.target, identifiers))
+    repeating = repeating_identifiers(found, identifiers)
+    if not repeating:
+        return []
+    schema.group_column = repeating[0]
+    return [
+        f"rows repeat per {repeating[0]!r} ({schema.column(repeating[0]).reason}): it is used as the group, "
+        "so every row of one value stays on one side of the split and in one cross-validation fold "
+        "(--group-column to choose another)"
+    ]
 
 
-def _prefix(part: Part) -> str:
-    return hashlib.sha256(part.name.encode()).hexdigest()[:10]
+def write_stream(plan: StreamPlan, staged: Staged, engine: Engine, source: Source) -> Merged:
+    """Pass 3 into ``staged``, merged and checked (both classes on both sides)."""
+    leaked = [e.name for e in plan.exclusions]
+    job = WriteJob(plan.header, plan.schema, plan.rule, staged, dropped=leaked)
+    merged = merge_written(engine.map_parts(write_part, source.parts, job), plan.schema, plan.header)
+    staged.files.update(merged.files)
+    check_sides(merged.counts, plan.rule.describe(), source.spec)
+    return merged
 
 
-def write_part(part: Part, offset: int, job: WriteJob) -> Written:
-    del offset
-    prefix = _prefix(part)
-    writers = {side: SplitWriter(job.staged, f"{side}-{prefix}") for side in ("train", "test")}
-    tally = SchemaTally.of(job.schema)
-    counts = {side: np.zeros(2, dtype=np.int64) for side in writers}
-    content, twins, not_numbers = [], [], {}
-    rows = unlabelled = 0
-    try:
-        with part.local() as path:
-            for batch in _batches(part, path, job.header):
-                typed = type_rows(batch, job.schema)
-                rows += len(batch)
-                unlabelled += typed.n_unlabelled
-                for name, n in typed.not_numbers.items():
-                    not_numbers[name] = not_numbers.get(name, 0) + n
-                frame = typed.frame
-                content.append(content_keys(frame))
-                keys = duplicate_keys(frame, job.rule.columns)
-                twins.append(keys)
-                test = job.rule.test_rows(frame, keys)
-                tally.update(frame)
-                y = frame[job.schema.target].to_numpy()
-                stored = frame.drop(columns=job.dropped)
-                for side, rows_mask in (("train", ~test), ("test", test)):
-                    counts[side] += np.bincount(y[rows_mask], minlength=2)
-                    if rows_mask.any():
-                        writers[side].write(stored.loc[rows_mask].reset_index(drop=True))
-        names = {side: writer.close() for side, writer in writers.items()}
-        pa.default_memory_pool().release_unused()  # Arrow keeps freed buffers for reuse otherwise
-    except BaseException:
-        for writer in writers.values():
-            writer.abort()
-        raise
-    return Written(
-        files={n: job.staged.files[n] for side in names for n in names[side]},
-        train_parts=names["train"],
-        test_parts=names["test"],
-        n_rows=rows,
-        n_unlabelled=unlabelled,
-        counts=counts,
-        tally=tally,
-        content=np.concatenate(content) if content else np.empty(0, dtype=np.uint64),
-        twins=np.concatenate(twins) if twins else np.empty(0, dtype=np.uint64),
-        not_numbers=not_numbers,
-    )
+def exact_schema(plan: StreamPlan, merged: Merged) -> Schema:
+    """The contract with what every row showed: the features' statistics, the labels' counts, the times."""
+    schema = merged.tally.apply(plan.schema)
+    totals = merged.counts["train"] + merged.counts["test"]
+    schema.column(schema.target).categories = {
+        schema.positive_label: int(totals[1]),
+        schema.negative_label: int(totals[0]),
+    }
+    if plan.rule.time is not None and plan.times is not None:
+        schema.column(plan.rule.time).n_unique = len(plan.times[0])
+    return schema
 
 
-@dataclass
-class Merged:
-    """Every part's pass 3, merged in part order."""
-
-    files: dict[str, str]
-    train_parts: list[str]
-    test_parts: list[str]
-    n_unlabelled: int
-    counts: dict[str, np.ndarray]
-    tally: SchemaTally
-    duplicates: int
-    not_numbers: dict[str, int]
-    digest: str
-
-    @property
-    def n_labelled(self) -> int:
-        return int(self.counts["train"].sum() + self.counts["test"].sum())
-
-
-def merge_written(written: list[Written], schema: Schema, header: list[str]) -> Merged:
-    tally = SchemaTally.of(schema)
-    counts = {side: np.zeros(2, dtype=np.int64) for side in ("train", "test")}
-    not_numbers: dict[str, int] = {}
-    files: dict[str, str] = {}
-    for part in written:
-        tally.merge(part.tally)
-        files.update(part.files)
-        for side in counts:
-            counts[side] += part.counts[side]
-        for name, n in part.not_numbers.items():
-            not_numbers[name] = not_numbers.get(name, 0) + n
-    twins = np.concatenate([w.twins for w in written])
-    for part in written:  # the parts' own copies are not needed any more
-        part.twins = np.empty(0, dtype=np.uint64)
-    twins.sort()
-    duplicates = int((twins[1:] == twins[:-1]).sum())
-    del twins
-    content = np.concatenate([w.content for w in written])
-    for part in written:
-        part.content = np.empty(0, dtype=np.uint64)
-    content.sort()
-    digest = hashlib.sha256(f"rows {len(content)}\n".encode())
-    digest.update(("header " + json.dumps(header) + "\n").encode())
-    digest.update(content.astype("<u8").tobytes())
-    return Merged(
-        files=files,
-        train_parts=[n for w in written for n in w.train_parts],
-        test_parts=[n for w in written for n in w.test_parts],
-        n_unlabelled=sum(w.n_unlabelled for w in written),
-        counts=counts,
-        tally=tally,
-        duplicates=int(duplicates),
-        not_numbers=not_numbers,
-        digest=digest.hexdigest(),
-    )
+def stream_fields(plan: StreamPlan, merged: Merged, rows_read: int, engine: str) -> dict[str, Any]:
+    """The manifest's counts, split, duplicates, leaks and parts of a streamed dataset."""
+    n = merged.n_labelled
+    totals = merged.counts["train"] + merged.counts["test"]
+    return {
+        "n_rows": n,
+        "n_train": int(merged.counts["train"].sum()),
+        "n_test": int(merged.counts["test"].sum()),
+        "churn_rate": float(totals[1] / n),
+        "n_unlabelled": merged.n_unlabelled,
+        "split": {"kind": plan.rule.describe(), **plan.details},
+        "duplicates": merged.duplicates,
+        "duplicate_share": merged.duplicates / n,
+        "group_column": plan.schema.group_column,
+        "time_column": plan.schema.time_column,
+        "leaks": [{"name": e.name, "alone_auc": e.auc, "why": e.why} for e in plan.exclusions],
+        "parts": {"train": merged.train_parts, "test": merged.test_parts},
+        "streamed": {"rows_read": rows_read, "sample_rows": plan.sample_rows, "engine": engine},
+    }
 
 
-def check_sides(counts: dict[str, np.ndarray], kind: str, source: str) -> None:
-    """Both sides of the split need both classes (as :func:`churnctl.data.split.split_rows` checks)."""
-    for side, name in (("train", "training"), ("test", "test")):
-        found = counts[side]
-        if found.min() < 1 or found.sum() < 2:
-            raise DataError(
-                f"the {kind} split of {source} leaves {found[1]} churned and {found[0]} retained customers in "
-                f"the {name} rows; both splits need both classes",
-                hint="use more rows, another --test-size, or (out of time) another --test-from",
-            )
+def stream_warnings(merged: Merged, schema: Schema) -> list[str]:
+    warnings = [
+        f"column {name!r} is numeric but {count} cell(s) are not numbers and were read as missing"
+        for name, count in merged.not_numbers.items()
+    ]
+    if merged.n_unlabelled:
+        warnings.append(f"{merged.n_unlabelled} row(s) without a value in target {schema.target!r} were left out")
+    if merged.duplicates:
+        warnings.append(
+            f"{merged.duplicates} row(s) ({merged.duplicates / merged.n_labelled:.1%}) repeat another row exactly "
+            "(identifiers ignored): each set of twins stays on one side of the split"
+        )
+    return warnings

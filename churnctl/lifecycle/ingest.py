@@ -19,29 +19,13 @@ import pandas as pd
 
 from churnctl.config import Settings
 from churnctl.contract.inference import infer_schema
-from churnctl.contract.labels import resolve_target_name
 from churnctl.contract.leaks import LEAK_AUC, leak_guard
 from churnctl.contract.schema import Schema
 from churnctl.data import tables
 from churnctl.data.datasets import content_digest, dataset_id, load_schema, publish_dataset, store_dataset
 from churnctl.data.sources import Source, is_url, resolve
-from churnctl.data.split import duplicate_keys, row_groups, split_rows, time_cutoff, time_details
-from churnctl.data.streamed import (
-    IdentifierJob,
-    Merged,
-    SplitRule,
-    SurveyJob,
-    WriteJob,
-    check_sides,
-    content_keys,
-    identifier_part,
-    merge_surveys,
-    merge_written,
-    repeating_identifiers,
-    sample_rate,
-    survey_part,
-    write_part,
-)
+from churnctl.data.split import row_groups, split_rows
+from churnctl.data.streamed import exact_schema, plan_stream, stream_fields, stream_warnings, write_stream
 from churnctl.errors import DataError, UsageError, preview
 from churnctl.lifecycle.results import Result, warn
 from churnctl.registry import Registry
@@ -229,136 +213,43 @@ def _ingest_streamed(
     """An input of more rows than ``[data] memory_rows``, in passes over its parts that each hold one
     batch of rows (:mod:`churnctl.data.streamed`): the contract's roles and kinds inferred on a seeded
     sample, its statistics, the duplicates and the split's counts exact over every row."""
-    header = source.read_header()
-    target = resolve_target_name(header, options.target)
-    surveys = engine.map_parts(
-        survey_part, source.parts, SurveyJob(header, target, options.time, sample_rate(n_rows), options.seed)
-    )
-    checksum = source.sha256([s.sha256 for s in surveys])
-    sample, times = merge_surveys(surveys, header)
-    del surveys
-    if not len(sample):
-        raise DataError(f"{source.spec} has a header but no data rows", hint="expected at least one customer row")
-    inferred = infer_schema(
-        sample, options.target, options.positive, keep=options.keep, group=options.group, time=options.time
-    )
-    schema = inferred.schema
-    warnings = [f"in the {len(sample):,}-row sample the contract was inferred on: {w}" for w in inferred.warnings]
-    identifiers = schema.identifier_names
-    if schema.group_column is None and identifiers:  # a customer id repeating on rows the sample missed
-        found = engine.map_parts(identifier_part, source.parts, IdentifierJob(header, target, identifiers))
-        repeating = repeating_identifiers(found, identifiers)
-        del found
-        if repeating:
-            schema.group_column = repeating[0]
-            warnings.append(
-                f"rows repeat per {repeating[0]!r} ({schema.column(repeating[0]).reason}): it is used as the group, "
-                "so every row of one value stays on one side of the split and in one cross-validation fold "
-                "(--group-column to choose another)"
-            )
-    rule = SplitRule(
-        options.seed,
-        options.test_size,
-        group=schema.group_column,
-        time=schema.time_column,
-        columns=[*schema.feature_names, schema.target],
-    )
-    details: dict[str, Any] = {
-        "rule": "a seeded hash of each row's " + ("group" if rule.group else "features and label")
-    }
-    if rule.time is not None and times is not None:
-        periods, counts = times
-        rule.cutoff = time_cutoff(
-            periods, counts, options.test_size, options.test_from, pd.Series(periods[:1], name=rule.time), source.spec
-        )
-        details = time_details(rule.time, periods, counts, rule.cutoff)
-    typed_sample = inferred.frame  # in the order of its typed content (as a CSV or a Parquet file spells it)
-    typed_sample = typed_sample.iloc[np.argsort(content_keys(typed_sample), kind="stable")].reset_index(drop=True)
-    in_test = rule.test_rows(typed_sample, duplicate_keys(typed_sample, rule.columns))
-    sample_train = typed_sample.loc[~in_test]
-    schema, exclusions, guard_warnings = leak_guard(
-        schema,
-        sample_train,
-        sample_train[schema.target].to_numpy(),
-        leak_auc=options.leak_auc,
+    plan = plan_stream(
+        source,
+        engine,
+        n_rows,
+        target=options.target,
+        positive=options.positive,
         keep=options.keep,
+        group=options.group,
+        time=options.time,
+        test_size=options.test_size,
+        test_from=options.test_from,
         seed=options.seed,
+        leak_auc=options.leak_auc,
     )
-    if not schema.features:
-        raise DataError(
-            "every feature column is a suspected leak or excluded",
-            hint="if a column is known before churn happens, keep it with --keep-column COL",
-        )
-    leaked = [e.name for e in exclusions]
     with registry.lock(wait):
         staged = registry.stage()
-        job = WriteJob(header, schema, rule, staged, dropped=leaked)
-        merged = merge_written(engine.map_parts(write_part, source.parts, job), schema, header)
-        staged.files.update(merged.files)
-        kind = rule.describe()
-        check_sides(merged.counts, kind, source.spec)
+        merged = write_stream(plan, staged, engine, source)
+        schema = plan.schema
+        fields = {**options.id_fields(), "streamed": True}
         new_id = dataset_id(
-            merged.digest,
-            schema.target,
-            schema.positive_label,
-            options.test_size,
-            options.seed,
-            {**options.id_fields(), "streamed": True},
+            merged.digest, schema.target, schema.positive_label, options.test_size, options.seed, fields
         )
         if registry.has_dataset(new_id):
             shutil.rmtree(staged.path, ignore_errors=True)
-            return _found(registry, new_id, warnings)
-        schema = merged.tally.apply(schema)
-        spec = schema.column(schema.target)
-        totals = merged.counts["train"] + merged.counts["test"]
-        spec.categories = {schema.positive_label: int(totals[1]), schema.negative_label: int(totals[0])}
-        if rule.time is not None and times is not None:
-            schema.column(rule.time).n_unique = len(times[0])
-        n = merged.n_labelled
-        warnings += guard_warnings + _streamed_warnings(merged, n, schema.target)
-        manifest = publish_dataset(
-            registry,
-            staged,
-            new_id,
-            schema,
-            {
-                "n_rows": n,
-                "n_train": int(merged.counts["train"].sum()),
-                "n_test": int(merged.counts["test"].sum()),
-                "churn_rate": float(totals[1] / n),
-                "source": source.where,
-                "source_sha256": checksum,
-                "test_size": options.test_size,
-                "seed": options.seed,
-                "n_unlabelled": merged.n_unlabelled,
-                "split": {"kind": kind, **details},
-                "duplicates": merged.duplicates,
-                "duplicate_share": merged.duplicates / n,
-                "group_column": schema.group_column,
-                "time_column": schema.time_column,
-                "leak_auc": options.leak_auc,
-                "keep_columns": sorted(options.keep),
-                "leaks": [{"name": e.name, "alone_auc": e.auc, "why": e.why} for e in exclusions],
-                "parts": {"train": merged.train_parts, "test": merged.test_parts},
-                "streamed": {"rows_read": n_rows, "sample_rows": len(sample), "engine": engine.name},
-            },
-        )
-    return _result(manifest, schema, created=True, warnings=warn(warnings))
-
-
-def _streamed_warnings(merged: Merged, n: int, target: str) -> list[str]:
-    warnings = [
-        f"column {name!r} is numeric but {count} cell(s) are not numbers and were read as missing"
-        for name, count in merged.not_numbers.items()
-    ]
-    if merged.n_unlabelled:
-        warnings.append(f"{merged.n_unlabelled} row(s) without a value in target {target!r} were left out")
-    if merged.duplicates:
-        warnings.append(
-            f"{merged.duplicates} row(s) ({merged.duplicates / n:.1%}) repeat another row exactly (identifiers "
-            "ignored): each set of twins stays on one side of the split"
-        )
-    return warnings
+            return _found(registry, new_id, plan.warnings)
+        schema = exact_schema(plan, merged)
+        fields = {
+            "source": source.where,
+            "source_sha256": plan.checksum,
+            "test_size": options.test_size,
+            "seed": options.seed,
+            "leak_auc": options.leak_auc,
+            "keep_columns": sorted(options.keep),
+            **stream_fields(plan, merged, n_rows, engine.name),
+        }
+        manifest = publish_dataset(registry, staged, new_id, schema, fields)
+    return _result(manifest, schema, created=True, warnings=warn(plan.warnings + stream_warnings(merged, schema)))
 
 
 def read_source(source: Source) -> tuple[pd.DataFrame, str]:

@@ -40,7 +40,7 @@ from churnctl.contract.frames import prepare_features
 from churnctl.contract.inference import refresh_statistics, time_column
 from churnctl.contract.schema import Schema
 from churnctl.contract.values import to_text
-from churnctl.data.datasets import derived_dataset_id, load_dataset, store_dataset
+from churnctl.data.datasets import derived_dataset_id, store_dataset, tail_split
 from churnctl.data.labelled import iter_labelled
 from churnctl.data.sources import Part, is_url, resolve
 from churnctl.data.split import row_groups, split_rows
@@ -220,7 +220,7 @@ def store_retrain_dataset(
             hint="wait for more labelled rows, or raise [retrain] holdout",
         )
     base = champion.manifest["dataset_id"]
-    _, previous_train, _ = load_dataset(registry, base)
+    previous_train = tail_split(registry, base, "train", max(cfg.window_rows - len(new_train), 0))
     previous_train = previous_train.reindex(columns=list(rows.columns))
     training = pd.concat([previous_train, new_train], ignore_index=True).tail(cfg.window_rows)
     processed = [i for i in inputs if i["processed"]]

@@ -147,7 +147,7 @@ class HashingFile(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:  # type: ignore[no-untyped-def,override]  # bytes-like
+    def write(self, data) -> int:  # type: ignore[no-untyped-def]  # bytes-like
         view = memoryview(data).cast("B")
         self.sha256.update(view)
         self.raw.write(view)

@@ -14,7 +14,7 @@ from scipy import stats
 
 from churnctl.config.settings import Settings
 from churnctl.contract.tally import ColumnTally
-from churnctl.data import streamed
+from churnctl.data import part_tasks
 from churnctl.data.datasets import load_dataset
 from churnctl.data.split import hash_unit, hashed_test_rows
 from churnctl.lifecycle.ingest import ingest
@@ -74,7 +74,7 @@ def test_one_dataset_from_a_file_from_parts_and_on_dask(cli, cut, tmp_path):
 
 
 def test_statistics_are_exact_although_the_contract_comes_from_a_sample(monkeypatch, tmp_path):
-    monkeypatch.setattr(streamed, "SAMPLE_ROWS", 400)
+    monkeypatch.setattr(part_tasks, "SAMPLE_ROWS", 400)
     frame = simulate_customers(4000, seed=3)
     frame.loc[frame.index % 7 == 0, "Balance"] = np.nan
     frame.loc[[5, 2500], "Geography"] = "Luxembourg"  # two rows: most likely outside the sample
@@ -129,7 +129,7 @@ def test_row_hashes_are_uniform_and_split_each_class_as_asked():
 
 
 def test_groups_twins_and_time_are_kept_row_by_row(monkeypatch, tmp_path):
-    monkeypatch.setattr(streamed, "SAMPLE_ROWS", 300)
+    monkeypatch.setattr(part_tasks, "SAMPLE_ROWS", 300)
     customers = simulate_customers(700, seed=5)
     months = []
     for month in range(1, 5):  # four monthly snapshots: a customer id repeats on rows the sample misses
