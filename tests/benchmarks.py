@@ -14,8 +14,12 @@ Settings (environment variables):
 
 * ``BENCH_SIZES`` rows of the simulated reference and current files (default 100000,1000000,5000000)
 * ``BENCH_REPEATS`` rounds per measurement (default 3)
-* ``BENCH_OPS`` operations (default all): help, predict-json, drift-check, predict-input, train,
-  train-wide, serve (the HTTP load test, :mod:`tests.bench.serve_bench`)
+* ``BENCH_OPS`` operations (default all but lifecycle): help, predict-json, drift-check, predict-input,
+  train, train-wide, ingest, monitor, serve (the HTTP load test, :mod:`tests.bench.serve_bench`)
+* ``lifecycle`` (an operation, asked for by name): ingest to retrain on folders of Parquet parts, local
+  and on a running cluster (:mod:`tests.bench.lifecycle_bench`); ``BENCH_LIFECYCLE_SIZES`` its rows
+  (default 1000000,5000000,20000000: about 30 minutes, 2.5 GB of disk in BENCH_DIR for the data and
+  about as much for the run's artifacts)
 * ``BENCH_SERVE_REQUESTS`` requests per round of the serve load test (default 5000)
 * ``dask`` (an operation): the Dask engine against the local one (:mod:`tests.bench.cluster_bench`);
   ``BENCH_PARTITIONS`` the Parquet parts per size (default 8,64)
@@ -48,7 +52,15 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
 from tests.bench.measure import BenchError, log, machine  # noqa: E402
-from tests.bench.operations import FLAT_MEMORY, OPERATIONS, Context, at_size, startup, train_wide  # noqa: E402
+from tests.bench.operations import (  # noqa: E402
+    DEFAULT_OPERATIONS,
+    FLAT_MEMORY,
+    OPERATIONS,
+    Context,
+    at_size,
+    startup,
+    train_wide,
+)
 from tests.bench.report import document  # noqa: E402
 from tests.bench.workspace import ROOT, Peer, Workspace, bench_env, ensure_peer  # noqa: E402
 
@@ -70,7 +82,8 @@ def settings() -> dict:
         ) from None
     if len(wide) != 2 or wide[0] < 100 or wide[1] < 30:
         raise BenchError("BENCH_WIDE must be ROWSxCOLUMNS, at least 100 rows and 30 columns")
-    operations = {o.strip() for o in os.environ.get("BENCH_OPS", ",".join(OPERATIONS)).split(",") if o.strip()}
+    asked = os.environ.get("BENCH_OPS", ",".join(DEFAULT_OPERATIONS))
+    operations = {o.strip() for o in asked.split(",") if o.strip()}
     unknown = operations - set(OPERATIONS)
     if unknown or not operations:
         raise BenchError(f"BENCH_OPS: unknown {sorted(unknown)}; choose from {', '.join(OPERATIONS)}")
@@ -122,6 +135,10 @@ def run(config: dict, base: Path) -> str:
         from tests.bench.cluster_bench import cluster_benchmark
 
         extra += ([""] if extra else []) + cluster_benchmark(ws, config["sizes"], config["repeats"])
+    if "lifecycle" in operations:
+        from tests.bench.lifecycle_bench import lifecycle_benchmark
+
+        extra += ([""] if extra else []) + lifecycle_benchmark(ws)
     if config["drift_sim"]:
         from tests.bench.drift_sim import simulation
 

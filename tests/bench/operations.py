@@ -19,8 +19,12 @@ from tests.bench.workspace import FLOORS, PEER_SCRIPT, Artifacts, BenchError, Pe
 
 OPERATIONS = (
     "help", "predict-json", "drift-check", "predict-input", "train", "train-wide", "serve", "dask", "ingest", "monitor",
+    "lifecycle",
 )  # fmt: skip
-HELP_OP, JSON_OP, DRIFT_OP, PREDICT_OP, TRAIN_OP, WIDE_OP, SERVE_OP, DASK_OP, INGEST_OP, MONITOR_OP = OPERATIONS
+HELP_OP, JSON_OP, DRIFT_OP, PREDICT_OP, TRAIN_OP, WIDE_OP, SERVE_OP, DASK_OP, INGEST_OP, MONITOR_OP, LIFECYCLE_OP = (
+    OPERATIONS
+)
+DEFAULT_OPERATIONS = OPERATIONS[:-1]  # the lifecycle at 20M rows takes a while: asked for by name
 HELP, DRIFT_DEFAULT, DRIFT_LOGREG = "churnctl --help", "drift-check, default model", "drift-check, logreg"
 PREDICT_INPUT, TRAIN = "predict --input, default model", "train (auto)"
 FLAT_MEMORY = {PREDICT_INPUT}  # operations whose peak RSS must not grow with the rows

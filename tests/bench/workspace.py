@@ -129,12 +129,15 @@ class Workspace:
 
     def training_rows_csv(self, artifacts: Artifacts, rows: int) -> Path:
         """The dataset's training split (the rows churnctl trains on) as CSV, for the floors."""
+        import pyarrow as pa
         import pyarrow.csv as pacsv
         import pyarrow.parquet as pq
 
         path = self.work / f"train-split-{rows}.csv"
         if not path.exists():
-            pacsv.write_csv(pq.read_table(artifacts.dataset / "train.parquet"), path)
+            manifest = json.loads((artifacts.dataset / "manifest.json").read_text())
+            names = (manifest.get("parts") or {}).get("train") or ["train.parquet"]  # a streamed ingest's parts
+            pacsv.write_csv(pa.concat_tables([pq.read_table(artifacts.dataset / n) for n in names]), path)
         return path
 
     def floor_model(self, artifacts: Artifacts, rows: int) -> Path:
