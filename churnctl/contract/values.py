@@ -51,7 +51,17 @@ def to_text(series: pd.Series) -> pd.Series:
 
 def to_label(series: pd.Series) -> pd.Series:
     """Canonical text of target labels: :func:`to_text`, and a label written as an integer-valued
-    decimal ("1.0", as pandas writes an integer column that has blanks) is that integer ("1")."""
+    decimal ("1.0", as pandas writes an integer column that has blanks) is that integer ("1"). A column
+    of few distinct values (a target has two or three) is converted one distinct value at a time."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    if not len(uniques) or len(uniques) * 4 > len(series):
+        return _each_label(series)
+    labels = _each_label(pd.Series(uniques)).to_numpy(dtype=object, na_value=None)
+    text = np.where(codes >= 0, labels[np.maximum(codes, 0)], None)
+    return pd.Series(text, index=series.index, dtype=object).where(codes >= 0)
+
+
+def _each_label(series: pd.Series) -> pd.Series:
     text = to_text(series)
     decimal = text.str.fullmatch(r"[+-]?\d+\.0*").fillna(False).astype(bool)
     if decimal.any():

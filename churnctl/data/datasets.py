@@ -171,13 +171,22 @@ def iter_split(
 
 
 def sample_split(
-    registry: Registry, dataset: str, split: str, rows: int, seed: int, group: str | None = None
+    registry: Registry,
+    dataset: str,
+    split: str,
+    rows: int,
+    seed: int,
+    group: str | None = None,
+    target: str | None = None,
 ) -> pd.DataFrame:
     """A seeded sample of ``rows`` rows of a dataset's split, read part by part (never the whole
     split in memory), in stored order: the rows whose seeded hash — of their group, so that a group is
-    kept or left whole, else of their content — is among the ``rows`` smallest. Each class keeps about
-    its share (the hash knows no label)."""
-    total = int(registry.dataset_manifest(dataset).get(f"n_{split}", 0)) or rows
+    kept or left whole, else of their content — is among the smallest. Without groups the sample is
+    stratified by ``target``: each class keeps its share of the split (from the manifest's
+    ``class_counts``, else from the candidates' own shares); with groups each class keeps about its
+    share (the hash knows no label)."""
+    manifest = registry.dataset_manifest(dataset)
+    total = int(manifest.get(f"n_{split}", 0)) or rows
     rate = min(1.0, rows / total * 1.05 + 1000 / total)  # enough candidates to keep exactly ``rows``
     frames, units = [], []
     for batch in iter_split(registry, dataset, split):
@@ -191,9 +200,23 @@ def sample_split(
         units.append(unit[chosen])
     found = np.concatenate(units)
     frame = pd.concat(frames, ignore_index=True)
-    if len(found) > rows:
-        frame = frame.loc[found <= np.partition(found, rows - 1)[rows - 1]].reset_index(drop=True)
-    return frame
+    if len(found) <= rows:
+        return frame
+    if group is None and target is not None and target in frame.columns:
+        labels = frame[target].to_numpy()
+        counts = (manifest.get("class_counts") or {}).get(split)
+        shares = np.asarray(counts, dtype=float) if counts else np.bincount(labels, minlength=2).astype(float)
+        quota = np.round(rows * shares / shares.sum()).astype(int)
+        quota[-1] = rows - quota[:-1].sum()
+        keep = np.zeros(len(found), dtype=bool)
+        for label, wanted in enumerate(quota):
+            members = np.flatnonzero(labels == label)
+            wanted = min(int(wanted), len(members))
+            if wanted:
+                cut = np.partition(found[members], wanted - 1)[wanted - 1]
+                keep[members[found[members] <= cut]] = True
+        return frame.loc[keep].reset_index(drop=True)
+    return frame.loc[found <= np.partition(found, rows - 1)[rows - 1]].reset_index(drop=True)
 
 
 def read_split(registry: Registry, dataset: str, split: str, manifest: dict[str, Any] | None = None) -> pd.DataFrame:

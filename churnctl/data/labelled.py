@@ -5,7 +5,9 @@
 the header is checked against the schema before any row is read, and each batch comes with its 0/1
 labels and which rows have one, read with the schema's positive and negative labels (a value that
 is neither is a data error naming it). :func:`read_labelled` gathers the labelled rows of a whole
-input (a file, folder, glob or URL of parts), :func:`test_split` those of a dataset's test split.
+input (a file, folder, glob or URL of parts), :func:`test_split` those of a dataset's test split, and
+:class:`TestSplit` reads that split batch by batch, for the commands that score it whole (a streamed
+dataset's test split can be larger than memory).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from churnctl.contract.frames import check_header, encode_target
 from churnctl.contract.schema import Schema
 from churnctl.data.datasets import iter_split, read_split
 from churnctl.data.sources import Part, resolve
-from churnctl.data.split import twins
+from churnctl.data.split import duplicate_keys, twins
 from churnctl.errors import DataError
 from churnctl.registry import Registry
 
@@ -125,3 +127,35 @@ def test_split(registry: Registry, dataset_id: str, schema: Schema) -> LabelledR
         split=split,
         twins=twins(train, frame, [*schema.feature_names, schema.target]),
     )
+
+
+class TestSplit:
+    """A stored dataset's test split read batch by batch (one part's batch in memory at a time): the
+    batches, then how many of its rows have an identical twin among the training rows (counted from the
+    rows' hashes kept while the batches were read, against the training rows batch by batch)."""
+
+    def __init__(self, registry: Registry, dataset_id: str, schema: Schema, frame: pd.DataFrame | None = None):
+        manifest = registry.dataset_manifest(dataset_id)
+        self.registry, self.dataset_id, self.schema, self.frame = registry, dataset_id, schema, frame
+        self.described = f"test split of dataset {dataset_id}"
+        self.split: dict = manifest.get("split") or {"kind": "stratified random"}
+        self.n_rows = len(frame) if frame is not None else int(manifest.get("n_test", 0))
+        self._keys: list[np.ndarray] = []
+
+    def batches(self) -> Iterator[pd.DataFrame]:
+        """The rows in stored order (``frame``, when given, is the whole split already read)."""
+        self._keys = []
+        for batch in [self.frame] if self.frame is not None else iter_split(self.registry, self.dataset_id, "test"):
+            self._keys.append(duplicate_keys(batch, self._columns(batch)))
+            yield batch
+
+    def twins(self) -> int:
+        """After :meth:`batches`: the rows with an identical twin among the training rows."""
+        keys = np.concatenate(self._keys) if self._keys else np.empty(0, dtype=np.uint64)
+        found = np.zeros(len(keys), dtype=bool)
+        for batch in iter_split(self.registry, self.dataset_id, "train"):
+            found |= np.isin(keys, duplicate_keys(batch, self._columns(batch)))
+        return int(found.sum())
+
+    def _columns(self, batch: pd.DataFrame) -> list[str]:
+        return [c for c in [*self.schema.feature_names, self.schema.target] if c in batch.columns]

@@ -143,6 +143,7 @@ def stream_fields(plan: StreamPlan, merged: Merged, rows_read: int, engine: str)
         "n_rows": n,
         "n_train": int(merged.counts["train"].sum()),
         "n_test": int(merged.counts["test"].sum()),
+        "class_counts": {side: [int(c) for c in merged.counts[side]] for side in ("train", "test")},
         "churn_rate": float(totals[1] / n),
         "n_unlabelled": merged.n_unlabelled,
         "split": {"kind": plan.rule.describe(), **plan.details},

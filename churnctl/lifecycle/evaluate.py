@@ -10,7 +10,7 @@ import numpy as np
 from churnctl.config import Settings
 from churnctl.contract.frames import merge_unseen, prepare_features
 from churnctl.contract.rows import unseen_warnings
-from churnctl.data.labelled import iter_labelled, test_split
+from churnctl.data.labelled import TestSplit, iter_labelled
 from churnctl.data.sources import Part, resolve
 from churnctl.errors import DataError
 from churnctl.lifecycle.results import Result, warn
@@ -99,6 +99,26 @@ def evaluate_part(part: Part, offset: int, job: EvaluateJob) -> EvaluatePartial:
     return EvaluatePartial(n_rows, y_all, proba, unseen, unlabelled, kept)
 
 
+def _score_test_split(
+    registry: Registry, model: Scorer, campaign: Campaign | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[str, dict[str, int]], TestSplit]:
+    """(labels, churn probabilities, customer values, unseen categories) of the version's test split,
+    scored batch by batch: 9 bytes a row are kept, never the rows."""
+    stored = TestSplit(registry, model.manifest["dataset_id"], model.schema)
+    ys, probas, values = [], [], []
+    unseen: dict[str, dict[str, int]] = {}
+    for frame in stored.batches():
+        X, batch_unseen = prepare_features(frame, model.schema, source=stored.described)
+        merge_unseen(unseen, batch_unseen)
+        ys.append(frame[model.schema.target].to_numpy().astype(int))
+        probas.append(model.predict_proba(X) if len(X) else np.empty(0))
+        if campaign is not None:
+            values.append(campaign.values(frame, stored.described))
+    y = np.concatenate(ys) if ys else np.empty(0, dtype=int)
+    proba = np.concatenate(probas) if probas else np.empty(0)
+    return y, proba, (np.concatenate(values) if values else None) if campaign else None, unseen, stored
+
+
 def evaluate(
     registry: Registry,
     settings: Settings,
@@ -112,11 +132,8 @@ def evaluate(
     model = Scorer.load(registry, settings, version, eager=True)
     campaign = Campaign.from_settings(settings.value)
     if data is None:
-        rows = test_split(registry, model.manifest["dataset_id"], model.schema)
-        X, unseen = prepare_features(rows.frame, model.schema, source=rows.described)
-        y, proba, described, warnings = rows.y, model.predict_proba(X), rows.described, rows.warnings
-        split, twins = rows.split, rows.twins
-        values = campaign.values(rows.frame, rows.described) if campaign else None
+        y, proba, values, unseen, stored = _score_test_split(registry, model, campaign)
+        described, warnings, split, twins = stored.described, [], stored.split, stored.twins()
     else:
         job = EvaluateJob(model, campaign)
         parts = (engine or LocalEngine()).map_parts(evaluate_part, resolve(data).parts, job)

@@ -17,14 +17,15 @@ from churnctl.config import Policy, Settings, TrainSettings, parse_policy
 from churnctl.contract.frames import prepare_features
 from churnctl.contract.leaks import LEAK_AUC, feature_powers
 from churnctl.contract.schema import Schema
-from churnctl.data.datasets import describe_source, load_dataset, load_schema, parquet_bytes, read_split, sample_split
+from churnctl.data.datasets import describe_source, load_dataset, load_schema, parquet_bytes, sample_split
+from churnctl.data.labelled import TestSplit
 from churnctl.data.split import row_groups
 from churnctl.lifecycle.mirror import mirror, open_run
 from churnctl.lifecycle.results import Result
 from churnctl.model.calibration import choose_calibration
 from churnctl.model.compiled.export import compiled_model_bytes
 from churnctl.model.compiled.scorer import FILE_NAME as COMPILED_FILE
-from churnctl.model.importance import feature_importance
+from churnctl.model.importance import IMPORTANCE_ROWS, feature_importance
 from churnctl.model.loading import joblib_bytes
 from churnctl.model.metrics import classification_metrics
 from churnctl.model.predictions import calibrate
@@ -94,7 +95,7 @@ class TrainingData:
     latest: bool  # chosen as the latest dataset (no --dataset)
     schema: Schema
     train: pd.DataFrame
-    test: pd.DataFrame
+    test: TestSplit  # read batch by batch (held whole only when the dataset was read whole)
     seen: int = 0  # training rows in the dataset (``train`` may be a sample of them, see read_training_data)
 
 
@@ -205,11 +206,12 @@ def read_training_data(registry: Registry, dataset_id: str | None, max_rows: int
     seen = int(manifest.get("n_train", 0))
     if max_rows and seen > max_rows:
         schema = load_schema(registry, dataset_id)
-        train = sample_split(registry, dataset_id, "train", max_rows, seed, schema.group_column)
-        test = read_split(registry, dataset_id, "test")
+        train = sample_split(registry, dataset_id, "train", max_rows, seed, schema.group_column, schema.target)
+        test = TestSplit(registry, dataset_id, schema)
         log.info("fitting on a sample of %d of the %d training rows ([train] max_rows)", len(train), seen)
     else:
-        schema, train, test = load_dataset(registry, dataset_id)
+        schema, train, frame = load_dataset(registry, dataset_id)
+        test = TestSplit(registry, dataset_id, schema, frame)
     return TrainingData(dataset_id, manifest, latest, schema, train, test, seen=seen or len(train))
 
 
@@ -255,13 +257,11 @@ def fit_model(
     calibration, calibration_brier = choose_calibration(selection.oof_y, selection.oof_proba, seed)
     chosen = _threshold(policy, selection, calibration, data, campaign)
     threshold = chosen.threshold
-    X_test, _ = prepare_features(data.test, schema, source="test split")
-    y_test = data.test[schema.target].to_numpy().astype(int)
-    test_proba = calibrate(selection.pipeline.predict_proba(X_test)[:, 1], calibration)
+    y_test, test_proba, X_some, y_some = _score_test_split(data.test, selection.pipeline, calibration, seed)
     test_metrics = classification_metrics(y_test, test_proba, threshold)
     left = max(cfg.time_budget - (time.monotonic() - started), 0.0)
     t0 = time.monotonic()
-    importance, spread = feature_importance(selection.pipeline, X_test, y_test, seed, seconds=left)
+    importance, spread = feature_importance(selection.pipeline, X_some, y_some, seed, seconds=left)
     log.debug("permutation importance: %.1f s of the %.1f s left", time.monotonic() - t0, left)
     if not importance:
         log.warning("no permutation importance: the time budget ([train] time_budget) is spent")
@@ -286,6 +286,33 @@ def fit_model(
     )
 
 
+def _score_test_split(
+    test: TestSplit, pipeline: Any, calibration: dict[str, Any], seed: int
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, np.ndarray]:
+    """(labels, calibrated churn probabilities) of every test row, scored batch by batch, and the
+    features and labels of the rows permutation importance is measured on: the seeded sample of
+    ``IMPORTANCE_ROWS`` positions :func:`feature_importance` would draw from the whole split."""
+    n = test.n_rows
+    some = None
+    if n > IMPORTANCE_ROWS:
+        some = np.sort(np.random.default_rng(seed).choice(n, IMPORTANCE_ROWS, replace=False))
+    ys, probas, kept = [], [], []
+    start = 0
+    for frame in test.batches():
+        X, _ = prepare_features(frame, test.schema, source="test split")
+        ys.append(frame[test.schema.target].to_numpy().astype(int))
+        probas.append(calibrate(pipeline.predict_proba(X)[:, 1], calibration))
+        if some is None:
+            kept.append(X)
+        else:
+            inside = some[(some >= start) & (some < start + len(frame))] - start
+            kept.append(X.iloc[inside])
+        start += len(frame)
+    y = np.concatenate(ys)
+    X_some = pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0]
+    return y, np.concatenate(probas), X_some, (y if some is None else y[some])
+
+
 def _threshold(
     policy: Policy, selection: Selection, calibration: dict[str, Any], data: TrainingData, campaign: Campaign | None
 ) -> Chosen:
@@ -297,7 +324,7 @@ def _threshold(
         calibrate(selection.oof_proba, calibration),
         campaign=campaign,
         values=campaign.values(data.train.iloc[selection.oof_rows], "training split") if campaign else None,
-        base_rows=len(data.train) + len(data.test),
+        base_rows=len(data.train) + data.test.n_rows,
     )
     for warning in chosen.warnings:
         log.warning("%s", warning)

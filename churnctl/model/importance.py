@@ -9,9 +9,16 @@ import numpy as np
 import pandas as pd
 from sklearn.inspection import permutation_importance
 
+IMPORTANCE_ROWS = 5000  # held-out rows the importance is measured on, at most (a seeded sample)
+
 
 def feature_importance(
-    pipeline: Any, X: pd.DataFrame, y: np.ndarray, seed: int, max_rows: int = 5000, seconds: float | None = None
+    pipeline: Any,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    seed: int,
+    max_rows: int = IMPORTANCE_ROWS,
+    seconds: float | None = None,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Permutation importance (drop of ROC-AUC) per feature on held-out rows, as shares summing to 1,
     and the spread of each share over the repeats (standard deviation, on the same scale).

@@ -11,13 +11,16 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from sklearn.metrics import roc_auc_score
 
 from churnctl.config.settings import Settings
+from churnctl.contract.frames import prepare_features
 from churnctl.contract.tally import ColumnTally
 from churnctl.data import part_tasks
-from churnctl.data.datasets import load_dataset
+from churnctl.data.datasets import load_dataset, sample_split
 from churnctl.data.split import hash_unit, hashed_test_rows
 from churnctl.lifecycle.ingest import ingest
+from churnctl.model.scorer import Scorer
 from churnctl.registry import Registry
 from churnctl.synthetic import simulate_customers
 
@@ -182,4 +185,22 @@ def test_train_fits_a_sample_read_from_the_stored_parts(cli, cut, tmp_path):
     manifest = Registry(tmp_path / "artifacts").model_manifest("v0001")
     dataset = Registry(tmp_path / "artifacts").dataset_manifest(manifest["dataset_id"])
     assert (manifest["n_train"], manifest["n_train_seen"]) == (1200, dataset["n_train"])
-    assert cli(*a, "evaluate").code == 0
+    # evaluate scores the test split part by part; the metrics are those of the whole split at once
+    assert len(dataset["parts"]["test"]) == 3
+    run = cli(*a, "evaluate", "--format", "json")
+    assert run.code == 0, run.stderr
+    registry = Registry(tmp_path / "artifacts")
+    scorer = Scorer.load(registry, Settings(), "v0001", eager=True)
+    _, _, whole = load_dataset(registry, manifest["dataset_id"])
+    X, _ = prepare_features(whole, scorer.schema)
+    proba = scorer.predict_proba(X)
+    assert run.json()["roc_auc"] == pytest.approx(roc_auc_score(whole["Exited"], proba), abs=1e-12)
+    assert manifest["test_metrics"]["roc_auc"] == pytest.approx(run.json()["roc_auc"], abs=1e-12)
+    assert run.json()["twins_in_training"] == 0 and run.json()["n_rows"] == len(whole)
+    # the sample is stratified: each class keeps its share of the training split, exactly
+    counts = dataset["class_counts"]["train"]
+    assert sum(counts) == dataset["n_train"]
+    sample = sample_split(registry, manifest["dataset_id"], "train", 1200, 3, None, "Exited")
+    assert len(sample) == 1200 and int(sample["Exited"].sum()) == round(1200 * counts[1] / sum(counts))
+    assert sample.equals(sample_split(registry, manifest["dataset_id"], "train", 1200, 3, None, "Exited"))
+    assert not sample.equals(sample_split(registry, manifest["dataset_id"], "train", 1200, 4, None, "Exited"))

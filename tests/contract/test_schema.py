@@ -179,3 +179,24 @@ def test_datetime_columns_are_not_features():
     )
     schema = infer_schema(data, "Churn", None).schema
     assert schema.column("signup").role == "ignored" and "date" in schema.column("signup").reason
+
+
+@pytest.mark.parametrize(
+    "series",
+    [
+        pd.Series(np.random.default_rng(0).integers(0, 2, 5000)),
+        pd.Series([1.0, 0.0, np.nan, 1.0, 0.0] * 40),
+        pd.Series(["1.0", "0", None, " yes ", "1", "Yes"] * 40),
+        pd.Series([True, False, None] * 40, dtype=object),
+        pd.Series([1, 0, None] * 40, dtype="Int64"),
+        pd.Series([np.nan] * 10),
+        pd.Series(["a", "b", "c"]),  # many distinct values for its length: converted cell by cell
+    ],
+)
+def test_labels_converted_once_per_distinct_value_match_cell_by_cell(series):
+    from churnctl.contract.values import _each_label, to_label
+
+    fast, slow = to_label(series), _each_label(series)
+    assert fast.index.equals(series.index)
+    assert fast.isna().tolist() == slow.isna().tolist()
+    assert fast[fast.notna()].tolist() == slow[slow.notna()].tolist()
