@@ -80,11 +80,12 @@ def test_expected_calibration_error_and_reliability_table():
     assert reliability(y, p / 2)[0] > 0.2  # halved probabilities: badly calibrated
 
 
-def test_the_paired_bootstrap_counts_exactly_equal_roc_aucs_as_not_better():
+def test_the_paired_bootstrap_counts_exactly_equal_roc_aucs_as_not_better(monkeypatch):
     """Against an exact reference (Mann–Whitney with fractions) on the same resamples, with ties in the
     scores and challengers that rank every row as the champion does (equal ROC-AUC in every resample)."""
     from fractions import Fraction
 
+    from churnctl.model import metrics
     from churnctl.model.metrics import paired_bootstrap_pvalue
 
     def exact_auc(labels, scores):
@@ -117,6 +118,8 @@ def test_the_paired_bootstrap_counts_exactly_equal_roc_aucs_as_not_better():
             y, champion, challenger, 50, case
         )
     assert paired_bootstrap_pvalue(y, champion, champion * 2 + 1, 50, 1) == 1.0  # never better: p = 1
+    monkeypatch.setattr(metrics, "BOOTSTRAP_CELLS", 200)  # two resamples at a time: the same draws, the same answer
+    assert paired_bootstrap_pvalue(y, champion, challenger, 50, 3) == reference(y, champion, challenger, 50, 3)
 
 
 @pytest.mark.parametrize("rate", [0.05, 0.2037, 0.5, 0.8])
