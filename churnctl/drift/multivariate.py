@@ -103,37 +103,64 @@ def _encoded(frame: pd.DataFrame, schema: Schema, n_reference: int) -> tuple[np.
     return np.column_stack(columns), categorical
 
 
+@dataclass
+class DomainFit:
+    """The domain classifier cross-validated on reference (0) against current (1) rows: the encoded rows,
+    their side, each fold's model and held-out rows, and the out-of-fold scores."""
+
+    X: np.ndarray
+    y: np.ndarray
+    folds: list[tuple[object, np.ndarray]]
+    oof: np.ndarray
+
+    @classmethod
+    def fit(cls, reference: pd.DataFrame, current: pd.DataFrame, schema: Schema, seed: int) -> DomainFit:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+        from sklearn.model_selection import StratifiedKFold
+
+        both = pd.concat([reference, current], ignore_index=True)
+        X, categorical = _encoded(both, schema, len(reference))
+        y = np.r_[np.zeros(len(reference), dtype=int), np.ones(len(current), dtype=int)]
+        oof, folds = np.zeros(len(y)), []
+        for train, valid in StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(X, y):
+            model = HistGradientBoostingClassifier(
+                max_iter=40, max_leaf_nodes=8, learning_rate=0.15, categorical_features=categorical, random_state=seed
+            )
+            model.fit(X[train], y[train])
+            oof[valid] = model.predict_proba(X[valid])[:, 1]
+            folds.append((model, valid))
+        return cls(X, y, folds, oof)
+
+    @property
+    def auc(self) -> float:
+        from sklearn.metrics import roc_auc_score
+
+        return float(roc_auc_score(self.y, self.oof))
+
+    def top_columns(self, names: list[str], seed: int) -> list[dict]:
+        """The ``TOP_COLUMNS`` columns whose shuffling lowers the held-out ROC-AUC most (summed over the
+        folds, each fold's rows shuffled with one seeded stream in fold and column order)."""
+        from sklearn.metrics import roc_auc_score
+
+        rng = np.random.default_rng(seed)
+        loss = np.zeros(self.X.shape[1])
+        for model, valid in self.folds:
+            base = roc_auc_score(self.y[valid], self.oof[valid])
+            for j in range(self.X.shape[1]):
+                shuffled = self.X[valid].copy()
+                shuffled[:, j] = rng.permutation(shuffled[:, j])
+                loss[j] += base - roc_auc_score(self.y[valid], model.predict_proba(shuffled)[:, 1])  # type: ignore[attr-defined]
+        ranked = sorted(range(len(names)), key=lambda j: -loss[j])[:TOP_COLUMNS]
+        return [{"column": names[j], "roc_auc_lost": float(loss[j] / FOLDS)} for j in ranked if loss[j] > 0]
+
+
 def domain_auc(
     reference: pd.DataFrame, current: pd.DataFrame, schema: Schema, seed: int, columns: bool = False
 ) -> tuple[float, list[dict]]:
     """Out-of-fold ROC-AUC of a classifier separating ``reference`` from ``current`` rows; with
     ``columns``, the ``TOP_COLUMNS`` columns whose shuffling lowers it most on the held-out folds."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold
-
-    both = pd.concat([reference, current], ignore_index=True)
-    X, categorical = _encoded(both, schema, len(reference))
-    y = np.r_[np.zeros(len(reference), dtype=int), np.ones(len(current), dtype=int)]
-    oof = np.zeros(len(y))
-    loss = np.zeros(X.shape[1])
-    rng = np.random.default_rng(seed)
-    for train, valid in StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(X, y):
-        model = HistGradientBoostingClassifier(
-            max_iter=40, max_leaf_nodes=8, learning_rate=0.15, categorical_features=categorical, random_state=seed
-        )
-        model.fit(X[train], y[train])
-        oof[valid] = model.predict_proba(X[valid])[:, 1]
-        if columns:
-            base = roc_auc_score(y[valid], oof[valid])
-            for j in range(X.shape[1]):
-                shuffled = X[valid].copy()
-                shuffled[:, j] = rng.permutation(shuffled[:, j])
-                loss[j] += base - roc_auc_score(y[valid], model.predict_proba(shuffled)[:, 1])
-    names = schema.feature_names
-    ranked = sorted(range(len(names)), key=lambda j: -loss[j])[:TOP_COLUMNS] if columns else []
-    top = [{"column": names[j], "roc_auc_lost": float(loss[j] / FOLDS)} for j in ranked if loss[j] > 0]
-    return float(roc_auc_score(y, oof)), top
+    fitted = DomainFit.fit(reference, current, schema, seed)
+    return fitted.auc, fitted.top_columns(schema.feature_names, seed) if columns else []
 
 
 def chance_se(m: int, n: int) -> float:
@@ -150,12 +177,19 @@ class MultivariateReference:
     half: int  # their size
 
     @classmethod
-    def build(cls, reference: pd.DataFrame, schema: Schema, rows: int, seed: int) -> MultivariateReference:
+    def build(
+        cls, reference: pd.DataFrame, schema: Schema, rows: int, seed: int, repeats: list[float] | None = None
+    ) -> MultivariateReference:
         """``rows`` reference rows (a seeded sample), and ``REFERENCE_REPEATS`` tests between two disjoint
-        samples of the reference as large (when it has enough rows for two of at least 100)."""
+        samples of the reference as large (when it has enough rows for two of at least 100); ``repeats``:
+        those tests' results, computed before for this reference, ``rows`` and ``seed`` (train stores
+        them in the version's signed manifest)."""
         rng = np.random.default_rng(seed)
         sample = reference.iloc[rng.permutation(len(reference))[:rows]].reset_index(drop=True)
-        half, repeats = min(rows, len(reference) // 2), []
+        half = min(rows, len(reference) // 2)
+        if repeats is not None:
+            return cls(sample, [float(r) for r in repeats], half)
+        repeats = []
         if half >= 100:
             for r in range(REFERENCE_REPEATS):
                 shuffled = rng.permutation(len(reference))
@@ -181,7 +215,8 @@ def multivariate_drift(
     bound = reference.bound(n_current)
     if current.frame is None or n_current < 50 or len(reference.frame) < 50:
         return MultivariateDrift(None, bound, len(reference.frame), n_current, [], False)
-    auc, _ = domain_auc(reference.frame, current.frame, schema, seed)
+    fitted = DomainFit.fit(reference.frame, current.frame, schema, seed)
+    auc = fitted.auc
     drift = bound is not None and auc > bound
-    top = domain_auc(reference.frame, current.frame, schema, seed, columns=True)[1] if drift else []
+    top = fitted.top_columns(schema.feature_names, seed) if drift else []  # the same fits, no second pass
     return MultivariateDrift(auc, bound, len(reference.frame), n_current, top, drift)

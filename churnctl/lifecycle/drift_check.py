@@ -102,7 +102,13 @@ def _job(
     chunking = Chunking.parse(cfg.chunk, cfg.time_column or default_time)
     joint = None
     if cfg.multivariate_rows:
-        joint = MultivariateReference.build(reference, model.schema, cfg.multivariate_rows, cfg.seed)
+        stored = model.manifest.get("multivariate_reference") or {}
+        known = (
+            stored.get("repeats")
+            if (stored.get("rows"), stored.get("seed")) == (cfg.multivariate_rows, cfg.seed)
+            else None
+        )
+        joint = MultivariateReference.build(reference, model.schema, cfg.multivariate_rows, cfg.seed, known)
     job = DriftJob(model, profile, cfg, source.estimate_rows(), batch_rows, campaign=campaign, chunking=chunking)
     job.multivariate, job.reference = joint, reference
     return job

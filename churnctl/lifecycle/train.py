@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import platform
 import time
@@ -13,13 +14,14 @@ import pandas as pd
 import sklearn
 
 import churnctl
-from churnctl.config import Policy, Settings, TrainSettings, parse_policy
+from churnctl.config import DriftSettings, Policy, Settings, TrainSettings, parse_policy
 from churnctl.contract.frames import prepare_features
 from churnctl.contract.leaks import LEAK_AUC, feature_powers
 from churnctl.contract.schema import Schema
 from churnctl.data.datasets import describe_source, load_dataset, load_schema, parquet_bytes, sample_split
 from churnctl.data.labelled import TestSplit
 from churnctl.data.split import row_groups
+from churnctl.drift.multivariate import MultivariateReference
 from churnctl.lifecycle.mirror import mirror, open_run
 from churnctl.lifecycle.results import Result
 from churnctl.model.calibration import choose_calibration
@@ -99,6 +101,9 @@ class TrainingData:
     seen: int = 0  # training rows in the dataset (``train`` may be a sample of them, see read_training_data)
 
 
+# Held-out churn probabilities kept as the reference of prediction drift, at most: every drift check
+# (and every Dask worker) holds their distinct values.
+REFERENCE_SCORE_ROWS = 200_000
 TOO_GOOD_AUC = 0.995  # a cross-validated ROC-AUC this high on churn data means a leak, not a model
 
 
@@ -153,7 +158,7 @@ def train_locked(
     data = read_training_data(registry, dataset_id, cfg.max_rows, seed)
     fit = fit_model(data, cfg, model, seed, started, progress, Campaign.from_settings(settings.value))
     version = registry.next_version()
-    staged = stage_files(registry, data, fit, cfg, seed)
+    staged = stage_files(registry, data, fit, cfg, seed, settings.drift)
     manifest = build_manifest(version, data, fit, cfg, model, seed, staged)
     run_id = open_run(registry, settings, version, data.dataset_id)
     if run_id is not None:  # the MLflow run that mirrors this version (only with a mirror configured)
@@ -335,10 +340,15 @@ def _threshold(
 class StagedVersion:
     staged: Staged
     n_reference: int
+    multivariate: dict[str, Any] | None = None  # the domain classifier's chance level on the reference
 
 
-def stage_files(registry: Registry, data: TrainingData, fit: Fit, cfg: TrainSettings, seed: int) -> StagedVersion:
-    """The version's files, written in staging: the pipeline, its compiled form, and the drift reference."""
+def stage_files(
+    registry: Registry, data: TrainingData, fit: Fit, cfg: TrainSettings, seed: int, drift: DriftSettings | None = None
+) -> StagedVersion:
+    """The version's files, written in staging: the pipeline, its compiled form, and the drift reference;
+    with ``drift``, what the domain classifier reaches between halves of that reference (for those
+    settings), which every drift check would otherwise compute again."""
     schema = data.schema
     staged = registry.stage()
     staged.write("model.joblib", joblib_bytes(fit.selection.pipeline))
@@ -346,13 +356,22 @@ def stage_files(registry: Registry, data: TrainingData, fit: Fit, cfg: TrainSett
     if compiled is not None:
         staged.write(COMPILED_FILE, compiled)
     # Held-out churn probabilities: the reference of prediction drift (training rows would be
-    # scored over-confidently by the model that learnt them).
-    staged.write("reference_scores.parquet", parquet_bytes(pd.DataFrame({"churn_probability": fit.test_proba})))
+    # scored over-confidently by the model that learnt them); a seeded sample of a large test split.
+    scores = fit.test_proba
+    if len(scores) > REFERENCE_SCORE_ROWS:
+        scores = scores[np.sort(np.random.default_rng(seed).choice(len(scores), REFERENCE_SCORE_ROWS, replace=False))]
+    staged.write("reference_scores.parquet", parquet_bytes(pd.DataFrame({"churn_probability": scores})))
     # Exact sample of training features: the drift reference of this version.
     n_ref = min(cfg.reference_rows, len(data.train))
     reference = data.train.sample(n=n_ref, random_state=seed) if n_ref < len(data.train) else data.train
-    staged.write("reference.parquet", parquet_bytes(reference[schema.feature_names]))
-    return StagedVersion(staged, int(n_ref))
+    stored = parquet_bytes(reference[schema.feature_names])
+    staged.write("reference.parquet", stored)
+    multivariate = None
+    if drift is not None and drift.multivariate_rows:  # from the stored bytes, as drift-check reads them
+        X_ref, _ = prepare_features(pd.read_parquet(io.BytesIO(stored)), schema, source="the drift reference")
+        joint = MultivariateReference.build(X_ref, schema, drift.multivariate_rows, drift.seed)
+        multivariate = {"rows": drift.multivariate_rows, "seed": drift.seed, "repeats": joint.repeats}
+    return StagedVersion(staged, int(n_ref), multivariate)
 
 
 def build_manifest(
@@ -389,6 +408,7 @@ def build_manifest(
         "n_train": len(data.train),
         "n_train_seen": data.seen or len(data.train),
         "n_reference": staged.n_reference,
+        **({"multivariate_reference": staged.multivariate} if staged.multivariate else {}),
         "schema": data.schema.to_dict(),
         "versions": {
             "churnctl": churnctl.__version__,

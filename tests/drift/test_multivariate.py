@@ -115,3 +115,33 @@ def test_a_column_of_many_categories_is_coded_within_the_classifiers_limit():
     assert "city" in schema.feature_names
     auc, _ = domain_auc(a, b, schema, seed=1)
     assert auc > 0.9  # every current row is in a city the reference never had
+
+
+def test_train_stores_the_reference_chance_level_that_drift_check_would_compute(linked_registry, tmp_path, monkeypatch):
+    """The reference repeats are measured once, at train, for the default [drift] settings, and signed
+    with the version; a check with those settings reuses them, one with others measures its own."""
+    from churnctl.drift.multivariate import MultivariateReference
+    from churnctl.lifecycle.drift_check import reference_data
+    from churnctl.model.scorer import Scorer
+
+    manifest = linked_registry.model_manifest("v0001")
+    stored = manifest["multivariate_reference"]
+    defaults = DriftSettings()
+    assert (stored["rows"], stored["seed"], len(stored["repeats"])) == (defaults.multivariate_rows, defaults.seed, 5)
+    scorer = Scorer.load(linked_registry, Settings(), "v0001")
+    reference, _ = reference_data(linked_registry, scorer)
+    fresh = MultivariateReference.build(reference, scorer.schema, defaults.multivariate_rows, defaults.seed)
+    assert fresh.repeats == stored["repeats"]  # exactly what a check would compute itself
+    frame = customers(3000, seed=8)
+    frame.to_csv(tmp_path / "like.csv", index=False)
+    from churnctl.drift import multivariate
+
+    calls = []
+    real = multivariate.DomainFit.fit
+    monkeypatch.setattr(multivariate.DomainFit, "fit", classmethod(lambda cls, *a: calls.append(1) or real(*a)))
+    reused = drift_check(linked_registry, Settings(), str(tmp_path / "like.csv")).to_dict()["multivariate"]
+    assert reused["bound"] == fresh.bound(reused["n_current"])
+    assert len(calls) == 1  # the current sample only: the five reference repeats came from the manifest
+    other = replace(Settings(), drift=DriftSettings(seed=7))
+    drift_check(linked_registry, other, str(tmp_path / "like.csv"))
+    assert len(calls) == 1 + 1 + 5  # other settings: measured again
