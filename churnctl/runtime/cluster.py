@@ -143,9 +143,10 @@ class DaskEngine:
         from distributed.client import FutureCancelledError
         from distributed.scheduler import KilledWorker
 
+        results: dict[int, Any] = {}
         try:
-            self._wait(futures)
-            return list(self.client.gather(futures))
+            self._wait(futures, results)
+            return [results[i] for i in range(len(futures))]
         except KilledWorker as exc:
             self._stop(futures)
             raise ClusterError(
@@ -165,11 +166,18 @@ class DaskEngine:
             for future in futures:
                 future.release()
 
-    def _wait(self, futures: list[Any]) -> None:
-        """Wait for the futures, watching the connection: a scheduler gone for :data:`LOST_SECONDS` is a
-        lost cluster (the client would otherwise wait for it forever)."""
+    def _wait(self, futures: list[Any], results: dict[int, Any]) -> None:
+        """Collect each future's result as it ends (and release it, so a worker holds no finished part's
+        result while the others run), watching the connection: a scheduler gone for
+        :data:`LOST_SECONDS` is a lost cluster (the client would otherwise wait for it forever)."""
         lost_since = None
-        while not all(future.done() for future in futures):
+        while True:
+            for i, future in enumerate(futures):
+                if i not in results and future.done():
+                    results[i] = future.result()
+                    future.release()
+            if len(results) == len(futures):
+                return
             if self.client.status == "running":
                 lost_since = None
             else:
