@@ -17,9 +17,7 @@ import churnctl
 from churnctl.config import DriftSettings, Policy, Settings, TrainSettings, parse_policy
 from churnctl.contract.frames import prepare_features
 from churnctl.contract.leaks import LEAK_AUC, feature_powers
-from churnctl.contract.schema import Schema
-from churnctl.data.datasets import describe_source, load_dataset, load_schema, parquet_bytes, sample_split
-from churnctl.data.labelled import TestSplit
+from churnctl.data.datasets import describe_source, parquet_bytes
 from churnctl.data.split import row_groups
 from churnctl.drift.multivariate import MultivariateReference
 from churnctl.lifecycle.mirror import mirror, open_run
@@ -27,12 +25,13 @@ from churnctl.lifecycle.results import Result
 from churnctl.model.calibration import choose_calibration
 from churnctl.model.compiled.export import compiled_model_bytes
 from churnctl.model.compiled.scorer import FILE_NAME as COMPILED_FILE
-from churnctl.model.importance import IMPORTANCE_ROWS, feature_importance
+from churnctl.model.importance import feature_importance
 from churnctl.model.loading import joblib_bytes
 from churnctl.model.metrics import classification_metrics
 from churnctl.model.predictions import calibrate
 from churnctl.model.search import Selection, select_and_fit
-from churnctl.registry import Registry, ids
+from churnctl.model.training_data import TrainingData, read_training_data, score_test_split
+from churnctl.registry import Registry
 from churnctl.registry.events import model_trained_fields
 from churnctl.registry.files import Staged
 from churnctl.registry.store import now
@@ -86,19 +85,6 @@ def train(
         )
     mirror(registry, settings)  # after the lock: a slow or absent server never holds other writers
     return result
-
-
-@dataclass
-class TrainingData:
-    """The dataset a version is trained on, read and checked once."""
-
-    dataset_id: str
-    manifest: dict[str, Any]
-    latest: bool  # chosen as the latest dataset (no --dataset)
-    schema: Schema
-    train: pd.DataFrame
-    test: TestSplit  # read batch by batch (held whole only when the dataset was read whole)
-    seen: int = 0  # training rows in the dataset (``train`` may be a sample of them, see read_training_data)
 
 
 # Held-out churn probabilities kept as the reference of prediction drift, at most: every drift check
@@ -194,32 +180,6 @@ def train_locked(
     )
 
 
-def read_training_data(registry: Registry, dataset_id: str | None, max_rows: int = 0, seed: int = 0) -> TrainingData:
-    """The dataset (default: the latest), its manifest verified once; beyond ``max_rows`` training
-    rows, a seeded sample of them read part by part (whole groups when rows of a group must stay
-    together; ``seen`` keeps how many there were). The test split is never sampled."""
-    latest = dataset_id is None
-    dataset_id = ids.dataset_argument(dataset_id, "--dataset") if dataset_id is not None else registry.latest_dataset()
-    manifest = registry.dataset_manifest(dataset_id)
-    if latest and manifest.get("source") == "retrain":
-        log.warning(
-            "training on %s, the latest dataset, which a retrain made (%s); pass --dataset to choose another "
-            "('churnctl datasets list')",
-            dataset_id,
-            describe_source(manifest),
-        )
-    seen = int(manifest.get("n_train", 0))
-    if max_rows and seen > max_rows:
-        schema = load_schema(registry, dataset_id)
-        train = sample_split(registry, dataset_id, "train", max_rows, seed, schema.group_column, schema.target)
-        test = TestSplit(registry, dataset_id, schema)
-        log.info("fitting on a sample of %d of the %d training rows ([train] max_rows)", len(train), seen)
-    else:
-        schema, train, frame = load_dataset(registry, dataset_id)
-        test = TestSplit(registry, dataset_id, schema, frame)
-    return TrainingData(dataset_id, manifest, latest, schema, train, test, seen=seen or len(train))
-
-
 def fit_model(
     data: TrainingData,
     cfg: TrainSettings,
@@ -262,7 +222,7 @@ def fit_model(
     calibration, calibration_brier = choose_calibration(selection.oof_y, selection.oof_proba, seed)
     chosen = _threshold(policy, selection, calibration, data, campaign)
     threshold = chosen.threshold
-    y_test, test_proba, X_some, y_some = _score_test_split(data.test, selection.pipeline, calibration, seed)
+    y_test, test_proba, X_some, y_some = score_test_split(data.test, selection.pipeline, calibration, seed)
     test_metrics = classification_metrics(y_test, test_proba, threshold)
     left = max(cfg.time_budget - (time.monotonic() - started), 0.0)
     t0 = time.monotonic()
@@ -289,33 +249,6 @@ def fit_model(
         importance,
         spread,
     )
-
-
-def _score_test_split(
-    test: TestSplit, pipeline: Any, calibration: dict[str, Any], seed: int
-) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, np.ndarray]:
-    """(labels, calibrated churn probabilities) of every test row, scored batch by batch, and the
-    features and labels of the rows permutation importance is measured on: the seeded sample of
-    ``IMPORTANCE_ROWS`` positions :func:`feature_importance` would draw from the whole split."""
-    n = test.n_rows
-    some = None
-    if n > IMPORTANCE_ROWS:
-        some = np.sort(np.random.default_rng(seed).choice(n, IMPORTANCE_ROWS, replace=False))
-    ys, probas, kept = [], [], []
-    start = 0
-    for frame in test.batches():
-        X, _ = prepare_features(frame, test.schema, source="test split")
-        ys.append(frame[test.schema.target].to_numpy().astype(int))
-        probas.append(calibrate(pipeline.predict_proba(X)[:, 1], calibration))
-        if some is None:
-            kept.append(X)
-        else:
-            inside = some[(some >= start) & (some < start + len(frame))] - start
-            kept.append(X.iloc[inside])
-        start += len(frame)
-    y = np.concatenate(ys)
-    X_some = pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0]
-    return y, np.concatenate(probas), X_some, (y if some is None else y[some])
 
 
 def _threshold(
