@@ -183,7 +183,15 @@ def repeating_identifiers(found: list[IdentifierValues], columns: list[str]) -> 
     repeating = []
     for name in columns:
         present = sum(f.present[name] for f in found)
-        distinct = len(np.unique(np.concatenate([f.distinct[name] for f in found])))
+        if any(len(f.distinct[name]) < f.present[name] for f in found):  # a repeat within one part
+            repeating.append(name)
+            continue
+        hashes = np.concatenate([f.distinct[name] for f in found])
+        for f in found:  # the parts' own copies are not needed any more
+            f.distinct[name] = np.empty(0, dtype=np.uint64)
+        hashes.sort()  # in place: one copy of the hashes at a time
+        distinct = int((hashes[1:] != hashes[:-1]).sum()) + 1 if len(hashes) else 0
+        del hashes
         if distinct < present:
             repeating.append(name)
     return repeating
