@@ -103,7 +103,7 @@ def _score_test_split(
     registry: Registry, model: Scorer, campaign: Campaign | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[str, dict[str, int]], TestSplit]:
     """(labels, churn probabilities, customer values, unseen categories) of the version's test split,
-    scored batch by batch: 9 bytes a row are kept, never the rows."""
+    scored batch by batch: each row's label, probability and hash are kept, never the rows."""
     stored = TestSplit(registry, model.manifest["dataset_id"], model.schema)
     ys, probas, values = [], [], []
     unseen: dict[str, dict[str, int]] = {}
