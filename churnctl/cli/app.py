@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import itertools
 import json
 import logging
@@ -170,22 +171,24 @@ def polish_help(command: Any) -> Any:
     and an argument its name in capitals (``FILE``), instead of a Python type (``<bool>``, ``<str>``).
     ``command`` is Typer's Click command (Typer carries its own Click: matched by shape, not class)."""
     for param in command.params:
-        desc = param.type_descriptor
+        choices, kind = _value_kind(param)
         if param.param_type_name == "option":
             if param.is_flag:
                 param.metavar = ""
-            elif desc.is_choice:
-                param.metavar = "[" + "|".join(str(getattr(c, "value", c)) for c in desc.choices or ()) + "]"
+            elif choices is not None:
+                param.metavar = "[" + "|".join(str(getattr(c, "value", c)) for c in choices) + "]"
             elif param.metavar is None:
                 name = param.name or ""
-                kind = "path" if desc.is_path else getattr(desc.annotation, "__name__", "text")
                 param.metavar = METAVARS.get(name) or TYPE_METAVARS.get(kind, name.upper())
         elif param.param_type_name == "argument":
             shown = param.metavar or (param.name or "").upper()
             usage = (shown if param.required else f"[{shown}]") + ("..." if param.nargs != 1 else "")
             param.metavar = shown
-            param._usage_display_name = lambda usage=usage: usage  # not Typer's "{name}"
+            param._usage_display_name = lambda usage=usage: usage  # not Typer's "{name}" (Typer 0.29+)
+            param.get_usage_pieces = lambda ctx, usage=usage: [usage]  # the same before Typer 0.29
             param.display_type_rich = lambda ctx: None  # the name says it; no Python type beside it
+            param.type = copy.copy(param.type)  # the same before Typer 0.29 (its type is shared: copied)
+            param.type.get_metavar = lambda param, ctx: ""
     original = command.get_help_option
 
     def get_help_option(ctx: Any, original: Any = original) -> Any:
@@ -198,6 +201,18 @@ def polish_help(command: Any) -> Any:
     for sub in (getattr(command, "commands", None) or {}).values():
         polish_help(sub)
     return command
+
+
+def _value_kind(param: Any) -> tuple[Any, str]:
+    """(the choices of a parameter, or None; the kind of value it takes: path, int, float, str), from
+    Typer's type descriptor (Typer 0.29 and later) or its Click parameter type (before)."""
+    desc = getattr(param, "type_descriptor", None)
+    if desc is not None:
+        kind = "path" if desc.is_path else getattr(desc.annotation, "__name__", "text")
+        return (desc.choices or ()) if desc.is_choice else None, kind
+    kind = getattr(param.type, "name", "text")
+    choices = getattr(param.type, "choices", None)
+    return (tuple(choices) if choices is not None else None), kind
 
 
 _command: Any = None
