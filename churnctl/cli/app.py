@@ -184,11 +184,9 @@ def polish_help(command: Any) -> Any:
             shown = param.metavar or (param.name or "").upper()
             usage = (shown if param.required else f"[{shown}]") + ("..." if param.nargs != 1 else "")
             param.metavar = shown
-            param._usage_display_name = lambda usage=usage: usage  # not Typer's "{name}" (Typer 0.29+)
-            param.get_usage_pieces = lambda ctx, usage=usage: [usage]  # the same before Typer 0.29
-            param.display_type_rich = lambda ctx: None  # the name says it; no Python type beside it
-            param.type = copy.copy(param.type)  # the same before Typer 0.29 (its type is shared: copied)
-            param.type.get_metavar = lambda param, ctx: ""
+            param.get_usage_pieces = lambda ctx, usage=usage: [usage]  # not Typer's "{name}"
+            param.type = copy.copy(param.type)  # Typer's types are shared: this argument's own copy
+            param.type.get_metavar = lambda param, ctx: ""  # the name says it; no Python type beside it
     original = command.get_help_option
 
     def get_help_option(ctx: Any, original: Any = original) -> Any:
@@ -204,15 +202,10 @@ def polish_help(command: Any) -> Any:
 
 
 def _value_kind(param: Any) -> tuple[Any, str]:
-    """(the choices of a parameter, or None; the kind of value it takes: path, int, float, str), from
-    Typer's type descriptor (Typer 0.29 and later) or its Click parameter type (before)."""
-    desc = getattr(param, "type_descriptor", None)
-    if desc is not None:
-        kind = "path" if desc.is_path else getattr(desc.annotation, "__name__", "text")
-        return (desc.choices or ()) if desc.is_choice else None, kind
-    kind = getattr(param.type, "name", "text")
+    """(the choices of a parameter, or None; the kind of value it takes: path, int, float, str), from its
+    Click parameter type (Typer is pinned below 0.29, whose parameters are described otherwise)."""
     choices = getattr(param.type, "choices", None)
-    return (tuple(choices) if choices is not None else None), kind
+    return (tuple(choices) if choices is not None else None), getattr(param.type, "name", "text")
 
 
 _command: Any = None

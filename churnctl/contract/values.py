@@ -53,7 +53,10 @@ def to_label(series: pd.Series) -> pd.Series:
     """Canonical text of target labels: :func:`to_text`, and a label written as an integer-valued
     decimal ("1.0", as pandas writes an integer column that has blanks) is that integer ("1"). A column
     of few distinct values (a target has two or three) is converted one distinct value at a time."""
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    try:
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    except TypeError:  # cells that cannot be told apart by hashing (lists, dicts): read one by one
+        return _each_label(series)
     if not len(uniques) or len(uniques) * 4 > len(series):
         return _each_label(series)
     labels = _each_label(pd.Series(uniques)).to_numpy(dtype=object, na_value=None)

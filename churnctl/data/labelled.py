@@ -22,7 +22,7 @@ from churnctl.contract.frames import check_header, encode_target
 from churnctl.contract.schema import Schema
 from churnctl.data.datasets import iter_split, read_split
 from churnctl.data.sources import Part, resolve
-from churnctl.data.split import duplicate_keys, twins
+from churnctl.data.split import duplicate_keys
 from churnctl.errors import DataError
 from churnctl.registry import Registry
 
@@ -88,8 +88,6 @@ class LabelledRows:
     y: np.ndarray  # 0/1
     described: str  # what the rows are, for reports: "test split of dataset ds-…" or the input as given
     warnings: list[str] = field(default_factory=list)
-    split: dict | None = None  # a dataset's test split: how it was drawn (kind, time ranges)
-    twins: int | None = None  # a dataset's test split: rows with an identical twin in its training rows
 
 
 def read_labelled(data: str, schema: Schema) -> LabelledRows:
@@ -113,20 +111,10 @@ def read_labelled(data: str, schema: Schema) -> LabelledRows:
 
 
 def test_split(registry: Registry, dataset_id: str, schema: Schema) -> LabelledRows:
-    """The held-out test split of a stored dataset (every row labelled), with how it was drawn and how
-    many of its rows have an identical twin among the training rows (0 since duplicates are kept on
-    one side)."""
-    manifest = registry.dataset_manifest(dataset_id)
-    frame = read_split(registry, dataset_id, "test", manifest)
-    train = iter_split(registry, dataset_id, "train")  # batch by batch: the training rows may be many
-    split = manifest.get("split") or {"kind": "stratified random"}
-    return LabelledRows(
-        frame,
-        frame[schema.target].to_numpy().astype(int),
-        f"test split of dataset {dataset_id}",
-        split=split,
-        twins=twins(train, frame, [*schema.feature_names, schema.target]),
-    )
+    """The held-out test split of a stored dataset, every row labelled, read whole (``models compare``
+    scores it with two versions; :class:`TestSplit` reads it batch by batch)."""
+    frame = read_split(registry, dataset_id, "test")
+    return LabelledRows(frame, frame[schema.target].to_numpy().astype(int), f"test split of dataset {dataset_id}")
 
 
 class TestSplit:

@@ -16,7 +16,6 @@ same groups (:mod:`churnctl.model.folds`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,20 +47,6 @@ def row_groups(frame: pd.DataFrame, columns: list[str], group: pd.Series | None)
     )
     _, labels = connected_components(graph, directed=False)
     return labels[dup_codes].astype(np.int64), duplicates
-
-
-def twins(train: pd.DataFrame | Iterable[pd.DataFrame], rows: pd.DataFrame, columns: list[str]) -> int:
-    """How many of ``rows`` have an identical twin (in ``columns``) among the training rows (a table,
-    or its batches: only one is held at a time)."""
-    batches = [train] if isinstance(train, pd.DataFrame) else train
-    found = np.zeros(len(rows), dtype=bool)
-    keys: np.ndarray | None = None
-    for batch in batches:
-        present = [c for c in columns if c in batch.columns and c in rows.columns]
-        if keys is None:
-            keys = duplicate_keys(rows, present)
-        found |= np.isin(keys, duplicate_keys(batch, present))
-    return int(found.sum())
 
 
 @dataclass

@@ -178,17 +178,17 @@ class MultivariateReference:
 
     @classmethod
     def build(
-        cls, reference: pd.DataFrame, schema: Schema, rows: int, seed: int, repeats: list[float] | None = None
+        cls, reference: pd.DataFrame, schema: Schema, rows: int, seed: int, recorded: dict | None = None
     ) -> MultivariateReference:
         """``rows`` reference rows (a seeded sample), and ``REFERENCE_REPEATS`` tests between two disjoint
-        samples of the reference as large (when it has enough rows for two of at least 100); ``repeats``:
-        those tests' results, computed before for this reference, ``rows`` and ``seed`` (train stores
-        them in the version's signed manifest)."""
+        samples of the reference as large (when it has enough rows for two of at least 100). ``recorded``:
+        what :meth:`record` kept of an earlier build on this reference (train signs it in the version's
+        manifest); its repeats are reused when they were measured with the same ``rows`` and ``seed``."""
         rng = np.random.default_rng(seed)
         sample = reference.iloc[rng.permutation(len(reference))[:rows]].reset_index(drop=True)
         half = min(rows, len(reference) // 2)
-        if repeats is not None:
-            return cls(sample, [float(r) for r in repeats], half)
+        if recorded and (recorded.get("rows"), recorded.get("seed")) == (rows, seed):
+            return cls(sample, [float(r) for r in recorded["repeats"]], half)
         repeats = []
         if half >= 100:
             for r in range(REFERENCE_REPEATS):
@@ -196,6 +196,10 @@ class MultivariateReference:
                 a, b = reference.iloc[shuffled[:half]], reference.iloc[shuffled[half : 2 * half]]
                 repeats.append(domain_auc(a, b, schema, seed + r)[0])
         return cls(sample, repeats, half)
+
+    def record(self, rows: int, seed: int) -> dict:
+        """What a later :meth:`build` with the same ``rows`` and ``seed`` can reuse."""
+        return {"rows": rows, "seed": seed, "repeats": self.repeats}
 
     def bound(self, n_current: int) -> float | None:
         """The alert bound for a current sample of ``n_current`` rows: the reference repeats' mean plus 3

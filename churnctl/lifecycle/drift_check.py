@@ -102,13 +102,8 @@ def _job(
     chunking = Chunking.parse(cfg.chunk, cfg.time_column or default_time)
     joint = None
     if cfg.multivariate_rows:
-        stored = model.manifest.get("multivariate_reference") or {}
-        known = (
-            stored.get("repeats")
-            if (stored.get("rows"), stored.get("seed")) == (cfg.multivariate_rows, cfg.seed)
-            else None
-        )
-        joint = MultivariateReference.build(reference, model.schema, cfg.multivariate_rows, cfg.seed, known)
+        recorded = model.manifest.get("multivariate_reference")  # measured by train, for its settings
+        joint = MultivariateReference.build(reference, model.schema, cfg.multivariate_rows, cfg.seed, recorded)
     job = DriftJob(model, profile, cfg, source.estimate_rows(), batch_rows, campaign=campaign, chunking=chunking)
     job.multivariate, job.reference = joint, reference
     return job

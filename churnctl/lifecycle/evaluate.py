@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from churnctl.registry import Registry
 from churnctl.runtime.engine import Engine, LocalEngine
 from churnctl.value.campaign import Campaign
 from churnctl.value.profit import deciles, value_report
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -73,50 +76,59 @@ class EvaluateJob:
     campaign: Campaign | None = None
 
 
+class _Scoring:
+    """Labelled rows scored batch by batch into one :class:`EvaluatePartial` (rows without a label are
+    counted and left out, their features checked all the same)."""
+
+    def __init__(self, job: EvaluateJob):
+        self.job = job
+        self.ys: list[np.ndarray] = []
+        self.probas: list[np.ndarray] = []
+        self.values: list[np.ndarray] = []
+        self.unseen: dict[str, dict[str, int]] = {}
+        self.n_rows = self.unlabelled = 0
+
+    def add(self, frame: pd.DataFrame, y: np.ndarray, labelled: np.ndarray, source: str, row_offset: int = 0) -> None:
+        scorer, campaign = self.job.scorer, self.job.campaign
+        X, unseen = prepare_features(frame, scorer.schema, source=source, row_offset=row_offset)
+        X = X.loc[labelled]
+        merge_unseen(self.unseen, unseen)
+        self.ys.append(y[labelled].astype(int))
+        self.probas.append(scorer.predict_proba(X) if len(X) else np.empty(0))
+        if campaign is not None:
+            self.values.append(campaign.values(frame.loc[labelled], source))
+        self.n_rows += len(frame)
+        self.unlabelled += int((~labelled).sum())
+
+    def partial(self) -> EvaluatePartial:
+        y = np.concatenate(self.ys) if self.ys else np.empty(0, dtype=int)
+        proba = np.concatenate(self.probas) if self.probas else np.empty(0)
+        kept = np.concatenate(self.values) if self.values else None
+        if self.job.campaign is not None and kept is None:
+            kept = np.empty(0)
+        return EvaluatePartial(self.n_rows, y, proba, self.unseen, self.unlabelled, kept)
+
+
 def evaluate_part(part: Part, offset: int, job: EvaluateJob) -> EvaluatePartial:
     """Score one part of labelled data with the version of ``job``, in batches; rows without a label are
     counted and left out (their features are checked all the same, and rows are numbered as in the file)."""
     del offset
-    scorer, campaign = job.scorer, job.campaign
-    ys, probas, values, n_rows, unlabelled = [], [], [], 0, 0
-    unseen: dict[str, dict[str, int]] = {}
+    scoring = _Scoring(job)
     with part.fetched() as local:
-        for batch in iter_labelled(local, scorer.schema, extra=campaign.columns if campaign else ()):
-            X, batch_unseen = prepare_features(
-                batch.frame, scorer.schema, source=part.name, row_offset=batch.row_offset
-            )
-            X = X.loc[batch.labelled]
-            merge_unseen(unseen, batch_unseen)
-            ys.append(batch.y[batch.labelled].astype(int))
-            probas.append(scorer.predict_proba(X) if len(X) else np.empty(0))
-            if campaign is not None:
-                values.append(campaign.values(batch.frame.loc[batch.labelled], part.name))
-            n_rows += len(batch.frame)
-            unlabelled += int((~batch.labelled).sum())
-    y_all = np.concatenate(ys) if ys else np.empty(0, dtype=int)
-    proba = np.concatenate(probas) if probas else np.empty(0)
-    kept = np.concatenate(values) if values else (np.empty(0) if campaign is not None else None)
-    return EvaluatePartial(n_rows, y_all, proba, unseen, unlabelled, kept)
+        extra = job.campaign.columns if job.campaign else ()
+        for batch in iter_labelled(local, job.scorer.schema, extra=extra):
+            scoring.add(batch.frame, batch.y, batch.labelled, part.name, batch.row_offset)
+    return scoring.partial()
 
 
-def _score_test_split(
-    registry: Registry, model: Scorer, campaign: Campaign | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[str, dict[str, int]], TestSplit]:
-    """(labels, churn probabilities, customer values, unseen categories) of the version's test split,
-    scored batch by batch: each row's label, probability and hash are kept, never the rows."""
-    stored = TestSplit(registry, model.manifest["dataset_id"], model.schema)
-    ys, probas, values = [], [], []
-    unseen: dict[str, dict[str, int]] = {}
+def _score_test_split(stored: TestSplit, job: EvaluateJob) -> EvaluatePartial:
+    """The version's test split scored batch by batch (every row labelled): each row's label,
+    probability and hash are kept, never the rows."""
+    scoring = _Scoring(job)
     for frame in stored.batches():
-        X, batch_unseen = prepare_features(frame, model.schema, source=stored.described)
-        merge_unseen(unseen, batch_unseen)
-        ys.append(frame[model.schema.target].to_numpy().astype(int))
-        probas.append(model.predict_proba(X) if len(X) else np.empty(0))
-        if campaign is not None:
-            values.append(campaign.values(frame, stored.described))
-    y = np.concatenate(ys) if ys else np.empty(0, dtype=int)
-    proba = np.concatenate(probas) if probas else np.empty(0)
-    return y, proba, (np.concatenate(values) if values else None) if campaign else None, unseen, stored
+        y = frame[stored.schema.target].to_numpy()
+        scoring.add(frame, y, np.ones(len(frame), dtype=bool), stored.described)
+    return scoring.partial()
 
 
 def evaluate(
@@ -131,26 +143,27 @@ def evaluate(
     folder, glob or URL of parts, scored on ``engine``; default: this process)."""
     model = Scorer.load(registry, settings, version, eager=True)
     campaign = Campaign.from_settings(settings.value)
+    job = EvaluateJob(model, campaign)
+    stored = None
     if data is None:
-        y, proba, values, unseen, stored = _score_test_split(registry, model, campaign)
-        described, warnings, split, twins = stored.described, [], stored.split, stored.twins()
+        stored = TestSplit(registry, model.manifest["dataset_id"], model.schema)
+        parts = [_score_test_split(stored, job)]
+        described = stored.described
     else:
-        job = EvaluateJob(model, campaign)
         parts = (engine or LocalEngine()).map_parts(evaluate_part, resolve(data).parts, job)
         if sum(p.n_rows for p in parts) == 0:
             raise DataError(f"{data} has a header but no data rows")
-        y = np.concatenate([p.y for p in parts])
-        proba = np.concatenate([p.proba for p in parts])
-        values = np.concatenate([p.values for p in parts if p.values is not None]) if campaign else None
-        unseen = {}
-        for part in parts:
-            merge_unseen(unseen, part.unseen)
-        unlabelled = sum(p.unlabelled for p in parts)
-        warnings = [f"{unlabelled} row(s) without a label were left out"] if unlabelled else []
-        if len(y) == 0:
-            raise DataError(f"{data} has no labelled rows")
         described = str(data)
-        split, twins = None, None
+    y = np.concatenate([p.y for p in parts])
+    proba = np.concatenate([p.proba for p in parts])
+    values = np.concatenate([p.values for p in parts if p.values is not None]) if campaign else None
+    unseen: dict[str, dict[str, int]] = {}
+    for part in parts:
+        merge_unseen(unseen, part.unseen)
+    unlabelled = sum(p.unlabelled for p in parts)
+    warnings = [f"{unlabelled} row(s) without a label were left out"] if unlabelled else []
+    if len(y) == 0:
+        raise DataError(f"{described} has no labelled rows")
     warnings += unseen_warnings(unseen, described)
     metrics = classification_metrics(y, proba, model.threshold)
     if metrics["roc_auc"] is None:
@@ -165,8 +178,8 @@ def evaluate(
         warnings=warn(warnings),
         feature_importance=model.manifest.get("feature_importance") or {},
         feature_importance_std=model.manifest.get("feature_importance_std") or {},
-        split=split,
-        twins_in_training=twins,
+        split=stored.split if stored else None,
+        twins_in_training=stored.twins() if stored else None,
         deciles=deciles(y, proba),
         value=money,
         labels=y,

@@ -25,7 +25,7 @@ from churnctl.lifecycle.results import Result
 from churnctl.model.calibration import choose_calibration
 from churnctl.model.compiled.export import compiled_model_bytes
 from churnctl.model.compiled.scorer import FILE_NAME as COMPILED_FILE
-from churnctl.model.importance import feature_importance
+from churnctl.model.importance import feature_importance, seeded_rows
 from churnctl.model.loading import joblib_bytes
 from churnctl.model.metrics import classification_metrics
 from churnctl.model.predictions import calibrate
@@ -277,10 +277,10 @@ class StagedVersion:
 
 
 def stage_files(
-    registry: Registry, data: TrainingData, fit: Fit, cfg: TrainSettings, seed: int, drift: DriftSettings | None = None
+    registry: Registry, data: TrainingData, fit: Fit, cfg: TrainSettings, seed: int, drift: DriftSettings
 ) -> StagedVersion:
-    """The version's files, written in staging: the pipeline, its compiled form, and the drift reference;
-    with ``drift``, what the domain classifier reaches between halves of that reference (for those
+    """The version's files, written in staging: the pipeline, its compiled form, and the drift reference,
+    with what the domain classifier reaches between halves of that reference (for the ``drift``
     settings), which every drift check would otherwise compute again."""
     schema = data.schema
     staged = registry.stage()
@@ -291,8 +291,8 @@ def stage_files(
     # Held-out churn probabilities: the reference of prediction drift (training rows would be
     # scored over-confidently by the model that learnt them); a seeded sample of a large test split.
     scores = fit.test_proba
-    if len(scores) > REFERENCE_SCORE_ROWS:
-        scores = scores[np.sort(np.random.default_rng(seed).choice(len(scores), REFERENCE_SCORE_ROWS, replace=False))]
+    kept = seeded_rows(len(scores), REFERENCE_SCORE_ROWS, seed)
+    scores = scores if kept is None else scores[kept]
     staged.write("reference_scores.parquet", parquet_bytes(pd.DataFrame({"churn_probability": scores})))
     # Exact sample of training features: the drift reference of this version.
     n_ref = min(cfg.reference_rows, len(data.train))
@@ -300,10 +300,10 @@ def stage_files(
     stored = parquet_bytes(reference[schema.feature_names])
     staged.write("reference.parquet", stored)
     multivariate = None
-    if drift is not None and drift.multivariate_rows:  # from the stored bytes, as drift-check reads them
+    if drift.multivariate_rows:  # from the stored bytes, as drift-check reads them
         X_ref, _ = prepare_features(pd.read_parquet(io.BytesIO(stored)), schema, source="the drift reference")
         joint = MultivariateReference.build(X_ref, schema, drift.multivariate_rows, drift.seed)
-        multivariate = {"rows": drift.multivariate_rows, "seed": drift.seed, "repeats": joint.repeats}
+        multivariate = joint.record(drift.multivariate_rows, drift.seed)
     return StagedVersion(staged, int(n_ref), multivariate)
 
 

@@ -12,6 +12,11 @@ from sklearn.inspection import permutation_importance
 IMPORTANCE_ROWS = 5000  # held-out rows the importance is measured on, at most (a seeded sample)
 
 
+def seeded_rows(n: int, rows: int, seed: int) -> np.ndarray | None:
+    """The sorted positions of a seeded sample of ``rows`` of ``n`` rows (None: there are no more)."""
+    return np.sort(np.random.default_rng(seed).choice(n, rows, replace=False)) if n > rows else None
+
+
 def feature_importance(
     pipeline: Any,
     X: pd.DataFrame,
@@ -30,8 +35,8 @@ def feature_importance(
     """
     if seconds is not None and seconds <= 0:
         return {}, {}
-    if len(y) > max_rows:
-        keep = np.sort(np.random.default_rng(seed).choice(len(y), max_rows, replace=False))
+    keep = seeded_rows(len(y), max_rows, seed)
+    if keep is not None:
         X, y = X.iloc[keep], y[keep]
     if y.min() == y.max():
         return {}, {}
@@ -40,8 +45,8 @@ def feature_importance(
         for rows in (len(y), 500):
             if rows > len(y):
                 continue
-            if rows < len(y):
-                keep = np.sort(np.random.default_rng(seed).choice(len(y), rows, replace=False))
+            keep = seeded_rows(len(y), rows, seed)
+            if keep is not None:
                 if y[keep].min() == y[keep].max():
                     return {}, {}
                 X, y = X.iloc[keep], y[keep]

@@ -15,7 +15,7 @@ from churnctl.contract.frames import prepare_features
 from churnctl.contract.schema import Schema
 from churnctl.data.datasets import describe_source, load_dataset, load_schema, sample_split
 from churnctl.data.labelled import TestSplit
-from churnctl.model.importance import IMPORTANCE_ROWS
+from churnctl.model.importance import IMPORTANCE_ROWS, seeded_rows
 from churnctl.model.predictions import calibrate
 from churnctl.registry import Registry, ids
 
@@ -67,10 +67,7 @@ def score_test_split(
     """(labels, calibrated churn probabilities) of every test row, scored batch by batch, and the
     features and labels of the rows permutation importance is measured on: the seeded sample of
     ``IMPORTANCE_ROWS`` positions :func:`feature_importance` would draw from the whole split."""
-    n = test.n_rows
-    some = None
-    if n > IMPORTANCE_ROWS:
-        some = np.sort(np.random.default_rng(seed).choice(n, IMPORTANCE_ROWS, replace=False))
+    some = seeded_rows(test.n_rows, IMPORTANCE_ROWS, seed)
     ys, probas, kept = [], [], []
     start = 0
     for frame in test.batches():

@@ -12,17 +12,34 @@ is the largest RSS their own monitors sampled (every 0.5 s) during the runs on t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from tests.bench.measure import BenchError, Command, Series, log
 from tests.bench.report import seconds
 from tests.bench.workspace import Workspace
 
 MODEL_ROWS = 100_000  # the model is trained once, on a reference of this size
+
+
+@contextlib.contextmanager
+def running_cluster() -> Iterator[tuple[Any, str]]:
+    """A running cluster of 2 single-threaded worker processes on this machine, warmed up: (its client,
+    the scheduler's address)."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50) as cl,
+        Client(cl) as client,
+    ):
+        client.run(_warm_up)
+        yield client, cl.scheduler_address
 
 
 def _warm_up() -> None:
@@ -32,12 +49,12 @@ def _warm_up() -> None:
     import churnctl.lifecycle.predict_batch  # noqa: F401
 
 
-def _samples(dask_worker) -> int:  # type: ignore[no-untyped-def]
+def samples(dask_worker) -> int:  # type: ignore[no-untyped-def]
     """How many samples the worker's own monitor has taken so far."""
     return int(dask_worker.monitor.count)
 
 
-def _memory_mib(since: dict[str, int], dask_worker=None) -> float:  # type: ignore[no-untyped-def]
+def memory_mib(since: dict[str, int], dask_worker=None) -> float:  # type: ignore[no-untyped-def]
     """The largest RSS the worker's monitor sampled (every 0.5 s) after its ``since[address]``-th sample."""
     monitor = dask_worker.monitor
     new = min(monitor.count - since.get(dask_worker.address, 0), len(monitor.quantities["memory"]))
@@ -84,8 +101,6 @@ def _partitioned(ws: Workspace, rows: int, parts: int) -> Path:
 
 
 def cluster_benchmark(ws: Workspace, sizes: list[int], repeats: int) -> list[str]:
-    from distributed import Client, LocalCluster
-
     partitions = [int(p) for p in os.environ.get("BENCH_PARTITIONS", "8,64").split(",")]
     artifacts = ws.ingest("dask-model", ws.reference(MODEL_ROWS))
     version = ws.train(artifacts)
@@ -98,18 +113,12 @@ def cluster_benchmark(ws: Workspace, sizes: list[int], repeats: int) -> list[str
         "(running) | answers | worker peak RSS |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
     ]
-    with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50) as cl,
-        Client(cl) as client,
-    ):
-        client.run(_warm_up)
+    with running_cluster() as (client, address):
         for rows in sizes:
             for parts in partitions:
                 folder = _partitioned(ws, rows, parts)
                 for command in ("drift-check", "predict"):
-                    lines.append(
-                        _row(ws, artifacts.root, client, cl.scheduler_address, command, folder, (rows, parts), repeats)
-                    )
+                    lines.append(_row(ws, artifacts.root, client, address, command, folder, (rows, parts), repeats))
     return lines
 
 
@@ -130,11 +139,11 @@ def _row(  # type: ignore[no-untyped-def]
             if command == "drift-check":  # the report, to compare engines
                 argv = ["sh", "-c", f"{shlex.join(argv)} > {shlex.quote(str(out))}.json"]
             if engine == "running":
-                marks = client.run(_samples)  # each worker's memory during this run alone
+                marks = client.run(samples)  # each worker's memory during this run alone
             sample = measure(Command(argv, ok=(0, 1)), ws.env, ws.work)
             runs.samples.append(sample)
             if engine == "running":
-                worker_rss = max(worker_rss, *client.run(_memory_mib, marks).values())
+                worker_rss = max(worker_rss, *client.run(memory_mib, marks).values())
             outputs[engine] = out
             log(f"  {command} {rows:,} rows / {parts} parts, {engine}: {sample.seconds:.2f} s")
     if not _compare(command, outputs):

@@ -17,7 +17,7 @@ import math
 import os
 from pathlib import Path
 
-from tests.bench.cluster_bench import _memory_mib, _samples, _warm_up
+from tests.bench.cluster_bench import memory_mib, running_cluster, samples
 from tests.bench.measure import BenchError, Command, log, measure
 from tests.bench.report import seconds
 from tests.bench.workspace import CURRENT_DRIFT, Workspace
@@ -54,8 +54,6 @@ def _simulated_parts(ws: Workspace, name: str, rows: int, seed: int, parts: int,
 
 
 def lifecycle_benchmark(ws: Workspace) -> list[str]:
-    from distributed import Client, LocalCluster
-
     sizes = sorted(int(s) for s in os.environ.get("BENCH_LIFECYCLE_SIZES", DEFAULT_SIZES).split(","))
     batch = _simulated_parts(ws, "lifecycle-batch", BATCH_ROWS, 900, 8, *CURRENT_DRIFT)
     lines = [
@@ -65,14 +63,10 @@ def lifecycle_benchmark(ws: Workspace) -> list[str]:
         "| rows | command | local | peak RSS | dask (running cluster) | client RSS | worker peak RSS |",
         "| ---: | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50) as cl,
-        Client(cl) as client,
-    ):
-        client.run(_warm_up)
+    with running_cluster() as (client, address):
         for rows in sizes:
             folder = _simulated_parts(ws, f"lifecycle-{rows}", rows, 100, math.ceil(rows / PART_ROWS))
-            lines += _size(ws, client, cl.scheduler_address, rows, folder, batch)
+            lines += _size(ws, client, address, rows, folder, batch)
     return lines
 
 
@@ -99,13 +93,13 @@ def _size(ws: Workspace, client, address: str, rows: int, folder: Path, batch: P
             argv = [a.replace("{out}", str(target)) for a in args]
             if engine == "dask":
                 argv += ["--engine", "dask", "--scheduler", address]
-                marks = client.run(_samples)
+                marks = client.run(samples)
             if name == "ingest":
                 argv = ["sh", "-c", f"exec {' '.join(ws.cli(root, *argv))} > {root}.ingest.json"]
             else:
                 argv = ws.cli(root, *argv)
             sample = measure(Command(argv, ok=(0, 1)), ws.env, ws.work)
-            worker = max(client.run(_memory_mib, marks).values()) if engine == "dask" else None
+            worker = max(client.run(memory_mib, marks).values()) if engine == "dask" else None
             cells[engine] = (sample, worker)
             log(f"  lifecycle {rows:,}: {name} ({engine}) {sample.seconds:.1f} s, {sample.rss_mib:.0f} MiB")
             if name == "ingest":

@@ -191,6 +191,8 @@ def test_datetime_columns_are_not_features():
         pd.Series([1, 0, None] * 40, dtype="Int64"),
         pd.Series([np.nan] * 10),
         pd.Series(["a", "b", "c"]),  # many distinct values for its length: converted cell by cell
+        pd.Series([[1], [0]] * 20),  # cells that cannot be hashed: converted cell by cell
+        pd.Series([np.array([1]), np.array([0])] * 20),  # as a Parquet list column reads
     ],
 )
 def test_labels_converted_once_per_distinct_value_match_cell_by_cell(series):
